@@ -1,0 +1,189 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use lifeline_agent::collect::Collector;
+use lifeline_agent::config::{Config, StateDir};
+use lifeline_agent::link::Link;
+use lifeline_agent::{HostInfo, enroll, local_api};
+use lifeline_shared::token::EnrollToken;
+use lifeline_shared::wire::{LocalRequest, LocalResponse};
+
+/// Lifeline agent: sends this machine's diagnostics to your help desk, and asks it for help.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Where the agent keeps its identity (key, certificate, server)
+    #[arg(long, env = "LIFELINE_AGENT_STATE", default_value = "/var/lib/lifeline-agent", global = true)]
+    state_dir: PathBuf,
+    /// The agent's local socket
+    #[arg(long, env = "LIFELINE_AGENT_SOCKET", default_value = "/run/lifeline-agent/agent.sock", global = true)]
+    socket: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Enroll this machine with a token from your admin
+    Enroll {
+        /// The token text (prefer --token-file: a command line is visible to other users)
+        #[arg(long, conflicts_with = "token_file", required_unless_present = "token_file")]
+        token: Option<String>,
+        /// A file holding the token
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+        /// Succeed without doing anything if already enrolled (for provisioning scripts)
+        #[arg(long)]
+        keep_existing: bool,
+    },
+    /// Run the agent service
+    Run {
+        /// Policy file
+        #[arg(long, env = "LIFELINE_AGENT_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Ask the help desk for help; a snapshot of this machine goes with it
+    RequestHelp {
+        #[arg(long)]
+        subject: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Show your tickets and their status
+    Tickets,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(64) } else { ExitCode::SUCCESS };
+        }
+    };
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(execute(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The daemon is small and mostly idle, so one thread serves it; `LIFELINE_LOG` filters as in the server.
+fn init_logging() {
+    let filter = std::env::var("LIFELINE_LOG").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+async fn execute(cli: Cli) -> Result<()> {
+    let state = StateDir(cli.state_dir.clone());
+    match cli.command {
+        Command::Enroll { token, token_file, keep_existing } => {
+            if state.is_enrolled() {
+                if keep_existing {
+                    println!("already enrolled; keeping the existing identity");
+                    return Ok(());
+                }
+                bail!(
+                    "this agent is already enrolled (state in {}); it keeps its identity until a new one is in hand, \
+                     so remove that directory first to enroll again",
+                    cli.state_dir.display()
+                );
+            }
+            let text = match (token, token_file) {
+                (Some(t), _) => t,
+                (None, Some(path)) => {
+                    std::fs::read_to_string(&path).with_context(|| format!("reading token file {}", path.display()))?
+                }
+                (None, None) => bail!("give --token or --token-file"),
+            };
+            let token = EnrollToken::parse(&text)?;
+            let identity = enroll::enroll(&token, &state, &HostInfo::read()).await?;
+            println!("enrolled as {} with {}", identity.agent_id, identity.server);
+            Ok(())
+        }
+        Command::Run { config } => {
+            let config = Config::load(config.as_deref())?;
+            let (identity, tls, ca) = state.load()?;
+            let collector = Collector::new(config.collect(&identity.server));
+            let listener = local_api::bind(&cli.socket)?;
+            tracing::info!(
+                version = env!("CARGO_PKG_VERSION"),
+                agent_id = %identity.agent_id,
+                server = %identity.server,
+                socket = %cli.socket.display(),
+                "lifeline-agent started"
+            );
+            let (calls_tx, calls_rx) = tokio::sync::mpsc::channel(16);
+            let link = Link { identity, tls, ca, config, host: HostInfo::read() };
+            let local = tokio::spawn(local_api::serve(listener, calls_tx));
+            let result = tokio::select! {
+                r = link.run(collector, calls_rx) => r,
+                () = shutdown_signal() => Ok(()),
+            };
+            local.abort();
+            let _ = std::fs::remove_file(&cli.socket);
+            tracing::info!("lifeline-agent stopped");
+            result
+        }
+        Command::RequestHelp { subject, description } => {
+            if subject.trim().is_empty() {
+                bail!("--subject must say in a few words what is wrong");
+            }
+            match local_api::call(&cli.socket, &LocalRequest::Help { subject, description }).await? {
+                LocalResponse::HelpAccepted { ticket } => {
+                    println!("Your request is ticket #{ticket}. A technician will get back to you.");
+                    println!("Follow it with: lifeline-agent tickets");
+                    Ok(())
+                }
+                LocalResponse::Error { message } => bail!("{message}"),
+                other => bail!("unexpected answer from the agent: {other:?}"),
+            }
+        }
+        Command::Tickets => match local_api::call(&cli.socket, &LocalRequest::Tickets).await? {
+            LocalResponse::Tickets(list) if list.is_empty() => {
+                println!("You have no tickets.");
+                Ok(())
+            }
+            LocalResponse::Tickets(list) => {
+                println!("{:>6}  {:<13} SUBJECT", "#", "STATUS");
+                for t in list {
+                    println!("{:>6}  {:<13} {}", t.number, t.status, t.subject);
+                }
+                Ok(())
+            }
+            LocalResponse::Error { message } => bail!("{message}"),
+            other => bail!("unexpected answer from the agent: {other:?}"),
+        },
+    }
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,203 @@
+//! TLS for both ends: TLS 1.3 with the ring provider, the deployment's own CA as the only root, and pinning by
+//! fingerprint for an agent that has not enrolled yet (the kubeadm join idea: the token carries the CA's hash).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lifeline_shared::wire::ALPN;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::server::WebPkiClientVerifier;
+use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("tls: {0}")]
+    Rustls(#[from] rustls::Error),
+    #[error("certificate verifier: {0}")]
+    Verifier(#[from] rustls::server::VerifierBuilderError),
+    #[error("quic crypto: {0}")]
+    Quic(String),
+}
+
+/// A certificate chain (leaf first) and its private key.
+#[derive(Debug)]
+pub struct Identity {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl Clone for Identity {
+    fn clone(&self) -> Self {
+        Identity { chain: self.chain.clone(), key: self.key.clone_key() }
+    }
+}
+
+/// How an agent decides that the server is ours.
+#[derive(Debug, Clone)]
+pub enum ServerTrust {
+    /// Enrolled: the CA certificate stored at enrollment is the only root.
+    Ca(CertificateDer<'static>),
+    /// Not enrolled yet: accept the CA the server presents only if its SHA-256 matches the token's pin.
+    Fingerprint([u8; 32]),
+}
+
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// SHA-256 of a DER certificate, the form enrollment tokens carry and the server keys agents by.
+pub fn fingerprint(der: &[u8]) -> [u8; 32] {
+    Sha256::digest(der).into()
+}
+
+fn roots(ca: &CertificateDer<'_>) -> Result<Arc<RootCertStore>, TlsError> {
+    let mut store = RootCertStore::empty();
+    store.add(ca.clone().into_owned())?;
+    Ok(Arc::new(store))
+}
+
+/// Bounds every connection: few concurrent streams, no unidirectional ones, and an idle timeout that drops dead
+/// peers, so a hostile or broken agent costs a bounded amount of memory.
+fn transport(keep_alive: bool) -> Arc<quinn::TransportConfig> {
+    let mut t = quinn::TransportConfig::default();
+    t.max_concurrent_bidi_streams(16u8.into())
+        .max_concurrent_uni_streams(0u8.into())
+        .stream_receive_window((2u32 * 1024 * 1024).into())
+        .receive_window((4u32 * 1024 * 1024).into())
+        .datagram_receive_buffer_size(None);
+    if let Ok(idle) = Duration::from_secs(45).try_into() {
+        t.max_idle_timeout(Some(idle));
+    }
+    if keep_alive {
+        t.keep_alive_interval(Some(Duration::from_secs(10)));
+    }
+    Arc::new(t)
+}
+
+/// The server's TLS: its own chain, and client certificates optional but verified against our CA when present,
+/// because enrollment happens on a connection that has none yet. The caller decides what a connection without one
+/// may do.
+pub fn server_tls(
+    identity: Identity,
+    client_ca: Option<&CertificateDer<'_>>,
+    alpn: &[u8],
+) -> Result<rustls::ServerConfig, TlsError> {
+    let builder =
+        rustls::ServerConfig::builder_with_provider(provider()).with_protocol_versions(&[&rustls::version::TLS13])?;
+    let builder = match client_ca {
+        Some(ca) => {
+            let verifier =
+                WebPkiClientVerifier::builder_with_provider(roots(ca)?, provider()).allow_unauthenticated().build()?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_single_cert(identity.chain, identity.key)?;
+    config.alpn_protocols = vec![alpn.to_vec()];
+    Ok(config)
+}
+
+pub fn quic_server(identity: Identity, client_ca: &CertificateDer<'_>) -> Result<quinn::ServerConfig, TlsError> {
+    let tls = server_tls(identity, Some(client_ca), ALPN)?;
+    let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(|e| TlsError::Quic(e.to_string()))?;
+    let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    config.transport_config(transport(false));
+    Ok(config)
+}
+
+pub fn quic_client(trust: ServerTrust, identity: Option<Identity>) -> Result<quinn::ClientConfig, TlsError> {
+    let builder =
+        rustls::ClientConfig::builder_with_provider(provider()).with_protocol_versions(&[&rustls::version::TLS13])?;
+    let builder = match trust {
+        ServerTrust::Ca(ca) => builder.with_root_certificates(roots(&ca)?),
+        ServerTrust::Fingerprint(pin) => {
+            builder.dangerous().with_custom_certificate_verifier(Arc::new(PinnedCa { pin, provider: provider() }))
+        }
+    };
+    let mut tls = match identity {
+        Some(id) => builder.with_client_auth_cert(id.chain, id.key)?,
+        None => builder.with_no_client_auth(),
+    };
+    tls.alpn_protocols = vec![ALPN.to_vec()];
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).map_err(|e| TlsError::Quic(e.to_string()))?;
+    let mut config = quinn::ClientConfig::new(Arc::new(crypto));
+    config.transport_config(transport(true));
+    Ok(config)
+}
+
+/// Finds the CA among the certificates the server sent, checks its hash against the pin, then verifies the chain
+/// normally with that CA as the only root: the pin replaces the trust store, not the verification.
+#[derive(Debug)]
+struct PinnedCa {
+    pin: [u8; 32],
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for PinnedCa {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let ca = intermediates.iter().find(|c| fingerprint(c) == self.pin).ok_or_else(|| {
+            rustls::Error::General("server's CA does not match the fingerprint in the enrollment token".into())
+        })?;
+        let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            roots(ca).map_err(|e| rustls::Error::General(e.to_string()))?,
+            self.provider.clone(),
+        )
+        .build()
+        .map_err(|e| rustls::Error::General(e.to_string()))?;
+        verifier.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The peer's leaf certificate on an established connection, if it presented one.
+pub fn peer_leaf(conn: &quinn::Connection) -> Option<CertificateDer<'static>> {
+    conn.peer_identity()?.downcast::<Vec<CertificateDer<'static>>>().ok()?.into_iter().next()
+}
+
+/// Writes key material so that no other user can ever read it, not even for an instant: created 0600 under a
+/// temporary name in the same directory, synced, then renamed over the target.
+pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("secret");
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}

@@ -1,0 +1,315 @@
+//! The technicians' HTTPS JSON API. Every route but `/health` needs a bearer token; every failure, including a body
+//! that is not JSON, answers with a JSON `{"error": ...}` and a status code that says whose fault it was.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequestParts, Path, Query, State as AxumState};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use lifeline_shared::findings::{self, Finding};
+use lifeline_shared::wire::{Snapshot, close};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tracing::{info, warn};
+
+use crate::State;
+use crate::store::auth::{Role, User};
+use crate::store::{StoreError, agents, auth, now_ms, tickets as ticket_store};
+use crate::tickets::{Event, Status};
+
+type AppState = Arc<State>;
+
+/// Largest request body: technicians send notes and commands, never files.
+const MAX_BODY: usize = 64 * 1024;
+
+pub fn router(state: AppState) -> axum::Router {
+    axum::Router::new()
+        .route("/health", get(health))
+        .route("/api/me", get(me))
+        .route("/api/agents", get(list_agents))
+        .route("/api/agents/{id}", get(show_agent))
+        .route("/api/agents/{id}/revoke", post(revoke_agent))
+        .route("/api/tickets", get(list_tickets))
+        .route("/api/tickets/{number}", get(show_ticket))
+        .route("/api/tickets/{number}/actions", post(act_on_ticket))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+pub async fn serve(state: AppState, listener: tokio::net::TcpListener, tls: Arc<rustls::ServerConfig>) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let app = router(state);
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                warn!(error = %e, "API accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let acceptor = acceptor.clone();
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "API TLS handshake failed"),
+                Err(_) => return tracing::debug!(%peer, "API TLS handshake timed out"),
+            };
+            let io = hyper_util::rt::TokioIo::new(tls);
+            if let Err(e) = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await {
+                tracing::debug!(%peer, error = %e, "API connection ended with an error");
+            }
+        });
+    }
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError { status, message: message.into() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        let status = match &e {
+            StoreError::NotFound(_) => StatusCode::NOT_FOUND,
+            StoreError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            StoreError::Conflict(_) => StatusCode::CONFLICT,
+            StoreError::Sql(_) | StoreError::Corrupt(_) | StoreError::Closed => {
+                warn!(error = %e, "store error behind an API request");
+                return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server error; see the server log");
+            }
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(e: JsonRejection) -> ApiError {
+        warn!(error = %e.body_text(), "rejected API request body");
+        ApiError::new(StatusCode::BAD_REQUEST, format!("request body: {}", e.body_text()))
+    }
+}
+
+/// The authenticated technician behind a request.
+pub struct Tech(User);
+
+impl FromRequestParts<AppState> for Tech {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "missing bearer token"))?;
+        match state.store.read(move |c| auth::user_by_api_token(c, &token)).await? {
+            Some(user) => Ok(Tech(user)),
+            None => {
+                warn!(path = %parts.uri.path(), "refused an unknown API token");
+                Err(ApiError::new(StatusCode::UNAUTHORIZED, "unknown API token"))
+            }
+        }
+    }
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+async fn me(Tech(user): Tech) -> Json<User> {
+    Json(user)
+}
+
+#[derive(Serialize)]
+struct AgentView {
+    #[serde(flatten)]
+    agent: agents::Agent,
+    connected: bool,
+}
+
+async fn list_agents(AxumState(state): AxumState<AppState>, _: Tech) -> Result<Json<Vec<AgentView>>, ApiError> {
+    let list = state.store.read(agents::list).await?;
+    Ok(Json(
+        list.into_iter().map(|agent| AgentView { connected: state.connected.contains(&agent.id), agent }).collect(),
+    ))
+}
+
+#[derive(Serialize)]
+struct AgentDetail {
+    #[serde(flatten)]
+    view: AgentView,
+    snapshot_count: i64,
+    findings: Vec<Finding>,
+    /// The latest snapshot, so a technician sees the machine without waiting for a ticket.
+    snapshot: Option<Snapshot>,
+}
+
+async fn show_agent(
+    AxumState(state): AxumState<AppState>,
+    _: Tech,
+    Path(id): Path<String>,
+) -> Result<Json<AgentDetail>, ApiError> {
+    let agent_id = id.clone();
+    let (agent, snapshot_count, snapshot) = state
+        .store
+        .read(move |c| {
+            let agent =
+                agents::by_id(c, &agent_id)?.ok_or_else(|| StoreError::NotFound(format!("agent {agent_id}")))?;
+            let latest = agents::latest_snapshot_id(c, &agent_id)?;
+            let snapshot = latest.map(|snap| agents::snapshot(c, &agent_id, &snap)).transpose()?;
+            Ok((agent, agents::snapshot_count(c, &agent_id)?, snapshot))
+        })
+        .await?;
+    let findings = snapshot.as_ref().map(findings::evaluate).unwrap_or_default();
+    let view = AgentView { connected: state.connected.contains(&id), agent };
+    Ok(Json(AgentDetail { view, snapshot_count, findings, snapshot }))
+}
+
+async fn revoke_agent(
+    AxumState(state): AxumState<AppState>,
+    Tech(user): Tech,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if user.role != Role::Admin {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "only an admin may revoke agents"));
+    }
+    let (agent, by) = (id.clone(), user.name.clone());
+    state.store.write(move |c| agents::revoke(c, &agent, &by, now_ms())).await?;
+    state.connected.close(&id, close::REVOKED, b"this agent has been revoked");
+    info!(agent_id = %id, by = %user.name, "revoked agent");
+    Ok(Json(json!({ "revoked": id })))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+}
+
+async fn list_tickets(
+    AxumState(state): AxumState<AppState>,
+    _: Tech,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<ticket_store::ListedTicket>>, ApiError> {
+    let status = q.status.as_deref().map(parse_status).transpose()?;
+    Ok(Json(state.store.read(move |c| ticket_store::list(c, status)).await?))
+}
+
+fn parse_status(s: &str) -> Result<Status, ApiError> {
+    Status::parse(s).ok_or_else(|| {
+        let names: Vec<_> = Status::ALL.iter().map(|s| s.as_str()).collect();
+        ApiError::new(StatusCode::BAD_REQUEST, format!("unknown status {s:?}; one of {}", names.join(", ")))
+    })
+}
+
+fn parse_number(s: &str) -> Result<i64, ApiError> {
+    s.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        ApiError::new(StatusCode::BAD_REQUEST, format!("ticket number must be a positive integer, got {s:?}"))
+    })
+}
+
+#[derive(Serialize)]
+struct TicketView {
+    #[serde(flatten)]
+    ticket: ticket_store::Ticket,
+    /// Shown first: what the agent's snapshot says is wrong, most severe first.
+    findings: Vec<Finding>,
+    snapshot: Option<Snapshot>,
+    events: Vec<ticket_store::LoggedEvent>,
+}
+
+async fn show_ticket(
+    AxumState(state): AxumState<AppState>,
+    _: Tech,
+    Path(number): Path<String>,
+) -> Result<Json<TicketView>, ApiError> {
+    let number = parse_number(&number)?;
+    let view = state
+        .store
+        .read(move |c| {
+            let ticket = ticket_store::get(c, number)?;
+            let events = ticket_store::events(c, number)?;
+            let attached = events.iter().rev().find_map(|e| match &e.event {
+                Event::SnapshotAttached { agent_id, snapshot_id, .. } => Some((agent_id.clone(), snapshot_id.clone())),
+                _ => None,
+            });
+            let snapshot = attached.map(|(agent, id)| agents::snapshot(c, &agent, &id)).transpose()?;
+            let findings = snapshot.as_ref().map(findings::evaluate).unwrap_or_default();
+            Ok(TicketView { ticket, findings, snapshot, events })
+        })
+        .await?;
+    Ok(Json(view))
+}
+
+/// What a technician can do to a ticket; each becomes one appended event.
+#[derive(Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+enum Action {
+    Reply { body: String },
+    Note { body: String },
+    Assign { to: String },
+    Status { status: String, reason: Option<String> },
+    Escalate { tier: u8, reason: Option<String> },
+}
+
+async fn act_on_ticket(
+    AxumState(state): AxumState<AppState>,
+    Tech(user): Tech,
+    Path(number): Path<String>,
+    body: Result<Json<Action>, JsonRejection>,
+) -> Result<Json<ticket_store::Ticket>, ApiError> {
+    let number = parse_number(&number)?;
+    let Json(action) = body?;
+    if let Action::Assign { to } = &action {
+        let name = to.clone();
+        if state.store.read(move |c| auth::user_by_name(c, &name)).await?.is_none() {
+            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("no user named {to:?}")));
+        }
+    }
+    let status = match &action {
+        Action::Status { status, .. } => Some(parse_status(status)?),
+        _ => None,
+    };
+    let actor = user.name.clone();
+    let ticket = state
+        .store
+        .write(move |c| {
+            let current = ticket_store::get(c, number)?.state;
+            let event = match action {
+                Action::Reply { body } => Event::PublicReply { body },
+                Action::Note { body } => Event::InternalNote { body },
+                Action::Assign { to } => Event::Assigned { to },
+                Action::Status { reason, .. } => {
+                    Event::StatusChanged { from: current.status, to: status.unwrap_or(current.status), reason }
+                }
+                Action::Escalate { tier, reason } => {
+                    Event::Escalated { from_tier: current.tier, to_tier: tier, reason }
+                }
+            };
+            ticket_store::append(c, number, &actor, &event, now_ms())
+        })
+        .await?;
+    info!(ticket = number, by = %user.name, "ticket updated");
+    Ok(Json(ticket))
+}

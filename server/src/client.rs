@@ -1,0 +1,283 @@
+//! The technician CLI: thin calls to the HTTPS API that print what a person needs, or the raw JSON with `--json`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::Value;
+
+/// Where the API is and who is asking; each can come from the environment the quickstart prints.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ApiArgs {
+    /// Base URL of the server's API, e.g. https://helpdesk.example.org:7443
+    #[arg(long, env = "LIFELINE_API")]
+    pub api: String,
+    /// Your API token (from `lifeline-server user add`)
+    #[arg(long, env = "LIFELINE_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// The deployment's CA certificate (the server's pki/ca.pem), the only root trusted for the API
+    #[arg(long, env = "LIFELINE_CA")]
+    pub ca: PathBuf,
+    /// Print the API's JSON instead of a summary
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+pub struct Client {
+    agent: ureq::Agent,
+    base: String,
+    token: String,
+    pub json: bool,
+}
+
+impl Client {
+    pub fn new(args: &ApiArgs) -> Result<Client> {
+        let pem = std::fs::read(&args.ca).with_context(|| format!("reading CA certificate {}", args.ca.display()))?;
+        let ca = ureq::tls::parse_pem(&pem)
+            .find_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                _ => None,
+            })
+            .ok_or_else(|| anyhow!("{} holds no PEM certificate", args.ca.display()))?;
+        let tls =
+            ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![ca]))).build();
+        let agent = ureq::Agent::config_builder().tls_config(tls).http_status_as_error(false).build().new_agent();
+        Ok(Client {
+            agent,
+            base: args.api.trim_end_matches('/').to_owned(),
+            token: args.token.clone(),
+            json: args.json,
+        })
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value> {
+        let url = format!("{}{}", self.base, path);
+        let auth = format!("Bearer {}", self.token);
+        let response = match body {
+            Some(body) => self.agent.post(&url).header("authorization", &auth).send_json(body),
+            None if method == "GET" => self.agent.get(&url).header("authorization", &auth).call(),
+            None => self.agent.post(&url).header("authorization", &auth).send_empty(),
+        };
+        let mut response = response.with_context(|| format!("calling {url}"))?;
+        let status = response.status();
+        let value: Value = response.body_mut().read_json().unwrap_or(Value::Null);
+        if !status.is_success() {
+            let message = value.get("error").and_then(Value::as_str).unwrap_or("no error message");
+            bail!("server answered {status}: {message}");
+        }
+        Ok(value)
+    }
+
+    pub fn get(&self, path: &str) -> Result<Value> {
+        self.call("GET", path, None)
+    }
+
+    pub fn post(&self, path: &str, body: Option<Value>) -> Result<Value> {
+        self.call("POST", path, body)
+    }
+
+    pub fn print(&self, value: &Value, human: impl FnOnce(&Value) -> String) {
+        if self.json {
+            println!("{value:#}");
+        } else {
+            print!("{}", human(value));
+        }
+    }
+}
+
+fn s<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("-")
+}
+
+/// Renders an epoch-milliseconds field as UTC `YYYY-MM-DD HH:MM:SS`, or `never`.
+pub fn time(v: &Value, key: &str) -> String {
+    let Some(ms) = v.get(key).and_then(Value::as_i64) else { return "never".into() };
+    match time::OffsetDateTime::from_unix_timestamp(ms / 1000) {
+        Ok(t) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        ),
+        Err(_) => "invalid time".into(),
+    }
+}
+
+pub fn agents_table(v: &Value) -> String {
+    let mut out = format!("{:<16} {:<20} {:<9} {:<8} {}\n", "AGENT", "HOST", "STATE", "VERSION", "LAST SEEN (UTC)");
+    for a in v.as_array().into_iter().flatten() {
+        let state = if !a["revoked_at"].is_null() {
+            "revoked"
+        } else if a["connected"].as_bool() == Some(true) {
+            "online"
+        } else {
+            "offline"
+        };
+        out += &format!(
+            "{:<16} {:<20} {:<9} {:<8} {}\n",
+            s(a, "id"),
+            s(a, "hostname"),
+            state,
+            s(a, "agent_version"),
+            time(a, "last_seen_at")
+        );
+    }
+    out
+}
+
+pub fn tickets_table(v: &Value) -> String {
+    let mut out = format!(
+        "{:>6}  {:<13} {:<4} {:<11} {:<10} {:<12} {}\n",
+        "#", "STATUS", "TIER", "CATEGORY", "ASSIGNEE", "REQUESTER", "SUBJECT"
+    );
+    for t in v.as_array().into_iter().flatten() {
+        out += &format!(
+            "{:>6}  {:<13} {:<4} {:<11} {:<10} {:<12} {}\n",
+            t["number"].as_i64().unwrap_or(0),
+            s(t, "status"),
+            t["tier"].as_i64().unwrap_or(0),
+            s(t, "category"),
+            s(t, "assignee"),
+            s(t, "requester"),
+            s(t, "subject")
+        );
+    }
+    out
+}
+
+pub fn agent_view(v: &Value) -> String {
+    let mut out = agents_table(&Value::Array(vec![v.clone()]));
+    out += &format!("{} snapshot(s) stored\n", v["snapshot_count"]);
+    out += &findings_list(v);
+    if let Some(snap) = v.get("snapshot").filter(|s| !s.is_null()) {
+        out += &snapshot_summary(snap);
+    }
+    out
+}
+
+fn findings_list(v: &Value) -> String {
+    let findings = v["findings"].as_array().cloned().unwrap_or_default();
+    let mut out = format!("\nFindings ({}):\n", findings.len());
+    for f in &findings {
+        out += &format!(
+            "  [{}] {} ({})\n      advice: {}\n",
+            s(f, "severity"),
+            s(f, "summary"),
+            s(f, "category"),
+            s(f, "advice")
+        );
+    }
+    out
+}
+
+/// Findings first, then the snapshot's essentials, then the conversation: the order a technician reads in.
+pub fn ticket_view(v: &Value) -> String {
+    let mut out = format!("Ticket #{}: {}\n", v["number"], s(v, "subject"));
+    out += &format!(
+        "  status {}   tier {}   category {}   assignee {}   channel {}\n",
+        s(v, "status"),
+        v["tier"],
+        s(v, "category"),
+        s(v, "assignee"),
+        s(v, "channel")
+    );
+    out += &format!(
+        "  requester {} on agent {}   opened {}\n",
+        s(v, "requester"),
+        s(v, "agent_id"),
+        time(v, "created_at")
+    );
+    if !s(v, "description").is_empty() && s(v, "description") != "-" {
+        out += &format!("  \"{}\"\n", s(v, "description"));
+    }
+    out += &findings_list(v);
+    if let Some(snap) = v.get("snapshot").filter(|s| !s.is_null()) {
+        out += &snapshot_summary(snap);
+    }
+    out += "\nHistory:\n";
+    for e in v["events"].as_array().into_iter().flatten() {
+        let what = match s(e, "kind") {
+            "created" => "opened the ticket".to_owned(),
+            "snapshot_attached" => format!("attached snapshot {}", s(e, "snapshot_id")),
+            "public_reply" => format!("replied: {}", s(e, "body")),
+            "internal_note" => format!("internal note: {}", s(e, "body")),
+            "status_changed" => format!("status {} -> {}", s(e, "from"), s(e, "to")),
+            "assigned" => format!("assigned to {}", s(e, "to")),
+            "escalated" => format!("escalated tier {} -> {}", e["from_tier"], e["to_tier"]),
+            other => other.to_owned(),
+        };
+        out += &format!("  {}  {:<10} {}\n", time(e, "at"), s(e, "actor"), what);
+    }
+    out
+}
+
+fn snapshot_summary(snap: &Value) -> String {
+    let gib = |b: &Value| b.as_f64().unwrap_or(0.0) / (1u64 << 30) as f64;
+    let host = &snap["host"];
+    let mut out = format!(
+        "\nSnapshot of {} ({} {}, kernel {}, up {} h, taken {}):\n",
+        s(host, "hostname"),
+        s(host, "os_name"),
+        s(host, "os_version"),
+        s(host, "kernel"),
+        host["uptime_secs"].as_u64().unwrap_or(0) / 3600,
+        time(snap, "taken_at_ms")
+    );
+    let cpu = &snap["cpu"];
+    out += &format!(
+        "  cpu     {:.0} % of {} cores, load {}\n",
+        cpu["usage_pct"].as_f64().unwrap_or(0.0),
+        cpu["logical_cores"],
+        cpu["load_avg"]
+    );
+    let mem = &snap["memory"];
+    out += &format!(
+        "  memory  {:.1} of {:.1} GiB used, {:.1} GiB available\n",
+        gib(&mem["used_bytes"]),
+        gib(&mem["total_bytes"]),
+        gib(&mem["available_bytes"])
+    );
+    for d in snap["disks"].as_array().into_iter().flatten() {
+        out += &format!(
+            "  disk    {} {:.1} GiB free of {:.1} GiB ({})\n",
+            s(d, "mount_point"),
+            gib(&d["available_bytes"]),
+            gib(&d["total_bytes"]),
+            s(d, "file_system")
+        );
+    }
+    let net = &snap["network"];
+    let route = &net["default_route"];
+    out += &if route.is_null() {
+        "  route   none\n".to_owned()
+    } else {
+        format!("  route   via {} on {}\n", s(route, "gateway"), s(route, "interface"))
+    };
+    out += &format!("  dns     {}\n", net["dns_servers"]);
+    for p in net["probes"].as_array().into_iter().flatten() {
+        out += &format!(
+            "  probe   {} {} {} {}\n",
+            s(p, "kind"),
+            s(p, "target"),
+            if p["ok"].as_bool() == Some(true) { "ok" } else { "FAILED" },
+            s(p, "detail")
+        );
+    }
+    out += &format!("  procs   {} running; top cpu:", snap["processes"]["count"]);
+    for p in snap["processes"]["top_cpu"].as_array().into_iter().flatten().take(3) {
+        out += &format!(" {} ({:.0} %)", s(p, "name"), p["cpu_pct"].as_f64().unwrap_or(0.0));
+    }
+    out += "\n";
+    out
+}
+
+pub fn action(client: &Client, number: u64, body: Value) -> Result<()> {
+    let ticket = client.post(&format!("/api/tickets/{number}/actions"), Some(body))?;
+    client.print(&ticket, |t| {
+        format!("#{} is {} (tier {}, assignee {})\n", t["number"], s(t, "status"), t["tier"], s(t, "assignee"))
+    });
+    Ok(())
+}

@@ -1,0 +1,325 @@
+//! The QUIC side of the server: one task per connection. A connection without a client certificate may only enroll;
+//! one with a certificate we issued is an agent, identified by that certificate's fingerprint alone.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lifeline_net::frame::{self, FrameError};
+use lifeline_net::tls::{fingerprint, peer_leaf};
+use lifeline_shared::codec::CodecError;
+use lifeline_shared::findings;
+use lifeline_shared::wire::{
+    AgentControl, EnrollRequest, EnrollResponse, ErrorCode, HelpRequest, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION,
+    Request, Response, ServerControl, Snapshot, TicketSummary, WireError, close,
+};
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use crate::State;
+use crate::store::{StoreError, agents, auth, now_ms, tickets as ticket_store};
+use crate::tickets::{Channel, Event};
+
+/// How long a peer may take to send its first frame before we stop waiting for it.
+const FIRST_FRAME: Duration = Duration::from_secs(10);
+
+pub async fn accept_loop(state: Arc<State>, endpoint: quinn::Endpoint) {
+    while let Some(incoming) = endpoint.accept().await {
+        let state = state.clone();
+        let peer = incoming.remote_address();
+        tokio::spawn(
+            async move {
+                match incoming.await {
+                    Ok(conn) => handle(state, conn).await,
+                    Err(e) => debug!(error = %e, "handshake failed"),
+                }
+            }
+            .instrument(info_span!("conn", %peer)),
+        );
+    }
+}
+
+async fn handle(state: Arc<State>, conn: quinn::Connection) {
+    match peer_leaf(&conn) {
+        None => enroll(&state, &conn).await,
+        Some(leaf) => {
+            let fp = hex::encode(fingerprint(&leaf));
+            match state.store.read(move |c| agents::by_fingerprint(c, &fp)).await {
+                Ok(Some(agent)) if agent.revoked_at.is_some() => {
+                    warn!(agent_id = %agent.id, "refused revoked agent");
+                    conn.close(close::REVOKED.into(), b"this agent has been revoked");
+                }
+                Ok(Some(agent)) => {
+                    let id = agent.id.clone();
+                    session(&state, conn, agent).instrument(info_span!("agent", agent_id = %id)).await;
+                }
+                Ok(None) => {
+                    warn!("refused a certificate with no enrolled agent");
+                    conn.close(close::UNKNOWN_AGENT.into(), b"unknown agent certificate");
+                }
+                Err(e) => {
+                    warn!(error = %e, "cannot look up agent");
+                    conn.close(close::INTERNAL.into(), b"server error");
+                }
+            }
+        }
+    }
+}
+
+async fn enroll(state: &State, conn: &quinn::Connection) {
+    let Ok(Ok((mut send, mut recv))) = tokio::time::timeout(FIRST_FRAME, conn.accept_bi()).await else {
+        conn.close(close::PROTOCOL.into(), b"enrollment expected");
+        return;
+    };
+    let answer = match tokio::time::timeout(FIRST_FRAME, frame::read::<EnrollRequest>(&mut recv)).await {
+        Ok(Ok(Some(req))) => enroll_answer(state, req).await,
+        Ok(Ok(None)) | Err(_) => EnrollResponse::Refused { message: "no enrollment request was sent".into() },
+        Ok(Err(e)) => {
+            warn!(error = %e, "malformed enrollment request");
+            EnrollResponse::Refused { message: format!("malformed enrollment request: {e}") }
+        }
+    };
+    if frame::write(&mut send, &answer).await.is_ok() && send.finish().is_ok() {
+        // Let the agent read the answer and hang up first, so the answer is not lost with the connection.
+        let _ = tokio::time::timeout(FIRST_FRAME, conn.closed()).await;
+    }
+    conn.close(close::NORMAL.into(), b"");
+}
+
+async fn enroll_answer(state: &State, req: EnrollRequest) -> EnrollResponse {
+    if req.hostname.is_empty() || req.hostname.len() > 255 || req.os.len() > 255 || req.agent_version.len() > 64 {
+        warn!("enrollment with an invalid host description");
+        return EnrollResponse::Refused { message: "hostname, os or version is missing or too long".into() };
+    }
+    let mut id_bytes = [0u8; 6];
+    rand::Rng::fill(&mut rand::rng(), &mut id_bytes);
+    let agent_id = format!("ag-{}", hex::encode(id_bytes));
+    let cert = match state.pki.sign_agent(&req.csr_der, &agent_id) {
+        Ok(cert) => cert,
+        Err(e) => {
+            warn!(error = %e, "refused enrollment");
+            return EnrollResponse::Refused { message: e.to_string() };
+        }
+    };
+    let fp = hex::encode(fingerprint(&cert));
+    let id = agent_id.clone();
+    let result = state
+        .store
+        .write(move |c| {
+            let now = now_ms();
+            let token_id = auth::spend_enrollment_token(c, &req.token_secret, now)?;
+            let new = agents::NewAgent {
+                id: &id,
+                cert_fingerprint: &fp,
+                hostname: &req.hostname,
+                os: &req.os,
+                agent_version: &req.agent_version,
+                token_id: &token_id,
+            };
+            agents::insert(c, &new, now)
+        })
+        .await;
+    match result {
+        Ok(()) => {
+            info!(%agent_id, "enrolled agent");
+            EnrollResponse::Enrolled { agent_id, cert_der: cert.to_vec(), ca_der: state.pki.ca_der.to_vec() }
+        }
+        Err(StoreError::Refused(message)) => {
+            warn!(%message, "refused enrollment");
+            EnrollResponse::Refused { message }
+        }
+        Err(e) => {
+            warn!(error = %e, "enrollment failed");
+            EnrollResponse::Refused { message: "server error; try again later".into() }
+        }
+    }
+}
+
+async fn session(state: &Arc<State>, conn: quinn::Connection, agent: agents::Agent) {
+    let Ok(Ok((mut send, mut recv))) = tokio::time::timeout(FIRST_FRAME, conn.accept_bi()).await else {
+        conn.close(close::PROTOCOL.into(), b"control stream expected");
+        return;
+    };
+    let hello = match tokio::time::timeout(FIRST_FRAME, frame::read::<AgentControl>(&mut recv)).await {
+        Ok(Ok(Some(AgentControl::Hello(hello)))) => hello,
+        other => {
+            warn!(?other, "no hello on the control stream");
+            conn.close(close::PROTOCOL.into(), b"hello expected");
+            return;
+        }
+    };
+    if hello.protocol < MIN_PROTOCOL_VERSION {
+        warn!(protocol = hello.protocol, "agent protocol too old");
+        conn.close(close::UNSUPPORTED_VERSION.into(), b"agent protocol version is too old; upgrade the agent");
+        return;
+    }
+    let welcome = ServerControl::Welcome {
+        protocol: hello.protocol.min(PROTOCOL_VERSION),
+        server_version: env!("CARGO_PKG_VERSION").into(),
+        agent_id: agent.id.clone(),
+        heartbeat_secs: state.config.heartbeat_secs,
+    };
+    if let Err(e) = frame::write(&mut send, &welcome).await {
+        debug!(error = %e, "agent left before welcome");
+        return;
+    }
+    let id = agent.id.clone();
+    let (version, os) = (hello.agent_version.clone(), hello.os.clone());
+    let _ = state.store.write(move |c| agents::seen(c, &id, Some((&version, &os)), now_ms())).await;
+    info!(host = %hello.hostname, version = %hello.agent_version, "agent connected");
+    state.connected.insert(&agent.id, conn.clone());
+
+    let control = control_loop(state.clone(), agent.id.clone(), send, recv);
+    let requests = async {
+        while let Ok((send, recv)) = conn.accept_bi().await {
+            let state = state.clone();
+            let id = agent.id.clone();
+            tokio::spawn(request(state, id, send, recv).in_current_span());
+        }
+    };
+    tokio::select! {
+        () = control => conn.close(close::PROTOCOL.into(), b"control stream failed"),
+        () = requests => {}
+    }
+    state.connected.remove(&agent.id, &conn);
+    info!(reason = ?conn.close_reason(), "agent disconnected");
+}
+
+async fn control_loop(state: Arc<State>, agent_id: String, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
+    loop {
+        match frame::read::<AgentControl>(&mut recv).await {
+            Ok(Some(AgentControl::Heartbeat { seq })) => {
+                if frame::write(&mut send, &ServerControl::HeartbeatAck { seq }).await.is_err() {
+                    return;
+                }
+                let id = agent_id.clone();
+                let _ = state.store.write(move |c| agents::seen(c, &id, None, now_ms())).await;
+            }
+            Ok(Some(AgentControl::Hello(_))) => {
+                warn!("second hello on the control stream");
+                return;
+            }
+            Ok(None) => return,
+            Err(e) => {
+                if e.is_peer_fault() {
+                    warn!(error = %e, "bad frame on the control stream");
+                }
+                return;
+            }
+        }
+    }
+}
+
+async fn request(state: Arc<State>, agent_id: String, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
+    let response = match frame::read::<Request>(&mut recv).await {
+        Ok(Some(req)) => answer(&state, &agent_id, req).await,
+        Ok(None) => return,
+        Err(e) => {
+            warn!(error = %e, "bad request frame");
+            let code = match e {
+                FrameError::Codec(CodecError::TooLarge { .. }) => ErrorCode::TooLarge,
+                _ => ErrorCode::Malformed,
+            };
+            let _ = recv.stop(close::PROTOCOL.into());
+            Response::Error(WireError { code, message: e.to_string() })
+        }
+    };
+    if frame::write(&mut send, &response).await.is_ok() {
+        let _ = send.finish();
+    }
+}
+
+async fn answer(state: &State, agent_id: &str, req: Request) -> Response {
+    let agent = agent_id.to_owned();
+    let result = match req {
+        Request::Snapshot(snap) => {
+            let snap = sanitize(snap);
+            let id = snap.id;
+            let found = findings::evaluate(&snap);
+            state
+                .store
+                .write(move |c| agents::insert_snapshot(c, &agent, &snap, &found, now_ms()))
+                .await
+                .map(|_| Response::Stored { id })
+        }
+        Request::Help(help) => {
+            let request_id = help.id;
+            state.store.write(move |c| open_help_ticket(c, &agent, help)).await.map(|(number, created)| {
+                if created {
+                    info!(ticket = number, "help request opened a ticket");
+                }
+                Response::HelpAccepted { request_id, ticket: u64::try_from(number).unwrap_or_default() }
+            })
+        }
+        Request::Tickets { user } => {
+            state.store.read(move |c| ticket_store::list_for_requester(c, &agent, &user)).await.map(|list| {
+                Response::Tickets(
+                    list.into_iter()
+                        .map(|t| TicketSummary {
+                            number: u64::try_from(t.number).unwrap_or_default(),
+                            subject: t.subject,
+                            status: t.status,
+                            updated_at_ms: u64::try_from(t.updated_at).unwrap_or_default(),
+                        })
+                        .collect(),
+                )
+            })
+        }
+    };
+    result.unwrap_or_else(|e| {
+        warn!(error = %e, "request failed");
+        let code = if matches!(e, StoreError::Refused(_)) { ErrorCode::Refused } else { ErrorCode::Internal };
+        Response::Error(WireError { code, message: e.to_string() })
+    })
+}
+
+fn open_help_ticket(c: &rusqlite::Connection, agent_id: &str, help: HelpRequest) -> Result<(i64, bool), StoreError> {
+    if help.user.is_empty() || help.user.len() > 64 {
+        return Err(StoreError::Refused("the requesting user's name is missing or too long".into()));
+    }
+    let snap = sanitize(help.snapshot);
+    let found = findings::evaluate(&snap);
+    let snapshot_id = agents::insert_snapshot(c, agent_id, &snap, &found, now_ms())?;
+    let events = [
+        Event::Created {
+            subject: help.subject,
+            description: help.description,
+            channel: Channel::Agent,
+            requester: help.user.clone(),
+            agent_id: Some(agent_id.to_owned()),
+            category: None,
+        },
+        Event::SnapshotAttached { agent_id: agent_id.to_owned(), snapshot_id, findings: found },
+    ];
+    ticket_store::open(c, Some((agent_id, &hex::encode(help.id))), &help.user, &events, now_ms())
+}
+
+/// JSON has no NaN or infinity, and the store keeps snapshots as JSON: a sensor that reports one must not make the
+/// whole snapshot unreadable later.
+fn sanitize(mut s: Snapshot) -> Snapshot {
+    let fix32 = |v: &mut f32| {
+        if !v.is_finite() {
+            *v = 0.0
+        }
+    };
+    fix32(&mut s.cpu.usage_pct);
+    for l in &mut s.cpu.load_avg {
+        if !l.is_finite() {
+            *l = 0.0;
+        }
+    }
+    for t in &mut s.temperatures {
+        fix32(&mut t.celsius);
+        if t.critical_celsius.is_some_and(|c| !c.is_finite()) {
+            t.critical_celsius = None;
+        }
+    }
+    if let Some(b) = &mut s.battery {
+        fix32(&mut b.percent);
+        if b.health_pct.is_some_and(|h| !h.is_finite()) {
+            b.health_pct = None;
+        }
+    }
+    for p in s.processes.top_cpu.iter_mut().chain(s.processes.top_memory.iter_mut()) {
+        fix32(&mut p.cpu_pct);
+    }
+    s
+}

@@ -1,0 +1,144 @@
+//! The server's configuration: a TOML file, then flags; validated before any socket is bound.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub const DEFAULT_PORT: u16 = 7443;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Holds the database and the CA; its `pki/` is private to the server's user.
+    pub data_dir: PathBuf,
+    /// UDP address of the QUIC endpoint agents connect to.
+    pub quic_listen: SocketAddr,
+    /// TCP address of the HTTPS API; the same port number as QUIC by default, as HTTP/3 servers do.
+    pub api_listen: SocketAddr,
+    /// `host:port` written into enrollment tokens: where agents dial, which may differ from the listen address.
+    pub advertise: Option<String>,
+    /// Extra DNS names or IPs for the server certificate, for technicians reaching the API by name.
+    pub tls_names: Vec<String>,
+    pub heartbeat_secs: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let any = SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT));
+        Config {
+            data_dir: PathBuf::from("lifeline-data"),
+            quic_listen: any,
+            api_listen: any,
+            advertise: None,
+            tls_names: Vec::new(),
+            heartbeat_secs: 15,
+        }
+    }
+}
+
+/// The file's form: every key optional, unknown keys refused so a typo is an error rather than a silent default.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct File {
+    data_dir: Option<PathBuf>,
+    quic_listen: Option<SocketAddr>,
+    api_listen: Option<SocketAddr>,
+    advertise: Option<String>,
+    tls_names: Option<Vec<String>>,
+    heartbeat_secs: Option<u32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Values given on the command line, which win over the file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub quic_listen: Option<SocketAddr>,
+    pub api_listen: Option<SocketAddr>,
+    pub advertise: Option<String>,
+}
+
+impl Config {
+    pub fn load(path: Option<&Path>, overrides: Overrides) -> Result<Config, ConfigError> {
+        let file: File = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+                Self::parse(&text).map_err(|message| ConfigError::Parse { path: path.to_owned(), message })?
+            }
+            None => File::default(),
+        };
+        let d = Config::default();
+        let config = Config {
+            data_dir: overrides.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
+            quic_listen: overrides.quic_listen.or(file.quic_listen).unwrap_or(d.quic_listen),
+            api_listen: overrides.api_listen.or(file.api_listen).unwrap_or(d.api_listen),
+            advertise: overrides.advertise.or(file.advertise),
+            tls_names: file.tls_names.unwrap_or_default(),
+            heartbeat_secs: file.heartbeat_secs.unwrap_or(d.heartbeat_secs),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn parse(text: &str) -> Result<File, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=3600).contains(&self.heartbeat_secs) {
+            return Err(ConfigError::Invalid("heartbeat_secs must be between 1 and 3600".into()));
+        }
+        if let Some(a) = &self.advertise
+            && a.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).is_none()
+        {
+            return Err(ConfigError::Invalid(format!("advertise must be host:port, got {a:?}")));
+        }
+        Ok(())
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("lifeline.db")
+    }
+
+    pub fn pki_dir(&self) -> PathBuf {
+        self.data_dir.join("pki")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_packaged_example_parses() {
+        let text = include_str!("../../packaging/server.toml");
+        let file = Config::parse(text).unwrap();
+        assert_eq!(file.data_dir.as_deref(), Some(Path::new("/var/lib/lifeline-server")));
+    }
+
+    #[test]
+    fn flags_win_over_file_and_typos_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, "data_dir = \"/a\"\nheartbeat_secs = 5\n").unwrap();
+        let c = Config::load(Some(&path), Overrides { data_dir: Some("/b".into()), ..Overrides::default() }).unwrap();
+        assert_eq!((c.data_dir, c.heartbeat_secs), (PathBuf::from("/b"), 5));
+
+        std::fs::write(&path, "hearbeat_secs = 5\n").unwrap();
+        assert!(matches!(Config::load(Some(&path), Overrides::default()), Err(ConfigError::Parse { .. })));
+        std::fs::write(&path, "heartbeat_secs = 0\n").unwrap();
+        assert!(matches!(Config::load(Some(&path), Overrides::default()), Err(ConfigError::Invalid(_))));
+        let bad = Overrides { advertise: Some("nohost".into()), ..Overrides::default() };
+        assert!(matches!(Config::load(None, bad), Err(ConfigError::Invalid(_))));
+    }
+}

@@ -1,0 +1,168 @@
+//! The Lifeline server: QUIC ingest from agents, tickets, the HTTPS API and the deployment's certificate authority.
+//!
+//! # Layout
+//! - [`config`]: the typed configuration, loaded and validated before anything is bound.
+//! - [`pki`]: the CA, the server certificate and the signing of agents' certificate requests.
+//! - [`store`]: SQLite with one batching writer; acknowledgements wait for its commits.
+//! - [`tickets`]: the workflow rules; a ticket is the fold of its event log.
+//! - [`collector`]: the QUIC endpoint, one task per agent connection.
+//! - [`api`]: the technicians' HTTPS JSON API.
+//! - [`client`]: the technician and admin CLI, which talks to [`api`] and never to the database.
+//! - [`quickstart`]: the newcomer's one command: server, CA, account, token and an enrolled local agent.
+//!
+//! [`run`] takes sockets that are already bound, so tests and the quickstart bind port 0 and read the real address.
+
+pub mod api;
+pub mod client;
+pub mod collector;
+pub mod config;
+pub mod pki;
+pub mod quickstart;
+pub mod store;
+pub mod tickets;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use lifeline_shared::wire::close;
+
+use crate::config::Config;
+use crate::pki::Pki;
+use crate::store::Store;
+
+/// Everything a connection or a request handler needs, owned once and shared.
+pub struct State {
+    pub config: Config,
+    pub store: Store,
+    pub pki: Pki,
+    pub connected: Connected,
+}
+
+/// Live agent connections, so the API can show who is online and revocation can cut a connection at once.
+#[derive(Default)]
+pub struct Connected(Mutex<HashMap<String, quinn::Connection>>);
+
+impl Connected {
+    /// A reconnecting agent replaces its stale connection, which is closed rather than left to time out.
+    fn insert(&self, agent_id: &str, conn: quinn::Connection) {
+        if let Ok(mut map) = self.0.lock()
+            && let Some(old) = map.insert(agent_id.to_owned(), conn)
+        {
+            old.close(close::NORMAL.into(), b"replaced by a newer connection");
+        }
+    }
+
+    fn remove(&self, agent_id: &str, conn: &quinn::Connection) {
+        if let Ok(mut map) = self.0.lock()
+            && map.get(agent_id).is_some_and(|c| c.stable_id() == conn.stable_id())
+        {
+            map.remove(agent_id);
+        }
+    }
+
+    pub fn contains(&self, agent_id: &str) -> bool {
+        self.0.lock().map(|m| m.contains_key(agent_id)).unwrap_or(false)
+    }
+
+    pub fn close(&self, agent_id: &str, code: u32, reason: &[u8]) {
+        if let Ok(mut map) = self.0.lock()
+            && let Some(conn) = map.remove(agent_id)
+        {
+            conn.close(code.into(), reason);
+        }
+    }
+}
+
+pub struct Bound {
+    pub quic: quinn::Endpoint,
+    pub api: tokio::net::TcpListener,
+}
+
+impl Bound {
+    pub fn quic_addr(&self) -> Result<SocketAddr> {
+        Ok(self.quic.local_addr()?)
+    }
+
+    pub fn api_addr(&self) -> Result<SocketAddr> {
+        Ok(self.api.local_addr()?)
+    }
+}
+
+/// Opens the store and the CA; everything that can fail on bad config or data fails here, before any socket exists.
+pub fn prepare(config: Config) -> Result<State> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let store = Store::open(&config.db_path()).with_context(|| format!("opening {}", config.db_path().display()))?;
+    let pki = Pki::load_or_create(&config.pki_dir(), &config.tls_names)?;
+    Ok(State { config, store, pki, connected: Connected::default() })
+}
+
+pub async fn bind(state: &State) -> Result<Bound> {
+    let server_config = lifeline_net::tls::quic_server(state.pki.server.clone(), &state.pki.ca_der)?;
+    let reset_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &state.pki.reset_key);
+    let socket = std::net::UdpSocket::bind(state.config.quic_listen)
+        .with_context(|| format!("binding QUIC on udp/{}", state.config.quic_listen))?;
+    // Connection IDs are signed with a key too; it must outlive the process for the reset above to be sent at all.
+    let digest = ring::digest::digest(&ring::digest::SHA256, &[&b"lifeline cid"[..], &state.pki.reset_key].concat());
+    let cid_key = u64::from_le_bytes(digest.as_ref().first_chunk::<8>().copied().unwrap_or_default());
+    let mut endpoint_config = quinn::EndpointConfig::new(Arc::new(reset_key));
+    endpoint_config.cid_generator(move || Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key)));
+    let quic = quinn::Endpoint::new(endpoint_config, Some(server_config), socket, Arc::new(quinn::TokioRuntime))?;
+    let api = tokio::net::TcpListener::bind(state.config.api_listen)
+        .await
+        .with_context(|| format!("binding the API on tcp/{}", state.config.api_listen))?;
+    Ok(Bound { quic, api })
+}
+
+/// Serves until `shutdown` resolves, then closes agent connections with a reason and drains for a short grace period.
+pub async fn run(state: Arc<State>, bound: Bound, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
+    let quic = bound.quic.clone();
+    let tls = lifeline_net::tls::server_tls(state.pki.server.clone(), None, b"http/1.1")?;
+    let collector = tokio::spawn(collector::accept_loop(state.clone(), bound.quic));
+    let api = tokio::spawn(api::serve(state.clone(), bound.api, Arc::new(tls)));
+    shutdown.await;
+    tracing::info!("shutting down");
+    api.abort();
+    quic.close(close::SHUTDOWN.into(), b"server shutting down");
+    let _ = tokio::time::timeout(Duration::from_secs(3), quic.wait_idle()).await;
+    collector.abort();
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM, the two ways a person or systemd asks a server to stop.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+/// Installs the one log subscriber of a binary: `LIFELINE_LOG` (or `RUST_LOG`) filters, `LIFELINE_LOG_FORMAT=json`
+/// switches to JSON lines for log collectors.
+pub fn init_logging(default: &str) {
+    let filter =
+        std::env::var("LIFELINE_LOG").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_else(|_| default.to_owned());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if std::env::var("LIFELINE_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

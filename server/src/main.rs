@@ -1,0 +1,338 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use lifeline_server::client::{self, ApiArgs, Client};
+use lifeline_server::config::{Config, ConfigError, Overrides};
+use lifeline_server::store::{auth, now_ms};
+use lifeline_shared::token::EnrollToken;
+use serde_json::json;
+
+/// Lifeline server: agents connect over QUIC, technicians use the HTTPS API.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the server keeps its state; for the commands that work on this machine's server.
+#[derive(clap::Args, Clone)]
+struct Local {
+    /// TOML configuration file (see packaging/server.toml)
+    #[arg(long, env = "LIFELINE_SERVER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Directory for the database and the CA (default: ./lifeline-data)
+    #[arg(long, env = "LIFELINE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server
+    Serve {
+        #[command(flatten)]
+        local: Local,
+        /// UDP address for agents (QUIC)
+        #[arg(long)]
+        quic: Option<SocketAddr>,
+        /// TCP address for the HTTPS API
+        #[arg(long)]
+        api: Option<SocketAddr>,
+    },
+    /// Start a local server with an enrolled local agent, for a first look
+    Quickstart {
+        /// Directory for the server's and the agent's state
+        #[arg(long, default_value = "lifeline-data")]
+        data_dir: PathBuf,
+        /// Port for QUIC (UDP) and the API (TCP) on 127.0.0.1
+        #[arg(long, default_value_t = lifeline_server::config::DEFAULT_PORT)]
+        port: u16,
+    },
+    /// Technician accounts (works on this machine's server data)
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Enrollment tokens (works on this machine's server data)
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Agents (through the API)
+    #[command(subcommand)]
+    Agent(AgentCmd),
+    /// Tickets (through the API)
+    #[command(subcommand)]
+    Ticket(TicketCmd),
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create an account and print its password and API token (shown once)
+    Add {
+        name: String,
+        /// 1, 2, 3 or admin
+        #[arg(long)]
+        tier: String,
+        #[command(flatten)]
+        local: Local,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Create an enrollment token for agents
+    Create {
+        /// How long the token is valid: 30m, 24h, 7d
+        #[arg(long, default_value = "24h")]
+        expires: String,
+        /// How many agents may enroll with it
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+        /// A note to recognise the token by
+        #[arg(long, default_value = "")]
+        label: String,
+        /// host:port agents dial (default: `advertise` from the config)
+        #[arg(long)]
+        server: Option<String>,
+        #[command(flatten)]
+        local: Local,
+    },
+}
+
+#[derive(Subcommand)]
+enum AgentCmd {
+    /// List agents with their state and last-seen time
+    List {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Show an agent with its latest snapshot and findings
+    Show {
+        id: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Refuse this agent from now on (admin)
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum TicketCmd {
+    /// List tickets, newest first
+    List {
+        /// new, open, pending-user, resolved or closed
+        #[arg(long)]
+        status: Option<String>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Show a ticket: findings, snapshot summary and history
+    Show {
+        number: u64,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Add a public reply (the user sees it)
+    Reply {
+        number: u64,
+        text: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Add an internal note (the user never sees it)
+    Note {
+        number: u64,
+        text: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Assign to a technician
+    Assign {
+        number: u64,
+        user: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Change status: open, pending-user, resolved, closed
+    Status {
+        number: u64,
+        status: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Escalate to tier 2 or 3
+    Escalate {
+        number: u64,
+        #[arg(long)]
+        tier: u8,
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(64) } else { ExitCode::SUCCESS };
+        }
+    };
+    lifeline_server::init_logging("info");
+    match execute(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<ConfigError>().is_some() { ExitCode::from(78) } else { ExitCode::FAILURE }
+        }
+    }
+}
+
+fn load(local: &Local, overrides: Overrides) -> Result<Config> {
+    let overrides = Overrides { data_dir: local.data_dir.clone(), ..overrides };
+    Ok(Config::load(local.config.as_deref(), overrides)?)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+}
+
+fn execute(command: Command) -> Result<()> {
+    match command {
+        Command::Serve { local, quic, api } => {
+            let config = load(&local, Overrides { quic_listen: quic, api_listen: api, ..Overrides::default() })?;
+            let state = Arc::new(lifeline_server::prepare(config)?);
+            runtime()?.block_on(async {
+                let bound = lifeline_server::bind(&state).await?;
+                tracing::info!(
+                    version = env!("CARGO_PKG_VERSION"),
+                    data_dir = %state.config.data_dir.display(),
+                    "lifeline-server started"
+                );
+                // Tests and scripts wait for these exact lines to learn the bound ports.
+                println!("quic listening on {}", bound.quic_addr()?);
+                println!("api listening on https://{}", bound.api_addr()?);
+                lifeline_server::run(state, bound, lifeline_server::shutdown_signal()).await
+            })
+        }
+        Command::Quickstart { data_dir, port } => runtime()?.block_on(lifeline_server::quickstart::run(data_dir, port)),
+        Command::User(UserCmd::Add { name, tier, local }) => {
+            let role =
+                auth::Role::parse(&tier).with_context(|| format!("--tier must be 1, 2, 3 or admin, not {tier:?}"))?;
+            let state = lifeline_server::prepare(load(&local, Overrides::default())?)?;
+            let password = auth::random_secret(15);
+            let (user, token) = runtime()?.block_on(state.store.write(move |c| {
+                let user = auth::add_user(c, &name, role, &password, now_ms())?;
+                let token = auth::issue_api_token(c, &user, now_ms())?;
+                Ok((user, (password, token)))
+            }))?;
+            println!("created {} ({})", user.name, user.role.as_str());
+            println!("password:  {}", token.0);
+            println!("API token: {}", token.1);
+            println!("(both are shown only now)");
+            Ok(())
+        }
+        Command::Token(TokenCmd::Create { expires, uses, label, server, local }) => {
+            let config = load(&local, Overrides { advertise: server, ..Overrides::default() })?;
+            let lifetime = parse_duration(&expires)?;
+            if uses == 0 {
+                bail!("--uses must be at least 1");
+            }
+            let Some(server) = config.advertise.clone() else {
+                return Err(ConfigError::Invalid(
+                    "no server address for the token: pass --server host:port or set advertise in the config".into(),
+                )
+                .into());
+            };
+            let state = lifeline_server::prepare(config)?;
+            let token = runtime()?.block_on(state.store.write(move |c| {
+                let now = now_ms();
+                auth::create_enrollment_token(c, now, now + lifetime, uses, &label)
+            }))?;
+            let text =
+                EnrollToken { server, ca_fingerprint: state.pki.ca_fingerprint(), secret: token.secret }.encode();
+            eprintln!("token {} valid for {expires}, {uses} use(s):", token.id);
+            println!("{text}");
+            Ok(())
+        }
+        Command::Agent(AgentCmd::List { api }) => {
+            let c = Client::new(&api)?;
+            c.print(&c.get("/api/agents")?, client::agents_table);
+            Ok(())
+        }
+        Command::Agent(AgentCmd::Show { id, api }) => {
+            let c = Client::new(&api)?;
+            c.print(&c.get(&format!("/api/agents/{id}"))?, client::agent_view);
+            Ok(())
+        }
+        Command::Agent(AgentCmd::Revoke { id, api }) => {
+            let c = Client::new(&api)?;
+            let v = c.post(&format!("/api/agents/{id}/revoke"), None)?;
+            c.print(&v, |_| format!("agent {id} revoked; the server refuses it from now on\n"));
+            Ok(())
+        }
+        Command::Ticket(cmd) => ticket(cmd),
+    }
+}
+
+fn ticket(cmd: TicketCmd) -> Result<()> {
+    match cmd {
+        TicketCmd::List { status, api } => {
+            let c = Client::new(&api)?;
+            let path = match status {
+                Some(s) => format!("/api/tickets?status={s}"),
+                None => "/api/tickets".into(),
+            };
+            c.print(&c.get(&path)?, client::tickets_table);
+        }
+        TicketCmd::Show { number, api } => {
+            let c = Client::new(&api)?;
+            c.print(&c.get(&format!("/api/tickets/{number}"))?, client::ticket_view);
+        }
+        TicketCmd::Reply { number, text, api } => {
+            client::action(&Client::new(&api)?, number, json!({ "action": "reply", "body": text }))?
+        }
+        TicketCmd::Note { number, text, api } => {
+            client::action(&Client::new(&api)?, number, json!({ "action": "note", "body": text }))?
+        }
+        TicketCmd::Assign { number, user, api } => {
+            client::action(&Client::new(&api)?, number, json!({ "action": "assign", "to": user }))?
+        }
+        TicketCmd::Status { number, status, reason, api } => client::action(
+            &Client::new(&api)?,
+            number,
+            json!({ "action": "status", "status": status, "reason": reason }),
+        )?,
+        TicketCmd::Escalate { number, tier, reason, api } => client::action(
+            &Client::new(&api)?,
+            number,
+            json!({ "action": "escalate", "tier": tier, "reason": reason }),
+        )?,
+    }
+    Ok(())
+}
+
+/// `30m`, `24h`, `7d` to milliseconds.
+fn parse_duration(text: &str) -> Result<i64> {
+    let (digits, unit) = text.split_at(text.len().saturating_sub(1));
+    let n: i64 = digits.parse().with_context(|| format!("duration {text:?} is not like 30m, 24h or 7d"))?;
+    let unit_ms = match unit {
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => bail!("duration {text:?} needs a unit: m, h or d"),
+    };
+    if n <= 0 || n > 365 * 86_400_000 / unit_ms {
+        bail!("duration {text:?} must be positive and at most a year");
+    }
+    Ok(n * unit_ms)
+}

@@ -1,0 +1,160 @@
+//! Agents and their snapshots. An agent's identity is the fingerprint of the certificate we issued it, never what it
+//! says about itself.
+
+use lifeline_shared::findings::Finding;
+use lifeline_shared::wire::Snapshot;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use super::StoreError;
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct Agent {
+    pub id: String,
+    pub hostname: String,
+    pub os: String,
+    pub agent_version: String,
+    pub enrolled_at: i64,
+    pub last_seen_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+pub struct NewAgent<'a> {
+    pub id: &'a str,
+    pub cert_fingerprint: &'a str,
+    pub hostname: &'a str,
+    pub os: &'a str,
+    pub agent_version: &'a str,
+    pub token_id: &'a str,
+}
+
+pub fn insert(conn: &Connection, a: &NewAgent<'_>, now: i64) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO agents (id, cert_fingerprint, hostname, os, agent_version, token_id, enrolled_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![a.id, a.cert_fingerprint, a.hostname, a.os, a.agent_version, a.token_id, now],
+    )?;
+    Ok(())
+}
+
+const AGENT_COLUMNS: &str = "id, hostname, os, agent_version, enrolled_at, last_seen_at, revoked_at";
+
+fn agent_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Agent> {
+    Ok(Agent {
+        id: r.get(0)?,
+        hostname: r.get(1)?,
+        os: r.get(2)?,
+        agent_version: r.get(3)?,
+        enrolled_at: r.get(4)?,
+        last_seen_at: r.get(5)?,
+        revoked_at: r.get(6)?,
+    })
+}
+
+pub fn by_fingerprint(conn: &Connection, fingerprint: &str) -> Result<Option<Agent>, StoreError> {
+    let sql = format!("SELECT {AGENT_COLUMNS} FROM agents WHERE cert_fingerprint = ?1");
+    Ok(conn.query_row(&sql, [fingerprint], agent_row).optional()?)
+}
+
+pub fn by_id(conn: &Connection, id: &str) -> Result<Option<Agent>, StoreError> {
+    let sql = format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?1");
+    Ok(conn.query_row(&sql, [id], agent_row).optional()?)
+}
+
+pub fn list(conn: &Connection) -> Result<Vec<Agent>, StoreError> {
+    let sql = format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY hostname, id");
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([], agent_row)?.collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+pub fn seen(conn: &Connection, id: &str, hello: Option<(&str, &str)>, now: i64) -> Result<(), StoreError> {
+    match hello {
+        Some((version, os)) => conn.execute(
+            "UPDATE agents SET last_seen_at = ?2, agent_version = ?3, os = ?4 WHERE id = ?1",
+            params![id, now, version, os],
+        )?,
+        None => conn.execute("UPDATE agents SET last_seen_at = ?2 WHERE id = ?1", params![id, now])?,
+    };
+    Ok(())
+}
+
+pub fn revoke(conn: &Connection, id: &str, by: &str, now: i64) -> Result<(), StoreError> {
+    let changed = conn.execute(
+        "UPDATE agents SET revoked_at = ?2, revoked_by = ?3 WHERE id = ?1 AND revoked_at IS NULL",
+        params![id, now, by],
+    )?;
+    if changed == 0 {
+        let exists: bool = conn.query_row("SELECT EXISTS(SELECT 1 FROM agents WHERE id = ?1)", [id], |r| r.get(0))?;
+        return Err(if exists {
+            StoreError::Conflict(format!("agent {id} is already revoked"))
+        } else {
+            StoreError::NotFound(format!("agent {id}"))
+        });
+    }
+    Ok(())
+}
+
+/// Stores a snapshot once: a replay of the same id from the same agent is a no-op, which makes re-sending after a
+/// lost acknowledgement safe.
+pub fn insert_snapshot(
+    conn: &Connection,
+    agent_id: &str,
+    snap: &Snapshot,
+    findings: &[Finding],
+    now: i64,
+) -> Result<String, StoreError> {
+    let id = hex::encode(snap.id);
+    let json = serde_json::to_vec(snap).map_err(|e| StoreError::Refused(format!("snapshot: {e}")))?;
+    let body = lz4_flex::compress_prepend_size(&json);
+    let memory_used_pct =
+        percent(snap.memory.total_bytes.saturating_sub(snap.memory.available_bytes), snap.memory.total_bytes);
+    let fullest_disk_pct = snap
+        .disks
+        .iter()
+        .map(|d| percent(d.total_bytes.saturating_sub(d.available_bytes), d.total_bytes))
+        .fold(0.0, f64::max);
+    conn.execute(
+        "INSERT INTO snapshots (agent_id, id, taken_at, received_at, cpu_usage_pct, memory_used_pct,
+                                fullest_disk_pct, finding_count, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
+        params![
+            agent_id,
+            id,
+            i64::try_from(snap.taken_at_ms).unwrap_or(i64::MAX),
+            now,
+            f64::from(snap.cpu.usage_pct),
+            memory_used_pct,
+            fullest_disk_pct,
+            i64::try_from(findings.len()).unwrap_or(i64::MAX),
+            body
+        ],
+    )?;
+    Ok(id)
+}
+
+fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 { 0.0 } else { part as f64 * 100.0 / whole as f64 }
+}
+
+pub fn snapshot(conn: &Connection, agent_id: &str, id: &str) -> Result<Snapshot, StoreError> {
+    let body: Option<Vec<u8>> = conn
+        .query_row("SELECT body FROM snapshots WHERE agent_id = ?1 AND id = ?2", [agent_id, id], |r| r.get(0))
+        .optional()?;
+    let body = body.ok_or_else(|| StoreError::NotFound(format!("snapshot {id} of agent {agent_id}")))?;
+    let json =
+        lz4_flex::decompress_size_prepended(&body).map_err(|e| StoreError::Corrupt(format!("snapshot {id}: {e}")))?;
+    serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(format!("snapshot {id}: {e}")))
+}
+
+pub fn latest_snapshot_id(conn: &Connection, agent_id: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .query_row("SELECT id FROM snapshots WHERE agent_id = ?1 ORDER BY taken_at DESC LIMIT 1", [agent_id], |r| {
+            r.get(0)
+        })
+        .optional()?)
+}
+
+pub fn snapshot_count(conn: &Connection, agent_id: &str) -> Result<i64, StoreError> {
+    Ok(conn.query_row("SELECT count(*) FROM snapshots WHERE agent_id = ?1", [agent_id], |r| r.get(0))?)
+}

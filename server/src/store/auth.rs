@@ -1,0 +1,161 @@
+//! Enrollment tokens, technician accounts and API tokens. Secrets are stored only as hashes: SHA-256 for the
+//! random, high-entropy tokens (looked up on every request, so a slow hash would only cost CPU), argon2 for
+//! passwords, which people choose.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::StoreError;
+
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Tier1,
+    Tier2,
+    Tier3,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Tier1 => "tier1",
+            Role::Tier2 => "tier2",
+            Role::Tier3 => "tier3",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Accepts the stored form and the CLI's `1`, `2`, `3`, `admin`.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "1" | "tier1" => Some(Role::Tier1),
+            "2" | "tier2" => Some(Role::Tier2),
+            "3" | "tier3" => Some(Role::Tier3),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+}
+
+pub fn sha256_hex(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// A fresh random secret, URL-safe, with `bytes` of entropy.
+pub fn random_secret(bytes: usize) -> String {
+    use base64::Engine;
+    let mut buf = vec![0u8; bytes];
+    rand::Rng::fill(&mut rand::rng(), buf.as_mut_slice());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+pub struct NewToken {
+    pub id: String,
+    pub secret: String,
+}
+
+pub fn create_enrollment_token(
+    conn: &Connection,
+    now: i64,
+    expires_at: i64,
+    uses: u32,
+    label: &str,
+) -> Result<NewToken, StoreError> {
+    let token = NewToken { id: random_secret(6), secret: random_secret(24) };
+    conn.execute(
+        "INSERT INTO enrollment_tokens (id, secret_hash, created_at, expires_at, uses_left, label)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![token.id, sha256_hex(&token.secret), now, expires_at, uses, label],
+    )?;
+    Ok(token)
+}
+
+/// Spends one use of the token; the caller's transaction makes the spend and the enrollment one atomic step.
+pub fn spend_enrollment_token(conn: &Connection, secret: &str, now: i64) -> Result<String, StoreError> {
+    let row: Option<(String, i64, i64)> = conn
+        .query_row(
+            "SELECT id, expires_at, uses_left FROM enrollment_tokens WHERE secret_hash = ?1",
+            [sha256_hex(secret)],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let Some((id, expires_at, uses_left)) = row else {
+        return Err(StoreError::Refused("enrollment token is not known to this server".into()));
+    };
+    if expires_at <= now {
+        return Err(StoreError::Refused(format!("enrollment token {id} has expired; ask for a new one")));
+    }
+    if uses_left <= 0 {
+        return Err(StoreError::Refused(format!("enrollment token {id} has been used up; ask for a new one")));
+    }
+    conn.execute("UPDATE enrollment_tokens SET uses_left = uses_left - 1 WHERE id = ?1", [&id])?;
+    Ok(id)
+}
+
+pub fn add_user(conn: &Connection, name: &str, role: Role, password: &str, now: i64) -> Result<User, StoreError> {
+    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+        return Err(StoreError::Refused("user names are 1 to 64 letters, digits, '.', '_' or '-'".into()));
+    }
+    let hash = hash_password(password)?;
+    let inserted = conn.execute(
+        "INSERT INTO users (name, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+        params![name, role.as_str(), hash, now],
+    )?;
+    if inserted == 0 {
+        return Err(StoreError::Conflict(format!("user {name} already exists")));
+    }
+    Ok(User { id: conn.last_insert_rowid(), name: name.to_owned(), role })
+}
+
+fn hash_password(password: &str) -> Result<String, StoreError> {
+    use argon2::PasswordHasher;
+    use argon2::password_hash::SaltString;
+    let mut salt_bytes = [0u8; 16];
+    rand::Rng::fill(&mut rand::rng(), &mut salt_bytes);
+    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| StoreError::Refused(e.to_string()))?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| StoreError::Refused(format!("cannot hash password: {e}")))
+}
+
+/// Issues an API token for `user`; the plain token is returned once and only its hash is kept.
+pub fn issue_api_token(conn: &Connection, user: &User, now: i64) -> Result<String, StoreError> {
+    let token = format!("llt_{}", random_secret(32));
+    conn.execute(
+        "INSERT INTO api_tokens (token_hash, user_id, created_at) VALUES (?1, ?2, ?3)",
+        params![sha256_hex(&token), user.id, now],
+    )?;
+    Ok(token)
+}
+
+pub fn user_by_api_token(conn: &Connection, token: &str) -> Result<Option<User>, StoreError> {
+    let row: Option<(i64, String, String)> = conn
+        .query_row(
+            "SELECT u.id, u.name, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?1",
+            [sha256_hex(token)],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    row.map(|(id, name, role)| Ok(User { id, name, role: parse_role(&role)? })).transpose()
+}
+
+pub fn user_by_name(conn: &Connection, name: &str) -> Result<Option<User>, StoreError> {
+    let row: Option<(i64, String)> = conn
+        .query_row("SELECT id, role FROM users WHERE name = ?1", [name], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    row.map(|(id, role)| Ok(User { id, name: name.to_owned(), role: parse_role(&role)? })).transpose()
+}
+
+fn parse_role(s: &str) -> Result<Role, StoreError> {
+    Role::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown role {s:?}")))
+}

@@ -1,0 +1,173 @@
+//! The SQLite store: one writer thread that batches jobs into transactions, and a read connection.
+//!
+//! A write job's answer is sent only after the transaction holding it committed (`synchronous=FULL`), which is what
+//! lets the collector acknowledge a snapshot to an agent: an ack means the row is on disk. Each job runs in its own
+//! savepoint, so one bad job fails alone and never takes the rest of its batch with it.
+
+pub mod agents;
+pub mod auth;
+mod schema;
+pub mod tickets;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("store is shut down")]
+    Closed,
+}
+
+type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// Given no connection, a job does not run and reports the store unavailable.
+type Job = Box<dyn FnOnce(Option<&Connection>) -> Finish + Send>;
+
+/// Most jobs one transaction takes: enough to amortise the fsync under load, few enough to keep latency low.
+const BATCH: usize = 256;
+
+#[derive(Clone)]
+pub struct Store {
+    jobs: mpsc::Sender<Job>,
+    reader: Arc<Mutex<Connection>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database, then starts the writer thread. The thread ends when the
+    /// last `Store` clone is dropped.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let mut writer = connect(path)?;
+        schema::migrate(&mut writer)?;
+        let reader = connect(path)?;
+        let (jobs, rx) = mpsc::channel::<Job>(4 * BATCH);
+        std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || write_loop(writer, rx))
+            .map_err(|e| StoreError::Refused(format!("cannot start the store writer thread: {e}")))?;
+        Ok(Store { jobs, reader: Arc::new(Mutex::new(reader)) })
+    }
+
+    /// Runs `f` in the writer's next transaction and answers once that transaction committed.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let result = match conn {
+                Some(conn) => in_savepoint(conn, f),
+                None => Err(StoreError::Refused("the database could not start a transaction".into())),
+            };
+            Box::new(move |commit: Result<(), String>| {
+                let outcome = match commit {
+                    Ok(()) => result,
+                    Err(e) => Err(StoreError::Refused(format!("transaction did not commit: {e}"))),
+                };
+                let _ = tx.send(outcome);
+            })
+        });
+        self.jobs.send(job).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let reader = self.reader.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = reader.lock().map_err(|_| StoreError::Closed)?;
+            f(&conn)
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+    }
+}
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;",
+    )?;
+    Ok(conn)
+}
+
+fn in_savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    conn.execute_batch("SAVEPOINT job")?;
+    let result = f(conn);
+    let end = if result.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+    conn.execute_batch(end)?;
+    result
+}
+
+fn write_loop(conn: Connection, mut rx: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let begun = conn.execute_batch("BEGIN IMMEDIATE");
+        let live = begun.is_ok().then_some(&conn);
+        let finishes: Vec<Finish> = batch.drain(..).map(|job| job(live)).collect();
+        let commit = begun.and_then(|()| conn.execute_batch("COMMIT")).map_err(|e| e.to_string());
+        if let Err(e) = &commit {
+            tracing::error!(error = %e, jobs = finishes.len(), "store transaction failed");
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for finish in finishes {
+            finish(commit.clone());
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch, the one time format in the store and the API.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failing_job_does_not_take_its_batch_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        store.write(|c| Ok(c.execute_batch("CREATE TABLE t (v INTEGER PRIMARY KEY)")?)).await.unwrap();
+        let mut handles = Vec::new();
+        for v in [1, 2, 2, 3] {
+            let s = store.clone();
+            handles.push(tokio::spawn(async move {
+                s.write(move |c| Ok(c.execute("INSERT INTO t VALUES (?1)", [v])?)).await
+            }));
+        }
+        let mut failed = 0;
+        for h in handles {
+            failed += h.await.unwrap().is_err() as usize;
+        }
+        assert_eq!(failed, 1, "only the duplicate insert fails");
+        let count: i64 = store.read(|c| Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?)).await.unwrap();
+        assert_eq!(count, 3);
+    }
+}

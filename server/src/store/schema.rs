@@ -1,0 +1,98 @@
+//! Versioned migrations, applied in order and recorded in `PRAGMA user_version`; a migration is never edited once
+//! released, only followed by a new one.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE enrollment_tokens (
+    id          TEXT PRIMARY KEY,
+    secret_hash TEXT NOT NULL UNIQUE,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    uses_left   INTEGER NOT NULL,
+    label       TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE agents (
+    id               TEXT PRIMARY KEY,
+    cert_fingerprint TEXT NOT NULL UNIQUE,
+    hostname         TEXT NOT NULL,
+    os               TEXT NOT NULL DEFAULT '',
+    agent_version    TEXT NOT NULL DEFAULT '',
+    token_id         TEXT NOT NULL REFERENCES enrollment_tokens(id),
+    enrolled_at      INTEGER NOT NULL,
+    last_seen_at     INTEGER,
+    revoked_at       INTEGER,
+    revoked_by       TEXT
+);
+CREATE TABLE users (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    role          TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at    INTEGER NOT NULL
+);
+CREATE TABLE api_tokens (
+    token_hash TEXT PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES users(id),
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE snapshots (
+    agent_id         TEXT NOT NULL REFERENCES agents(id),
+    id               TEXT NOT NULL,
+    taken_at         INTEGER NOT NULL,
+    received_at      INTEGER NOT NULL,
+    cpu_usage_pct    REAL NOT NULL,
+    memory_used_pct  REAL NOT NULL,
+    fullest_disk_pct REAL NOT NULL,
+    finding_count    INTEGER NOT NULL,
+    body             BLOB NOT NULL,
+    PRIMARY KEY (agent_id, id)
+);
+CREATE INDEX snapshots_by_time ON snapshots(agent_id, taken_at);
+CREATE TABLE tickets (
+    number      INTEGER PRIMARY KEY AUTOINCREMENT,
+    subject     TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    category    TEXT,
+    tier        INTEGER NOT NULL,
+    assignee    TEXT,
+    channel     TEXT NOT NULL,
+    requester   TEXT NOT NULL,
+    agent_id    TEXT REFERENCES agents(id),
+    request_id  TEXT,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX tickets_by_request ON tickets(agent_id, request_id) WHERE request_id IS NOT NULL;
+CREATE INDEX tickets_by_status ON tickets(status, updated_at);
+CREATE INDEX tickets_by_requester ON tickets(agent_id, requester);
+CREATE TABLE ticket_events (
+    id     INTEGER PRIMARY KEY,
+    ticket INTEGER NOT NULL REFERENCES tickets(number),
+    at     INTEGER NOT NULL,
+    actor  TEXT NOT NULL,
+    event  TEXT NOT NULL
+);
+CREATE INDEX ticket_events_by_ticket ON ticket_events(ticket, id);
+"#];
+
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let version = usize::try_from(version).unwrap_or(usize::MAX);
+    if version > MIGRATIONS.len() {
+        return Err(StoreError::Corrupt(format!(
+            "database is at schema version {version}, newer than this server ({}); upgrade the server",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i64::try_from(i + 1).unwrap_or(i64::MAX))?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "applied store migration");
+    }
+    Ok(())
+}

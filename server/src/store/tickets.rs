@@ -1,0 +1,224 @@
+//! Tickets as an append-only event log with a cached projection. Every append re-checks the workflow rules against
+//! the current state inside the writer's transaction, so two technicians racing cannot both win.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use super::StoreError;
+use crate::tickets::{Channel, Event, Status, TicketState};
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct Ticket {
+    pub number: i64,
+    #[serde(flatten)]
+    pub state: TicketState,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct LoggedEvent {
+    pub at: i64,
+    pub actor: String,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// Opens a ticket with its first events. With a `request_id`, a replay of the same request returns the existing
+/// ticket instead of opening a second one.
+pub fn open(
+    conn: &Connection,
+    request: Option<(&str, &str)>,
+    actor: &str,
+    events: &[Event],
+    now: i64,
+) -> Result<(i64, bool), StoreError> {
+    if let Some((agent_id, request_id)) = request {
+        let existing: Option<i64> = conn
+            .query_row(
+                "SELECT number FROM tickets WHERE agent_id = ?1 AND request_id = ?2",
+                [agent_id, request_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(number) = existing {
+            return Ok((number, false));
+        }
+    }
+    let state = TicketState::replay(events.iter().map(|e| (e, now))).map_err(|e| StoreError::Refused(e.to_string()))?;
+    conn.execute(
+        "INSERT INTO tickets (subject, status, category, tier, assignee, channel, requester, agent_id, request_id,
+                              created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            state.subject,
+            state.status.as_str(),
+            state.category,
+            state.tier,
+            state.assignee,
+            json_name(&state.channel)?,
+            state.requester,
+            state.agent_id,
+            request.map(|(_, r)| r),
+            state.created_at,
+            state.updated_at
+        ],
+    )?;
+    let number = conn.last_insert_rowid();
+    for event in events {
+        insert_event(conn, number, actor, event, now)?;
+    }
+    Ok((number, true))
+}
+
+/// Appends one event after checking it against the rules, and updates the cached columns in the same transaction.
+pub fn append(conn: &Connection, number: i64, actor: &str, event: &Event, now: i64) -> Result<Ticket, StoreError> {
+    let current = get(conn, number)?.state;
+    let next = TicketState::apply(Some(current), event, now).map_err(|e| StoreError::Refused(e.to_string()))?;
+    insert_event(conn, number, actor, event, now)?;
+    conn.execute(
+        "UPDATE tickets SET status = ?2, category = ?3, tier = ?4, assignee = ?5, updated_at = ?6 WHERE number = ?1",
+        params![number, next.status.as_str(), next.category, next.tier, next.assignee, next.updated_at],
+    )?;
+    Ok(Ticket { number, state: next })
+}
+
+fn insert_event(conn: &Connection, number: i64, actor: &str, event: &Event, now: i64) -> Result<(), StoreError> {
+    let json = serde_json::to_string(event).map_err(|e| StoreError::Refused(format!("event: {e}")))?;
+    conn.execute(
+        "INSERT INTO ticket_events (ticket, at, actor, event) VALUES (?1, ?2, ?3, ?4)",
+        params![number, now, actor, json],
+    )?;
+    Ok(())
+}
+
+pub fn events(conn: &Connection, number: i64) -> Result<Vec<LoggedEvent>, StoreError> {
+    let mut stmt = conn.prepare("SELECT at, actor, event FROM ticket_events WHERE ticket = ?1 ORDER BY id")?;
+    let rows =
+        stmt.query_map([number], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+    rows.map(|row| {
+        let (at, actor, json) = row?;
+        let event =
+            serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("event of ticket {number}: {e}")))?;
+        Ok(LoggedEvent { at, actor, event })
+    })
+    .collect()
+}
+
+/// The ticket rebuilt from its log, which is the truth; the cached columns only serve lists.
+pub fn get(conn: &Connection, number: i64) -> Result<Ticket, StoreError> {
+    let log = events(conn, number)?;
+    if log.is_empty() {
+        return Err(StoreError::NotFound(format!("ticket {number}")));
+    }
+    let state = TicketState::replay(log.iter().map(|e| (&e.event, e.at)))
+        .map_err(|e| StoreError::Corrupt(format!("ticket {number}: {e}")))?;
+    Ok(Ticket { number, state })
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct ListedTicket {
+    pub number: i64,
+    pub subject: String,
+    pub status: String,
+    pub category: Option<String>,
+    pub tier: u8,
+    pub assignee: Option<String>,
+    pub requester: String,
+    pub agent_id: Option<String>,
+    pub updated_at: i64,
+}
+
+const LIST_COLUMNS: &str = "number, subject, status, category, tier, assignee, requester, agent_id, updated_at";
+
+fn listed_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ListedTicket> {
+    Ok(ListedTicket {
+        number: r.get(0)?,
+        subject: r.get(1)?,
+        status: r.get(2)?,
+        category: r.get(3)?,
+        tier: r.get(4)?,
+        assignee: r.get(5)?,
+        requester: r.get(6)?,
+        agent_id: r.get(7)?,
+        updated_at: r.get(8)?,
+    })
+}
+
+pub fn list(conn: &Connection, status: Option<Status>) -> Result<Vec<ListedTicket>, StoreError> {
+    let sql =
+        format!("SELECT {LIST_COLUMNS} FROM tickets WHERE ?1 IS NULL OR status = ?1 ORDER BY number DESC LIMIT 500");
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([status.map(Status::as_str)], listed_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// What one person sees from their own machine: only tickets they opened there.
+pub fn list_for_requester(conn: &Connection, agent_id: &str, requester: &str) -> Result<Vec<ListedTicket>, StoreError> {
+    let sql = format!(
+        "SELECT {LIST_COLUMNS} FROM tickets WHERE agent_id = ?1 AND requester = ?2 ORDER BY number DESC LIMIT 100"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([agent_id, requester], listed_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn json_name(channel: &Channel) -> Result<String, StoreError> {
+    match serde_json::to_value(channel) {
+        Ok(serde_json::Value::String(s)) => Ok(s),
+        _ => Err(StoreError::Corrupt("channel has no name".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn created(subject: &str) -> Event {
+        Event::Created {
+            subject: subject.into(),
+            description: String::new(),
+            channel: Channel::Phone,
+            requester: "ann".into(),
+            agent_id: None,
+            category: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn cached_columns_match_the_replayed_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let number = store.write(|c| Ok(open(c, None, "bob", &[created("vpn")], 1)?.0)).await.unwrap();
+        let steps = [
+            Event::StatusChanged { from: Status::New, to: Status::Open, reason: None },
+            Event::Escalated { from_tier: 1, to_tier: 2, reason: Some("needs network team".into()) },
+            Event::Assigned { to: "carol".into() },
+        ];
+        for (i, e) in steps.into_iter().enumerate() {
+            store.write(move |c| append(c, number, "bob", &e, 10 + i as i64)).await.unwrap();
+        }
+        let refused = store
+            .write(move |c| {
+                append(
+                    c,
+                    number,
+                    "bob",
+                    &Event::StatusChanged { from: Status::Open, to: Status::Closed, reason: None },
+                    20,
+                )
+            })
+            .await;
+        assert!(matches!(refused, Err(StoreError::Refused(_))), "{refused:?}");
+
+        let (truth, listed) = store.read(move |c| Ok((get(c, number)?, list(c, None)?))).await.unwrap();
+        assert_eq!(truth.state.status, Status::Open);
+        assert_eq!(truth.state.tier, 2);
+        let row = &listed[0];
+        assert_eq!(
+            (row.status.as_str(), row.tier, row.assignee.as_deref(), row.updated_at),
+            (truth.state.status.as_str(), truth.state.tier, truth.state.assignee.as_deref(), truth.state.updated_at)
+        );
+        let events = store.read(move |c| events(c, number)).await.unwrap();
+        assert_eq!(events.len(), 4, "the refused change left no event");
+    }
+}

@@ -1,0 +1,17 @@
+//! Lifeline's protocol core, shared by the agent and the server.
+//!
+//! # Layout
+//! - [`wire`]: every message and snapshot type that crosses the QUIC link, in bincode's order.
+//! - [`codec`]: the only place that turns untrusted bytes into those types; length-prefixed, size-limited.
+//! - [`findings`]: pure rules that read a snapshot and say what looks wrong and which ticket category it suggests.
+//! - [`token`]: the enrollment token's text form: where the server is, which CA to pin, and the secret.
+//! - [`backoff`]: the reconnect delay schedule, so every agent spreads its retries the same way.
+//!
+//! **Invariant:** this crate does no IO, reads no clock, no environment and no randomness of its own; callers pass
+//! `now` and random input in. That keeps it testable in memory and safe to fuzz.
+
+pub mod backoff;
+pub mod codec;
+pub mod findings;
+pub mod token;
+pub mod wire;

@@ -1,0 +1,273 @@
+//! Every type that crosses the QUIC link between agent and server.
+//!
+//! bincode encodes an enum variant by its index and a struct by field order, so **variants and fields are only ever
+//! added at the end**, and the golden vectors in `codec` fail the build of any change that would move a byte.
+
+use serde::{Deserialize, Serialize};
+
+/// The protocol this build speaks; sent in `Hello` and echoed (or refused) in `Welcome`.
+pub const PROTOCOL_VERSION: u16 = 1;
+/// The oldest agent protocol this build's server still serves.
+pub const MIN_PROTOCOL_VERSION: u16 = 1;
+/// TLS application protocol negotiated on every connection.
+pub const ALPN: &[u8] = b"lifeline/1";
+/// The name the server's certificate is issued for and the agent verifies, whatever address it dialled: the CA is
+/// private to one deployment, so the role is the identity and NAT or DNS changes cannot break trust.
+pub const SERVER_NAME: &str = "lifeline-server";
+
+/// Chosen by the agent, so that a replay after a lost acknowledgement is recognised and stored once.
+pub type SnapshotId = [u8; 16];
+/// Chosen by the agent for the same reason: a help request replayed after a lost ack opens no second ticket.
+pub type RequestId = [u8; 16];
+
+/// QUIC application error codes used when one side closes a stream or the connection.
+pub mod close {
+    pub const NORMAL: u32 = 0;
+    pub const PROTOCOL: u32 = 1;
+    pub const REVOKED: u32 = 2;
+    pub const UNKNOWN_AGENT: u32 = 3;
+    pub const UNSUPPORTED_VERSION: u32 = 4;
+    pub const INTERNAL: u32 = 5;
+    pub const SHUTDOWN: u32 = 6;
+}
+
+/// First frame on the control stream, agent to server.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Hello {
+    pub protocol: u16,
+    pub agent_version: String,
+    pub hostname: String,
+    pub os: String,
+}
+
+/// Frames the agent sends on its control stream.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub enum AgentControl {
+    Hello(Hello),
+    Heartbeat { seq: u64 },
+}
+
+/// Frames the server sends on an agent's control stream.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub enum ServerControl {
+    Welcome { protocol: u16, server_version: String, agent_id: String, heartbeat_secs: u32 },
+    HeartbeatAck { seq: u64 },
+}
+
+/// One request per bidirectional stream, answered by exactly one [`Response`]; the stream is the request's lifetime.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub enum Request {
+    Snapshot(Snapshot),
+    Help(HelpRequest),
+    Tickets { user: String },
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub enum Response {
+    /// Sent only after the snapshot's transaction committed.
+    Stored {
+        id: SnapshotId,
+    },
+    /// Sent only after the ticket's transaction committed.
+    HelpAccepted {
+        request_id: RequestId,
+        ticket: u64,
+    },
+    Tickets(Vec<TicketSummary>),
+    Error(WireError),
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct WireError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    Malformed,
+    TooLarge,
+    Refused,
+    Internal,
+}
+
+/// A person asked for help from their own machine.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct HelpRequest {
+    pub id: RequestId,
+    /// Login name of the local user, taken by the agent from its socket's peer credentials, never from the user.
+    pub user: String,
+    pub subject: String,
+    pub description: String,
+    pub snapshot: Snapshot,
+}
+
+/// What a user sees of one of their tickets.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct TicketSummary {
+    pub number: u64,
+    pub subject: String,
+    pub status: String,
+    pub updated_at_ms: u64,
+}
+
+/// Sent on the only stream of a connection made without a client certificate.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct EnrollRequest {
+    pub token_secret: String,
+    /// PKCS#10 request signed with a key generated on the agent; the private key never leaves the machine.
+    pub csr_der: Vec<u8>,
+    pub hostname: String,
+    pub os: String,
+    pub agent_version: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub enum EnrollResponse {
+    Enrolled { agent_id: String, cert_der: Vec<u8>, ca_der: Vec<u8> },
+    Refused { message: String },
+}
+
+/// A full diagnostic picture of one machine at one moment.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct Snapshot {
+    pub id: SnapshotId,
+    pub taken_at_ms: u64,
+    pub host: Host,
+    pub cpu: Cpu,
+    pub memory: Memory,
+    pub disks: Vec<Disk>,
+    pub temperatures: Vec<Temperature>,
+    pub battery: Option<Battery>,
+    pub network: Network,
+    pub processes: Processes,
+    /// Parts the agent could not collect; a snapshot is sent with what it has rather than not at all.
+    pub problems: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct Host {
+    pub hostname: String,
+    pub os_name: String,
+    pub os_version: String,
+    pub kernel: String,
+    pub arch: String,
+    pub uptime_secs: u64,
+    pub boot_time_secs: u64,
+    pub agent_version: String,
+    pub users: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct Cpu {
+    pub model: String,
+    pub physical_cores: Option<u32>,
+    pub logical_cores: u32,
+    pub usage_pct: f32,
+    pub load_avg: [f64; 3],
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct Memory {
+    pub total_bytes: u64,
+    pub used_bytes: u64,
+    pub available_bytes: u64,
+    pub swap_total_bytes: u64,
+    pub swap_used_bytes: u64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct Disk {
+    pub mount_point: String,
+    pub file_system: String,
+    pub total_bytes: u64,
+    pub available_bytes: u64,
+    pub removable: bool,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct Temperature {
+    pub label: String,
+    pub celsius: f32,
+    pub critical_celsius: Option<f32>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct Battery {
+    pub percent: f32,
+    pub charging: bool,
+    pub health_pct: Option<f32>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct Network {
+    pub interfaces: Vec<Interface>,
+    pub default_route: Option<Route>,
+    pub dns_servers: Vec<String>,
+    pub probes: Vec<Probe>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct Interface {
+    pub name: String,
+    pub mac: String,
+    pub addresses: Vec<String>,
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    pub rx_errors: u64,
+    pub tx_errors: u64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct Route {
+    pub interface: String,
+    pub gateway: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Probe {
+    pub kind: ProbeKind,
+    /// Host name for DNS, `host:port` for TCP.
+    pub target: String,
+    pub ok: bool,
+    pub latency_us: Option<u64>,
+    /// Resolved addresses, or the error the system gave.
+    pub detail: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeKind {
+    Dns,
+    Tcp,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct Processes {
+    pub count: u32,
+    pub top_cpu: Vec<Process>,
+    pub top_memory: Vec<Process>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct Process {
+    pub pid: u32,
+    pub name: String,
+    pub user: Option<String>,
+    pub cpu_pct: f32,
+    pub rss_bytes: u64,
+}
+
+/// What the user's programs ask the local agent over its socket. The agent adds who is asking, from the socket's
+/// peer credentials.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub enum LocalRequest {
+    Help { subject: String, description: String },
+    Tickets,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub enum LocalResponse {
+    HelpAccepted { ticket: u64 },
+    Tickets(Vec<TicketSummary>),
+    Error { message: String },
+}

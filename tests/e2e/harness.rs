@@ -1,0 +1,252 @@
+//! Runs the real binaries: a server in a fresh directory on port 0, agents enrolled with real tokens, the
+//! technician CLI. Every child is killed when its handle drops, and every wait is bounded.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex, Once};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+/// Builds the binaries under test once per test process, in the profile this test was built with, so a plain
+/// `cargo test` never runs stale binaries. Cargo's own lock serialises parallel test processes.
+pub fn bin(name: &str) -> PathBuf {
+    static BUILD: Once = Once::new();
+    let dir = bin_dir();
+    BUILD.call_once(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--bins", "-p", "lifeline-server", "-p", "lifeline-agent"]);
+        if dir.ends_with("release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("running cargo build");
+        assert!(status.success(), "building the binaries failed");
+    });
+    dir.join(name)
+}
+
+/// `target/<profile>`, two levels above this test executable (`target/<profile>/deps/e2e-…`).
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent().and_then(Path::parent).expect("target/<profile>/deps layout").to_owned()
+}
+
+/// Polls `f` until it returns `Some`, for at most `limit`.
+pub fn eventually<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A child process killed on drop, with its stdout and stderr collected for assertions and failure reports.
+pub struct Proc {
+    child: Child,
+    pub name: String,
+    output: Arc<Mutex<String>>,
+}
+
+impl Proc {
+    pub fn spawn(name: &str, mut cmd: Command) -> Proc {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).env("LIFELINE_LOG", "info");
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        let output = Arc::new(Mutex::new(String::new()));
+        let pipes: [Box<dyn std::io::Read + Send>; 2] = [
+            Box::new(child.stdout.take().expect("stdout piped")),
+            Box::new(child.stderr.take().expect("stderr piped")),
+        ];
+        for pipe in pipes {
+            let out = output.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    out.lock().expect("output lock").push_str(&(line + "\n"));
+                }
+            });
+        }
+        Proc { child, name: name.into(), output }
+    }
+
+    pub fn output(&self) -> String {
+        self.output.lock().expect("output lock").clone()
+    }
+
+    pub fn wait_for_line(&self, needle: &str, limit: Duration) -> String {
+        eventually(&format!("{needle:?} from {}; it printed:\n{}", self.name, self.output()), limit, || {
+            self.output().lines().find(|l| l.contains(needle)).map(str::to_owned)
+        })
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!("--- output of {} ---\n{}", self.name, self.output());
+        }
+    }
+}
+
+/// A finished command's exit code and text.
+pub struct Run {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            ok: o.status.success(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+pub fn run(mut cmd: Command) -> Run {
+    cmd.stdin(Stdio::null());
+    cmd.output().expect("running a command").into()
+}
+
+pub struct Server {
+    pub dir: TempDir,
+    pub proc: Proc,
+    pub quic: SocketAddr,
+    pub api: String,
+    /// An admin's API token, created before the server started.
+    pub admin_token: String,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let admin = run(server_cmd(dir.path(), &["user", "add", "admin", "--tier", "admin"]));
+        assert!(admin.ok, "user add failed: {}", admin.stderr);
+        let admin_token = field(&admin.stdout, "API token:");
+        Server::start_in(dir, admin_token, "127.0.0.1:0")
+    }
+
+    fn start_in(dir: TempDir, admin_token: String, quic: &str) -> Server {
+        let mut cmd = server_cmd(dir.path(), &["serve", "--quic", quic, "--api", "127.0.0.1:0"]);
+        cmd.env("LIFELINE_LOG", "info");
+        let proc = Proc::spawn("lifeline-server", cmd);
+        let quic = proc.wait_for_line("quic listening on ", Duration::from_secs(30));
+        let api = proc.wait_for_line("api listening on ", Duration::from_secs(30));
+        Server {
+            quic: field(&quic, "quic listening on").parse().expect("quic address"),
+            api: field(&api, "api listening on"),
+            dir,
+            proc,
+            admin_token,
+        }
+    }
+
+    /// Stops the server and starts it again on the same QUIC port with the same data.
+    pub fn restart(self) -> Server {
+        let Server { dir, mut proc, quic, admin_token, .. } = self;
+        proc.kill();
+        Server::start_in(dir, admin_token, &quic.to_string())
+    }
+
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("pki/ca.pem")
+    }
+
+    pub fn token(&self, args: &[&str]) -> String {
+        let server = self.quic.to_string();
+        let mut all = vec!["token", "create", "--server", &server];
+        all.extend_from_slice(args);
+        let out = run(server_cmd(self.dir.path(), &all));
+        assert!(out.ok, "token create failed: {}", out.stderr);
+        out.stdout.trim().to_owned()
+    }
+
+    /// The technician CLI against this server, as the admin unless `token` says otherwise.
+    pub fn cli(&self, args: &[&str]) -> Run {
+        self.cli_as(&self.admin_token, args)
+    }
+
+    pub fn cli_as(&self, token: &str, args: &[&str]) -> Run {
+        let mut cmd = Command::new(bin("lifeline-server"));
+        cmd.args(args).env("LIFELINE_API", &self.api).env("LIFELINE_TOKEN", token).env("LIFELINE_CA", self.ca());
+        run(cmd)
+    }
+
+    /// The JSON the CLI prints with `--json`.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.cli(&all);
+        assert!(out.ok, "{args:?} failed: {}", out.stderr);
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {}", out.stdout))
+    }
+}
+
+pub fn server_cmd(data_dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin("lifeline-server"));
+    cmd.args(args).env("LIFELINE_DATA_DIR", data_dir).env_remove("LIFELINE_SERVER_CONFIG");
+    cmd
+}
+
+pub struct Agent {
+    pub dir: TempDir,
+    pub id: String,
+    pub proc: Option<Proc>,
+}
+
+impl Agent {
+    pub fn cmd(dir: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin("lifeline-agent"));
+        cmd.arg("--state-dir").arg(dir.join("state")).arg("--socket").arg(dir.join("agent.sock")).args(args);
+        cmd
+    }
+
+    /// Enrolls through a token file, as an admin's rollout would, without starting the service.
+    pub fn enroll(server: &Server) -> Agent {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let token_file = dir.path().join("token");
+        std::fs::write(&token_file, server.token(&[])).expect("writing token");
+        let out = run(Agent::cmd(dir.path(), &["enroll", "--token-file", token_file.to_str().expect("utf-8 path")]));
+        assert!(out.ok, "enroll failed: {}{}", out.stdout, out.stderr);
+        let id = field(&out.stdout, "enrolled as").split_whitespace().next().expect("agent id").to_owned();
+        Agent { dir, id, proc: None }
+    }
+
+    pub fn start(server: &Server) -> Agent {
+        let mut agent = Agent::enroll(server);
+        agent.run();
+        agent.proc.as_ref().expect("started").wait_for_line("connected", Duration::from_secs(30));
+        agent
+    }
+
+    pub fn run(&mut self) {
+        self.proc = Some(Proc::spawn("lifeline-agent", Agent::cmd(self.dir.path(), &["run"])));
+    }
+
+    pub fn call(&self, args: &[&str]) -> Run {
+        run(Agent::cmd(self.dir.path(), args))
+    }
+
+    pub fn log(&self) -> String {
+        self.proc.as_ref().map(Proc::output).unwrap_or_default()
+    }
+}
+
+/// The text after `label` on the first line containing it.
+pub fn field(text: &str, label: &str) -> String {
+    text.lines()
+        .find_map(|l| l.split_once(label).map(|(_, rest)| rest.trim().to_owned()))
+        .unwrap_or_else(|| panic!("no {label:?} in:\n{text}"))
+}

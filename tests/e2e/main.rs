@@ -1,0 +1,13 @@
+//! End-to-end tests: the real `lifeline-server` and `lifeline-agent` binaries as processes on 127.0.0.1.
+//!
+//! # Layout
+//! - `harness`: building and starting the binaries, bounded waits.
+//! - `flow`: the walking skeleton as users live it: enroll, snapshot, request help, work the ticket, reconnect.
+//! - `refusals`: everything that must be refused, with a clear error and nothing stored.
+
+// A test states its expectations by panicking on what it did not expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod flow;
+mod harness;
+mod refusals;
