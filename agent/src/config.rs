@@ -20,11 +20,13 @@ pub struct Config {
     pub dns_probe: Option<String>,
     /// How many processes to list by CPU and by memory.
     pub top_processes: usize,
+    /// Most disk space the offline spool may take; past it, routine snapshots are dropped oldest first.
+    pub spool_max_mb: u64,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { snapshot_interval_secs: 300, dns_probe: None, top_processes: 5 }
+        Config { snapshot_interval_secs: 300, dns_probe: None, top_processes: 5, spool_max_mb: 64 }
     }
 }
 
@@ -33,8 +35,11 @@ impl Config {
         let Some(path) = path else { return Ok(Config::default()) };
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let config: Config = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        if !(10..=86_400).contains(&config.snapshot_interval_secs) {
-            bail!("{}: snapshot_interval_secs must be between 10 and 86400", path.display());
+        if !(1..=86_400).contains(&config.snapshot_interval_secs) {
+            bail!("{}: snapshot_interval_secs must be between 1 and 86400", path.display());
+        }
+        if !(1..=4096).contains(&config.spool_max_mb) {
+            bail!("{}: spool_max_mb must be between 1 and 4096", path.display());
         }
         if !(1..=50).contains(&config.top_processes) {
             bail!("{}: top_processes must be between 1 and 50", path.display());
@@ -54,6 +59,10 @@ impl Config {
         }
     }
 
+    pub fn spool_max_bytes(&self) -> u64 {
+        self.spool_max_mb * 1024 * 1024
+    }
+
     pub fn snapshot_interval(&self) -> Duration {
         Duration::from_secs(self.snapshot_interval_secs)
     }
@@ -71,6 +80,10 @@ pub struct StateDir(pub PathBuf);
 impl StateDir {
     fn identity_path(&self) -> PathBuf {
         self.0.join("identity.toml")
+    }
+
+    pub fn spool_dir(&self) -> PathBuf {
+        self.0.join("spool")
     }
 
     pub fn is_enrolled(&self) -> bool {
@@ -122,7 +135,7 @@ mod tests {
         let path = dir.path().join("agent.toml");
         std::fs::write(&path, include_str!("../../packaging/agent.toml")).unwrap();
         assert_eq!(Config::load(Some(&path)).unwrap().snapshot_interval_secs, 300);
-        std::fs::write(&path, "snapshot_interval_secs = 1\n").unwrap();
+        std::fs::write(&path, "snapshot_interval_secs = 0\n").unwrap();
         assert!(Config::load(Some(&path)).is_err());
         std::fs::write(&path, "snapshot_intervall = 60\n").unwrap();
         assert!(Config::load(Some(&path)).is_err(), "a typo is an error, not a silent default");

@@ -6,6 +6,7 @@
 //! - [`config`]: the admin's policy file and the identity enrollment leaves in the state directory.
 //! - [`enroll`]: key generation, CSR, and the first, fingerprint-pinned contact with the server.
 //! - [`link`]: the mTLS QUIC session, heartbeats, snapshots, reconnect with jittered backoff.
+//! - [`spool`]: the crash-safe, bounded on-disk queue of everything not yet acknowledged by the server.
 //! - [`local_api`]: the Unix socket through which local users ask for help and follow their tickets.
 
 pub mod collect;
@@ -13,6 +14,7 @@ pub mod config;
 pub mod enroll;
 pub mod link;
 pub mod local_api;
+pub mod spool;
 
 /// How this machine introduces itself, read once at start.
 #[derive(Debug, Clone)]

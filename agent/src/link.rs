@@ -1,7 +1,12 @@
-//! The agent's QUIC link: connect with its certificate, say hello, then heartbeat, send snapshots, and carry the
-//! local user's requests, reconnecting with full-jitter backoff whenever the server goes away.
+//! The agent's side of the QUIC link, in two tasks:
+//! - the main loop takes snapshots on schedule and serves local users, online or not: everything worth sending is
+//!   written to the [`Spool`] first;
+//! - the connection task connects with the agent's certificate, says hello, heartbeats, and drains the spool oldest
+//!   first, deleting an item only when the server acknowledged it; it reconnects with full-jitter backoff.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -9,14 +14,15 @@ use lifeline_net::frame;
 use lifeline_net::tls::ServerTrust;
 use lifeline_shared::backoff::Backoff;
 use lifeline_shared::wire::{
-    AgentControl, Hello, HelpRequest, LocalRequest, LocalResponse, PROTOCOL_VERSION, Request, Response, SERVER_NAME,
-    ServerControl, close,
+    AgentControl, ErrorCode, Hello, HelpRequest, LocalRequest, LocalResponse, PROTOCOL_VERSION, Request, Response,
+    SERVER_NAME, ServerControl, close,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
 use crate::collect::Collector;
 use crate::config::{Config, Identity};
+use crate::spool::{Kind, Spool, SpoolError};
 
 /// A request from a local user, with the name the socket's peer credentials gave.
 pub struct LocalCall {
@@ -47,142 +53,273 @@ pub struct Link {
     pub host: crate::HostInfo,
 }
 
+type SharedSpool = Arc<Mutex<Spool>>;
+
+/// What the uploader tells the main loop about an item someone is waiting for.
+struct Outcome {
+    seq: u64,
+    response: Response,
+}
+
 impl Link {
     /// Runs until `calls` closes (the agent is stopping).
-    pub async fn run(self, mut collector: Collector, mut calls: mpsc::Receiver<LocalCall>) -> Result<()> {
+    pub async fn run(self, mut collector: Collector, spool: Spool, mut calls: mpsc::Receiver<LocalCall>) -> Result<()> {
         let client = lifeline_net::tls::quic_client(ServerTrust::Ca(self.ca.clone()), Some(self.tls.clone()))?;
-        let backoff = Backoff::default();
-        let mut attempt = 0u32;
+        if !spool.is_empty() {
+            info!(items = spool.len(), "spool holds items from before; they go first");
+        }
+        let spool = Arc::new(Mutex::new(spool));
+        let wake = Arc::new(Notify::new());
+        let (conn_tx, mut conn_rx) = watch::channel(None::<quinn::Connection>);
+        let (outcome_tx, mut outcomes) = mpsc::channel::<Outcome>(64);
+        let link = Arc::new(self);
+        let connection =
+            tokio::spawn(connection_loop(link.clone(), client, spool.clone(), wake.clone(), conn_tx, outcome_tx));
+
+        let mut waiting: HashMap<u64, oneshot::Sender<LocalResponse>> = HashMap::new();
+        let mut snapshot = tokio::time::interval(link.config.snapshot_interval());
+        snapshot.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            match self.session(&client, &mut collector, &mut calls).await {
-                Ok(Ended::Stopping) => return Ok(()),
-                // The link was up, so this is a fresh outage: start the schedule over.
-                Ok(Ended::Lost) => attempt = 0,
-                Err(e) => warn!("{e:#}"),
+            tokio::select! {
+                _ = snapshot.tick() => {
+                    let snap = collector.snapshot(rand::random(), now_ms()).await;
+                    let id = hex::encode(snap.id);
+                    match spool_push(&spool, Kind::Routine, Request::Snapshot(snap)).await {
+                        Ok(Some(seq)) => debug!(seq, %id, "snapshot spooled"),
+                        Ok(None) => warn!(%id, "spool full of help requests; this routine snapshot was dropped"),
+                        Err(e) => warn!("{e:#}"),
+                    }
+                    wake.notify_one();
+                }
+                call = calls.recv() => match call {
+                    Some(call) => link.local_call(call, &mut collector, &spool, &wake, &conn_rx, &mut waiting).await,
+                    None => break,
+                },
+                Some(Outcome { seq, response }) = outcomes.recv() => {
+                    if let Some(reply) = waiting.remove(&seq) {
+                        let _ = reply.send(match response {
+                            Response::HelpAccepted { ticket, .. } => LocalResponse::HelpAccepted { ticket },
+                            Response::Error(e) => LocalResponse::Error { message: e.message },
+                            other => LocalResponse::Error { message: format!("unexpected answer: {other:?}") },
+                        });
+                    }
+                }
+                Ok(()) = conn_rx.changed() => {
+                    // Whoever is still waiting when the link drops is told their request is safe and queued.
+                    if conn_rx.borrow().is_none() {
+                        for (_, reply) in waiting.drain() {
+                            let _ = reply.send(LocalResponse::HelpQueued);
+                        }
+                    }
+                }
             }
-            let delay = backoff.delay(attempt, rand::random());
-            attempt = attempt.saturating_add(1);
-            info!(retry_in_ms = delay.as_millis() as u64, "reconnecting");
-            if !answer_offline_until(&mut calls, delay).await {
-                return Ok(());
+        }
+        connection.abort();
+        Ok(())
+    }
+
+    async fn local_call(
+        &self,
+        call: LocalCall,
+        collector: &mut Collector,
+        spool: &SharedSpool,
+        wake: &Notify,
+        conn: &watch::Receiver<Option<quinn::Connection>>,
+        waiting: &mut HashMap<u64, oneshot::Sender<LocalResponse>>,
+    ) {
+        let LocalCall { user, request, reply } = call;
+        match request {
+            LocalRequest::Help { subject, description } => {
+                let snapshot = collector.snapshot(rand::random(), now_ms()).await;
+                let help = HelpRequest { id: rand::random(), user, subject, description, snapshot };
+                let id = hex::encode(help.id);
+                match spool_push(spool, Kind::Kept, Request::Help(help)).await {
+                    Ok(Some(seq)) => {
+                        info!(seq, %id, "help request spooled");
+                        if conn.borrow().is_some() {
+                            waiting.insert(seq, reply);
+                        } else {
+                            let _ = reply.send(LocalResponse::HelpQueued);
+                        }
+                        wake.notify_one();
+                    }
+                    Ok(None) => {
+                        let _ = reply.send(LocalResponse::Error { message: "the request could not be saved".into() });
+                    }
+                    Err(e) => {
+                        warn!("{e:#}");
+                        let message = format!("the request could not be saved: {e}");
+                        let _ = reply.send(LocalResponse::Error { message });
+                    }
+                }
+            }
+            LocalRequest::Tickets => {
+                let Some(conn) = conn.borrow().clone() else {
+                    let message = "the help desk server cannot be reached right now; try again later".into();
+                    let _ = reply.send(LocalResponse::Error { message });
+                    return;
+                };
+                tokio::spawn(async move {
+                    let answer = match frame::request::<_, Response>(&conn, &Request::Tickets { user }).await {
+                        Ok(Response::Tickets(list)) => LocalResponse::Tickets(list),
+                        Ok(Response::Error(e)) => LocalResponse::Error { message: e.message },
+                        Ok(other) => LocalResponse::Error { message: format!("unexpected answer: {other:?}") },
+                        Err(e) => LocalResponse::Error { message: format!("the server could not be reached: {e}") },
+                    };
+                    let _ = reply.send(answer);
+                });
             }
         }
     }
-
-    async fn session(
-        &self,
-        client: &quinn::ClientConfig,
-        collector: &mut Collector,
-        calls: &mut mpsc::Receiver<LocalCall>,
-    ) -> Result<Ended> {
-        let addr = resolve(&self.identity.server).await?;
-        let endpoint = endpoint(addr)?;
-        let conn = endpoint
-            .connect_with(client.clone(), addr, SERVER_NAME)?
-            .await
-            .with_context(|| format!("connecting to {}", self.identity.server))?;
-        let (mut send, mut recv) = conn.open_bi().await?;
-        let hello = Hello {
-            protocol: PROTOCOL_VERSION,
-            agent_version: env!("CARGO_PKG_VERSION").into(),
-            hostname: self.host.hostname.clone(),
-            os: self.host.os.clone(),
-        };
-        frame::write(&mut send, &AgentControl::Hello(hello)).await?;
-        let heartbeat = match tokio::time::timeout(Duration::from_secs(10), frame::read(&mut recv)).await {
-            Ok(Ok(Some(ServerControl::Welcome { heartbeat_secs, protocol, .. }))) => {
-                info!(server = %self.identity.server, protocol, "connected");
-                Duration::from_secs(u64::from(heartbeat_secs.clamp(1, 3600)))
-            }
-            Ok(Ok(other)) => bail!("expected a welcome from the server, got {other:?}"),
-            Ok(Err(_)) | Err(_) => bail!("{}", refusal(&conn).unwrap_or_else(|| "no welcome from the server".into())),
-        };
-        // Acks are only read to keep the stream drained; the connection's own liveness is what we watch.
-        let acks = tokio::spawn(async move {
-            while let Ok(Some(ServerControl::HeartbeatAck { .. })) = frame::read(&mut recv).await {}
-        });
-
-        let mut beat = tokio::time::interval(heartbeat);
-        let mut snapshot = tokio::time::interval(self.config.snapshot_interval());
-        let mut seq = 0u64;
-        let ended = loop {
-            tokio::select! {
-                _ = beat.tick() => {
-                    seq += 1;
-                    if frame::write(&mut send, &AgentControl::Heartbeat { seq }).await.is_err() {
-                        break Ended::Lost;
-                    }
-                }
-                _ = snapshot.tick() => {
-                    let snap = collector.snapshot(rand::random(), now_ms()).await;
-                    let conn = conn.clone();
-                    tokio::spawn(async move {
-                        match frame::request::<_, Response>(&conn, &Request::Snapshot(snap)).await {
-                            Ok(Response::Stored { .. }) => debug!("snapshot stored"),
-                            Ok(other) => warn!(?other, "server did not store the snapshot"),
-                            Err(e) => warn!(error = %e, "sending snapshot"),
-                        }
-                    });
-                }
-                call = calls.recv() => match call {
-                    Some(call) => self.local_call(&conn, collector, call).await,
-                    None => break Ended::Stopping,
-                },
-                reason = conn.closed() => {
-                    warn!("{}", describe_close(&reason));
-                    break Ended::Lost;
-                }
-            }
-        };
-        acks.abort();
-        conn.close(close::NORMAL.into(), b"agent stopping");
-        let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
-        Ok(ended)
-    }
-
-    async fn local_call(&self, conn: &quinn::Connection, collector: &mut Collector, call: LocalCall) {
-        let LocalCall { user, request, reply } = call;
-        let request = match request {
-            LocalRequest::Help { subject, description } => {
-                let snapshot = collector.snapshot(rand::random(), now_ms()).await;
-                Request::Help(HelpRequest { id: rand::random(), user, subject, description, snapshot })
-            }
-            LocalRequest::Tickets => Request::Tickets { user },
-        };
-        let conn = conn.clone();
-        tokio::spawn(async move {
-            let answer = match frame::request::<_, Response>(&conn, &request).await {
-                Ok(Response::HelpAccepted { ticket, .. }) => LocalResponse::HelpAccepted { ticket },
-                Ok(Response::Tickets(list)) => LocalResponse::Tickets(list),
-                Ok(Response::Error(e)) => LocalResponse::Error { message: e.message },
-                Ok(other) => LocalResponse::Error { message: format!("unexpected answer from the server: {other:?}") },
-                Err(e) => LocalResponse::Error { message: format!("the server could not be reached: {e}") },
-            };
-            let _ = reply.send(answer);
-        });
-    }
 }
 
-enum Ended {
-    Stopping,
-    Lost,
+async fn spool_push(spool: &SharedSpool, kind: Kind, request: Request) -> Result<Option<u64>> {
+    let spool = spool.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut spool = spool.lock().map_err(|_| anyhow!("spool lock poisoned"))?;
+        let before = spool.dropped();
+        let seq = spool.push(kind, &request)?;
+        if spool.dropped() > before {
+            warn!(dropped_total = spool.dropped(), "spool full: dropped the oldest routine snapshots");
+        }
+        Ok(seq)
+    })
+    .await?
 }
 
-/// Waits out a backoff delay while telling local users at once that the server is out of reach, rather than
-/// leaving them waiting. False when the agent is stopping.
-async fn answer_offline_until(calls: &mut mpsc::Receiver<LocalCall>, delay: Duration) -> bool {
-    let sleep = tokio::time::sleep(delay);
-    tokio::pin!(sleep);
+async fn connection_loop(
+    link: Arc<Link>,
+    client: quinn::ClientConfig,
+    spool: SharedSpool,
+    wake: Arc<Notify>,
+    conn_tx: watch::Sender<Option<quinn::Connection>>,
+    outcomes: mpsc::Sender<Outcome>,
+) {
+    let backoff = Backoff::default();
+    let mut attempt = 0u32;
     loop {
-        tokio::select! {
-            () = &mut sleep => return true,
-            call = calls.recv() => match call {
-                Some(call) => {
-                    let message = "the help desk server cannot be reached right now; try again in a minute".into();
-                    let _ = call.reply.send(LocalResponse::Error { message });
-                }
-                None => return false,
-            },
+        match session(&link, &client, &spool, &wake, &conn_tx, &outcomes).await {
+            // The link was up, so this is a fresh outage: start the schedule over.
+            Ok(()) => attempt = 0,
+            Err(e) => warn!("{e:#}"),
+        }
+        conn_tx.send_replace(None);
+        let delay = backoff.delay(attempt, rand::random());
+        attempt = attempt.saturating_add(1);
+        info!(retry_in_ms = delay.as_millis() as u64, "reconnecting");
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// One connection's life; `Ok` once it was up and then ended, `Err` when it never came up.
+async fn session(
+    link: &Link,
+    client: &quinn::ClientConfig,
+    spool: &SharedSpool,
+    wake: &Notify,
+    conn_tx: &watch::Sender<Option<quinn::Connection>>,
+    outcomes: &mpsc::Sender<Outcome>,
+) -> Result<()> {
+    let addr = resolve(&link.identity.server).await?;
+    let endpoint = endpoint(addr)?;
+    let conn = endpoint
+        .connect_with(client.clone(), addr, SERVER_NAME)?
+        .await
+        .with_context(|| format!("connecting to {}", link.identity.server))?;
+    let (mut send, mut recv) = conn.open_bi().await?;
+    let hello = Hello {
+        protocol: PROTOCOL_VERSION,
+        agent_version: env!("CARGO_PKG_VERSION").into(),
+        hostname: link.host.hostname.clone(),
+        os: link.host.os.clone(),
+    };
+    frame::write(&mut send, &AgentControl::Hello(hello)).await?;
+    let heartbeat = match tokio::time::timeout(Duration::from_secs(10), frame::read(&mut recv)).await {
+        Ok(Ok(Some(ServerControl::Welcome { heartbeat_secs, protocol, .. }))) => {
+            info!(server = %link.identity.server, protocol, "connected");
+            Duration::from_secs(u64::from(heartbeat_secs.clamp(1, 3600)))
+        }
+        Ok(Ok(other)) => bail!("expected a welcome from the server, got {other:?}"),
+        Ok(Err(_)) | Err(_) => bail!("{}", refusal(&conn).unwrap_or_else(|| "no welcome from the server".into())),
+    };
+    conn_tx.send_replace(Some(conn.clone()));
+
+    let heartbeats = async {
+        let mut beat = tokio::time::interval(heartbeat);
+        let mut seq = 0u64;
+        loop {
+            beat.tick().await;
+            seq += 1;
+            if frame::write(&mut send, &AgentControl::Heartbeat { seq }).await.is_err() {
+                return;
+            }
+        }
+    };
+    // Acks are read only to keep the stream drained; the connection's own liveness is what we watch.
+    let acks = async { while let Ok(Some(ServerControl::HeartbeatAck { .. })) = frame::read(&mut recv).await {} };
+    tokio::select! {
+        () = heartbeats => {}
+        () = acks => {}
+        result = upload(&conn, spool, wake, outcomes) => if let Err(e) = result { warn!("{e:#}") },
+        reason = conn.closed() => warn!("{}", describe_close(&reason)),
+    }
+    conn.close(close::NORMAL.into(), b"agent reconnecting");
+    let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
+    Ok(())
+}
+
+/// Sends spooled items oldest first, one at a time so order holds, deleting each only after its acknowledgement.
+async fn upload(
+    conn: &quinn::Connection,
+    spool: &SharedSpool,
+    wake: &Notify,
+    outcomes: &mpsc::Sender<Outcome>,
+) -> Result<()> {
+    loop {
+        let next = spool.lock().map_err(|_| anyhow!("spool lock poisoned"))?.oldest();
+        let Some(seq) = next else {
+            wake.notified().await;
+            continue;
+        };
+        let loaded = {
+            let spool = spool.clone();
+            tokio::task::spawn_blocking(move || {
+                spool.lock().map_err(|_| anyhow!("spool lock poisoned"))?.load(seq).map_err(anyhow::Error::from)
+            })
+            .await?
+        };
+        let request = match loaded {
+            Ok(request) => request,
+            Err(e) if e.downcast_ref::<SpoolError>().is_some_and(|s| matches!(s, SpoolError::Corrupt(..))) => {
+                warn!("{e:#}");
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let response = frame::request::<_, Response>(conn, &request).await.context("uploading a spooled item")?;
+        let done = match &response {
+            Response::Stored { id } => {
+                debug!(seq, id = %hex::encode(id), "snapshot acknowledged");
+                true
+            }
+            Response::HelpAccepted { ticket, request_id } => {
+                info!(seq, ticket, id = %hex::encode(request_id), "help request acknowledged");
+                true
+            }
+            // The server will never take this item as it is: keep it from blocking the spool forever.
+            Response::Error(e) if matches!(e.code, ErrorCode::Malformed | ErrorCode::TooLarge | ErrorCode::Refused) => {
+                warn!(seq, error = %e.message, "the server refused a spooled item; it is dropped");
+                true
+            }
+            other => bail!("the server could not store a spooled item, will retry: {other:?}"),
+        };
+        if done {
+            let spool = spool.clone();
+            tokio::task::spawn_blocking(move || {
+                spool.lock().map_err(|_| anyhow!("spool lock poisoned"))?.remove(seq).map_err(anyhow::Error::from)
+            })
+            .await??;
+            let _ = outcomes.send(Outcome { seq, response }).await;
         }
     }
 }

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use lifeline_agent::collect::Collector;
 use lifeline_agent::config::{Config, StateDir};
 use lifeline_agent::link::Link;
+use lifeline_agent::spool::Spool;
 use lifeline_agent::{HostInfo, enroll, local_api};
 use lifeline_shared::token::EnrollToken;
 use lifeline_shared::wire::{LocalRequest, LocalResponse};
@@ -121,6 +122,7 @@ async fn execute(cli: Cli) -> Result<()> {
             let config = Config::load(config.as_deref())?;
             let (identity, tls, ca) = state.load()?;
             let collector = Collector::new(config.collect(&identity.server));
+            let spool = Spool::open(&state.spool_dir(), config.spool_max_bytes())?;
             let listener = local_api::bind(&cli.socket)?;
             tracing::info!(
                 version = env!("CARGO_PKG_VERSION"),
@@ -133,7 +135,7 @@ async fn execute(cli: Cli) -> Result<()> {
             let link = Link { identity, tls, ca, config, host: HostInfo::read() };
             let local = tokio::spawn(local_api::serve(listener, calls_tx));
             let result = tokio::select! {
-                r = link.run(collector, calls_rx) => r,
+                r = link.run(collector, spool, calls_rx) => r,
                 () = shutdown_signal() => Ok(()),
             };
             local.abort();
@@ -149,6 +151,11 @@ async fn execute(cli: Cli) -> Result<()> {
                 LocalResponse::HelpAccepted { ticket } => {
                     println!("Your request is ticket #{ticket}. A technician will get back to you.");
                     println!("Follow it with: lifeline-agent tickets");
+                    Ok(())
+                }
+                LocalResponse::HelpQueued => {
+                    println!("The help desk cannot be reached right now. Your request is saved on this computer,");
+                    println!("with a snapshot of it, and will be sent as soon as the connection is back.");
                     Ok(())
                 }
                 LocalResponse::Error { message } => bail!("{message}"),

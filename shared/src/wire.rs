@@ -267,7 +267,13 @@ pub enum LocalRequest {
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub enum LocalResponse {
-    HelpAccepted { ticket: u64 },
+    HelpAccepted {
+        ticket: u64,
+    },
     Tickets(Vec<TicketSummary>),
-    Error { message: String },
+    Error {
+        message: String,
+    },
+    /// Saved on this machine; it goes out, with its snapshot, as soon as the server can be reached.
+    HelpQueued,
 }

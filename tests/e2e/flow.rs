@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use crate::harness::{Agent, Server, eventually, field};
+use crate::harness::{Agent, Proc, Server, bin, eventually, field, run};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -88,4 +88,59 @@ fn agent_reconnects_after_the_server_restarts() {
     assert!(help.ok, "{}", help.stderr);
     let log = agent.log();
     assert!(log.contains("reconnecting"), "the agent should have backed off and retried:\n{log}");
+}
+
+/// The README's first command, as a newcomer runs it: everything it prints must work, and a rerun keeps the data.
+#[test]
+fn quickstart_runs_the_whole_loop_and_survives_a_rerun() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let start = || {
+        let mut cmd = std::process::Command::new(bin("lifeline-server"));
+        cmd.args(["quickstart", "--port", &port.to_string()]).current_dir(dir.path());
+        let qs = Proc::spawn("quickstart", cmd);
+        qs.wait_for_line("Press Ctrl-C to stop.", WAIT);
+        qs
+    };
+    let mut qs = start();
+    assert!(qs.output().contains("password"), "a first run shows the new account's password once");
+    let env = parse_env(&std::fs::read_to_string(dir.path().join("lifeline-data/env.sh")).unwrap());
+    let with_env = |name: &str, args: &[&str]| {
+        let mut cmd = std::process::Command::new(bin(name));
+        cmd.args(args).envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        run(cmd)
+    };
+    let help = with_env("lifeline-agent", &["request-help", "--subject", "quickstart works"]);
+    assert!(help.ok, "{}{}", help.stdout, help.stderr);
+    let list = with_env("lifeline-server", &["ticket", "list"]);
+    assert!(list.ok && list.stdout.contains("quickstart works"), "{}{}", list.stdout, list.stderr);
+    qs.terminate();
+
+    let mut qs = start();
+    assert!(qs.output().contains("existing"), "a rerun reuses the account:\n{}", qs.output());
+    let env = parse_env(&std::fs::read_to_string(dir.path().join("lifeline-data/env.sh")).unwrap());
+    let mut cmd = std::process::Command::new(bin("lifeline-server"));
+    cmd.args(["ticket", "list"]).envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let list = run(cmd);
+    assert!(list.stdout.contains("quickstart works"), "tickets survive a rerun: {}{}", list.stdout, list.stderr);
+    let agents = with_env("lifeline-server", &["agent", "list"]);
+    assert_eq!(agents.stdout.lines().count(), 2, "the rerun keeps the one enrolled agent:\n{}", agents.stdout);
+    assert!(agents.stdout.contains("online"), "{}", agents.stdout);
+    qs.terminate();
+}
+
+fn parse_env(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// A port free for both UDP and TCP on 127.0.0.1 right now, for a command that takes a fixed port.
+fn free_port() -> u16 {
+    eventually("a port free for UDP and TCP", WAIT, || {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
+        let port = udp.local_addr().ok()?.port();
+        std::net::TcpListener::bind(("127.0.0.1", port)).ok().map(|_| port)
+    })
 }
