@@ -250,3 +250,13 @@ pub fn field(text: &str, label: &str) -> String {
         .find_map(|l| l.split_once(label).map(|(_, rest)| rest.trim().to_owned()))
         .unwrap_or_else(|| panic!("no {label:?} in:\n{text}"))
 }
+
+impl Proc {
+    /// Asks the process to stop as Ctrl-C or systemd would, and waits (bounded) for it to exit.
+    pub fn terminate(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        eventually(&format!("{} to exit after SIGTERM", self.name), Duration::from_secs(15), || {
+            matches!(self.child.try_wait(), Ok(Some(_))).then_some(())
+        });
+    }
+}
