@@ -77,12 +77,22 @@ impl Link {
             tokio::spawn(connection_loop(link.clone(), client, spool.clone(), wake.clone(), conn_tx, outcome_tx));
 
         let mut waiting: HashMap<u64, oneshot::Sender<LocalResponse>> = HashMap::new();
+        let mut reported_drops = 0;
         let mut snapshot = tokio::time::interval(link.config.snapshot_interval());
         snapshot.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = snapshot.tick() => {
-                    let snap = collector.snapshot(rand::random(), now_ms()).await;
+                    let mut snap = collector.snapshot(rand::random(), now_ms()).await;
+                    let dropped = spool.lock().map(|s| s.dropped()).unwrap_or(0);
+                    if dropped > reported_drops {
+                        // Technicians see the gap in the history and why, on the next snapshot that gets through.
+                        snap.problems.push(format!(
+                            "{} routine snapshot(s) were dropped because the offline spool was full",
+                            dropped - reported_drops
+                        ));
+                        reported_drops = dropped;
+                    }
                     let id = hex::encode(snap.id);
                     match spool_push(&spool, Kind::Routine, Request::Snapshot(snap)).await {
                         Ok(Some(seq)) => debug!(seq, %id, "snapshot spooled"),

@@ -55,7 +55,10 @@ pub struct Proc {
 
 impl Proc {
     pub fn spawn(name: &str, mut cmd: Command) -> Proc {
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).env("LIFELINE_LOG", "info");
+        if !cmd.get_envs().any(|(k, _)| k == "LIFELINE_LOG") {
+            cmd.env("LIFELINE_LOG", "info");
+        }
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("starting {name}: {e}"));
         let output = Arc::new(Mutex::new(String::new()));
         let pipes: [Box<dyn std::io::Read + Send>; 2] = [
@@ -83,7 +86,7 @@ impl Proc {
         })
     }
 
-    fn kill(&mut self) {
+    pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -162,6 +165,10 @@ impl Server {
 
     pub fn ca(&self) -> PathBuf {
         self.dir.path().join("pki/ca.pem")
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("lifeline.db")
     }
 
     pub fn token(&self, args: &[&str]) -> String {

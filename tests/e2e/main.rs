@@ -3,11 +3,13 @@
 //! # Layout
 //! - `harness`: building and starting the binaries, bounded waits.
 //! - `flow`: the walking skeleton as users live it: enroll, snapshot, request help, work the ticket, reconnect.
+//! - `delivery`: the spool across an offline server, a killed server and a killed agent: nothing lost or doubled.
 //! - `refusals`: everything that must be refused, with a clear error and nothing stored.
 
 // A test states its expectations by panicking on what it did not expect.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod delivery;
 mod flow;
 mod harness;
 mod refusals;

@@ -1,0 +1,143 @@
+//! Nothing lost, nothing twice: the agent's spool across an offline server, a server killed with SIGKILL again and
+//! again, and an agent killed with SIGKILL again and again. Truth is read from the server's SQLite file and from the
+//! agent's own log of what it spooled and what the server acknowledged.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::harness::{Agent, Proc, Server, eventually};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// An enrolled agent that snapshots every second and logs each item it spools and each ack it gets.
+fn start_agent(server: &Server) -> Agent {
+    let mut agent = Agent::enroll(server);
+    std::fs::write(agent.dir.path().join("agent.toml"), "snapshot_interval_secs = 1\n").unwrap();
+    agent.proc = Some(spawn(&agent));
+    agent.proc.as_ref().unwrap().wait_for_line("connected", WAIT);
+    agent
+}
+
+fn spawn(agent: &Agent) -> Proc {
+    let config = agent.dir.path().join("agent.toml");
+    let mut cmd = Agent::cmd(agent.dir.path(), &["run", "--config", config.to_str().unwrap()]);
+    cmd.env("LIFELINE_LOG", "info,lifeline_agent=debug");
+    Proc::spawn("lifeline-agent", cmd)
+}
+
+/// Snapshot ids from the agent's log lines that contain `what`.
+fn ids(log: &str, what: &str) -> BTreeSet<String> {
+    log.lines()
+        .filter(|l| l.contains(what))
+        .filter_map(|l| l.split_whitespace().find_map(|w| w.strip_prefix("id=")).map(str::to_owned))
+        .collect()
+}
+
+fn stored_snapshots(db: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let mut stmt = conn.prepare("SELECT id FROM snapshots").unwrap();
+    stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+}
+
+fn tickets(db: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let mut stmt = conn.prepare("SELECT subject FROM tickets").unwrap();
+    stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+}
+
+fn spool_is_empty(agent: &Agent) -> bool {
+    std::fs::read_dir(agent.dir.path().join("state/spool")).unwrap().filter_map(Result::ok).all(|f| {
+        !f.file_name().to_string_lossy().ends_with(".routine") && !f.file_name().to_string_lossy().ends_with(".kept")
+    })
+}
+
+/// Every id the agent spooled is stored exactly once, and nothing else is.
+fn assert_all_stored_once(db: &Path, spooled: &BTreeSet<String>) {
+    let stored = stored_snapshots(db);
+    let distinct: BTreeSet<_> = stored.iter().cloned().collect();
+    assert_eq!(stored.len(), distinct.len(), "a snapshot was stored twice");
+    let missing: Vec<_> = spooled.difference(&distinct).collect();
+    assert!(missing.is_empty(), "spooled snapshots never stored: {missing:?}");
+}
+
+#[test]
+fn an_offline_agent_keeps_everything_and_delivers_it_once() {
+    let mut server = Server::start();
+    let agent = start_agent(&server);
+    let log = || agent.log();
+    eventually("a first acknowledged snapshot", WAIT, || {
+        (!ids(&log(), "snapshot acknowledged").is_empty()).then_some(())
+    });
+
+    server.proc.terminate();
+    let spooled_before = ids(&log(), "snapshot spooled").len();
+    eventually("three snapshots spooled while offline", WAIT, || {
+        (ids(&log(), "snapshot spooled").len() >= spooled_before + 3).then_some(())
+    });
+    let help = agent.call(&["request-help", "--subject", "offline help"]);
+    assert!(
+        help.ok && help.stdout.contains("saved"),
+        "the user is told the request is kept: {}{}",
+        help.stdout,
+        help.stderr
+    );
+    assert!(!spool_is_empty(&agent));
+
+    let server = server.restart();
+    eventually("the spool to drain", WAIT, || {
+        (spool_is_empty(&agent) && log().contains("help request acknowledged")).then_some(())
+    });
+    assert_all_stored_once(&server.db(), &ids(&log(), "snapshot spooled"));
+    assert_eq!(tickets(&server.db()), ["offline help"], "the help request opened exactly one ticket");
+    let mine = agent.call(&["tickets"]);
+    assert!(mine.stdout.contains("offline help"), "{}{}", mine.stdout, mine.stderr);
+}
+
+#[test]
+fn killing_the_server_again_and_again_loses_no_acknowledged_snapshot() {
+    let mut server = Server::start();
+    let agent = start_agent(&server);
+    for round in 1..=3 {
+        let acked = ids(&agent.log(), "snapshot acknowledged").len();
+        eventually(&format!("acks in round {round}"), WAIT, || {
+            (ids(&agent.log(), "snapshot acknowledged").len() >= acked + 2).then_some(())
+        });
+        server = server.restart();
+        let help = agent.call(&["request-help", "--subject", &format!("round {round}")]);
+        assert!(help.ok, "{}", help.stderr);
+    }
+    eventually("the spool to drain", WAIT, || spool_is_empty(&agent).then_some(()));
+    let log = agent.log();
+    assert_all_stored_once(&server.db(), &ids(&log, "snapshot spooled"));
+    let mut subjects = tickets(&server.db());
+    subjects.sort();
+    assert_eq!(subjects, ["round 1", "round 2", "round 3"], "each help request is one ticket, none lost or doubled");
+}
+
+#[test]
+fn killing_the_agent_again_and_again_loses_nothing_it_spooled() {
+    let mut server = Server::start();
+    let mut agent = start_agent(&server);
+    let mut logs = String::new();
+    // Two rounds with the server down, so the kill always lands on a spool holding items; one with it up, so it
+    // can land mid-upload.
+    server.proc.terminate();
+    for round in 1..=3 {
+        if round == 3 {
+            server = server.restart();
+        }
+        let spooled = ids(&agent.log(), "snapshot spooled").len();
+        eventually(&format!("spooling in round {round}"), WAIT, || {
+            (ids(&agent.log(), "snapshot spooled").len() >= spooled + 2).then_some(())
+        });
+        let mut proc = agent.proc.take().unwrap();
+        proc.kill(); // SIGKILL, wherever it is: collecting, writing the spool, or uploading.
+        logs += &proc.output();
+        agent.proc = Some(spawn(&agent));
+    }
+    eventually("the spool to drain", WAIT, || spool_is_empty(&agent).then_some(()));
+    logs += &agent.log();
+    assert_all_stored_once(&server.db(), &ids(&logs, "snapshot spooled"));
+    assert!(logs.contains("spool holds items from before"), "a restarted agent resumes its spool:\n{logs}");
+}
