@@ -197,3 +197,105 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::wire::*;
+    use proptest::prelude::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        proptest::string::string_regex("[ -~\u{e9}\u{4e2d}]{0,40}").unwrap()
+    }
+
+    fn process() -> impl Strategy<Value = Process> {
+        (any::<u32>(), text(), proptest::option::of(text()), any::<f32>(), any::<u64>())
+            .prop_map(|(pid, name, user, cpu_pct, rss_bytes)| Process { pid, name, user, cpu_pct, rss_bytes })
+    }
+
+    fn snapshot() -> impl Strategy<Value = Snapshot> {
+        (
+            any::<[u8; 16]>(),
+            any::<u64>(),
+            (text(), text(), any::<u64>(), proptest::collection::vec(text(), 0..3)),
+            (any::<f32>(), any::<[f64; 3]>(), any::<u32>()),
+            proptest::collection::vec((text(), any::<u64>(), any::<u64>()), 0..4),
+            proptest::collection::vec(process(), 0..4),
+            proptest::option::of((text(), text())),
+            proptest::collection::vec(text(), 0..3),
+        )
+            .prop_map(|(id, taken_at_ms, host, cpu, disks, procs, route, problems)| Snapshot {
+                id,
+                taken_at_ms,
+                host: Host { hostname: host.0, os_name: host.1, uptime_secs: host.2, users: host.3, ..Host::default() },
+                cpu: Cpu { usage_pct: cpu.0, load_avg: cpu.1, logical_cores: cpu.2, ..Cpu::default() },
+                disks: disks
+                    .into_iter()
+                    .map(|(mount_point, total_bytes, available_bytes)| Disk {
+                        mount_point,
+                        total_bytes,
+                        available_bytes,
+                        ..Disk::default()
+                    })
+                    .collect(),
+                network: Network {
+                    default_route: route.map(|(interface, gateway)| Route { interface, gateway }),
+                    ..Network::default()
+                },
+                processes: Processes { count: procs.len() as u32, top_cpu: procs.clone(), top_memory: procs },
+                problems,
+                ..Snapshot::default()
+            })
+    }
+
+    fn request() -> impl Strategy<Value = Request> {
+        prop_oneof![
+            snapshot().prop_map(Request::Snapshot),
+            (any::<[u8; 16]>(), text(), text(), text(), snapshot()).prop_map(|(id, user, subject, description, s)| {
+                Request::Help(HelpRequest { id, user, subject, description, snapshot: s })
+            }),
+            text().prop_map(|user| Request::Tickets { user }),
+        ]
+    }
+
+    /// NaN never equals itself, so compare through the encoding: one message, one byte string.
+    fn same_bytes<T: Serialize>(a: &T, b: &T) -> bool {
+        encode(a).ok() == encode(b).ok()
+    }
+
+    proptest! {
+        #[test]
+        fn requests_round_trip(req in request()) {
+            let bytes = encode(&req).unwrap();
+            let (back, used) = decode_frame::<Request>(&bytes).unwrap().unwrap();
+            prop_assert_eq!(used, bytes.len());
+            prop_assert!(same_bytes(&back, &req));
+        }
+
+        #[test]
+        fn control_round_trips(seq in any::<u64>(), proto in any::<u16>(), s in text()) {
+            for msg in [
+                AgentControl::Heartbeat { seq },
+                AgentControl::Hello(Hello { protocol: proto, agent_version: s.clone(), hostname: s.clone(), os: s.clone() }),
+            ] {
+                let bytes = encode(&msg).unwrap();
+                prop_assert_eq!(decode_frame::<AgentControl>(&bytes).unwrap(), Some((msg, bytes.len())));
+            }
+        }
+
+        #[test]
+        fn any_prefix_of_a_frame_is_incomplete(req in request(), cut in any::<prop::sample::Index>()) {
+            let bytes = encode(&req).unwrap();
+            let cut = cut.index(bytes.len());
+            prop_assert!(decode_frame::<Request>(&bytes[..cut]).unwrap().is_none());
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = decode_frame::<Request>(&bytes);
+            let _ = decode_frame::<AgentControl>(&bytes);
+            let _ = decode_frame::<EnrollRequest>(&bytes);
+            let _ = decode_frame::<LocalRequest>(&bytes);
+        }
+    }
+}
