@@ -22,11 +22,34 @@ pub struct Config {
     pub top_processes: usize,
     /// Most disk space the offline spool may take; past it, routine snapshots are dropped oldest first.
     pub spool_max_mb: u64,
+    /// Minutes a help request lets technicians on its ticket run checks here; the user can extend it to 8 hours.
+    pub consent_minutes: u32,
+    /// Catalog names of checks this machine never runs, whatever the server asks.
+    pub disabled_checks: Vec<String>,
+    /// Allows read-only (class A) checks without a consent window; the user still sees each in their history.
+    pub unattended_class_a: bool,
+    /// Allows fixes (class C); off by default.
+    pub enable_class_c: bool,
+    /// The only units `restart-service` may restart, even with class C enabled.
+    pub restartable_services: Vec<String>,
+    /// Lets `process-list` show command lines, which can hold secrets; off by default.
+    pub process_command_lines: bool,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { snapshot_interval_secs: 300, dns_probe: None, top_processes: 5, spool_max_mb: 64 }
+        Config {
+            snapshot_interval_secs: 300,
+            dns_probe: None,
+            top_processes: 5,
+            spool_max_mb: 64,
+            consent_minutes: 60,
+            disabled_checks: Vec::new(),
+            unattended_class_a: false,
+            enable_class_c: false,
+            restartable_services: Vec::new(),
+            process_command_lines: false,
+        }
     }
 }
 
@@ -37,6 +60,23 @@ impl Config {
         let config: Config = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         if !(1..=86_400).contains(&config.snapshot_interval_secs) {
             bail!("{}: snapshot_interval_secs must be between 1 and 86400", path.display());
+        }
+        if !(1..=480).contains(&config.consent_minutes) {
+            bail!("{}: consent_minutes must be between 1 and 480", path.display());
+        }
+        if let Some(unknown) = config
+            .disabled_checks
+            .iter()
+            .find(|n| !lifeline_shared::catalog::CATALOG.iter().any(|d| d.name == n.as_str()))
+        {
+            bail!("{}: disabled_checks names {unknown:?}, which is not in the catalog", path.display());
+        }
+        if let Some(bad) = config
+            .restartable_services
+            .iter()
+            .find(|u| lifeline_shared::catalog::Check::RestartService { unit: (*u).clone() }.validate().is_err())
+        {
+            bail!("{}: restartable_services names {bad:?}, which is not a systemd unit name", path.display());
         }
         if !(1..=4096).contains(&config.spool_max_mb) {
             bail!("{}: spool_max_mb must be between 1 and 4096", path.display());
@@ -80,6 +120,14 @@ pub struct StateDir(pub PathBuf);
 impl StateDir {
     fn identity_path(&self) -> PathBuf {
         self.0.join("identity.toml")
+    }
+
+    pub fn consent_path(&self) -> PathBuf {
+        self.0.join("consent.json")
+    }
+
+    pub fn history_path(&self) -> PathBuf {
+        self.0.join("history.jsonl")
     }
 
     pub fn spool_dir(&self) -> PathBuf {

@@ -2,6 +2,8 @@
 //! help requests.
 //!
 //! # Layout
+//! - [`checks`]: the agent's gate (validation, policy, consent) and the native implementation of each check.
+//! - [`consent`]: consent windows and the user's history of checks, kept on this machine.
 //! - [`collect`]: one file per source of diagnostics, assembled into a snapshot; never spawns a program.
 //! - [`config`]: the admin's policy file and the identity enrollment leaves in the state directory.
 //! - [`enroll`]: key generation, CSR, and the first, fingerprint-pinned contact with the server.
@@ -9,8 +11,10 @@
 //! - [`spool`]: the crash-safe, bounded on-disk queue of everything not yet acknowledged by the server.
 //! - [`local_api`]: the Unix socket through which local users ask for help and follow their tickets.
 
+pub mod checks;
 pub mod collect;
 pub mod config;
+pub mod consent;
 pub mod enroll;
 pub mod link;
 pub mod local_api;
@@ -29,5 +33,23 @@ impl HostInfo {
             hostname: sysinfo::System::host_name().unwrap_or_else(|_| "unknown-host".into()),
             os: sysinfo::System::long_os_version().unwrap_or_else(|_| std::env::consts::OS.into()),
         }
+    }
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// Milliseconds since 1970 as `YYYY-MM-DD HH:MM UTC`, the form the user's commands print.
+pub fn utc(ms: u64) -> String {
+    let secs = i64::try_from(ms / 1000).unwrap_or(i64::MAX);
+    match time::OffsetDateTime::from_unix_timestamp(secs) {
+        Ok(t) => {
+            format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
+        }
+        Err(_) => "invalid time".into(),
     }
 }

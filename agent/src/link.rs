@@ -20,8 +20,10 @@ use lifeline_shared::wire::{
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
+use crate::checks::Runner;
 use crate::collect::Collector;
 use crate::config::{Config, Identity};
+use crate::now_ms;
 use crate::spool::{Kind, Spool, SpoolError};
 
 /// A request from a local user, with the name the socket's peer credentials gave.
@@ -51,6 +53,7 @@ pub struct Link {
     pub ca: rustls_pki_types::CertificateDer<'static>,
     pub config: Config,
     pub host: crate::HostInfo,
+    pub runner: Arc<Runner>,
 }
 
 type SharedSpool = Arc<Mutex<Spool>>;
@@ -62,8 +65,14 @@ struct Outcome {
 }
 
 impl Link {
-    /// Runs until `calls` closes (the agent is stopping).
-    pub async fn run(self, mut collector: Collector, spool: Spool, mut calls: mpsc::Receiver<LocalCall>) -> Result<()> {
+    /// Runs until `shutdown` resolves, then says goodbye to the server so it sees the agent leave at once.
+    pub async fn run(
+        self,
+        mut collector: Collector,
+        spool: Spool,
+        mut calls: mpsc::Receiver<LocalCall>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<()> {
         let client = lifeline_net::tls::quic_client(ServerTrust::Ca(self.ca.clone()), Some(self.tls.clone()))?;
         if !spool.is_empty() {
             info!(items = spool.len(), "spool holds items from before; they go first");
@@ -73,8 +82,17 @@ impl Link {
         let (conn_tx, mut conn_rx) = watch::channel(None::<quinn::Connection>);
         let (outcome_tx, mut outcomes) = mpsc::channel::<Outcome>(64);
         let link = Arc::new(self);
-        let connection =
-            tokio::spawn(connection_loop(link.clone(), client, spool.clone(), wake.clone(), conn_tx, outcome_tx));
+        let (stop_tx, stopping) = watch::channel(false);
+        let connection = tokio::spawn(connection_loop(
+            link.clone(),
+            client,
+            spool.clone(),
+            wake.clone(),
+            conn_tx,
+            outcome_tx,
+            stopping,
+        ));
+        tokio::pin!(shutdown);
 
         let mut waiting: HashMap<u64, oneshot::Sender<LocalResponse>> = HashMap::new();
         let mut reported_drops = 0;
@@ -101,6 +119,7 @@ impl Link {
                     }
                     wake.notify_one();
                 }
+                () = &mut shutdown => break,
                 call = calls.recv() => match call {
                     Some(call) => link.local_call(call, &mut collector, &spool, &wake, &conn_rx, &mut waiting).await,
                     None => break,
@@ -124,7 +143,10 @@ impl Link {
                 }
             }
         }
-        connection.abort();
+        let _ = stop_tx.send(true);
+        if tokio::time::timeout(Duration::from_secs(3), connection).await.is_err() {
+            warn!("the connection did not close in time");
+        }
         Ok(())
     }
 
@@ -162,6 +184,43 @@ impl Link {
                         let _ = reply.send(LocalResponse::Error { message });
                     }
                 }
+            }
+            LocalRequest::Consents => {
+                let windows = self.runner.consents.lock().map(|c| c.list(now_ms())).unwrap_or_default();
+                let unattended_class_a = self.config.unattended_class_a;
+                let _ = reply.send(LocalResponse::Consents { windows, unattended_class_a });
+            }
+            LocalRequest::RevokeConsent { ticket } => {
+                let result = self
+                    .runner
+                    .consents
+                    .lock()
+                    .map_err(|_| "consent store unavailable".to_owned())
+                    .and_then(|mut c| c.revoke(ticket, &user, now_ms()).map_err(|e| e.to_string()));
+                info!(ticket, %user, ok = result.is_ok(), "user revoked consent");
+                let _ = reply.send(match result {
+                    Ok(()) => LocalResponse::Done {
+                        message: format!("technicians can no longer run checks for ticket {ticket}"),
+                    },
+                    Err(message) => LocalResponse::Error { message },
+                });
+            }
+            LocalRequest::ExtendConsent { ticket, minutes } => {
+                let result = self
+                    .runner
+                    .consents
+                    .lock()
+                    .map_err(|_| "consent store unavailable".to_owned())
+                    .and_then(|mut c| c.extend(ticket, &user, minutes, now_ms()).map_err(|e| e.to_string()));
+                let _ = reply.send(match result {
+                    Ok(until) => LocalResponse::Done {
+                        message: format!("consent for ticket {ticket} extended until {}", crate::utc(until)),
+                    },
+                    Err(message) => LocalResponse::Error { message },
+                });
+            }
+            LocalRequest::History => {
+                let _ = reply.send(LocalResponse::History(self.runner.history.read()));
             }
             LocalRequest::Tickets => {
                 let Some(conn) = conn.borrow().clone() else {
@@ -204,20 +263,28 @@ async fn connection_loop(
     wake: Arc<Notify>,
     conn_tx: watch::Sender<Option<quinn::Connection>>,
     outcomes: mpsc::Sender<Outcome>,
+    mut stopping: watch::Receiver<bool>,
 ) {
     let backoff = Backoff::default();
     let mut attempt = 0u32;
     loop {
-        match session(&link, &client, &spool, &wake, &conn_tx, &outcomes).await {
+        // A session sees `stopping` itself, so that it can say goodbye before it returns.
+        match session(&link, &client, &spool, &wake, &conn_tx, &outcomes, stopping.clone()).await {
             // The link was up, so this is a fresh outage: start the schedule over.
             Ok(()) => attempt = 0,
             Err(e) => warn!("{e:#}"),
         }
         conn_tx.send_replace(None);
+        if *stopping.borrow() {
+            return;
+        }
         let delay = backoff.delay(attempt, rand::random());
         attempt = attempt.saturating_add(1);
         info!(retry_in_ms = delay.as_millis() as u64, "reconnecting");
-        tokio::time::sleep(delay).await;
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            _ = stopping.wait_for(|s| *s) => return,
+        }
     }
 }
 
@@ -229,6 +296,7 @@ async fn session(
     wake: &Notify,
     conn_tx: &watch::Sender<Option<quinn::Connection>>,
     outcomes: &mpsc::Sender<Outcome>,
+    mut stopping: watch::Receiver<bool>,
 ) -> Result<()> {
     let addr = resolve(&link.identity.server).await?;
     let endpoint = endpoint(addr)?;
@@ -254,26 +322,50 @@ async fn session(
     };
     conn_tx.send_replace(Some(conn.clone()));
 
-    let heartbeats = async {
-        let mut beat = tokio::time::interval(heartbeat);
-        let mut seq = 0u64;
-        loop {
-            beat.tick().await;
-            seq += 1;
-            if frame::write(&mut send, &AgentControl::Heartbeat { seq }).await.is_err() {
+    // One writer owns the control stream; heartbeats and check reports queue for it.
+    let (out_tx, mut out_rx) = mpsc::channel::<AgentControl>(32);
+    let writer = async {
+        while let Some(msg) = out_rx.recv().await {
+            if frame::write(&mut send, &msg).await.is_err() {
                 return;
             }
         }
     };
-    // Acks are read only to keep the stream drained; the connection's own liveness is what we watch.
-    let acks = async { while let Ok(Some(ServerControl::HeartbeatAck { .. })) = frame::read(&mut recv).await {} };
+    let heartbeats = async {
+        let mut beat = tokio::time::interval(heartbeat);
+        for seq in 1.. {
+            beat.tick().await;
+            if out_tx.send(AgentControl::Heartbeat { seq }).await.is_err() {
+                return;
+            }
+        }
+    };
+    let reader = async {
+        loop {
+            match frame::read::<ServerControl>(&mut recv).await {
+                Ok(Some(ServerControl::RunCheck(request))) => {
+                    let (runner, out) = (link.runner.clone(), out_tx.clone());
+                    tokio::spawn(async move {
+                        let report = runner.run(request, now_ms()).await;
+                        let _ = out.send(AgentControl::CheckDone(report)).await;
+                    });
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => return,
+                Err(e) => return warn!(error = %e, "bad frame from the server on the control stream"),
+            }
+        }
+    };
     tokio::select! {
+        () = writer => {}
         () = heartbeats => {}
-        () = acks => {}
-        result = upload(&conn, spool, wake, outcomes) => if let Err(e) = result { warn!("{e:#}") },
+        () = reader => {}
+        result = upload(&conn, spool, wake, outcomes, &link.runner, link.config.consent_minutes) => if let Err(e) = result { warn!("{e:#}") },
         reason = conn.closed() => warn!("{}", describe_close(&reason)),
+        _ = stopping.wait_for(|s| *s) => {}
     }
-    conn.close(close::NORMAL.into(), b"agent reconnecting");
+    let goodbye: &[u8] = if *stopping.borrow() { b"agent stopping" } else { b"agent reconnecting" };
+    conn.close(close::NORMAL.into(), goodbye);
     let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
     Ok(())
 }
@@ -284,6 +376,8 @@ async fn upload(
     spool: &SharedSpool,
     wake: &Notify,
     outcomes: &mpsc::Sender<Outcome>,
+    runner: &Runner,
+    consent_minutes: u32,
 ) -> Result<()> {
     loop {
         let next = spool.lock().map_err(|_| anyhow!("spool lock poisoned"))?.oldest();
@@ -314,6 +408,18 @@ async fn upload(
             }
             Response::HelpAccepted { ticket, request_id } => {
                 info!(seq, ticket, id = %hex::encode(request_id), "help request acknowledged");
+                if let Request::Help(help) = &request {
+                    let opened = runner.consents.lock().map_err(|_| anyhow!("consent lock poisoned"))?.open_window(
+                        *ticket,
+                        &help.user,
+                        now_ms(),
+                        u64::from(consent_minutes) * 60_000,
+                    );
+                    match opened {
+                        Ok(()) => info!(ticket, minutes = consent_minutes, "consent window opened"),
+                        Err(e) => warn!(ticket, error = %e, "could not open the consent window"),
+                    }
+                }
                 true
             }
             // The server will never take this item as it is: keep it from blocking the spool forever.
@@ -351,11 +457,4 @@ fn describe_close(reason: &quinn::ConnectionError) -> String {
         }
         other => format!("connection lost: {other}"),
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }

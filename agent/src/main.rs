@@ -1,10 +1,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use lifeline_agent::checks::Runner;
 use lifeline_agent::collect::Collector;
 use lifeline_agent::config::{Config, StateDir};
+use lifeline_agent::consent::{Consents, History};
 use lifeline_agent::link::Link;
 use lifeline_agent::spool::Spool;
 use lifeline_agent::{HostInfo, enroll, local_api};
@@ -54,6 +57,25 @@ enum Command {
     },
     /// Show your tickets and their status
     Tickets,
+    /// See, extend or revoke the permission you gave technicians to run checks on this computer
+    #[command(subcommand)]
+    Consent(ConsentCmd),
+    /// Every check a technician asked to run on this computer, and what came of it
+    History,
+}
+
+#[derive(Subcommand)]
+enum ConsentCmd {
+    /// Open consent windows and how long each lasts
+    List,
+    /// End a window now: technicians on that ticket can no longer run checks here
+    Revoke { ticket: u64 },
+    /// Keep a window open longer (up to 8 hours from now)
+    Extend {
+        ticket: u64,
+        #[arg(long, default_value_t = 60)]
+        minutes: u32,
+    },
 }
 
 fn main() -> ExitCode {
@@ -132,12 +154,14 @@ async fn execute(cli: Cli) -> Result<()> {
                 "lifeline-agent started"
             );
             let (calls_tx, calls_rx) = tokio::sync::mpsc::channel(16);
-            let link = Link { identity, tls, ca, config, host: HostInfo::read() };
-            let local = tokio::spawn(local_api::serve(listener, calls_tx));
-            let result = tokio::select! {
-                r = link.run(collector, spool, calls_rx) => r,
-                () = shutdown_signal() => Ok(()),
+            let runner = Runner {
+                config: config.clone(),
+                consents: Arc::new(Mutex::new(Consents::open(&state.consent_path()))),
+                history: History::new(&state.history_path()),
             };
+            let link = Link { identity, tls, ca, config, host: HostInfo::read(), runner: Arc::new(runner) };
+            let local = tokio::spawn(local_api::serve(listener, calls_tx));
+            let result = link.run(collector, spool, calls_rx, shutdown_signal()).await;
             local.abort();
             let _ = std::fs::remove_file(&cli.socket);
             tracing::info!("lifeline-agent stopped");
@@ -171,6 +195,56 @@ async fn execute(cli: Cli) -> Result<()> {
                 println!("{:>6}  {:<13} SUBJECT", "#", "STATUS");
                 for t in list {
                     println!("{:>6}  {:<13} {}", t.number, t.status, t.subject);
+                }
+                Ok(())
+            }
+            LocalResponse::Error { message } => bail!("{message}"),
+            other => bail!("unexpected answer from the agent: {other:?}"),
+        },
+        Command::Consent(cmd) => {
+            let request = match cmd {
+                ConsentCmd::List => LocalRequest::Consents,
+                ConsentCmd::Revoke { ticket } => LocalRequest::RevokeConsent { ticket },
+                ConsentCmd::Extend { ticket, minutes } => LocalRequest::ExtendConsent { ticket, minutes },
+            };
+            match local_api::call(&cli.socket, &request).await? {
+                LocalResponse::Consents { windows, unattended_class_a } => {
+                    if unattended_class_a {
+                        println!("This computer's policy lets technicians run read-only checks at any time.");
+                    }
+                    if windows.is_empty() {
+                        println!("No consent window is open: technicians cannot run checks for any ticket.");
+                    }
+                    let now = lifeline_agent::now_ms();
+                    for w in windows {
+                        let minutes = w.until_ms.saturating_sub(now).div_ceil(60_000);
+                        println!("ticket #{}  opened by {}  {minutes} minute(s) left", w.ticket, w.user);
+                    }
+                    Ok(())
+                }
+                LocalResponse::Done { message } => {
+                    println!("{message}");
+                    Ok(())
+                }
+                LocalResponse::Error { message } => bail!("{message}"),
+                other => bail!("unexpected answer from the agent: {other:?}"),
+            }
+        }
+        Command::History => match local_api::call(&cli.socket, &LocalRequest::History).await? {
+            LocalResponse::History(list) if list.is_empty() => {
+                println!("No technician has asked to run a check on this computer.");
+                Ok(())
+            }
+            LocalResponse::History(list) => {
+                for h in list {
+                    let ticket = h.ticket.map_or_else(|| "no ticket".to_owned(), |t| format!("ticket #{t}"));
+                    println!(
+                        "{}  {}  {ticket}  {}: {}",
+                        lifeline_agent::utc(h.at_ms),
+                        h.technician,
+                        h.check,
+                        h.outcome
+                    );
                 }
                 Ok(())
             }

@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use lifeline_shared::catalog::{CATALOG, Class};
 use lifeline_shared::findings::{self, Finding};
 use lifeline_shared::wire::{Snapshot, close};
 use serde::{Deserialize, Serialize};
@@ -18,8 +19,10 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use crate::State;
+use crate::checks::{self, Ask, CheckError};
 use crate::store::auth::{Role, User};
-use crate::store::{StoreError, agents, auth, now_ms, tickets as ticket_store};
+use crate::store::checks::{self as runs, Run};
+use crate::store::{StoreError, agents, audit, auth, now_ms, tickets as ticket_store};
 use crate::tickets::{Event, Status};
 
 type AppState = Arc<State>;
@@ -37,6 +40,11 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/api/tickets", get(list_tickets))
         .route("/api/tickets/{number}", get(show_ticket))
         .route("/api/tickets/{number}/actions", post(act_on_ticket))
+        .route("/api/catalog", get(catalog))
+        .route("/api/agents/{id}/checks", post(run_check))
+        .route("/api/checks/{id}", get(show_check))
+        .route("/api/audit", get(audit_entries))
+        .route("/api/audit/verify", get(audit_verify))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
@@ -106,7 +114,8 @@ impl From<StoreError> for ApiError {
 impl From<JsonRejection> for ApiError {
     fn from(e: JsonRejection) -> ApiError {
         warn!(error = %e.body_text(), "rejected API request body");
-        ApiError::new(StatusCode::BAD_REQUEST, format!("request body: {}", e.body_text()))
+        // axum's own status says which fault it was: 400 bad JSON, 413 too large, 415 not declared as JSON.
+        ApiError::new(e.status(), format!("request body: {}", e.body_text()))
     }
 }
 
@@ -281,6 +290,9 @@ async fn act_on_ticket(
 ) -> Result<Json<ticket_store::Ticket>, ApiError> {
     let number = parse_number(&number)?;
     let Json(action) = body?;
+    if user.role == Role::Auditor {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "auditors may read but not change tickets"));
+    }
     if let Action::Assign { to } = &action {
         let name = to.clone();
         if state.store.read(move |c| auth::user_by_name(c, &name)).await?.is_none() {
@@ -312,4 +324,126 @@ async fn act_on_ticket(
         .await?;
     info!(ticket = number, by = %user.name, "ticket updated");
     Ok(Json(ticket))
+}
+
+#[derive(Serialize)]
+struct CatalogEntry {
+    name: &'static str,
+    class: Class,
+    min_tier: u8,
+    time_limit_secs: u64,
+    max_output_bytes: usize,
+    params: Vec<serde_json::Value>,
+    summary: &'static str,
+}
+
+async fn catalog(_: Tech) -> Json<Vec<CatalogEntry>> {
+    Json(
+        CATALOG
+            .iter()
+            .map(|d| CatalogEntry {
+                name: d.name,
+                class: d.class,
+                min_tier: d.min_tier,
+                time_limit_secs: d.time_limit.as_secs(),
+                max_output_bytes: d.max_output,
+                params: d.params.iter().map(|(name, accepts)| json!({ "name": name, "accepts": accepts })).collect(),
+                summary: d.summary,
+            })
+            .collect(),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckBody {
+    check: String,
+    #[serde(default)]
+    params: serde_json::Map<String, serde_json::Value>,
+    ticket: Option<i64>,
+    expires_minutes: Option<u32>,
+}
+
+impl From<CheckError> for ApiError {
+    fn from(e: CheckError) -> ApiError {
+        match e {
+            CheckError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, m),
+            CheckError::Invalid(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
+            CheckError::Store(e) => e.into(),
+        }
+    }
+}
+
+async fn run_check(
+    AxumState(state): AxumState<AppState>,
+    Tech(user): Tech,
+    Path(agent_id): Path<String>,
+    body: Result<Json<CheckBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Run>), ApiError> {
+    let Json(body) = body?;
+    let mut params = Vec::with_capacity(body.params.len());
+    for (key, value) in body.params {
+        let text = match value {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::Bool(b) => if b { "yes" } else { "no" }.to_owned(),
+            _ => return Err(ApiError::new(StatusCode::BAD_REQUEST, format!("parameter {key:?} must be a string"))),
+        };
+        params.push((key, text));
+    }
+    let ask = Ask {
+        agent_id,
+        name: body.check,
+        params,
+        ticket: body.ticket,
+        expires_minutes: body.expires_minutes.unwrap_or(checks::DEFAULT_EXPIRY_MINUTES),
+    };
+    let run = checks::request(&state, &user, ask).await?;
+    Ok((StatusCode::ACCEPTED, Json(run)))
+}
+
+async fn show_check(
+    AxumState(state): AxumState<AppState>,
+    _: Tech,
+    Path(id): Path<String>,
+) -> Result<Json<Run>, ApiError> {
+    let id = id.parse::<i64>().map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "check run id must be a number"))?;
+    Ok(Json(state.store.read(move |c| runs::get(c, id)).await?))
+}
+
+fn require_audit_reader(user: &User) -> Result<(), ApiError> {
+    match user.role {
+        Role::Admin | Role::Auditor => Ok(()),
+        _ => Err(ApiError::new(StatusCode::FORBIDDEN, "only admins and auditors may read the audit log")),
+    }
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    #[serde(default)]
+    after: i64,
+    limit: Option<i64>,
+}
+
+/// Pages of the log, oldest first; `after` is the last `seq` the caller has.
+async fn audit_entries(
+    AxumState(state): AxumState<AppState>,
+    Tech(user): Tech,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Vec<audit::Entry>>, ApiError> {
+    require_audit_reader(&user)?;
+    let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
+    Ok(Json(state.store.read(move |c| audit::list(c, q.after, limit)).await?))
+}
+
+async fn audit_verify(
+    AxumState(state): AxumState<AppState>,
+    Tech(user): Tech,
+) -> Result<Json<audit::Verdict>, ApiError> {
+    require_audit_reader(&user)?;
+    let verdict = state.store.read(|c| Ok(audit::verify(audit::list(c, 0, i64::MAX)?))).await?;
+    if let Some(broken) = &verdict.broken {
+        warn!(seq = broken.seq, reason = %broken.reason, "audit chain is broken");
+    }
+    Ok(Json(verdict))
 }

@@ -207,6 +207,16 @@ pub fn ticket_view(v: &Value) -> String {
             "status_changed" => format!("status {} -> {}", s(e, "from"), s(e, "to")),
             "assigned" => format!("assigned to {}", s(e, "to")),
             "escalated" => format!("escalated tier {} -> {}", e["from_tier"], e["to_tier"]),
+            "check_run" => {
+                let took = e["elapsed_ms"].as_i64().map(|ms| format!(" in {ms} ms")).unwrap_or_default();
+                format!(
+                    "ran check {} (run {}): {}{took}\n{}",
+                    s(e, "check"),
+                    e["run"],
+                    s(e, "state"),
+                    indent(s(e, "result"))
+                )
+            }
             other => other.to_owned(),
         };
         out += &format!("  {}  {:<10} {}\n", time(e, "at"), s(e, "actor"), what);
@@ -280,4 +290,64 @@ pub fn action(client: &Client, number: u64, body: Value) -> Result<()> {
         format!("#{} is {} (tier {}, assignee {})\n", t["number"], s(t, "status"), t["tier"], s(t, "assignee"))
     });
     Ok(())
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("      | {l}\n")).collect::<String>().trim_end().to_owned()
+}
+
+pub fn catalog_table(v: &Value) -> String {
+    let mut out = format!("{:<20} {:<5} {:<4} {:<40} {}\n", "CHECK", "CLASS", "TIER", "PARAMETERS", "WHAT IT TELLS");
+    for c in v.as_array().into_iter().flatten() {
+        let params: Vec<String> = c["params"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| format!("{}=<{}>", s(p, "name"), s(p, "accepts")))
+            .collect();
+        out += &format!(
+            "{:<20} {:<5} {:<4} {:<40} {}\n",
+            s(c, "name"),
+            s(c, "class"),
+            c["min_tier"],
+            if params.is_empty() { "-".to_owned() } else { params.join(" ") },
+            s(c, "summary")
+        );
+    }
+    out
+}
+
+pub fn check_run_view(v: &Value) -> String {
+    let ticket = v["ticket"].as_i64().map_or_else(|| "no ticket".to_owned(), |t| format!("ticket #{t}"));
+    let mut out = format!(
+        "run {}: {} on {} for {} by {}: {}\n",
+        v["id"],
+        s(v, "description"),
+        s(v, "agent_id"),
+        ticket,
+        s(v, "technician"),
+        s(v, "state")
+    );
+    match s(v, "state") {
+        "queued" => out += &format!("  waiting for the agent to connect (until {} UTC)\n", time(v, "expires_at")),
+        "sent" => out += "  the agent is running it\n",
+        "done" => {
+            out += &format!("  took {} ms\n", v["elapsed_ms"]);
+            out += s(v, "result");
+            if !out.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+        _ => out += &format!("  {}\n", s(v, "result")),
+    }
+    out
+}
+
+pub fn audit_verdict(v: &Value) -> String {
+    match v.get("broken").filter(|b| !b.is_null()) {
+        Some(b) => {
+            format!("BROKEN at entry {}: {}\n{} entries before it verify.\n", b["seq"], s(b, "reason"), v["entries"])
+        }
+        None => format!("audit log intact: {} entries, head {}\n", v["entries"], s(v, "head")),
+    }
 }

@@ -1,7 +1,8 @@
 //! The QUIC side of the server: one task per connection. A connection without a client certificate may only enroll;
 //! one with a certificate we issued is an agent, identified by that certificate's fingerprint alone.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lifeline_net::frame::{self, FrameError};
@@ -9,14 +10,16 @@ use lifeline_net::tls::{fingerprint, peer_leaf};
 use lifeline_shared::codec::CodecError;
 use lifeline_shared::findings;
 use lifeline_shared::wire::{
-    AgentControl, EnrollRequest, EnrollResponse, ErrorCode, HelpRequest, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION,
-    Request, Response, ServerControl, Snapshot, TicketSummary, WireError, close,
+    AgentControl, CheckRequest, EnrollRequest, EnrollResponse, ErrorCode, HelpRequest, MIN_PROTOCOL_VERSION,
+    PROTOCOL_VERSION, Request, Response, ServerControl, Snapshot, TicketSummary, WireError, close,
 };
+use tokio::sync::mpsc;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use crate::State;
+use crate::store::checks as check_runs;
 use crate::store::{StoreError, agents, auth, now_ms, tickets as ticket_store};
 use crate::tickets::{Channel, Event};
+use crate::{State, checks};
 
 /// How long a peer may take to send its first frame before we stop waiting for it.
 const FIRST_FRAME: Duration = Duration::from_secs(10);
@@ -165,9 +168,12 @@ async fn session(state: &Arc<State>, conn: quinn::Connection, agent: agents::Age
     let (version, os) = (hello.agent_version.clone(), hello.os.clone());
     let _ = state.store.write(move |c| agents::seen(c, &id, Some((&version, &os)), now_ms())).await;
     info!(host = %hello.hostname, version = %hello.agent_version, "agent connected");
-    state.connected.insert(&agent.id, conn.clone());
+    let (checks_tx, checks_rx) = mpsc::channel(64);
+    state.connected.insert(&agent.id, conn.clone(), checks_tx);
+    checks::dispatch_queued(state, &agent.id).await;
 
-    let control = control_loop(state.clone(), agent.id.clone(), send, recv);
+    let in_flight = Mutex::new(HashSet::new());
+    let control = control_loop(state, &agent.id, send, recv, checks_rx, &in_flight);
     let requests = async {
         while let Ok((send, recv)) = conn.accept_bi().await {
             let state = state.clone();
@@ -181,30 +187,85 @@ async fn session(state: &Arc<State>, conn: quinn::Connection, agent: agents::Age
     }
     state.connected.remove(&agent.id, &conn);
     info!(reason = ?conn.close_reason(), "agent disconnected");
+    let unanswered: Vec<i64> = in_flight.lock().map(|set| set.iter().copied().collect()).unwrap_or_default();
+    checks::unanswered(state, &agent.id, unanswered).await;
 }
 
-async fn control_loop(state: Arc<State>, agent_id: String, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
-    loop {
-        match frame::read::<AgentControl>(&mut recv).await {
-            Ok(Some(AgentControl::Heartbeat { seq })) => {
-                if frame::write(&mut send, &ServerControl::HeartbeatAck { seq }).await.is_err() {
-                    return;
+/// Reads the agent's control frames while one writer sends heartbeat acks and checks; reading is never raced
+/// against anything, so no frame is ever cut in half by a cancelled read.
+async fn control_loop(
+    state: &State,
+    agent_id: &str,
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+    mut checks_rx: mpsc::Receiver<CheckRequest>,
+    in_flight: &Mutex<HashSet<i64>>,
+) {
+    let (acks_tx, mut acks) = mpsc::channel::<u64>(8);
+    let writer = async {
+        loop {
+            let msg = tokio::select! {
+                Some(seq) = acks.recv() => ServerControl::HeartbeatAck { seq },
+                Some(req) = checks_rx.recv() => {
+                    let Ok(id) = i64::try_from(req.id) else { continue };
+                    // Only the first session to claim a queued run sends it.
+                    match state.store.write(move |c| check_runs::mark_sent(c, id, now_ms())).await {
+                        Ok(true) => {}
+                        Ok(false) => continue,
+                        Err(e) => {
+                            warn!(run = id, error = %e, "cannot mark a check sent; it stays queued");
+                            continue;
+                        }
+                    }
+                    if let Ok(mut set) = in_flight.lock() {
+                        set.insert(id);
+                    }
+                    ServerControl::RunCheck(req)
                 }
-                let id = agent_id.clone();
-                let _ = state.store.write(move |c| agents::seen(c, &id, None, now_ms())).await;
-            }
-            Ok(Some(AgentControl::Hello(_))) => {
-                warn!("second hello on the control stream");
-                return;
-            }
-            Ok(None) => return,
-            Err(e) => {
-                if e.is_peer_fault() {
-                    warn!(error = %e, "bad frame on the control stream");
-                }
+                else => return,
+            };
+            if frame::write(&mut send, &msg).await.is_err() {
                 return;
             }
         }
+    };
+    let reader = async {
+        loop {
+            match frame::read::<AgentControl>(&mut recv).await {
+                Ok(Some(AgentControl::Heartbeat { seq })) => {
+                    if acks_tx.send(seq).await.is_err() {
+                        return;
+                    }
+                    let id = agent_id.to_owned();
+                    let _ = state.store.write(move |c| agents::seen(c, &id, None, now_ms())).await;
+                }
+                Ok(Some(AgentControl::CheckDone(report))) => {
+                    let known = i64::try_from(report.id)
+                        .ok()
+                        .is_some_and(|id| in_flight.lock().is_ok_and(|mut set| set.remove(&id)));
+                    if known {
+                        checks::report(state, agent_id, report).await;
+                    } else {
+                        warn!(run = report.id, "report for a check this connection was not sent");
+                    }
+                }
+                Ok(Some(AgentControl::Hello(_))) => {
+                    warn!("second hello on the control stream");
+                    return;
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    if e.is_peer_fault() {
+                        warn!(error = %e, "bad frame on the control stream");
+                    }
+                    return;
+                }
+            }
+        }
+    };
+    tokio::select! {
+        () = writer => {}
+        () = reader => {}
     }
 }
 

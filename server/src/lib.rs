@@ -6,6 +6,7 @@
 //! - [`store`]: SQLite with one batching writer; acknowledgements wait for its commits.
 //! - [`tickets`]: the workflow rules; a ticket is the fold of its event log.
 //! - [`collector`]: the QUIC endpoint, one task per agent connection.
+//! - [`checks`]: approved checks: authorization, queueing for offline agents, outcomes onto tickets and the audit log.
 //! - [`api`]: the technicians' HTTPS JSON API.
 //! - [`client`]: the technician and admin CLI, which talks to [`api`] and never to the database.
 //! - [`quickstart`]: the newcomer's one command: server, CA, account, token and an enrolled local agent.
@@ -13,6 +14,7 @@
 //! [`run`] takes sockets that are already bound, so tests and the quickstart bind port 0 and read the real address.
 
 pub mod api;
+pub mod checks;
 pub mod client;
 pub mod collector;
 pub mod config;
@@ -27,7 +29,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use lifeline_shared::wire::close;
+use lifeline_shared::wire::{CheckRequest, close};
 
 use crate::config::Config;
 use crate::pki::Pki;
@@ -41,26 +43,37 @@ pub struct State {
     pub connected: Connected,
 }
 
-/// Live agent connections, so the API can show who is online and revocation can cut a connection at once.
+/// Live agent connections, so the API can show who is online, send checks, and cut a revoked agent off at once.
 #[derive(Default)]
-pub struct Connected(Mutex<HashMap<String, quinn::Connection>>);
+pub struct Connected(Mutex<HashMap<String, AgentLink>>);
+
+struct AgentLink {
+    conn: quinn::Connection,
+    /// Into the session's control-stream writer.
+    checks: tokio::sync::mpsc::Sender<CheckRequest>,
+}
 
 impl Connected {
     /// A reconnecting agent replaces its stale connection, which is closed rather than left to time out.
-    fn insert(&self, agent_id: &str, conn: quinn::Connection) {
+    fn insert(&self, agent_id: &str, conn: quinn::Connection, checks: tokio::sync::mpsc::Sender<CheckRequest>) {
         if let Ok(mut map) = self.0.lock()
-            && let Some(old) = map.insert(agent_id.to_owned(), conn)
+            && let Some(old) = map.insert(agent_id.to_owned(), AgentLink { conn, checks })
         {
-            old.close(close::NORMAL.into(), b"replaced by a newer connection");
+            old.conn.close(close::NORMAL.into(), b"replaced by a newer connection");
         }
     }
 
     fn remove(&self, agent_id: &str, conn: &quinn::Connection) {
         if let Ok(mut map) = self.0.lock()
-            && map.get(agent_id).is_some_and(|c| c.stable_id() == conn.stable_id())
+            && map.get(agent_id).is_some_and(|l| l.conn.stable_id() == conn.stable_id())
         {
             map.remove(agent_id);
         }
+    }
+
+    /// Hands a check to the agent's session; false if the agent is not connected (the run stays queued).
+    pub fn send_check(&self, agent_id: &str, request: CheckRequest) -> bool {
+        self.0.lock().ok().and_then(|m| m.get(agent_id).map(|l| l.checks.try_send(request).is_ok())).unwrap_or(false)
     }
 
     pub fn contains(&self, agent_id: &str) -> bool {
@@ -69,9 +82,9 @@ impl Connected {
 
     pub fn close(&self, agent_id: &str, code: u32, reason: &[u8]) {
         if let Ok(mut map) = self.0.lock()
-            && let Some(conn) = map.remove(agent_id)
+            && let Some(link) = map.remove(agent_id)
         {
-            conn.close(code.into(), reason);
+            link.conn.close(code.into(), reason);
         }
     }
 }

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use lifeline_server::client::{self, ApiArgs, Client};
 use lifeline_server::config::{Config, ConfigError, Overrides};
-use lifeline_server::store::{auth, now_ms};
+use lifeline_server::store::{audit, auth, now_ms};
 use lifeline_shared::token::EnrollToken;
 use serde_json::json;
 
@@ -64,6 +64,65 @@ enum Command {
     /// Tickets (through the API)
     #[command(subcommand)]
     Ticket(TicketCmd),
+    /// Approved checks on agents (through the API)
+    #[command(subcommand)]
+    Check(CheckCmd),
+    /// The hash-chained audit log (admins and auditors)
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+#[derive(Subcommand)]
+enum CheckCmd {
+    /// The catalog: every check an agent can run, its class, tier and parameters
+    List {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Run a check on an agent and wait for its result (queued if the agent is offline)
+    Run {
+        agent: String,
+        /// A name from `check list`
+        check: String,
+        /// Parameters as key=value
+        params: Vec<String>,
+        /// The ticket whose consent window allows it (the user opened one by asking for help)
+        #[arg(long)]
+        ticket: Option<u64>,
+        /// How long it may wait for an offline agent: 30m, 2h (at most 24h)
+        #[arg(long, default_value = "60m")]
+        expires: String,
+        /// Return once queued instead of waiting for the result
+        #[arg(long)]
+        no_wait: bool,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Show one run and its result
+    Show {
+        id: u64,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Check the chain and name the first broken entry
+    Verify {
+        /// Verify an exported file instead of asking the server
+        #[arg(long)]
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        api: Option<ApiArgs>,
+    },
+    /// Write the log as JSON lines (to stdout, or --out)
+    Export {
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -71,7 +130,16 @@ enum UserCmd {
     /// Create an account and print its password and API token (shown once)
     Add {
         name: String,
-        /// 1, 2, 3 or admin
+        /// 1, 2, 3, admin or auditor
+        #[arg(long)]
+        tier: String,
+        #[command(flatten)]
+        local: Local,
+    },
+    /// Change an account's role
+    SetRole {
+        name: String,
+        /// 1, 2, 3, admin or auditor
         #[arg(long)]
         tier: String,
         #[command(flatten)]
@@ -226,8 +294,7 @@ fn execute(command: Command) -> Result<()> {
         }
         Command::Quickstart { data_dir, port } => runtime()?.block_on(lifeline_server::quickstart::run(data_dir, port)),
         Command::User(UserCmd::Add { name, tier, local }) => {
-            let role =
-                auth::Role::parse(&tier).with_context(|| format!("--tier must be 1, 2, 3 or admin, not {tier:?}"))?;
+            let role = parse_role(&tier)?;
             let state = lifeline_server::prepare(load(&local, Overrides::default())?)?;
             let password = auth::random_secret(15);
             let (user, token) = runtime()?.block_on(state.store.write(move |c| {
@@ -280,8 +347,120 @@ fn execute(command: Command) -> Result<()> {
             c.print(&v, |_| format!("agent {id} revoked; the server refuses it from now on\n"));
             Ok(())
         }
+        Command::User(UserCmd::SetRole { name, tier, local }) => {
+            let role = parse_role(&tier)?;
+            let state = lifeline_server::prepare(load(&local, Overrides::default())?)?;
+            let who = name.clone();
+            let old = runtime()?.block_on(state.store.write(move |c| auth::set_role(c, &who, role, now_ms())))?;
+            println!("{name}: {} -> {}", old.as_str(), role.as_str());
+            Ok(())
+        }
         Command::Ticket(cmd) => ticket(cmd),
+        Command::Check(cmd) => check(cmd),
+        Command::Audit(cmd) => audit(cmd),
     }
+}
+
+fn parse_role(tier: &str) -> Result<auth::Role> {
+    auth::Role::parse(tier).with_context(|| format!("--tier must be 1, 2, 3, admin or auditor, not {tier:?}"))
+}
+
+fn check(cmd: CheckCmd) -> Result<()> {
+    match cmd {
+        CheckCmd::List { api } => {
+            let c = Client::new(&api)?;
+            c.print(&c.get("/api/catalog")?, client::catalog_table);
+        }
+        CheckCmd::Run { agent, check, params, ticket, expires, no_wait, api } => {
+            let mut map = serde_json::Map::new();
+            for p in &params {
+                let (k, v) = p.split_once('=').with_context(|| format!("parameter {p:?} is not key=value"))?;
+                if map.insert(k.to_owned(), json!(v)).is_some() {
+                    bail!("parameter {k:?} given twice");
+                }
+            }
+            let minutes = u32::try_from(parse_duration(&expires)? / 60_000).unwrap_or(u32::MAX);
+            let c = Client::new(&api)?;
+            let body = json!({ "check": check, "params": map, "ticket": ticket, "expires_minutes": minutes });
+            let mut run = c.post(&format!("/api/agents/{agent}/checks"), Some(body))?;
+            let id = run["id"].as_i64().unwrap_or(0);
+            // A sent run is waited for past any check's time limit; a queued one only briefly, since it may be
+            // waiting for an agent that is offline.
+            let started = std::time::Instant::now();
+            loop {
+                let patience = match run["state"].as_str() {
+                    _ if no_wait => 0,
+                    Some("sent") => 30,
+                    Some("queued") => 3,
+                    _ => 0,
+                };
+                if started.elapsed() >= std::time::Duration::from_secs(patience) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                run = c.get(&format!("/api/checks/{id}"))?;
+            }
+            c.print(&run, client::check_run_view);
+            match run["state"].as_str() {
+                Some("done" | "queued" | "sent") => {}
+                Some(state) => bail!("check {state}"),
+                None => bail!("the server's answer has no state"),
+            }
+        }
+        CheckCmd::Show { id, api } => {
+            let c = Client::new(&api)?;
+            c.print(&c.get(&format!("/api/checks/{id}"))?, client::check_run_view);
+        }
+    }
+    Ok(())
+}
+
+fn audit(cmd: AuditCmd) -> Result<()> {
+    match cmd {
+        AuditCmd::Verify { file: Some(file), .. } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let mut entries = Vec::new();
+            for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+                entries
+                    .push(serde_json::from_str(line).with_context(|| format!("line {} of {}", i + 1, file.display()))?);
+            }
+            let verdict = serde_json::to_value(audit::verify(entries))?;
+            print!("{}", client::audit_verdict(&verdict));
+            if !verdict["broken"].is_null() {
+                bail!("the audit log has been tampered with");
+            }
+        }
+        AuditCmd::Verify { file: None, api } => {
+            let api = api.context("give --file, or the API address, token and CA")?;
+            let c = Client::new(&api)?;
+            let verdict = c.get("/api/audit/verify")?;
+            c.print(&verdict, client::audit_verdict);
+            if !verdict["broken"].is_null() {
+                bail!("the audit log has been tampered with");
+            }
+        }
+        AuditCmd::Export { out, api } => {
+            let c = Client::new(&api)?;
+            let mut sink: Box<dyn std::io::Write> = match &out {
+                Some(path) => {
+                    Box::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?)
+                }
+                None => Box::new(std::io::stdout().lock()),
+            };
+            let mut after = 0;
+            loop {
+                let page = c.get(&format!("/api/audit?after={after}&limit=1000"))?;
+                let entries = page.as_array().cloned().unwrap_or_default();
+                let Some(last) = entries.last() else { break };
+                after = last["seq"].as_i64().context("audit entry without seq")?;
+                for e in &entries {
+                    writeln!(sink, "{e}")?;
+                }
+            }
+            sink.flush()?;
+        }
+    }
+    Ok(())
 }
 
 fn ticket(cmd: TicketCmd) -> Result<()> {

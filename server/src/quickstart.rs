@@ -108,6 +108,7 @@ pub async fn run(data_dir: PathBuf, port: u16) -> Result<()> {
     println!("  {bin}/lifeline-server ticket show 1");
     println!("  {bin}/lifeline-server ticket reply 1 \"Looking into it\"");
     println!("  {bin}/lifeline-agent tickets");
+    println!("  {bin}/lifeline-server check run AGENT disk-usage path=/ --ticket 1   # AGENT from agent list");
     println!("  {bin}/lifeline-server agent list");
     println!();
     println!("Press Ctrl-C to stop.");

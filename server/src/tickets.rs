@@ -91,6 +91,15 @@ pub enum Event {
         to_tier: u8,
         reason: Option<String>,
     },
+    /// An approved check ended; the actor is the technician who asked for it.
+    CheckRun {
+        run: i64,
+        check: String,
+        state: String,
+        elapsed_ms: Option<i64>,
+        /// The output of a run that was done; the reason or error otherwise.
+        result: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -201,6 +210,7 @@ impl TicketState {
                 }
                 s.tier = *to_tier;
             }
+            Event::CheckRun { .. } => {}
         }
         s.updated_at = at;
         Ok(s)

@@ -124,6 +124,22 @@ mod tests {
         );
         check_golden(&EnrollResponse::Refused { message: "expired".into() }, "00000009010765787069726564");
         check_golden(&Request::Tickets { user: "ann".into() }, "000000050203616e6e");
+        check_golden(
+            &ServerControl::RunCheck(CheckRequest {
+                id: 9,
+                ticket: Some(42),
+                technician: "bob".into(),
+                check: crate::catalog::Check::DiskUsage { path: "/home".into() },
+            }),
+            "0000000f0209012a03626f6202052f686f6d65",
+        );
+        check_golden(
+            &AgentControl::CheckDone(CheckReport {
+                id: 9,
+                outcome: CheckOutcome::Refused { reason: "no consent".into() },
+            }),
+            "0000000e0209010a6e6f20636f6e73656e74",
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`wire`]: every message and snapshot type that crosses the QUIC link, in bincode's order.
 //! - [`codec`]: the only place that turns untrusted bytes into those types; length-prefixed, size-limited.
+//! - [`catalog`]: the approved remote checks: typed parameters, class, tier, limits; validated on both ends.
 //! - [`findings`]: pure rules that read a snapshot and say what looks wrong and which ticket category it suggests.
 //! - [`token`]: the enrollment token's text form: where the server is, which CA to pin, and the secret.
 //! - [`backoff`]: the reconnect delay schedule, so every agent spreads its retries the same way.
@@ -11,6 +12,7 @@
 //! `now` and random input in. That keeps it testable in memory and safe to fuzz.
 
 pub mod backoff;
+pub mod catalog;
 pub mod codec;
 pub mod findings;
 pub mod token;

@@ -45,6 +45,7 @@ pub struct Hello {
 pub enum AgentControl {
     Hello(Hello),
     Heartbeat { seq: u64 },
+    CheckDone(CheckReport),
 }
 
 /// Frames the server sends on an agent's control stream.
@@ -52,6 +53,41 @@ pub enum AgentControl {
 pub enum ServerControl {
     Welcome { protocol: u16, server_version: String, agent_id: String, heartbeat_secs: u32 },
     HeartbeatAck { seq: u64 },
+    RunCheck(CheckRequest),
+}
+
+/// A technician's request to run one approved check; the agent validates it again and enforces consent itself.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct CheckRequest {
+    pub id: u64,
+    /// The ticket whose consent window allows this run; `None` relies on the machine's unattended policy.
+    pub ticket: Option<u64>,
+    pub technician: String,
+    pub check: crate::catalog::Check,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct CheckReport {
+    pub id: u64,
+    pub outcome: CheckOutcome,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub enum CheckOutcome {
+    Done {
+        output: String,
+        elapsed_ms: u64,
+    },
+    /// The agent would not run it: no consent, disabled by local policy, or invalid parameters.
+    Refused {
+        reason: String,
+    },
+    Failed {
+        error: String,
+    },
+    TimedOut {
+        limit_ms: u64,
+    },
 }
 
 /// One request per bidirectional stream, answered by exactly one [`Response`]; the stream is the request's lifetime.
@@ -263,6 +299,10 @@ pub struct Process {
 pub enum LocalRequest {
     Help { subject: String, description: String },
     Tickets,
+    Consents,
+    RevokeConsent { ticket: u64 },
+    ExtendConsent { ticket: u64, minutes: u32 },
+    History,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -276,4 +316,32 @@ pub enum LocalResponse {
     },
     /// Saved on this machine; it goes out, with its snapshot, as soon as the server can be reached.
     HelpQueued,
+    Consents {
+        windows: Vec<ConsentWindow>,
+        /// The machine's policy lets read-only checks run without any window; the user must be told.
+        unattended_class_a: bool,
+    },
+    History(Vec<HistoryEntry>),
+    Done {
+        message: String,
+    },
+}
+
+/// While open, technicians working `ticket` may run approved checks on this machine.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ConsentWindow {
+    pub ticket: u64,
+    /// The local user who asked for help and so may extend or revoke it.
+    pub user: String,
+    pub until_ms: u64,
+}
+
+/// One check that ran (or was refused) on this machine, as the user sees it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct HistoryEntry {
+    pub at_ms: u64,
+    pub technician: String,
+    pub ticket: Option<u64>,
+    pub check: String,
+    pub outcome: String,
 }

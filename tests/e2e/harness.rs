@@ -191,6 +191,20 @@ impl Server {
         run(cmd)
     }
 
+    /// Creates an account on the running server and returns its API token.
+    pub fn add_user(&self, name: &str, tier: &str) -> String {
+        let out = run(server_cmd(self.dir.path(), &["user", "add", name, "--tier", tier]));
+        assert!(out.ok, "user add {name} failed: {}", out.stderr);
+        field(&out.stdout, "API token:")
+    }
+
+    /// The store itself, for what only a look at the rows can prove (or tampering can test).
+    pub fn sql(&self) -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open(self.db()).expect("opening the store");
+        conn.busy_timeout(Duration::from_secs(5)).expect("busy timeout");
+        conn
+    }
+
     /// The JSON the CLI prints with `--json`.
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         let mut all = args.to_vec();
@@ -240,6 +254,24 @@ impl Agent {
 
     pub fn run(&mut self) {
         self.proc = Some(Proc::spawn("lifeline-agent", Agent::cmd(self.dir.path(), &["run"])));
+    }
+
+    /// Runs the service with this policy file (TOML, as in packaging/agent.toml) and waits until it is connected.
+    pub fn run_with_policy(&mut self, policy: &str) {
+        let path = self.dir.path().join("agent.toml");
+        std::fs::write(&path, policy).expect("writing the policy");
+        let cmd = Agent::cmd(self.dir.path(), &["run", "--config", path.to_str().expect("utf-8 path")]);
+        let proc = Proc::spawn("lifeline-agent", cmd);
+        proc.wait_for_line("connected", Duration::from_secs(30));
+        self.proc = Some(proc);
+    }
+
+    /// Asks for help through the real agent and returns the ticket number.
+    pub fn request_help(&self, subject: &str) -> i64 {
+        let help = self.call(&["request-help", "--subject", subject]);
+        assert!(help.ok, "request-help failed: {}{}\nagent log:\n{}", help.stdout, help.stderr, self.log());
+        let number = field(&help.stdout, "ticket #");
+        number.split_once('.').and_then(|(n, _)| n.parse().ok()).unwrap_or_else(|| panic!("no number in {number:?}"))
     }
 
     pub fn call(&self, args: &[&str]) -> Run {

@@ -34,7 +34,8 @@ pub fn insert(conn: &Connection, a: &NewAgent<'_>, now: i64) -> Result<(), Store
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![a.id, a.cert_fingerprint, a.hostname, a.os, a.agent_version, a.token_id, now],
     )?;
-    Ok(())
+    let detail = serde_json::json!({ "hostname": a.hostname, "token": a.token_id, "fingerprint": a.cert_fingerprint });
+    super::audit::append(conn, a.id, "agent.enrolled", &detail, now)
 }
 
 const AGENT_COLUMNS: &str = "id, hostname, os, agent_version, enrolled_at, last_seen_at, revoked_at";
@@ -92,7 +93,7 @@ pub fn revoke(conn: &Connection, id: &str, by: &str, now: i64) -> Result<(), Sto
             StoreError::NotFound(format!("agent {id}"))
         });
     }
-    Ok(())
+    super::audit::append(conn, by, "agent.revoked", &serde_json::json!({ "agent": id }), now)
 }
 
 /// Stores a snapshot once: a replay of the same id from the same agent is a no-op, which makes re-sending after a

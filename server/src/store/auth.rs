@@ -4,9 +4,10 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::StoreError;
+use super::{StoreError, audit};
 
 #[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
@@ -15,6 +16,8 @@ pub enum Role {
     Tier2,
     Tier3,
     Admin,
+    /// Reads everything, including the audit log, and changes nothing.
+    Auditor,
 }
 
 impl Role {
@@ -24,16 +27,28 @@ impl Role {
             Role::Tier2 => "tier2",
             Role::Tier3 => "tier3",
             Role::Admin => "admin",
+            Role::Auditor => "auditor",
         }
     }
 
-    /// Accepts the stored form and the CLI's `1`, `2`, `3`, `admin`.
+    /// The support tier this role works at: what it may escalate to and which check classes it may run.
+    pub fn tier(self) -> u8 {
+        match self {
+            Role::Tier1 => 1,
+            Role::Tier2 => 2,
+            Role::Tier3 | Role::Admin => 3,
+            Role::Auditor => 0,
+        }
+    }
+
+    /// Accepts the stored form and the CLI's `1`, `2`, `3`, `admin`, `auditor`.
     pub fn parse(s: &str) -> Option<Role> {
         match s {
             "1" | "tier1" => Some(Role::Tier1),
             "2" | "tier2" => Some(Role::Tier2),
             "3" | "tier3" => Some(Role::Tier3),
             "admin" => Some(Role::Admin),
+            "auditor" => Some(Role::Auditor),
             _ => None,
         }
     }
@@ -76,6 +91,8 @@ pub fn create_enrollment_token(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![token.id, sha256_hex(&token.secret), now, expires_at, uses, label],
     )?;
+    let detail = json!({ "token": token.id, "expires_at": expires_at, "uses": uses, "label": label });
+    audit::append(conn, "local-admin", "token.created", &detail, now)?;
     Ok(token)
 }
 
@@ -113,7 +130,17 @@ pub fn add_user(conn: &Connection, name: &str, role: Role, password: &str, now: 
     if inserted == 0 {
         return Err(StoreError::Conflict(format!("user {name} already exists")));
     }
-    Ok(User { id: conn.last_insert_rowid(), name: name.to_owned(), role })
+    let user = User { id: conn.last_insert_rowid(), name: name.to_owned(), role };
+    audit::append(conn, "local-admin", "user.created", &json!({ "user": name, "role": role.as_str() }), now)?;
+    Ok(user)
+}
+
+pub fn set_role(conn: &Connection, name: &str, role: Role, now: i64) -> Result<Role, StoreError> {
+    let old = user_by_name(conn, name)?.ok_or_else(|| StoreError::NotFound(format!("user {name}")))?.role;
+    conn.execute("UPDATE users SET role = ?2 WHERE name = ?1", params![name, role.as_str()])?;
+    let detail = json!({ "user": name, "from": old.as_str(), "to": role.as_str() });
+    audit::append(conn, "local-admin", "user.role-changed", &detail, now)?;
+    Ok(old)
 }
 
 fn hash_password(password: &str) -> Result<String, StoreError> {

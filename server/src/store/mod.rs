@@ -5,7 +5,9 @@
 //! savepoint, so one bad job fails alone and never takes the rest of its batch with it.
 
 pub mod agents;
+pub mod audit;
 pub mod auth;
+pub mod checks;
 mod schema;
 pub mod tickets;
 

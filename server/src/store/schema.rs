@@ -5,7 +5,8 @@ use rusqlite::Connection;
 
 use super::StoreError;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE enrollment_tokens (
     id          TEXT PRIMARY KEY,
     secret_hash TEXT NOT NULL UNIQUE,
@@ -76,7 +77,35 @@ CREATE TABLE ticket_events (
     event  TEXT NOT NULL
 );
 CREATE INDEX ticket_events_by_ticket ON ticket_events(ticket, id);
-"#];
+"#,
+    r#"
+CREATE TABLE check_runs (
+    id           INTEGER PRIMARY KEY,
+    agent_id     TEXT NOT NULL REFERENCES agents(id),
+    ticket       INTEGER REFERENCES tickets(number),
+    technician   TEXT NOT NULL,
+    check_json   TEXT NOT NULL,
+    description  TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    requested_at INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    sent_at      INTEGER,
+    finished_at  INTEGER,
+    elapsed_ms   INTEGER,
+    result       TEXT
+);
+CREATE INDEX check_runs_by_agent ON check_runs(agent_id, state, id);
+CREATE TABLE audit (
+    seq       INTEGER PRIMARY KEY,
+    at        INTEGER NOT NULL,
+    actor     TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    detail    TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash      TEXT NOT NULL
+);
+"#,
+];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;

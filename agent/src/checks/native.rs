@@ -1,0 +1,408 @@
+//! One function per approved check, each returning a plain-text report for the technician. Facts a snapshot already
+//! holds come from a fresh snapshot, so there is one place that reads sysinfo; the rest read the kernel's files.
+
+use std::fmt::Write;
+use std::time::{Duration, Instant};
+
+use lifeline_shared::catalog::{Check, RecordType};
+use lifeline_shared::wire::Snapshot;
+
+use crate::collect::{CollectConfig, Collector};
+use crate::config::Config;
+
+pub async fn run(check: &Check, config: &Config) -> Result<String, String> {
+    match check {
+        Check::SystemSummary => Ok(system_summary(&snapshot(5).await)),
+        Check::TopProcesses { count } => Ok(top_processes(&snapshot(usize::from(*count)).await)),
+        Check::NetworkInterfaces => Ok(network(&snapshot(1).await)),
+        Check::DiskUsage { path } => disk_usage(path),
+        Check::DnsResolve { name, record } => dns(name, *record).await,
+        Check::TcpConnect { host, port } => tcp(host, *port).await,
+        Check::ListeningPorts => blocking(imp::listening_ports).await,
+        Check::ServiceStatus { unit } => {
+            let unit = unit.clone();
+            blocking(move || imp::service_status(&unit)).await
+        }
+        Check::PrinterQueue => blocking(imp::printer_queue).await,
+        Check::ProcessList { command_lines } => {
+            process_list(*command_lines && config.process_command_lines, config.process_command_lines)
+        }
+        Check::RestartService { unit } => restart_service(unit).await,
+        Check::FlushDnsCache => flush_dns_cache().await,
+    }
+}
+
+/// Asks systemd itself over the system bus: the same call `systemctl restart` makes, without starting a program.
+async fn restart_service(unit: &str) -> Result<String, String> {
+    let bus = system_bus().await?;
+    let reply = bus
+        .call_method(
+            Some("org.freedesktop.systemd1"),
+            "/org/freedesktop/systemd1",
+            Some("org.freedesktop.systemd1.Manager"),
+            "RestartUnit",
+            &(unit, "replace"),
+        )
+        .await
+        .map_err(|e| format!("systemd refused to restart {unit}: {e}"))?;
+    let job: zbus::zvariant::OwnedObjectPath =
+        reply.body().deserialize().map_err(|e| format!("systemd's answer was unreadable: {e}"))?;
+    Ok(format!("restart of {unit} queued as systemd job {}\n", job.as_str()))
+}
+
+async fn flush_dns_cache() -> Result<String, String> {
+    let bus = system_bus().await?;
+    bus.call_method(
+        Some("org.freedesktop.resolve1"),
+        "/org/freedesktop/resolve1",
+        Some("org.freedesktop.resolve1.Manager"),
+        "FlushCaches",
+        &(),
+    )
+    .await
+    .map_err(|e| format!("systemd-resolved did not flush its cache: {e}"))?;
+    Ok("systemd-resolved's DNS cache is empty\n".into())
+}
+
+async fn system_bus() -> Result<zbus::Connection, String> {
+    zbus::Connection::system().await.map_err(|e| format!("cannot reach the system bus (is systemd running?): {e}"))
+}
+
+async fn snapshot(top_n: usize) -> Snapshot {
+    Collector::new(CollectConfig { top_n, ..CollectConfig::default() }).snapshot([0; 16], 0).await
+}
+
+async fn blocking(f: impl FnOnce() -> Result<String, String> + Send + 'static) -> Result<String, String> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| format!("check task failed: {e}"))?
+}
+
+fn gib(bytes: u64) -> f64 {
+    bytes as f64 / (1u64 << 30) as f64
+}
+
+fn system_summary(s: &Snapshot) -> String {
+    let h = &s.host;
+    let mut out =
+        format!("host      {} ({} {}, kernel {}, {})\n", h.hostname, h.os_name, h.os_version, h.kernel, h.arch);
+    let _ = writeln!(out, "uptime    {} h {} min", h.uptime_secs / 3600, h.uptime_secs % 3600 / 60);
+    let _ = writeln!(out, "users     {}", h.users.join(", "));
+    let _ = writeln!(
+        out,
+        "cpu       {} ({} cores), {:.0} % busy, load {:?}",
+        s.cpu.model, s.cpu.logical_cores, s.cpu.usage_pct, s.cpu.load_avg
+    );
+    let m = &s.memory;
+    let _ = writeln!(
+        out,
+        "memory    {:.1} GiB used of {:.1} GiB, {:.1} GiB available; swap {:.1} of {:.1} GiB",
+        gib(m.used_bytes),
+        gib(m.total_bytes),
+        gib(m.available_bytes),
+        gib(m.swap_used_bytes),
+        gib(m.swap_total_bytes)
+    );
+    for d in &s.disks {
+        let _ = writeln!(
+            out,
+            "disk      {} ({}) {:.1} GiB free of {:.1} GiB",
+            d.mount_point,
+            d.file_system,
+            gib(d.available_bytes),
+            gib(d.total_bytes)
+        );
+    }
+    for p in &s.problems {
+        let _ = writeln!(out, "note      {p}");
+    }
+    out
+}
+
+fn top_processes(s: &Snapshot) -> String {
+    let mut out = format!("{} processes\n\nby CPU:\n", s.processes.count);
+    let row = |p: &lifeline_shared::wire::Process| {
+        format!(
+            "  {:>7} {:>6.1} % {:>8.1} MiB  {:<10} {}\n",
+            p.pid,
+            p.cpu_pct,
+            p.rss_bytes as f64 / 1048576.0,
+            p.user.as_deref().unwrap_or("-"),
+            p.name
+        )
+    };
+    s.processes.top_cpu.iter().for_each(|p| out += &row(p));
+    out += "\nby memory:\n";
+    s.processes.top_memory.iter().for_each(|p| out += &row(p));
+    out
+}
+
+fn network(s: &Snapshot) -> String {
+    let n = &s.network;
+    let mut out = String::new();
+    for i in &n.interfaces {
+        let _ = writeln!(
+            out,
+            "{:<12} {} {}  rx {} B ({} errors)  tx {} B ({} errors)",
+            i.name,
+            i.mac,
+            i.addresses.join(" "),
+            i.rx_bytes,
+            i.rx_errors,
+            i.tx_bytes,
+            i.tx_errors
+        );
+    }
+    let _ = match &n.default_route {
+        Some(r) => writeln!(out, "default route via {} on {}", r.gateway, r.interface),
+        None => writeln!(out, "no default route"),
+    };
+    let _ = writeln!(out, "dns servers {}", n.dns_servers.join(", "));
+    out
+}
+
+fn disk_usage(path: &str) -> Result<String, String> {
+    let stat = nix::sys::statvfs::statvfs(path).map_err(|e| format!("{path}: {e}"))?;
+    let block = stat.fragment_size();
+    let total = stat.blocks() * block;
+    let free = stat.blocks_available() * block;
+    let used_pct = if total == 0 { 0.0 } else { (total - free) as f64 * 100.0 / total as f64 };
+    let inodes_pct = if stat.files() == 0 {
+        0.0
+    } else {
+        (stat.files() - stat.files_available()) as f64 * 100.0 / stat.files() as f64
+    };
+    Ok(format!(
+        "{path}: total {:.1} GiB, free {:.1} GiB, {used_pct:.0} % used; inodes {inodes_pct:.0} % used{}\n",
+        gib(total),
+        gib(free),
+        if stat.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) { "; READ-ONLY" } else { "" }
+    ))
+}
+
+async fn dns(name: &str, record: RecordType) -> Result<String, String> {
+    let started = Instant::now();
+    let addrs = tokio::net::lookup_host((name, 0)).await.map_err(|e| format!("{name} does not resolve: {e}"))?;
+    let wanted: Vec<String> = addrs
+        .map(|a| a.ip())
+        .filter(|ip| match record {
+            RecordType::A => ip.is_ipv4(),
+            RecordType::Aaaa => ip.is_ipv6(),
+        })
+        .map(|ip| ip.to_string())
+        .collect();
+    let ms = started.elapsed().as_millis();
+    if wanted.is_empty() {
+        return Err(format!("{name} has no {record:?} address ({ms} ms)"));
+    }
+    Ok(format!("{name} {record:?}: {} ({ms} ms)\n", wanted.join(", ")))
+}
+
+async fn tcp(host: &str, port: u16) -> Result<String, String> {
+    let started = Instant::now();
+    match tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect((host, port))).await {
+        Ok(Ok(stream)) => {
+            let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+            Ok(format!("connected to {host}:{port} ({peer}) in {} ms\n", started.elapsed().as_millis()))
+        }
+        Ok(Err(e)) => Err(format!("{host}:{port}: {e} after {} ms", started.elapsed().as_millis())),
+        Err(_) => Err(format!("{host}:{port}: no answer within 5 s")),
+    }
+}
+
+fn process_list(with_command_lines: bool, allowed: bool) -> Result<String, String> {
+    use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind, Users};
+    let mut sys = System::new().map_err(|e| format!("reading processes: {e}"))?;
+    let kind = ProcessRefreshKind::nothing().with_user(UpdateKind::Always).with_memory();
+    let kind = if with_command_lines { kind.with_cmd(UpdateKind::Always) } else { kind };
+    sys.refresh_processes_specifics(ProcessesToUpdate::All, true, kind);
+    let users = Users::new_with_refreshed_list().map_err(|e| format!("reading users: {e}"))?;
+    let mut procs: Vec<_> = sys.processes().values().filter(|p| p.thread_kind().is_none()).collect();
+    procs.sort_by_key(|p| p.pid());
+    let mut out = format!(
+        "{} processes{}\n",
+        procs.len(),
+        if allowed { "" } else { " (command lines withheld by this machine's policy)" }
+    );
+    for p in procs {
+        let user = p
+            .user_id()
+            .and_then(|u| users.get_user_by_id(u))
+            .map(|u| u.name().to_owned())
+            .unwrap_or_else(|| "-".into());
+        let _ = write!(
+            out,
+            "{:>7} {:<10} {:>8.1} MiB  {}",
+            p.pid().as_u32(),
+            user,
+            p.memory() as f64 / 1048576.0,
+            p.name().to_string_lossy()
+        );
+        if with_command_lines {
+            let cmd: Vec<_> = p.cmd().iter().map(|a| a.to_string_lossy()).collect();
+            let _ = write!(out, "  {}", cmd.join(" "));
+        }
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+#[cfg(target_os = "linux")]
+mod imp {
+    use std::fmt::Write;
+
+    pub fn listening_ports() -> Result<String, String> {
+        let mut out = String::new();
+        for (file, proto, listen_state) in
+            [("tcp", "tcp", Some("0A")), ("tcp6", "tcp6", Some("0A")), ("udp", "udp", None), ("udp6", "udp6", None)]
+        {
+            let Ok(text) = std::fs::read_to_string(format!("/proc/net/{file}")) else { continue };
+            for (addr, port) in parse_sockets(&text, listen_state) {
+                let _ = writeln!(out, "{proto:<5} {addr}:{port}");
+            }
+        }
+        if out.is_empty() {
+            return Err("no socket tables readable in /proc/net".into());
+        }
+        Ok(out)
+    }
+
+    /// Local address and port of each socket in a /proc/net/{tcp,udp}[6] table, listening ones only for TCP.
+    pub(super) fn parse_sockets(text: &str, listen_state: Option<&str>) -> Vec<(String, u16)> {
+        let mut found: Vec<(String, u16)> = text
+            .lines()
+            .skip(1)
+            .filter_map(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                let (local, state) = (fields.get(1)?, fields.get(3)?);
+                if listen_state.is_some_and(|s| s != *state) {
+                    return None;
+                }
+                let (ip_hex, port_hex) = local.split_once(':')?;
+                Some((hex_ip(ip_hex)?, u16::from_str_radix(port_hex, 16).ok()?))
+            })
+            .collect();
+        found.sort();
+        found.dedup();
+        found
+    }
+
+    /// The kernel writes addresses as 32-bit words in host (little-endian) order.
+    fn hex_ip(hex: &str) -> Option<String> {
+        let words: Vec<u32> = (0..hex.len() / 8)
+            .map(|i| u32::from_str_radix(hex.get(i * 8..i * 8 + 8)?, 16).ok())
+            .collect::<Option<_>>()?;
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        match bytes.len() {
+            4 => Some(std::net::Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]).to_string()),
+            16 => <[u8; 16]>::try_from(bytes).ok().map(|b| format!("[{}]", std::net::Ipv6Addr::from(b))),
+            _ => None,
+        }
+    }
+
+    /// Whether a unit is installed and whether its control group has processes, read from systemd's files rather
+    /// than by asking systemctl, which would mean running a program.
+    pub fn service_status(unit: &str) -> Result<String, String> {
+        let unit = if unit.contains('.') { unit.to_owned() } else { format!("{unit}.service") };
+        let installed =
+            ["/etc/systemd/system", "/run/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"]
+                .iter()
+                .map(|dir| std::path::Path::new(dir).join(&unit))
+                .find(|p| p.exists());
+        let cgroup = std::path::Path::new("/sys/fs/cgroup/system.slice").join(&unit).join("cgroup.procs");
+        let pids: Vec<String> = std::fs::read_to_string(&cgroup)
+            .map(|t| t.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default();
+        let mut out = match &installed {
+            Some(path) => format!("{unit}: installed ({})\n", path.display()),
+            None => format!("{unit}: no unit file found\n"),
+        };
+        if pids.is_empty() {
+            out += "not running (no processes in its control group)\n";
+        } else {
+            let _ = writeln!(out, "running: {} process(es), pids {}", pids.len(), pids.join(" "));
+        }
+        Ok(out)
+    }
+
+    /// Print queues from CUPS's own configuration and spool directory.
+    pub fn printer_queue() -> Result<String, String> {
+        let conf = std::fs::read_to_string("/etc/cups/printers.conf")
+            .map_err(|e| format!("no CUPS printers configured or readable (/etc/cups/printers.conf: {e})"))?;
+        let mut out = String::new();
+        for (name, state) in parse_printers(&conf) {
+            let _ = writeln!(out, "printer {name}: {state}");
+        }
+        let jobs = std::fs::read_dir("/var/spool/cups")
+            .map(|d| d.filter_map(Result::ok).filter(|f| f.file_name().to_string_lossy().starts_with('d')).count())
+            .unwrap_or(0);
+        let _ = writeln!(out, "{jobs} job file(s) waiting in /var/spool/cups");
+        Ok(out)
+    }
+
+    pub(super) fn parse_printers(conf: &str) -> Vec<(String, String)> {
+        let mut printers = Vec::new();
+        let mut current: Option<(String, String)> = None;
+        for line in conf.lines().map(str::trim) {
+            if let Some(rest) = line.strip_prefix("<Printer ").or_else(|| line.strip_prefix("<DefaultPrinter ")) {
+                current = Some((rest.trim_end_matches('>').to_owned(), "state unknown".into()));
+            } else if let (Some(state), Some(p)) = (line.strip_prefix("State "), current.as_mut()) {
+                p.1 = state.to_lowercase();
+            } else if line == "</Printer>" || line == "</DefaultPrinter>" {
+                printers.extend(current.take());
+            }
+        }
+        printers
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod imp {
+    pub fn listening_ports() -> Result<String, String> {
+        Err("listening-ports is not implemented on this OS yet".into())
+    }
+    pub fn service_status(_unit: &str) -> Result<String, String> {
+        Err("service-status is not implemented on this OS yet".into())
+    }
+    pub fn printer_queue() -> Result<String, String> {
+        Err("printer-queue is not implemented on this OS yet".into())
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::imp::*;
+
+    #[test]
+    fn parses_the_kernel_socket_tables() {
+        let tcp = "  sl  local_address rem_address   st tx_queue rx_queue\n\
+                   0: 0100007F:1D1B 00000000:0000 0A 00000000:00000000\n\
+                   1: 0100007F:C350 0100007F:1D1B 01 00000000:00000000\n";
+        assert_eq!(parse_sockets(tcp, Some("0A")), [("127.0.0.1".to_owned(), 7451)]);
+        let tcp6 = "header\n 0: 00000000000000000000000001000000:0016 00000000000000000000000000000000:0000 0A x\n";
+        assert_eq!(parse_sockets(tcp6, Some("0A")), [("[::1]".to_owned(), 22)]);
+        assert!(parse_sockets("header\n 0: zz:zz 0 0A\n", None).is_empty());
+    }
+
+    #[test]
+    fn parses_cups_printers() {
+        let conf = "# comment\n<DefaultPrinter office>\nState Stopped\n</DefaultPrinter>\n<Printer lab>\nState Idle\n</Printer>\n";
+        assert_eq!(
+            parse_printers(conf),
+            [("office".to_owned(), "stopped".to_owned()), ("lab".to_owned(), "idle".to_owned())]
+        );
+    }
+
+    #[tokio::test]
+    async fn real_checks_on_this_machine() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let ports = listening_ports().unwrap();
+        assert!(ports.contains(&format!("127.0.0.1:{port}")), "{ports}");
+        let ok = super::tcp("127.0.0.1", port).await.unwrap();
+        assert!(ok.contains("connected"));
+        drop(listener);
+        assert!(super::tcp("127.0.0.1", port).await.is_err());
+        assert!(super::dns("localhost", lifeline_shared::catalog::RecordType::A).await.unwrap().contains("127.0.0.1"));
+        assert!(super::disk_usage("/nonexistent-lifeline").is_err());
+        assert!(service_status("no-such-unit-lifeline").unwrap().contains("not running"));
+    }
+}

@@ -1,0 +1,223 @@
+//! Approved checks on the server's side: who may ask for what, queueing for agents that are offline, and recording
+//! every outcome on the run, the ticket and the audit log. The server's gate is the first of two: the agent checks
+//! parameters, its own policy and the user's consent again, whatever the server says.
+
+use lifeline_shared::catalog::Check;
+use lifeline_shared::wire::{CheckReport, CheckRequest};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tracing::{info, warn};
+
+use crate::State;
+use crate::store::auth::{Role, User};
+use crate::store::checks::{self as runs, NewRun, Run, RunState};
+use crate::store::{StoreError, agents, audit, now_ms, tickets as ticket_store};
+use crate::tickets::{Event, Status};
+
+/// How long a check may wait for an offline agent unless the technician says otherwise, and the most they may say.
+pub const DEFAULT_EXPIRY_MINUTES: u32 = 60;
+pub const MAX_EXPIRY_MINUTES: u32 = 24 * 60;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct Ask {
+    pub agent_id: String,
+    pub name: String,
+    pub params: Vec<(String, String)>,
+    pub ticket: Option<i64>,
+    pub expires_minutes: u32,
+}
+
+/// Authorizes, queues and (if the agent is online) sends one check. Every refusal is audited before it is returned.
+pub async fn request(state: &State, user: &User, ask: Ask) -> Result<Run, CheckError> {
+    let refusal = match gate(state, user, &ask).await {
+        Ok(check) => {
+            let (tech, agent_id, ticket) = (user.name.clone(), ask.agent_id.clone(), ask.ticket);
+            let role = user.role.as_str();
+            let expires_at = now_ms() + i64::from(ask.expires_minutes) * 60_000;
+            let run = state
+                .store
+                .write(move |c| {
+                    let now = now_ms();
+                    let new = NewRun { agent_id: &agent_id, ticket, technician: &tech, check: &check, expires_at };
+                    let id = runs::insert(c, &new, now)?;
+                    let detail = json!({
+                        "run": id, "agent": agent_id, "ticket": ticket, "check": check.describe(), "role": role,
+                    });
+                    audit::append(c, &tech, "check.requested", &detail, now)?;
+                    runs::get(c, id)
+                })
+                .await?;
+            info!(run = run.id, agent_id = %run.agent_id, by = %user.name, check = %run.description, "check requested");
+            if !state.connected.send_check(&run.agent_id, to_wire(&run)) {
+                info!(run = run.id, "agent offline; the check waits for it to connect");
+            }
+            return Ok(run);
+        }
+        Err(refusal) => refusal,
+    };
+    warn!(by = %user.name, agent_id = %ask.agent_id, check = %ask.name, reason = %refusal, "check refused");
+    let detail = json!({
+        "agent": ask.agent_id, "ticket": ask.ticket, "check": ask.name, "params": ask.params,
+        "role": user.role.as_str(), "reason": refusal.to_string(),
+    });
+    let actor = user.name.clone();
+    state.store.write(move |c| audit::append(c, &actor, "check.refused", &detail, now_ms())).await?;
+    Err(refusal)
+}
+
+async fn gate(state: &State, user: &User, ask: &Ask) -> Result<Check, CheckError> {
+    if user.role == Role::Auditor {
+        return Err(CheckError::Forbidden("auditors may read but not run checks".into()));
+    }
+    let check = Check::parse(&ask.name, &ask.params).map_err(|e| CheckError::Invalid(e.to_string()))?;
+    let definition = check.definition();
+    if user.role.tier() < definition.min_tier {
+        return Err(CheckError::Forbidden(format!(
+            "{} is a class {:?} check for tier {} and up; you work at tier {}",
+            definition.name,
+            definition.class,
+            definition.min_tier,
+            user.role.tier()
+        )));
+    }
+    if !(1..=MAX_EXPIRY_MINUTES).contains(&ask.expires_minutes) {
+        return Err(CheckError::Invalid(format!("expiry must be 1 to {MAX_EXPIRY_MINUTES} minutes")));
+    }
+    let (agent_id, ticket) = (ask.agent_id.clone(), ask.ticket);
+    state
+        .store
+        .read(move |c| {
+            let agent =
+                agents::by_id(c, &agent_id)?.ok_or_else(|| StoreError::NotFound(format!("agent {agent_id}")))?;
+            if agent.revoked_at.is_some() {
+                return Err(StoreError::Refused(format!("agent {agent_id} is revoked")));
+            }
+            if let Some(number) = ticket {
+                let t = ticket_store::get(c, number)?.state;
+                if t.agent_id.as_deref() != Some(agent_id.as_str()) {
+                    return Err(StoreError::Refused(format!("ticket {number} is not about agent {agent_id}")));
+                }
+                if t.status == Status::Closed {
+                    return Err(StoreError::Refused(format!("ticket {number} is closed")));
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::Refused(m) => CheckError::Invalid(m),
+            other => CheckError::Store(other),
+        })?;
+    Ok(check)
+}
+
+pub fn to_wire(run: &Run) -> CheckRequest {
+    CheckRequest {
+        id: u64::try_from(run.id).unwrap_or_default(),
+        ticket: run.ticket.and_then(|t| u64::try_from(t).ok()),
+        technician: run.technician.clone(),
+        check: run.check.clone(),
+    }
+}
+
+/// Sends what waited for this agent, in order, and closes what waited too long.
+pub async fn dispatch_queued(state: &State, agent_id: &str) {
+    let id = agent_id.to_owned();
+    let queued = match state.store.read(move |c| runs::queued(c, &id)).await {
+        Ok(queued) => queued,
+        Err(e) => return warn!(error = %e, "cannot read queued checks"),
+    };
+    for run in queued {
+        if run.expires_at <= now_ms() {
+            let reason = "the agent did not connect before the request expired";
+            finish(state, agent_id, run.id, RunState::Expired, reason.into(), None).await;
+        } else if !state.connected.send_check(agent_id, to_wire(&run)) {
+            return;
+        }
+    }
+}
+
+/// Records a run's end once: on the run, as an event on its ticket, and in the audit log with a hash of the result.
+pub async fn finish(state: &State, agent_id: &str, run_id: i64, end: RunState, result: String, elapsed: Option<u64>) {
+    let agent = agent_id.to_owned();
+    let outcome = state
+        .store
+        .write(move |c| {
+            let now = now_ms();
+            let Some(run) = runs::finish(c, run_id, &agent, end, &result, elapsed, now)? else {
+                return Ok(None);
+            };
+            let action = match end {
+                RunState::Refused => "check.refused-by-agent",
+                RunState::Expired => "check.expired",
+                RunState::Lost => "check.lost",
+                _ => "check.executed",
+            };
+            let detail = json!({
+                "run": run.id, "agent": run.agent_id, "ticket": run.ticket, "check": run.description,
+                "state": end.as_str(), "elapsed_ms": run.elapsed_ms,
+                "result_sha256": hex::encode(Sha256::digest(result.as_bytes())),
+            });
+            audit::append(c, &agent, action, &detail, now)?;
+            if let Some(number) = run.ticket {
+                let event = Event::CheckRun {
+                    run: run.id,
+                    check: run.description.clone(),
+                    state: end.as_str().to_owned(),
+                    elapsed_ms: run.elapsed_ms,
+                    result,
+                };
+                // A ticket closed meanwhile takes no more events; the run and the audit entry still hold the result.
+                match ticket_store::append(c, number, &run.technician, &event, now) {
+                    Err(StoreError::Refused(why)) => warn!(run = run.id, ticket = number, %why, "result not attached"),
+                    other => drop(other?),
+                }
+            }
+            Ok(Some(run))
+        })
+        .await;
+    let run = match outcome {
+        Ok(Some(run)) => run,
+        Ok(None) => return warn!(run = run_id, "report for a check run that is unknown, not this agent's, or over"),
+        Err(e) => return warn!(run = run_id, error = %e, "cannot record a check result"),
+    };
+    info!(run = run.id, state = end.as_str(), check = %run.description, "check finished");
+}
+
+/// Runs sent on a connection that ended before the agent reported. A read-only or diagnostic check goes back in the
+/// queue (running it twice harms nothing); a fix is not repeated behind the technician's back.
+pub async fn unanswered(state: &State, agent_id: &str, ids: Vec<i64>) {
+    for id in ids {
+        let requeued = state.store.write(move |c| runs::requeue_unless_fix(c, id)).await;
+        match requeued {
+            Ok(Some(run)) => {
+                info!(run = id, "check requeued: the agent left before reporting");
+                // The agent may already be back on a newer connection, whose queue was read before this run returned.
+                state.connected.send_check(agent_id, to_wire(&run));
+            }
+            Ok(None) => {
+                let why = "the connection to the agent ended before it reported; ask again";
+                finish(state, agent_id, id, RunState::Lost, why.into(), None).await;
+            }
+            Err(e) => warn!(run = id, error = %e, "cannot requeue a check"),
+        }
+    }
+}
+
+/// The agent's report on a run it was sent.
+pub async fn report(state: &State, agent_id: &str, report: CheckReport) {
+    let (end, result, elapsed) = RunState::of(&report.outcome);
+    let Ok(id) = i64::try_from(report.id) else {
+        return warn!(run = report.id, "report for an impossible run id");
+    };
+    finish(state, agent_id, id, end, result, elapsed).await;
+}

@@ -1,0 +1,196 @@
+//! Check runs: each technician request, from queued (the agent may be offline) through sent to its outcome.
+
+use lifeline_shared::catalog::{Check, Class};
+use lifeline_shared::wire::CheckOutcome;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::Serialize;
+
+use super::StoreError;
+
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunState {
+    Queued,
+    Sent,
+    Done,
+    /// The agent would not run it (consent, policy or parameters).
+    Refused,
+    Failed,
+    TimedOut,
+    /// Still queued when its expiry passed.
+    Expired,
+    /// Sent, but the connection ended before the agent reported.
+    Lost,
+}
+
+impl RunState {
+    const ALL: [RunState; 8] = [
+        RunState::Queued,
+        RunState::Sent,
+        RunState::Done,
+        RunState::Refused,
+        RunState::Failed,
+        RunState::TimedOut,
+        RunState::Expired,
+        RunState::Lost,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Queued => "queued",
+            RunState::Sent => "sent",
+            RunState::Done => "done",
+            RunState::Refused => "refused",
+            RunState::Failed => "failed",
+            RunState::TimedOut => "timed-out",
+            RunState::Expired => "expired",
+            RunState::Lost => "lost",
+        }
+    }
+
+    fn parse(s: &str) -> Result<RunState, StoreError> {
+        RunState::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown check run state {s:?}")))
+    }
+
+    pub fn is_final(self) -> bool {
+        !matches!(self, RunState::Queued | RunState::Sent)
+    }
+
+    /// The final state an agent's report puts a run in, and the text kept as its result.
+    pub fn of(outcome: &CheckOutcome) -> (RunState, String, Option<u64>) {
+        match outcome {
+            CheckOutcome::Done { output, elapsed_ms } => (RunState::Done, output.clone(), Some(*elapsed_ms)),
+            CheckOutcome::Refused { reason } => (RunState::Refused, reason.clone(), None),
+            CheckOutcome::Failed { error } => (RunState::Failed, error.clone(), None),
+            CheckOutcome::TimedOut { limit_ms } => {
+                (RunState::TimedOut, format!("no answer within the check's limit of {limit_ms} ms"), None)
+            }
+        }
+    }
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct Run {
+    pub id: i64,
+    pub agent_id: String,
+    pub ticket: Option<i64>,
+    pub technician: String,
+    #[serde(skip)]
+    pub check: Check,
+    pub name: &'static str,
+    pub description: String,
+    pub state: RunState,
+    pub requested_at: i64,
+    pub expires_at: i64,
+    pub sent_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub elapsed_ms: Option<i64>,
+    /// The output of a run that was done; the reason or error otherwise.
+    pub result: Option<String>,
+}
+
+const COLUMNS: &str = "id, agent_id, ticket, technician, check_json, state, requested_at, expires_at, sent_at, \
+                       finished_at, elapsed_ms, result";
+
+fn from_row(r: &Row) -> rusqlite::Result<Result<Run, StoreError>> {
+    let json: String = r.get(4)?;
+    let state: String = r.get(5)?;
+    let parsed = serde_json::from_str::<Check>(&json)
+        .map_err(|e| StoreError::Corrupt(format!("check run {}: {e}", r.get::<_, i64>(0).unwrap_or(0))));
+    let (id, agent_id, ticket, technician) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+    let (requested_at, expires_at, sent_at, finished_at, elapsed_ms, result) =
+        (r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?);
+    Ok(parsed.and_then(|check| {
+        Ok(Run {
+            id,
+            agent_id,
+            ticket,
+            technician,
+            name: check.definition().name,
+            description: check.describe(),
+            check,
+            state: RunState::parse(&state)?,
+            requested_at,
+            expires_at,
+            sent_at,
+            finished_at,
+            elapsed_ms,
+            result,
+        })
+    }))
+}
+
+pub struct NewRun<'a> {
+    pub agent_id: &'a str,
+    pub ticket: Option<i64>,
+    pub technician: &'a str,
+    pub check: &'a Check,
+    pub expires_at: i64,
+}
+
+pub fn insert(conn: &Connection, run: &NewRun, now: i64) -> Result<i64, StoreError> {
+    let json = serde_json::to_string(run.check).map_err(|e| StoreError::Refused(e.to_string()))?;
+    conn.execute(
+        "INSERT INTO check_runs (agent_id, ticket, technician, check_json, description, state, requested_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7)",
+        params![run.agent_id, run.ticket, run.technician, json, run.check.describe(), now, run.expires_at],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn get(conn: &Connection, id: i64) -> Result<Run, StoreError> {
+    conn.query_row(&format!("SELECT {COLUMNS} FROM check_runs WHERE id = ?1"), [id], from_row)
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("check run {id}")))?
+}
+
+/// Runs waiting for `agent_id` to connect, oldest first.
+pub fn queued(conn: &Connection, agent_id: &str) -> Result<Vec<Run>, StoreError> {
+    let mut stmt = conn
+        .prepare(&format!("SELECT {COLUMNS} FROM check_runs WHERE agent_id = ?1 AND state = 'queued' ORDER BY id"))?;
+    let rows = stmt.query_map([agent_id], from_row)?;
+    rows.map(|r| r?).collect()
+}
+
+/// Marks a queued run sent; false if it was no longer queued (another connection took it, or it expired).
+pub fn mark_sent(conn: &Connection, id: i64, now: i64) -> Result<bool, StoreError> {
+    Ok(conn.execute(
+        "UPDATE check_runs SET state = 'sent', sent_at = ?2 WHERE id = ?1 AND state = 'queued'",
+        params![id, now],
+    )? == 1)
+}
+
+/// Puts a sent run back in the queue unless it is a fix (class C); `None` if it was not requeued.
+pub fn requeue_unless_fix(conn: &Connection, id: i64) -> Result<Option<Run>, StoreError> {
+    let run = get(conn, id)?;
+    if run.state != RunState::Sent || run.check.definition().class == Class::C {
+        return Ok(None);
+    }
+    conn.execute("UPDATE check_runs SET state = 'queued', sent_at = NULL WHERE id = ?1", [id])?;
+    Ok(Some(Run { state: RunState::Queued, sent_at: None, ..run }))
+}
+
+/// Records the final state of a run that is not final yet; `None` if it already was (a duplicate report).
+pub fn finish(
+    conn: &Connection,
+    id: i64,
+    agent_id: &str,
+    state: RunState,
+    result: &str,
+    elapsed_ms: Option<u64>,
+    now: i64,
+) -> Result<Option<Run>, StoreError> {
+    let elapsed = elapsed_ms.map(|ms| i64::try_from(ms).unwrap_or(i64::MAX));
+    let changed = conn.execute(
+        "UPDATE check_runs SET state = ?3, result = ?4, elapsed_ms = ?5, finished_at = ?6
+         WHERE id = ?1 AND agent_id = ?2 AND state IN ('queued', 'sent')",
+        params![id, agent_id, state.as_str(), result, elapsed, now],
+    )?;
+    if changed == 0 {
+        return Ok(None);
+    }
+    get(conn, id).map(Some)
+}

@@ -1,0 +1,418 @@
+//! The catalog of approved remote checks: the only things a technician can make an agent do.
+//!
+//! Each check is a variant with typed parameters, a class (A read-only, B heavier diagnostics, C reversible fixes), the
+//! lowest tier that may run it, a time limit and an output limit. Parameters are validated by the same code on the
+//! server (before anything is sent) and on the agent (before anything runs), so a compromised server gains nothing by
+//! skipping its own check. The implementations live in the agent; there is no way to express "run this command".
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Class {
+    /// Read-only facts about the machine; tier 1.
+    A,
+    /// Heavier diagnostics that generate traffic or reveal more; tier 2.
+    B,
+    /// Reversible fixes; tier 3, and off unless the machine's own policy enables them.
+    C,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordType {
+    A,
+    Aaaa,
+}
+
+/// One approved check with its parameters. Variants are only ever appended (bincode encodes the index).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    SystemSummary,
+    TopProcesses { count: u8 },
+    DiskUsage { path: String },
+    NetworkInterfaces,
+    DnsResolve { name: String, record: RecordType },
+    TcpConnect { host: String, port: u16 },
+    ListeningPorts,
+    ServiceStatus { unit: String },
+    PrinterQueue,
+    ProcessList { command_lines: bool },
+    RestartService { unit: String },
+    FlushDnsCache,
+}
+
+/// What every check is, apart from its parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Definition {
+    pub name: &'static str,
+    pub class: Class,
+    /// Lowest technician tier (1 to 3) allowed to request it.
+    pub min_tier: u8,
+    pub time_limit: Duration,
+    pub max_output: usize,
+    /// Parameter names and what each accepts, for help texts and error messages.
+    pub params: &'static [(&'static str, &'static str)],
+    pub summary: &'static str,
+}
+
+const fn def(
+    name: &'static str,
+    class: Class,
+    secs: u64,
+    params: &'static [(&'static str, &'static str)],
+    summary: &'static str,
+) -> Definition {
+    let min_tier = match class {
+        Class::A => 1,
+        Class::B => 2,
+        Class::C => 3,
+    };
+    Definition { name, class, min_tier, time_limit: Duration::from_secs(secs), max_output: 64 * 1024, params, summary }
+}
+
+/// Every check, in catalog order.
+pub const CATALOG: &[Definition] = &[
+    def("system-summary", Class::A, 5, &[], "host, OS, uptime, CPU, memory and disks"),
+    def("top-processes", Class::A, 5, &[("count", "1 to 50, default 10")], "the busiest processes by CPU and memory"),
+    def(
+        "disk-usage",
+        Class::A,
+        10,
+        &[("path", "an absolute path")],
+        "size and free space of the file system holding a path",
+    ),
+    def("network-interfaces", Class::A, 5, &[], "interfaces, addresses, counters and the default route"),
+    def(
+        "dns-resolve",
+        Class::A,
+        10,
+        &[("name", "a host name"), ("record", "a or aaaa, default a")],
+        "resolve a name with the machine's resolver",
+    ),
+    def(
+        "tcp-connect",
+        Class::A,
+        10,
+        &[("host", "a host name or IP address"), ("port", "1 to 65535")],
+        "open a TCP connection and measure how long it takes",
+    ),
+    def("listening-ports", Class::A, 5, &[], "TCP and UDP ports this machine listens on"),
+    def("service-status", Class::A, 5, &[("unit", "a systemd unit name")], "whether a systemd service is running"),
+    def("printer-queue", Class::A, 5, &[], "print queues and their waiting jobs (CUPS)"),
+    def(
+        "process-list",
+        Class::B,
+        10,
+        &[("command-lines", "yes or no, default no")],
+        "every process, with command lines where the machine's policy allows",
+    ),
+    def(
+        "restart-service",
+        Class::C,
+        30,
+        &[("unit", "a systemd unit on the machine's allow-list")],
+        "restart a service the machine's policy lists as restartable",
+    ),
+    def("flush-dns-cache", Class::C, 10, &[], "empty systemd-resolved's DNS cache"),
+];
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CatalogError {
+    #[error("unknown check {0:?}; `check list` shows the catalog")]
+    UnknownCheck(String),
+    #[error("check {check} has no parameter {param:?}")]
+    UnknownParam { check: &'static str, param: String },
+    #[error("check {check} needs parameter {param:?}")]
+    MissingParam { check: &'static str, param: &'static str },
+    #[error("parameter {param:?} of {check}: {why}")]
+    BadParam { check: &'static str, param: &'static str, why: String },
+}
+
+/// Longest text parameter; every one of ours (a path, a host name, a unit) fits well inside.
+const MAX_TEXT: usize = 255;
+
+impl Check {
+    pub fn definition(&self) -> &'static Definition {
+        let index = match self {
+            Check::SystemSummary => 0,
+            Check::TopProcesses { .. } => 1,
+            Check::DiskUsage { .. } => 2,
+            Check::NetworkInterfaces => 3,
+            Check::DnsResolve { .. } => 4,
+            Check::TcpConnect { .. } => 5,
+            Check::ListeningPorts => 6,
+            Check::ServiceStatus { .. } => 7,
+            Check::PrinterQueue => 8,
+            Check::ProcessList { .. } => 9,
+            Check::RestartService { .. } => 10,
+            Check::FlushDnsCache => 11,
+        };
+        &CATALOG[index]
+    }
+
+    /// Builds a check from its catalog name and `key=value` parameters, refusing anything unknown or out of bounds.
+    pub fn parse(name: &str, params: &[(String, String)]) -> Result<Check, CatalogError> {
+        let definition =
+            CATALOG.iter().find(|d| d.name == name).ok_or_else(|| CatalogError::UnknownCheck(name.to_owned()))?;
+        let mut p = Params { check: definition.name, given: params, used: Vec::new() };
+        let check = match definition.name {
+            "system-summary" => Check::SystemSummary,
+            "top-processes" => Check::TopProcesses { count: p.number("count", 1, 50, Some(10))? },
+            "disk-usage" => Check::DiskUsage { path: p.text("path")? },
+            "network-interfaces" => Check::NetworkInterfaces,
+            "dns-resolve" => Check::DnsResolve {
+                name: p.text("name")?,
+                record: match p.optional("record")?.as_deref() {
+                    None | Some("a") => RecordType::A,
+                    Some("aaaa") => RecordType::Aaaa,
+                    Some(_) => return Err(p.bad("record", "must be a or aaaa")),
+                },
+            },
+            "tcp-connect" => Check::TcpConnect { host: p.text("host")?, port: p.number("port", 1, 65535, None)? },
+            "listening-ports" => Check::ListeningPorts,
+            "service-status" => Check::ServiceStatus { unit: p.text("unit")? },
+            "printer-queue" => Check::PrinterQueue,
+            "process-list" => Check::ProcessList {
+                command_lines: match p.optional("command-lines")?.as_deref() {
+                    None | Some("no") => false,
+                    Some("yes") => true,
+                    Some(_) => return Err(p.bad("command-lines", "must be yes or no")),
+                },
+            },
+            "restart-service" => Check::RestartService { unit: p.text("unit")? },
+            "flush-dns-cache" => Check::FlushDnsCache,
+            _ => return Err(CatalogError::UnknownCheck(name.to_owned())),
+        };
+        p.no_leftovers()?;
+        check.validate()?;
+        Ok(check)
+    }
+
+    /// The bounds every parameter must meet; run again by the agent on what it received.
+    pub fn validate(&self) -> Result<(), CatalogError> {
+        let check = self.definition().name;
+        let bad = |param: &'static str, why: &str| CatalogError::BadParam { check, param, why: why.to_owned() };
+        match self {
+            Check::TopProcesses { count } if !(1..=50).contains(count) => Err(bad("count", "must be 1 to 50")),
+            Check::DiskUsage { path } => {
+                if path.is_empty() || path.len() > MAX_TEXT || !path.starts_with('/') {
+                    Err(bad("path", "must be an absolute path of at most 255 bytes"))
+                } else if path.split('/').any(|part| part == "..") {
+                    Err(bad("path", "must not contain '..'"))
+                } else if !path.chars().all(|c| c.is_alphanumeric() || " /._-+@,:=%".contains(c)) {
+                    // No shell ever sees it, but a path with shell syntax in it is an attack, not a question.
+                    Err(bad("path", "may hold letters, digits, spaces and / . _ - + @ , : = % only"))
+                } else {
+                    Ok(())
+                }
+            }
+            Check::DnsResolve { name, .. } if !is_host_name(name) => Err(bad("name", "must be a host name")),
+            Check::TcpConnect { host, .. } if !is_host_name(host) && host.parse::<std::net::IpAddr>().is_err() => {
+                Err(bad("host", "must be a host name or an IP address"))
+            }
+            Check::TcpConnect { port: 0, .. } => Err(bad("port", "must be 1 to 65535")),
+            Check::ServiceStatus { unit } | Check::RestartService { unit } if !is_unit_name(unit) => {
+                Err(bad("unit", "must be a systemd unit name (letters, digits, '@', '.', '_', '-', ':')"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A one-line description for audit logs and the user's history: what ran, with which parameters.
+    pub fn describe(&self) -> String {
+        let name = self.definition().name;
+        match self {
+            Check::TopProcesses { count } => format!("{name} count={count}"),
+            Check::DiskUsage { path } => format!("{name} path={path}"),
+            Check::DnsResolve { name: host, record } => format!("{name} name={host} record={record:?}"),
+            Check::TcpConnect { host, port } => format!("{name} host={host} port={port}"),
+            Check::ServiceStatus { unit } | Check::RestartService { unit } => format!("{name} unit={unit}"),
+            Check::ProcessList { command_lines } => format!("{name} command-lines={command_lines}"),
+            _ => name.to_owned(),
+        }
+    }
+}
+
+struct Params<'a> {
+    check: &'static str,
+    given: &'a [(String, String)],
+    used: Vec<&'a str>,
+}
+
+impl<'a> Params<'a> {
+    fn bad(&self, param: &'static str, why: &str) -> CatalogError {
+        CatalogError::BadParam { check: self.check, param, why: why.to_owned() }
+    }
+
+    fn optional(&mut self, key: &'static str) -> Result<Option<String>, CatalogError> {
+        let mut found = self.given.iter().filter(|(k, _)| k == key);
+        let value = found.next();
+        if found.next().is_some() {
+            return Err(self.bad(key, "given more than once"));
+        }
+        if let Some((k, v)) = value {
+            self.used.push(k);
+            if v.len() > MAX_TEXT {
+                return Err(self.bad(key, "is longer than 255 bytes"));
+            }
+            return Ok(Some(v.clone()));
+        }
+        Ok(None)
+    }
+
+    fn text(&mut self, key: &'static str) -> Result<String, CatalogError> {
+        self.optional(key)?.ok_or(CatalogError::MissingParam { check: self.check, param: key })
+    }
+
+    fn number<T: TryFrom<u64>>(
+        &mut self,
+        key: &'static str,
+        min: u64,
+        max: u64,
+        default: Option<T>,
+    ) -> Result<T, CatalogError> {
+        let Some(text) = self.optional(key)? else {
+            return default.ok_or(CatalogError::MissingParam { check: self.check, param: key });
+        };
+        let why = format!("must be a whole number from {min} to {max}");
+        let n: u64 = text.parse().map_err(|_| self.bad(key, &why))?;
+        if !(min..=max).contains(&n) {
+            return Err(self.bad(key, &why));
+        }
+        T::try_from(n).map_err(|_| self.bad(key, &why))
+    }
+
+    fn no_leftovers(&self) -> Result<(), CatalogError> {
+        match self.given.iter().find(|(k, _)| !self.used.contains(&k.as_str())) {
+            Some((k, _)) => Err(CatalogError::UnknownParam { check: self.check, param: k.clone() }),
+            None => Ok(()),
+        }
+    }
+}
+
+fn is_host_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
+}
+
+fn is_unit_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_TEXT
+        && !s.starts_with('-')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "@._-:".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(name: &str, params: &[(&str, &str)]) -> Result<Check, CatalogError> {
+        let params: Vec<_> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Check::parse(name, &params)
+    }
+
+    #[test]
+    fn every_catalog_entry_maps_back_to_itself() {
+        let samples = [
+            parse("system-summary", &[]),
+            parse("top-processes", &[]),
+            parse("disk-usage", &[("path", "/home")]),
+            parse("network-interfaces", &[]),
+            parse("dns-resolve", &[("name", "example.org")]),
+            parse("tcp-connect", &[("host", "10.0.0.1"), ("port", "443")]),
+            parse("listening-ports", &[]),
+            parse("service-status", &[("unit", "cups.service")]),
+            parse("printer-queue", &[]),
+            parse("process-list", &[("command-lines", "yes")]),
+            parse("restart-service", &[("unit", "cups.service")]),
+            parse("flush-dns-cache", &[]),
+        ];
+        assert_eq!(samples.len(), CATALOG.len());
+        for (sample, def) in samples.into_iter().zip(CATALOG) {
+            assert_eq!(sample.unwrap().definition(), def);
+        }
+    }
+
+    #[test]
+    fn accepted() {
+        let cases = [
+            (parse("top-processes", &[("count", "50")]), Check::TopProcesses { count: 50 }),
+            (
+                parse("dns-resolve", &[("name", "a.b"), ("record", "aaaa")]),
+                Check::DnsResolve { name: "a.b".into(), record: RecordType::Aaaa },
+            ),
+            (
+                parse("service-status", &[("unit", "sshd@1.service")]),
+                Check::ServiceStatus { unit: "sshd@1.service".into() },
+            ),
+            (
+                parse("tcp-connect", &[("host", "::1"), ("port", "22")]),
+                Check::TcpConnect { host: "::1".into(), port: 22 },
+            ),
+        ];
+        for (got, expected) in cases {
+            assert_eq!(got, Ok(expected));
+        }
+    }
+
+    #[test]
+    fn refused_with_a_clear_reason() {
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case] = &[
+            ("rm-rf", &[], "unknown check \"rm-rf\""),
+            ("shell", &[("cmd", "id")], "unknown check"),
+            ("system-summary", &[("x", "1")], "has no parameter \"x\""),
+            ("disk-usage", &[], "needs parameter \"path\""),
+            ("disk-usage", &[("path", "relative")], "absolute path"),
+            ("disk-usage", &[("path", "/home/../etc")], "'..'"),
+            ("disk-usage", &[("path", "/; rm -rf /")], "letters, digits"),
+            ("disk-usage", &[("path", "/tmp/$(id)")], "letters, digits"),
+            ("top-processes", &[("count", "0")], "1 to 50"),
+            ("top-processes", &[("count", "ten")], "1 to 50"),
+            ("top-processes", &[("count", "5"), ("count", "6")], "more than once"),
+            ("tcp-connect", &[("host", "a b"), ("port", "1")], "host name or an IP"),
+            ("tcp-connect", &[("host", "a"), ("port", "70000")], "1 to 65535"),
+            ("service-status", &[("unit", "--help")], "unit name"),
+            ("service-status", &[("unit", "a;reboot")], "unit name"),
+            ("dns-resolve", &[("name", "x"), ("record", "mx")], "a or aaaa"),
+        ];
+        for (name, params, expected) in cases {
+            let err = parse(name, params).unwrap_err().to_string();
+            assert!(err.contains(expected), "{name} {params:?}: {err}");
+        }
+        let long = "a".repeat(300);
+        assert!(parse("service-status", &[("unit", &long)]).unwrap_err().to_string().contains("255"));
+    }
+
+    #[test]
+    fn validate_catches_what_a_server_could_send_without_parsing() {
+        let forged = [
+            Check::TopProcesses { count: 200 },
+            Check::DiskUsage { path: "/../../etc/shadow".into() },
+            Check::ServiceStatus { unit: "-H evil".into() },
+            Check::TcpConnect { host: "x".into(), port: 0 },
+        ];
+        for check in forged {
+            assert!(check.validate().is_err(), "{check:?}");
+        }
+    }
+
+    #[test]
+    fn tiers_follow_classes() {
+        for d in CATALOG {
+            let expected = match d.class {
+                Class::A => 1,
+                Class::B => 2,
+                Class::C => 3,
+            };
+            assert_eq!(d.min_tier, expected, "{}", d.name);
+        }
+    }
+}

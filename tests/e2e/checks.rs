@@ -1,0 +1,332 @@
+//! Approved checks through the real binaries: each check's real output, the authorization matrix (roles x classes x
+//! consent states x agent policy), hostile parameters refused twice, queueing for offline agents, and the audit chain.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::harness::{Agent, Server, eventually};
+
+/// Runs `check run` as the holder of `token` and returns the run's JSON, or the server's refusal as an `Err`.
+fn check_run(server: &Server, token: &str, args: &[&str]) -> Result<Value, String> {
+    let mut all = vec!["check", "run"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let out = server.cli_as(token, &all);
+    match serde_json::from_str::<Value>(&out.stdout) {
+        Ok(run) => Ok(run),
+        Err(_) => Err(out.stderr),
+    }
+}
+
+fn audit_count(server: &Server, action: &str) -> i64 {
+    server.sql().query_row("SELECT COUNT(*) FROM audit WHERE action = ?1", [action], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn each_check_returns_real_data_and_lands_on_the_ticket_and_in_the_users_history() {
+    let server = Server::start();
+    let tech = server.add_user("tina", "2");
+    let agent = Agent::start(&server);
+    let ticket = agent.request_help("slow network").to_string();
+    let api_port = server.api.rsplit(':').next().unwrap().trim_end_matches('/').to_owned();
+
+    // (check, parameters, something its output must contain on this machine)
+    let cases: &[(&str, &[&str], &str)] = &[
+        ("system-summary", &[], "memory"),
+        ("top-processes", &["count=3"], "by CPU"),
+        ("disk-usage", &["path=/"], "total"),
+        ("network-interfaces", &[], "lo"),
+        ("dns-resolve", &["name=localhost"], "127.0.0.1"),
+        ("tcp-connect", &["host=127.0.0.1", &format!("port={api_port}")], "connected"),
+        ("listening-ports", &[], &format!(":{api_port}")),
+        ("process-list", &[], "lifeline-server"),
+    ];
+    for (name, params, expected) in cases {
+        let mut args = vec![agent.id.as_str(), name, "--ticket", ticket.as_str()];
+        args.extend_from_slice(params);
+        let run = check_run(&server, &tech, &args).unwrap_or_else(|e| panic!("{name} refused: {e}"));
+        assert_eq!(run["state"], "done", "{name}: {run:#}\nagent log:\n{}", agent.log());
+        let output = run["result"].as_str().unwrap();
+        assert!(output.contains(expected), "{name}: no {expected:?} in:\n{output}");
+    }
+
+    let shown = server.cli_as(&tech, &["ticket", "show", &ticket]);
+    assert!(shown.ok, "{}", shown.stderr);
+    assert!(shown.stdout.contains("ran check disk-usage path=/"), "{}", shown.stdout);
+    assert!(shown.stdout.contains("tina"), "the technician who ran it is named:\n{}", shown.stdout);
+
+    let history = agent.call(&["history"]);
+    assert!(history.ok, "{}", history.stderr);
+    assert_eq!(history.stdout.lines().count(), cases.len(), "{}", history.stdout);
+    assert!(
+        history.stdout.contains(&format!("tina  ticket #{ticket}  tcp-connect host=127.0.0.1")),
+        "{}",
+        history.stdout
+    );
+
+    let verify = server.cli(&["audit", "verify"]);
+    assert!(verify.ok, "{}{}", verify.stdout, verify.stderr);
+    assert_eq!(audit_count(&server, "check.executed"), cases.len() as i64);
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Consent {
+    /// No ticket given, so no window can apply.
+    None,
+    Open,
+    Expired,
+    Revoked,
+    /// A ticket about another machine.
+    OtherTicket,
+}
+
+#[derive(Debug, PartialEq)]
+enum Expect {
+    Ran,
+    RefusedByServer,
+    RefusedByAgent,
+}
+
+/// The rules of the product, written out plainly: the test compares the real system against them.
+fn expected(tier: u8, class: char, consent: Consent, policy_on: bool) -> Expect {
+    let needed = match class {
+        'A' => 1,
+        'B' => 2,
+        _ => 3,
+    };
+    if tier < needed || consent == Consent::OtherTicket {
+        return Expect::RefusedByServer;
+    }
+    if class == 'C' && !policy_on {
+        return Expect::RefusedByAgent;
+    }
+    if consent == Consent::Open || (class == 'A' && policy_on) { Expect::Ran } else { Expect::RefusedByAgent }
+}
+
+struct Machine {
+    agent: Agent,
+    policy_on: bool,
+    open: String,
+    expired: String,
+    revoked: String,
+}
+
+fn machine(server: &Server, policy_on: bool) -> Machine {
+    let policy = if policy_on { "unattended_class_a = true\nenable_class_c = true\n" } else { "" };
+    let mut agent = Agent::enroll(server);
+    agent.run_with_policy(policy);
+    let open = agent.request_help("open window").to_string();
+    let expired = agent.request_help("window that will expire").to_string();
+    let revoked = agent.request_help("window the user revokes").to_string();
+    let out = agent.call(&["consent", "revoke", &revoked]);
+    assert!(out.ok, "{}", out.stderr);
+    // Let the window run out: the agent reads its windows at start, so stop it, move the end into the past, restart.
+    agent.proc.as_mut().unwrap().terminate();
+    let path = agent.dir.path().join("state/consent.json");
+    let mut windows: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    for w in windows.as_array_mut().unwrap() {
+        if w["ticket"].as_i64() == expired.parse().ok() {
+            w["until_ms"] = 1.into();
+        }
+    }
+    std::fs::write(&path, windows.to_string()).unwrap();
+    agent.run_with_policy(policy);
+    let listed = agent.call(&["consent", "list"]);
+    assert!(listed.stdout.contains(&format!("ticket #{open} ")), "{}", listed.stdout);
+    assert!(!listed.stdout.contains(&format!("ticket #{expired} ")), "{}", listed.stdout);
+    assert!(!listed.stdout.contains(&format!("ticket #{revoked} ")), "{}", listed.stdout);
+    assert_eq!(listed.stdout.contains("read-only checks at any time"), policy_on, "{}", listed.stdout);
+    Machine { agent, policy_on, open, expired, revoked }
+}
+
+#[test]
+fn authorization_matrix_over_roles_classes_consent_and_policy() {
+    let server = Server::start();
+    let roles = [
+        ("t1", server.add_user("t1", "1"), 1),
+        ("t2", server.add_user("t2", "2"), 2),
+        ("t3", server.add_user("t3", "3"), 3),
+        ("admin", server.admin_token.clone(), 3),
+        ("auditor", server.add_user("aud", "auditor"), 0),
+    ];
+    let machines = [machine(&server, false), machine(&server, true)];
+    let checks = [('A', "disk-usage", Some("path=/")), ('B', "process-list", None), ('C', "flush-dns-cache", None)];
+    let consents = [Consent::None, Consent::Open, Consent::Expired, Consent::Revoked, Consent::OtherTicket];
+
+    let (mut by_server, mut by_agent, mut ran) = (0, 0, 0);
+    for (m, other) in [(&machines[0], &machines[1]), (&machines[1], &machines[0])] {
+        for (role, token, tier) in &roles {
+            for (class, name, param) in checks {
+                for consent in consents {
+                    let ticket = match consent {
+                        Consent::None => None,
+                        Consent::Open => Some(&m.open),
+                        Consent::Expired => Some(&m.expired),
+                        Consent::Revoked => Some(&m.revoked),
+                        Consent::OtherTicket => Some(&other.open),
+                    };
+                    let mut args = vec![m.agent.id.as_str(), name];
+                    args.extend(param);
+                    if let Some(t) = ticket {
+                        args.extend(["--ticket", t.as_str()]);
+                    }
+                    let want = expected(if *role == "auditor" { 0 } else { *tier }, class, consent, m.policy_on);
+                    let case = format!("{role} class {class} consent {consent:?} policy {}", m.policy_on);
+                    let got = match check_run(&server, token, &args) {
+                        Err(refusal) => {
+                            assert!(refusal.contains("403") || refusal.contains("422"), "{case}: {refusal}");
+                            Expect::RefusedByServer
+                        }
+                        Ok(run) => match run["state"].as_str() {
+                            Some("refused") => Expect::RefusedByAgent,
+                            // flush-dns-cache really asks systemd-resolved, which may be absent: it still ran.
+                            Some("done" | "failed") => Expect::Ran,
+                            other => panic!("{case}: unexpected state {other:?}: {run:#}"),
+                        },
+                    };
+                    assert_eq!(got, want, "{case}");
+                    match got {
+                        Expect::RefusedByServer => by_server += 1,
+                        Expect::RefusedByAgent => by_agent += 1,
+                        Expect::Ran => ran += 1,
+                    }
+                }
+            }
+        }
+    }
+    assert!(by_server > 0 && by_agent > 0 && ran > 0);
+    assert_eq!(audit_count(&server, "check.refused"), by_server, "every refusal by the server is audited");
+    assert_eq!(audit_count(&server, "check.refused-by-agent"), by_agent, "every refusal by an agent is audited");
+    assert_eq!(audit_count(&server, "check.executed"), ran);
+    let verify = server.cli(&["audit", "verify"]);
+    assert!(verify.ok && verify.stdout.contains("intact"), "{}{}", verify.stdout, verify.stderr);
+}
+
+#[test]
+fn hostile_parameters_are_refused_by_the_server_and_again_by_the_agent() {
+    let server = Server::start();
+    let mut agent = Agent::start(&server);
+    let ticket = agent.request_help("hostile parameters").to_string();
+    let hostile: &[(&str, &str)] = &[
+        ("disk-usage", "path=/; rm -rf /"),
+        ("disk-usage", "path=/tmp/\u{1b}[2J"),
+        ("disk-usage", "path=/home/../../etc/shadow"),
+        ("disk-usage", "path=relative/path"),
+        ("service-status", "unit=cups.service$(reboot)"),
+        ("service-status", "unit=--help"),
+        ("dns-resolve", "name=example.org`id`"),
+        ("tcp-connect", "host=127.0.0.1"),
+        ("top-processes", "count=100000"),
+        ("system-summary", "cmd=/bin/sh"),
+        ("shell", "cmd=id"),
+    ];
+    let overlong = format!("name={}", "a".repeat(300));
+    let mut cases: Vec<(&str, &str)> = hostile.to_vec();
+    cases.push(("dns-resolve", &overlong));
+    for (name, param) in &cases {
+        let refused = check_run(&server, &server.admin_token, &[&agent.id, name, param, "--ticket", &ticket])
+            .expect_err(&format!("{name} {param} was accepted"));
+        assert!(refused.contains("422"), "{name} {param}: {refused}");
+    }
+    let out_of_range = check_run(&server, &server.admin_token, &[&agent.id, "tcp-connect", "host=a", "port=70000"]);
+    assert!(out_of_range.unwrap_err().contains("1 to 65535"));
+    assert_eq!(audit_count(&server, "check.refused"), cases.len() as i64 + 1);
+
+    // A server that skipped its own validation (or a tampered store) gets no further: the agent validates again.
+    agent.proc.as_mut().unwrap().terminate();
+    let forged = [
+        r#"{"DiskUsage":{"path":"/home/../../etc/shadow"}}"#,
+        r#"{"ServiceStatus":{"unit":"x; reboot"}}"#,
+        r#"{"TcpConnect":{"host":"$(id)","port":80}}"#,
+    ];
+    for json in forged {
+        server
+            .sql()
+            .execute(
+                "INSERT INTO check_runs (agent_id, ticket, technician, check_json, description, state, requested_at,
+                 expires_at) VALUES (?1, ?2, 'mallory', ?3, 'forged', 'queued', 0, 9999999999999)",
+                rusqlite::params![agent.id, ticket.parse::<i64>().unwrap(), json],
+            )
+            .unwrap();
+    }
+    agent.run();
+    let states = eventually("the agent to answer the forged runs", Duration::from_secs(30), || {
+        let db = server.sql();
+        let mut stmt = db.prepare("SELECT state, result FROM check_runs WHERE technician = 'mallory'").unwrap();
+        let rows: Vec<(String, Option<String>)> =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect();
+        rows.iter().all(|(state, _)| state != "queued" && state != "sent").then_some(rows)
+    });
+    for (state, reason) in &states {
+        assert_eq!(state, "refused", "{reason:?}");
+    }
+    let history = agent.call(&["history"]);
+    assert_eq!(history.stdout.matches("mallory").count(), forged.len(), "{}", history.stdout);
+}
+
+#[test]
+fn a_check_for_an_offline_agent_waits_and_runs_on_reconnect() {
+    let server = Server::start();
+    let mut agent = Agent::start(&server);
+    let ticket = agent.request_help("queued check").to_string();
+    agent.proc.as_mut().unwrap().terminate();
+    eventually("the server to see the agent gone", Duration::from_secs(30), || {
+        (server.json(&["agent", "show", &agent.id])["connected"] == false).then_some(())
+    });
+
+    let queued = check_run(&server, &server.admin_token, &[&agent.id, "disk-usage", "path=/", "--ticket", &ticket])
+        .expect("queued");
+    assert_eq!(queued["state"], "queued", "{queued:#}");
+    let expiring =
+        check_run(&server, &server.admin_token, &[&agent.id, "system-summary", "--ticket", &ticket, "--expires", "1m"])
+            .expect("queued");
+    // Time passes for the second request only: its expiry moves into the past while the agent is away.
+    server.sql().execute("UPDATE check_runs SET expires_at = 1 WHERE id = ?1", [expiring["id"].as_i64()]).unwrap();
+
+    agent.run();
+    let show = |id: &Value| {
+        let v = server.json(&["check", "show", &id.to_string()]);
+        v["state"].as_str().unwrap().to_owned()
+    };
+    eventually("the queued check to run", Duration::from_secs(30), || (show(&queued["id"]) == "done").then_some(()));
+    assert_eq!(show(&expiring["id"]), "expired");
+    let shown = server.cli(&["ticket", "show", &ticket]);
+    assert!(
+        shown.stdout.contains("ran check disk-usage path=/") && shown.stdout.contains(": expired"),
+        "{}",
+        shown.stdout
+    );
+}
+
+#[test]
+fn tampering_with_the_audit_log_is_detected_and_located() {
+    let server = Server::start();
+    let agent = Agent::start(&server);
+    let ticket = agent.request_help("audit").to_string();
+    for _ in 0..3 {
+        check_run(&server, &server.admin_token, &[&agent.id, "disk-usage", "path=/", "--ticket", &ticket]).unwrap();
+    }
+    let export = server.dir.path().join("audit.jsonl");
+    let out = server.cli(&["audit", "export", "--out", export.to_str().unwrap()]);
+    assert!(out.ok, "{}", out.stderr);
+    let offline = server.cli(&["audit", "verify", "--file", export.to_str().unwrap()]);
+    assert!(offline.ok && offline.stdout.contains("intact"), "{}{}", offline.stdout, offline.stderr);
+
+    let auditor = server.add_user("aud", "auditor");
+    let tech = server.add_user("t3", "3");
+    assert!(server.cli_as(&auditor, &["audit", "verify"]).ok);
+    let denied = server.cli_as(&tech, &["audit", "verify"]);
+    assert!(!denied.ok && denied.stderr.contains("403"), "{}", denied.stderr);
+
+    let victim: i64 = server
+        .sql()
+        .query_row("SELECT seq FROM audit WHERE action = 'check.executed' ORDER BY seq LIMIT 1", [], |r| r.get(0))
+        .unwrap();
+    server.sql().execute("UPDATE audit SET actor = 'nobody' WHERE seq = ?1", [victim]).unwrap();
+    let verify = server.cli(&["audit", "verify"]);
+    assert!(!verify.ok, "tampering went unnoticed: {}", verify.stdout);
+    assert!(verify.stdout.contains(&format!("BROKEN at entry {victim}")), "{}", verify.stdout);
+    // The export taken before still verifies, and shows what the entry said.
+    assert!(server.cli(&["audit", "verify", "--file", export.to_str().unwrap()]).ok);
+}
