@@ -40,6 +40,7 @@ pub enum Check {
     ProcessList { command_lines: bool },
     RestartService { unit: String },
     FlushDnsCache,
+    HttpReach { url: String },
 }
 
 /// What every check is, apart from its parameters.
@@ -115,6 +116,13 @@ pub const CATALOG: &[Definition] = &[
         "restart a service the machine's policy lists as restartable",
     ),
     def("flush-dns-cache", Class::C, 10, &[], "empty systemd-resolved's DNS cache"),
+    def(
+        "http-reach",
+        Class::A,
+        10,
+        &[("url", "http:// or https:// URL, at most 255 bytes")],
+        "fetch a URL: status, latency, and whether its TLS certificate is valid for this machine",
+    ),
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -147,6 +155,7 @@ impl Check {
             Check::ProcessList { .. } => 9,
             Check::RestartService { .. } => 10,
             Check::FlushDnsCache => 11,
+            Check::HttpReach { .. } => 12,
         };
         &CATALOG[index]
     }
@@ -182,6 +191,7 @@ impl Check {
             },
             "restart-service" => Check::RestartService { unit: p.text("unit")? },
             "flush-dns-cache" => Check::FlushDnsCache,
+            "http-reach" => Check::HttpReach { url: p.text("url")? },
             _ => return Err(CatalogError::UnknownCheck(name.to_owned())),
         };
         p.no_leftovers()?;
@@ -212,6 +222,7 @@ impl Check {
                 Err(bad("host", "must be a host name or an IP address"))
             }
             Check::TcpConnect { port: 0, .. } => Err(bad("port", "must be 1 to 65535")),
+            Check::HttpReach { url } => Url::parse(url).map(drop).map_err(|why| bad("url", why)),
             Check::ServiceStatus { unit } | Check::RestartService { unit } if !is_unit_name(unit) => {
                 Err(bad("unit", "must be a systemd unit name (letters, digits, '@', '.', '_', '-', ':')"))
             }
@@ -228,6 +239,7 @@ impl Check {
             Check::DnsResolve { name: host, record } => format!("{name} name={host} record={record:?}"),
             Check::TcpConnect { host, port } => format!("{name} host={host} port={port}"),
             Check::ServiceStatus { unit } | Check::RestartService { unit } => format!("{name} unit={unit}"),
+            Check::HttpReach { url } => format!("{name} url={url}"),
             Check::ProcessList { command_lines } => format!("{name} command-lines={command_lines}"),
             _ => name.to_owned(),
         }
@@ -291,6 +303,60 @@ impl<'a> Params<'a> {
     }
 }
 
+/// The parts of an `http-reach` URL, parsed by the same rules on both ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Url<'a> {
+    pub https: bool,
+    pub host: &'a str,
+    pub port: u16,
+    /// Starts with `/`; holds the query too.
+    pub path: &'a str,
+}
+
+impl<'a> Url<'a> {
+    pub fn parse(url: &'a str) -> Result<Url<'a>, &'static str> {
+        const WHY: &str = "must be http:// or https:// then a host name or IP, an optional port and path";
+        if url.len() > MAX_TEXT {
+            return Err("is longer than 255 bytes");
+        }
+        let (https, rest) = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+            (Some(rest), _) => (true, rest),
+            (None, Some(rest)) => (false, rest),
+            _ => return Err(WHY),
+        };
+        let (authority, path) = rest.find('/').map_or((rest, "/"), |i| rest.split_at(i));
+        let (host, port) = match authority.strip_prefix('[') {
+            Some(v6) => {
+                let (ip, after) = v6.split_once(']').ok_or(WHY)?;
+                ip.parse::<std::net::Ipv6Addr>().map_err(|_| WHY)?;
+                (ip, after.strip_prefix(':'))
+            }
+            None => match authority.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            },
+        };
+        let port = match port {
+            None => {
+                if https {
+                    443
+                } else {
+                    80
+                }
+            }
+            Some(p) => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or("port must be 1 to 65535")?,
+        };
+        if !authority.starts_with('[') && !is_host_name(host) && host.parse::<std::net::Ipv4Addr>().is_err() {
+            return Err(WHY);
+        }
+        // What a URL path needs, and none of what a shell would act on.
+        if !path.chars().all(|c| c.is_ascii_alphanumeric() || "/-._~%?=&+,:@".contains(c)) {
+            return Err("path may hold letters, digits and / - . _ ~ % ? = & + , : @ only");
+        }
+        Ok(Url { https, host, port, path })
+    }
+}
+
 fn is_host_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253
@@ -333,6 +399,7 @@ mod tests {
             parse("process-list", &[("command-lines", "yes")]),
             parse("restart-service", &[("unit", "cups.service")]),
             parse("flush-dns-cache", &[]),
+            parse("http-reach", &[("url", "https://example.org/")]),
         ];
         assert_eq!(samples.len(), CATALOG.len());
         for (sample, def) in samples.into_iter().zip(CATALOG) {
@@ -382,6 +449,11 @@ mod tests {
             ("service-status", &[("unit", "--help")], "unit name"),
             ("service-status", &[("unit", "a;reboot")], "unit name"),
             ("dns-resolve", &[("name", "x"), ("record", "mx")], "a or aaaa"),
+            ("http-reach", &[("url", "ftp://example.org/")], "http:// or https://"),
+            ("http-reach", &[("url", "http://example.org/$(id)")], "path may hold"),
+            ("http-reach", &[("url", "http://user@example.org/")], "http:// or https://"),
+            ("http-reach", &[("url", "http://example.org:0/")], "port must be"),
+            ("http-reach", &[("url", "http://a b/")], "http:// or https://"),
         ];
         for (name, params, expected) in cases {
             let err = parse(name, params).unwrap_err().to_string();
@@ -401,6 +473,19 @@ mod tests {
         ];
         for check in forged {
             assert!(check.validate().is_err(), "{check:?}");
+        }
+    }
+
+    #[test]
+    fn urls() {
+        let ok = |url, https, host, port, path| {
+            assert_eq!(Url::parse(url), Ok(Url { https, host, port, path }), "{url}");
+        };
+        ok("https://example.org", true, "example.org", 443, "/");
+        ok("http://10.0.0.1:8080/status?full=1&x=%20", false, "10.0.0.1", 8080, "/status?full=1&x=%20");
+        ok("https://[::1]:7443/health", true, "::1", 7443, "/health");
+        for bad in ["https://[::1/", "https://:80/", "http://host:99999/", "https://exa mple.org/", "http://h/a\nb"] {
+            assert!(Url::parse(bad).is_err(), "{bad}");
         }
     }
 

@@ -56,9 +56,15 @@ fn each_check_returns_real_data_and_lands_on_the_ticket_and_in_the_users_history
     assert!(shown.stdout.contains("ran check disk-usage path=/"), "{}", shown.stdout);
     assert!(shown.stdout.contains("tina"), "the technician who ran it is named:\n{}", shown.stdout);
 
+    // The API's certificate comes from the deployment's own CA, which this machine's trust store rightly lacks.
+    let url = format!("url=https://127.0.0.1:{api_port}/health");
+    let run = check_run(&server, &tech, &[&agent.id, "http-reach", &url, "--ticket", &ticket]).unwrap();
+    assert_eq!(run["state"], "failed", "{run:#}");
+    assert!(run["result"].as_str().unwrap().contains("NOT valid"), "{run:#}");
+
     let history = agent.call(&["history"]);
     assert!(history.ok, "{}", history.stderr);
-    assert_eq!(history.stdout.lines().count(), cases.len(), "{}", history.stdout);
+    assert_eq!(history.stdout.lines().count(), cases.len() + 1, "{}", history.stdout);
     assert!(
         history.stdout.contains(&format!("tina  ticket #{ticket}  tcp-connect host=127.0.0.1")),
         "{}",
@@ -67,7 +73,7 @@ fn each_check_returns_real_data_and_lands_on_the_ticket_and_in_the_users_history
 
     let verify = server.cli(&["audit", "verify"]);
     assert!(verify.ok, "{}{}", verify.stdout, verify.stderr);
-    assert_eq!(audit_count(&server, "check.executed"), cases.len() as i64);
+    assert_eq!(audit_count(&server, "check.executed"), cases.len() as i64 + 1);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -218,6 +224,8 @@ fn hostile_parameters_are_refused_by_the_server_and_again_by_the_agent() {
         ("dns-resolve", "name=example.org`id`"),
         ("tcp-connect", "host=127.0.0.1"),
         ("top-processes", "count=100000"),
+        ("http-reach", "url=http://127.0.0.1/`id`"),
+        ("http-reach", "url=file:///etc/shadow"),
         ("system-summary", "cmd=/bin/sh"),
         ("shell", "cmd=id"),
     ];

@@ -29,7 +29,64 @@ pub async fn run(check: &Check, config: &Config) -> Result<String, String> {
         }
         Check::RestartService { unit } => restart_service(unit).await,
         Check::FlushDnsCache => flush_dns_cache().await,
+        Check::HttpReach { url } => http_reach(url).await,
     }
+}
+
+/// One GET with this machine's own trust store, so the answer is what the user's browser would meet; only the status
+/// line is read.
+async fn http_reach(url: &str) -> Result<String, String> {
+    use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+    async fn exchange(mut s: impl AsyncRead + AsyncWrite + Unpin, request: &str) -> Result<String, String> {
+        s.write_all(request.as_bytes()).await.map_err(|e| format!("sending the request: {e}"))?;
+        let mut head = Vec::with_capacity(512);
+        let mut buf = [0u8; 512];
+        while !head.contains(&b'\n') && head.len() < 4096 {
+            let n = s.read(&mut buf).await.map_err(|e| format!("reading the answer: {e}"))?;
+            if n == 0 {
+                break;
+            }
+            head.extend_from_slice(&buf[..n]);
+        }
+        let line = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().trim().to_owned();
+        match line.strip_prefix("HTTP/") {
+            Some(_) => Ok(line),
+            None => Err(format!("the server did not answer HTTP: {line:?}")),
+        }
+    }
+
+    let parsed = lifeline_shared::catalog::Url::parse(url)?;
+    let started = Instant::now();
+    let tcp = tokio::net::TcpStream::connect((parsed.host, parsed.port))
+        .await
+        .map_err(|e| format!("{}:{}: {e} after {} ms", parsed.host, parsed.port, started.elapsed().as_millis()))?;
+    let connect_ms = started.elapsed().as_millis();
+    let host_header = if parsed.host.contains(':') { format!("[{}]", parsed.host) } else { parsed.host.to_owned() };
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: lifeline-agent\r\nConnection: close\r\n\r\n",
+        parsed.path
+    );
+    let (status, tls) = if parsed.https {
+        let mut roots = rustls::RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        let (added, _) = roots.add_parsable_certificates(native.certs);
+        let config = rustls::ClientConfig::builder_with_provider(lifeline_net::tls::provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS setup: {e}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = rustls_pki_types::ServerName::try_from(parsed.host.to_owned()).map_err(|e| e.to_string())?;
+        let stream =
+            tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)).connect(name, tcp).await.map_err(|e| {
+                format!("TLS with {} is NOT valid for this machine ({added} trusted roots): {e}", parsed.host)
+            })?;
+        let tls = format!(", TLS certificate valid for {} ({} ms)", parsed.host, started.elapsed().as_millis());
+        (exchange(stream, &request).await?, tls)
+    } else {
+        (exchange(tcp, &request).await?, String::new())
+    };
+    Ok(format!("{url}: {status} in {} ms (connect {connect_ms} ms{tls})\n", started.elapsed().as_millis()))
 }
 
 /// Asks systemd itself over the system bus: the same call `systemctl restart` makes, without starting a program.
@@ -404,5 +461,27 @@ mod tests {
         assert!(super::dns("localhost", lifeline_shared::catalog::RecordType::A).await.unwrap().contains("127.0.0.1"));
         assert!(super::disk_usage("/nonexistent-lifeline").is_err());
         assert!(service_status("no-such-unit-lifeline").unwrap().contains("not running"));
+    }
+
+    #[tokio::test]
+    async fn http_reach_reads_the_status_and_refuses_untrusted_tls() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            for answer in [&b"HTTP/1.1 204 No Content\r\n\r\n"[..], b"SSH-2.0-OpenSSH\r\n", b"\x16\x03\x01garbage"] {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                s.write_all(answer).await.unwrap();
+            }
+        });
+        let ok = super::http_reach(&format!("http://127.0.0.1:{port}/health")).await.unwrap();
+        assert!(ok.contains("HTTP/1.1 204 No Content"), "{ok}");
+        let not_http = super::http_reach(&format!("http://127.0.0.1:{port}/")).await.unwrap_err();
+        assert!(not_http.contains("did not answer HTTP"), "{not_http}");
+        let bad_tls = super::http_reach(&format!("https://127.0.0.1:{port}/")).await.unwrap_err();
+        assert!(bad_tls.contains("NOT valid"), "{bad_tls}");
+        server.await.unwrap();
     }
 }
