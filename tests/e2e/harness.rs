@@ -86,6 +86,13 @@ impl Proc {
         })
     }
 
+    /// Resident memory in KiB, from the kernel's own accounting.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("process status");
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS line");
+        line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("VmRSS value")
+    }
+
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -277,6 +277,66 @@ fn bad_frames_and_noise_leave_the_server_serving_real_agents() {
     assert_eq!(raw_tickets, 0, "a misbehaving connection opened a ticket");
 }
 
+/// Many connections from one enrolled certificate, each filling its streams with stalled, oversized, truncated and
+/// random frames, plus a burst of UDP noise: the server keeps serving, and what it holds stays bounded because a
+/// newer connection from the same agent replaces the older one and every connection's windows are capped.
+#[test]
+fn a_flood_of_hostile_streams_leaves_memory_bounded() {
+    let server = Server::start();
+    let real = Agent::start(&server);
+    let raw = Agent::enroll(&server);
+    let (ca, identity) = (server_ca(&server), agent_identity(&raw));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    real.request_help("before the flood");
+    let before = server.proc.rss_kib();
+
+    // Everything the flood opened stays open until the end: the server, not the client, has to bound what it costs.
+    let (streams, _held, _connections) = rt.block_on(async {
+        let mut held = Vec::new();
+        let mut connections = Vec::new();
+        let mut streams = 0;
+        for _ in 0..30 {
+            let (endpoint, conn) = connect(server.quic, ServerTrust::Ca(ca.clone()), Some(identity.clone())).await;
+            let conn = conn.expect("an enrolled agent's certificate connects");
+            let control = say_hello(&conn).await;
+            for i in 0..16 {
+                let Ok(Ok((mut send, recv))) = tokio::time::timeout(NET, conn.open_bi()).await else { break };
+                let bytes: Vec<u8> = match i % 4 {
+                    // Announces the largest frame allowed, sends most of it and stalls: 3.6 MB held per connection.
+                    0 => [&u32::try_from(MAX_FRAME_LEN).unwrap().to_be_bytes()[..], &[0u8; 900 * 1024]].concat(),
+                    1 => u32::try_from(MAX_FRAME_LEN + 1).unwrap().to_be_bytes().to_vec(),
+                    2 => (0..4096).map(|_| rand::random::<u8>()).collect(),
+                    _ => [&1000u32.to_be_bytes()[..], b"truncated"].concat(),
+                };
+                let write = tokio::io::AsyncWriteExt::write_all(&mut send, &bytes);
+                let _ = tokio::time::timeout(NET, write).await;
+                if i % 4 == 3 {
+                    let _ = send.finish();
+                }
+                held.push((send, recv));
+                streams += 1;
+            }
+            held.push(control);
+            connections.push((endpoint, conn));
+        }
+        (streams, held, connections)
+    });
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..5000 {
+        let datagram: Vec<u8> = (0..1200).map(|_| rand::random::<u8>()).collect();
+        let _ = udp.send_to(&datagram, server.quic);
+    }
+    assert!(streams >= 30 * 12, "the flood never got going: {streams} streams");
+
+    real.request_help("after the flood");
+    let after = server.proc.rss_kib();
+    assert!(
+        after < before + 48 * 1024,
+        "server memory grew from {before} KiB to {after} KiB under {streams} hostile streams"
+    );
+    assert_eq!(snapshots_of(&server, &raw.id), 0, "a hostile connection's data was stored");
+}
+
 #[test]
 fn the_api_refuses_strangers_and_garbage_with_json_errors() {
     let server = Server::start();
