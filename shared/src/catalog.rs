@@ -41,6 +41,7 @@ pub enum Check {
     RestartService { unit: String },
     FlushDnsCache,
     HttpReach { url: String },
+    Ping { host: String, count: u8 },
 }
 
 /// What every check is, apart from its parameters.
@@ -123,6 +124,13 @@ pub const CATALOG: &[Definition] = &[
         &[("url", "http:// or https:// URL, at most 255 bytes")],
         "fetch a URL: status, latency, and whether its TLS certificate is valid for this machine",
     ),
+    def(
+        "ping",
+        Class::B,
+        15,
+        &[("host", "a host name or IP address"), ("count", "1 to 10, default 4")],
+        "ICMP echo: round-trip times and loss",
+    ),
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -156,6 +164,7 @@ impl Check {
             Check::RestartService { .. } => 10,
             Check::FlushDnsCache => 11,
             Check::HttpReach { .. } => 12,
+            Check::Ping { .. } => 13,
         };
         &CATALOG[index]
     }
@@ -192,6 +201,7 @@ impl Check {
             "restart-service" => Check::RestartService { unit: p.text("unit")? },
             "flush-dns-cache" => Check::FlushDnsCache,
             "http-reach" => Check::HttpReach { url: p.text("url")? },
+            "ping" => Check::Ping { host: p.text("host")?, count: p.number("count", 1, 10, Some(4))? },
             _ => return Err(CatalogError::UnknownCheck(name.to_owned())),
         };
         p.no_leftovers()?;
@@ -218,9 +228,12 @@ impl Check {
                 }
             }
             Check::DnsResolve { name, .. } if !is_host_name(name) => Err(bad("name", "must be a host name")),
-            Check::TcpConnect { host, .. } if !is_host_name(host) && host.parse::<std::net::IpAddr>().is_err() => {
+            Check::TcpConnect { host, .. } | Check::Ping { host, .. }
+                if !is_host_name(host) && host.parse::<std::net::IpAddr>().is_err() =>
+            {
                 Err(bad("host", "must be a host name or an IP address"))
             }
+            Check::Ping { count, .. } if !(1..=10).contains(count) => Err(bad("count", "must be 1 to 10")),
             Check::TcpConnect { port: 0, .. } => Err(bad("port", "must be 1 to 65535")),
             Check::HttpReach { url } => Url::parse(url).map(drop).map_err(|why| bad("url", why)),
             Check::ServiceStatus { unit } | Check::RestartService { unit } if !is_unit_name(unit) => {
@@ -240,6 +253,7 @@ impl Check {
             Check::TcpConnect { host, port } => format!("{name} host={host} port={port}"),
             Check::ServiceStatus { unit } | Check::RestartService { unit } => format!("{name} unit={unit}"),
             Check::HttpReach { url } => format!("{name} url={url}"),
+            Check::Ping { host, count } => format!("{name} host={host} count={count}"),
             Check::ProcessList { command_lines } => format!("{name} command-lines={command_lines}"),
             _ => name.to_owned(),
         }
@@ -400,6 +414,7 @@ mod tests {
             parse("restart-service", &[("unit", "cups.service")]),
             parse("flush-dns-cache", &[]),
             parse("http-reach", &[("url", "https://example.org/")]),
+            parse("ping", &[("host", "::1")]),
         ];
         assert_eq!(samples.len(), CATALOG.len());
         for (sample, def) in samples.into_iter().zip(CATALOG) {
@@ -450,6 +465,8 @@ mod tests {
             ("service-status", &[("unit", "a;reboot")], "unit name"),
             ("dns-resolve", &[("name", "x"), ("record", "mx")], "a or aaaa"),
             ("http-reach", &[("url", "ftp://example.org/")], "http:// or https://"),
+            ("ping", &[("host", "a;b")], "host name or an IP"),
+            ("ping", &[("host", "a"), ("count", "11")], "1 to 10"),
             ("http-reach", &[("url", "http://example.org/$(id)")], "path may hold"),
             ("http-reach", &[("url", "http://user@example.org/")], "http:// or https://"),
             ("http-reach", &[("url", "http://example.org:0/")], "port must be"),

@@ -30,7 +30,94 @@ pub async fn run(check: &Check, config: &Config) -> Result<String, String> {
         Check::RestartService { unit } => restart_service(unit).await,
         Check::FlushDnsCache => flush_dns_cache().await,
         Check::HttpReach { url } => http_reach(url).await,
+        Check::Ping { host, count } => {
+            let addr = tokio::net::lookup_host((host.as_str(), 0))
+                .await
+                .map_err(|e| format!("{host} does not resolve: {e}"))?
+                .next()
+                .ok_or_else(|| format!("{host} has no address"))?
+                .ip();
+            let (host, count) = (host.clone(), *count);
+            blocking(move || ping(&host, addr, count)).await
+        }
     }
+}
+
+/// ICMP echo without a program: a ping socket where the kernel allows one to the agent's group
+/// (`net.ipv4.ping_group_range`), a raw socket otherwise (which needs `CAP_NET_RAW`).
+fn ping(host: &str, addr: std::net::IpAddr, count: u8) -> Result<String, String> {
+    use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+    let (domain, protocol, echo, reply) = match addr {
+        std::net::IpAddr::V4(_) => (Domain::IPV4, Protocol::ICMPV4, 8u8, 0u8),
+        std::net::IpAddr::V6(_) => (Domain::IPV6, Protocol::ICMPV6, 128, 129),
+    };
+    let (socket, raw) = match Socket::new(domain, Type::DGRAM, Some(protocol)) {
+        Ok(s) => (s, false),
+        Err(_) => (
+            Socket::new(domain, Type::RAW, Some(protocol)).map_err(|e| {
+                format!(
+                    "cannot open an ICMP socket ({e}): the agent needs CAP_NET_RAW, or its group in ping_group_range"
+                )
+            })?,
+            true,
+        ),
+    };
+    socket.connect(&SockAddr::from(std::net::SocketAddr::new(addr, 0))).map_err(|e| format!("{addr}: {e}"))?;
+    socket.set_read_timeout(Some(Duration::from_millis(200))).map_err(|e| e.to_string())?;
+    let socket = std::net::UdpSocket::from(socket);
+    let ident = (std::process::id() as u16).to_be_bytes();
+    let mut out = format!("ping {host} ({addr})\n");
+    let mut rtts = Vec::new();
+    for seq in 1..=u16::from(count) {
+        let mut packet =
+            [&[echo, 0, 0, 0][..], &ident, &seq.to_be_bytes(), b"lifeline-agent ping payload 32b"].concat();
+        // The kernel fills in ICMPv6 checksums itself; ICMPv4 ones are ours to compute.
+        if addr.is_ipv4() {
+            let sum = icmp_checksum(&packet);
+            packet[2..4].copy_from_slice(&sum.to_be_bytes());
+        }
+        let sent = Instant::now();
+        socket.send(&packet).map_err(|e| format!("sending to {addr}: {e}"))?;
+        let mut answered = None;
+        let mut buf = [0u8; 1500];
+        while answered.is_none() && sent.elapsed() < Duration::from_secs(1) {
+            let Ok(n) = socket.recv(&mut buf) else { continue };
+            // A raw IPv4 socket hands over the IP header too; everything else starts at the ICMP header.
+            let skip = if raw && addr.is_ipv4() { usize::from(buf[0] & 0x0f) * 4 } else { 0 };
+            let Some(icmp) = buf.get(skip..n) else { continue };
+            if icmp.len() >= 8 && icmp[0] == reply && icmp[6..8] == seq.to_be_bytes() {
+                answered = Some(sent.elapsed());
+            }
+        }
+        match answered {
+            Some(rtt) => {
+                let _ = writeln!(out, "reply {seq}: {:.2} ms", rtt.as_secs_f64() * 1000.0);
+                rtts.push(rtt.as_secs_f64() * 1000.0);
+            }
+            None => {
+                let _ = writeln!(out, "reply {seq}: lost");
+            }
+        }
+        if seq < u16::from(count) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    let loss = 100 * (usize::from(count) - rtts.len()) / usize::from(count);
+    let _ = write!(out, "{} sent, {} received, {loss} % loss", count, rtts.len());
+    if let (Some(min), Some(max)) = (rtts.iter().copied().reduce(f64::min), rtts.iter().copied().reduce(f64::max)) {
+        let avg = rtts.iter().sum::<f64>() / rtts.len() as f64;
+        let _ = write!(out, "; rtt min {min:.2} / avg {avg:.2} / max {max:.2} ms");
+    }
+    out.push('\n');
+    Ok(out)
+}
+
+fn icmp_checksum(packet: &[u8]) -> u16 {
+    let mut sum: u32 = packet.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
 }
 
 /// One GET with this machine's own trust store, so the answer is what the user's browser would meet; only the status
@@ -483,5 +570,18 @@ mod tests {
         let bad_tls = super::http_reach(&format!("https://127.0.0.1:{port}/")).await.unwrap_err();
         assert!(bad_tls.contains("NOT valid"), "{bad_tls}");
         server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn ping_answers_on_loopback() {
+        let check = lifeline_shared::catalog::Check::Ping { host: "127.0.0.1".into(), count: 2 };
+        let out = super::run(&check, &crate::config::Config::default()).await.unwrap();
+        assert!(out.contains("2 sent, 2 received, 0 % loss"), "{out}");
+    }
+
+    #[test]
+    fn icmp_checksum_matches_a_known_packet() {
+        // An echo request with id 1, seq 1 and no payload: type 8, code 0, checksum 0xf7fd.
+        assert_eq!(super::icmp_checksum(&[8, 0, 0, 0, 0, 1, 0, 1]), 0xf7fd);
     }
 }
