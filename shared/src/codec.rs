@@ -1,8 +1,14 @@
 //! The one codec for untrusted bytes: a 4-byte big-endian length prefix, then a bincode body.
 //!
-//! This is the only module that names bincode. Decoding never allocates more than [`MAX_FRAME_LEN`], tells an
-//! incomplete buffer (wait for more bytes) apart from an invalid one (close the stream), and rejects trailing bytes, so
-//! one frame has exactly one meaning.
+//! This is the only module that names bincode. A body is at most [`MAX_FRAME_LEN`] bytes on the wire, and bincode counts
+//! the decoded size of every value against the same limit, so decoding one frame allocates a bounded amount (measured
+//! by fuzzing: about six times the limit at worst, transiently). The codec tells an incomplete buffer (wait for more
+//! bytes) apart from an invalid one (close the stream), and rejects trailing bytes, so one frame has exactly one
+//! meaning.
+//!
+//! Because the decoder counts decoded sizes (8 bytes for every integer and length, however short on the wire), a
+//! frame well under the wire limit that is made mostly of tiny fields (over about 128 KiB of empty strings, say) is
+//! refused. No message we send comes near that: their lists are capped far lower.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

@@ -52,6 +52,10 @@ fn parse_fingerprint(hex: &str) -> Result<[u8; 32], TokenError> {
     if hex.len() != 64 || !hex.is_ascii() {
         return Err(bad);
     }
+    // `from_str_radix` alone would take "+f" as 0x0f: two token texts must never mean the same token.
+    if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(TokenError("the CA fingerprint is not hex"));
+    }
     let mut out = [0u8; 32];
     for (i, byte) in out.iter_mut().enumerate() {
         *byte =
@@ -82,6 +86,7 @@ mod tests {
             (enc(&format!("h:1\n{fp}\n{secret}\nextra")), "it does not have three parts"),
             (enc(&format!("h:1\n{}\n{secret}", "ab".repeat(31))), "the CA fingerprint is not 64 hex digits"),
             (enc(&format!("h:1\n{}\n{secret}", "zz".repeat(32))), "the CA fingerprint is not hex"),
+            (enc(&format!("h:1\n{}\n{secret}", "+f".repeat(32))), "the CA fingerprint is not hex"),
             (enc(&format!("\n{fp}\n{secret}")), "server or secret is missing"),
             (enc(&format!("h:1\n{fp}\nshort")), "server or secret is missing"),
             ("ll1.".to_string() + &"A".repeat(MAX_TOKEN_LEN), "too long"),

@@ -1,0 +1,352 @@
+//! The seed corpus: representative messages of every type, encoded with the real codec, written to `seeds/<target>/`
+//! by `cargo run --example gen_seeds`. They include the golden vectors from `lifeline_shared::codec`'s tests.
+//!
+//! Seeds only give the fuzzer a head start; a stale one is harmless. Regenerate them after a wire change so the
+//! fuzzer starts from messages the new format accepts.
+
+use lifeline_shared::catalog::{Check, RecordType};
+use lifeline_shared::codec;
+use lifeline_shared::token::EnrollToken;
+use lifeline_shared::wire::{
+    AgentControl, Battery, CheckOutcome, CheckReport, CheckRequest, ConsentWindow, Cpu, Disk, EnrollRequest,
+    EnrollResponse, ErrorCode, Hello, HelpRequest, HistoryEntry, Host, Interface, LocalRequest, LocalResponse, Memory,
+    Network, Probe, ProbeKind, Process, Processes, Request, Response, Route, ServerControl, Snapshot, Temperature,
+    TicketSummary, WireError,
+};
+use serde::Serialize;
+
+/// One seed file: `seeds/<target>/<name>`.
+#[derive(Debug)]
+pub struct Seed {
+    pub target: &'static str,
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Every seed of every target.
+pub fn all() -> Result<Vec<Seed>, codec::CodecError> {
+    let mut out = Vec::new();
+    framed(&mut out, "request", encode_all(requests())?, &[]);
+    framed(&mut out, "response", encode_all(responses())?, &[]);
+    framed(&mut out, "agent_control", encode_all(agent_controls())?, &[]);
+    framed(&mut out, "server_control", encode_all(server_controls())?, &["server_control"]);
+    let enroll = encode_all(enroll_requests())?;
+    for (variant, frame) in &enroll {
+        add(&mut out, "enroll", format!("enroll_request-{variant}-framed"), frame.clone());
+    }
+    framed(&mut out, "enroll_request", enroll, &["enroll"]);
+    framed(&mut out, "enroll_response", encode_all(enroll_responses())?, &[]);
+    framed(&mut out, "local_request", encode_all(local_requests())?, &[]);
+    framed(&mut out, "local_response", encode_all(local_responses())?, &[]);
+
+    for (name, token) in tokens() {
+        let text = token.encode();
+        add(&mut out, "token", format!("{name}-text"), text.clone().into_bytes());
+        add(&mut out, "token", format!("{name}-padded"), format!("  {text}\r\n").into_bytes());
+        // The decoded body, which the `token` target also wraps into a token of its own.
+        let fp: String = token.ca_fingerprint.iter().map(|b| format!("{b:02x}")).collect();
+        let body = format!("{}\n{fp}\n{}", token.server, token.secret);
+        add(&mut out, "token", format!("{name}-body"), body.into_bytes());
+    }
+    Ok(out)
+}
+
+fn add(out: &mut Vec<Seed>, target: &'static str, name: String, bytes: Vec<u8>) {
+    out.push(Seed { target, name, bytes });
+}
+
+/// Each frame for `frame`, its body for `messages` and the targets in `also`, then all frames back to back for
+/// `frame`, as a stream reader sees them.
+fn framed(out: &mut Vec<Seed>, type_name: &str, frames: Vec<(&str, Vec<u8>)>, also: &[&'static str]) {
+    let mut stream = Vec::new();
+    for (variant, frame) in frames {
+        let name = format!("{type_name}-{variant}");
+        let body = &frame[codec::PREFIX_LEN..];
+        add(out, "messages", name.clone(), body.to_vec());
+        for target in also {
+            add(out, target, name.clone(), body.to_vec());
+        }
+        stream.extend_from_slice(&frame);
+        add(out, "frame", name, frame);
+    }
+    add(out, "frame", format!("{type_name}-stream"), stream);
+}
+
+fn encode_all<T: Serialize>(msgs: Vec<(&'static str, T)>) -> Result<Vec<(&'static str, Vec<u8>)>, codec::CodecError> {
+    msgs.into_iter().map(|(name, msg)| Ok((name, codec::encode(&msg)?))).collect()
+}
+
+fn snapshot() -> Snapshot {
+    let process = |pid, name: &str, user: Option<&str>| Process {
+        pid,
+        name: name.into(),
+        user: user.map(Into::into),
+        cpu_pct: 12.5,
+        rss_bytes: 48 << 20,
+    };
+    Snapshot {
+        id: [1; 16],
+        taken_at_ms: 1_700_000_000_000,
+        host: Host {
+            hostname: "pc-42".into(),
+            os_name: "Debian".into(),
+            os_version: "12".into(),
+            kernel: "6.1.0-18-amd64".into(),
+            arch: "x86_64".into(),
+            uptime_secs: 86_400,
+            boot_time_secs: 1_699_913_600,
+            agent_version: "0.1.0".into(),
+            users: vec!["ann".into(), "bob".into()],
+        },
+        cpu: Cpu {
+            model: "Intel(R) Core(TM) i5".into(),
+            physical_cores: Some(4),
+            logical_cores: 8,
+            usage_pct: 37.5,
+            load_avg: [0.5, 1.0, 1.5],
+        },
+        memory: Memory {
+            total_bytes: 16 << 30,
+            used_bytes: 9 << 30,
+            available_bytes: 7 << 30,
+            swap_total_bytes: 2 << 30,
+            swap_used_bytes: 0,
+        },
+        disks: vec![
+            Disk {
+                mount_point: "/".into(),
+                file_system: "ext4".into(),
+                total_bytes: 500 << 30,
+                available_bytes: 3 << 30,
+                removable: false,
+            },
+            Disk {
+                mount_point: "/media/usb".into(),
+                file_system: "vfat".into(),
+                total_bytes: 32 << 30,
+                available_bytes: 30 << 30,
+                removable: true,
+            },
+        ],
+        temperatures: vec![Temperature { label: "Package id 0".into(), celsius: 71.0, critical_celsius: Some(100.0) }],
+        battery: Some(Battery { percent: 81.0, charging: true, health_pct: Some(93.5) }),
+        network: Network {
+            interfaces: vec![Interface {
+                name: "eth0".into(),
+                mac: "52:54:00:12:34:56".into(),
+                addresses: vec!["192.168.1.20/24".into(), "fe80::1/64".into()],
+                rx_bytes: 1 << 30,
+                tx_bytes: 1 << 28,
+                rx_errors: 0,
+                tx_errors: 3,
+            }],
+            default_route: Some(Route { interface: "eth0".into(), gateway: "192.168.1.1".into() }),
+            dns_servers: vec!["192.168.1.1".into()],
+            probes: vec![
+                Probe {
+                    kind: ProbeKind::Dns,
+                    target: "example.org".into(),
+                    ok: true,
+                    latency_us: Some(4_200),
+                    detail: "93.184.215.14".into(),
+                },
+                Probe {
+                    kind: ProbeKind::Tcp,
+                    target: "example.org:443".into(),
+                    ok: false,
+                    latency_us: None,
+                    detail: "connection refused".into(),
+                },
+            ],
+        },
+        processes: Processes {
+            count: 312,
+            top_cpu: vec![process(1234, "firefox", Some("ann")), process(1, "systemd", None)],
+            top_memory: vec![process(1234, "firefox", Some("ann"))],
+        },
+        problems: vec!["battery: no health data".into()],
+    }
+}
+
+fn ticket(number: u64) -> TicketSummary {
+    TicketSummary { number, subject: "printer offline".into(), status: "open".into(), updated_at_ms: 1_700_000_000_000 }
+}
+
+fn requests() -> Vec<(&'static str, Request)> {
+    vec![
+        ("snapshot", Request::Snapshot(snapshot())),
+        ("snapshot_empty", Request::Snapshot(Snapshot::default())),
+        (
+            "help",
+            Request::Help(HelpRequest {
+                id: [2; 16],
+                user: "ann".into(),
+                subject: "cannot print".into(),
+                description: "the printer says offline since this morning".into(),
+                snapshot: snapshot(),
+            }),
+        ),
+        // Golden vector.
+        ("tickets", Request::Tickets { user: "ann".into() }),
+    ]
+}
+
+fn responses() -> Vec<(&'static str, Response)> {
+    vec![
+        // Golden vectors: `stored`, `error`.
+        ("stored", Response::Stored { id: [7; 16] }),
+        ("help_accepted", Response::HelpAccepted { request_id: [2; 16], ticket: 17 }),
+        ("tickets", Response::Tickets(vec![ticket(17), ticket(18)])),
+        ("error", Response::Error(WireError { code: ErrorCode::TooLarge, message: "big".into() })),
+        ("error_refused", Response::Error(WireError { code: ErrorCode::Refused, message: "no".into() })),
+    ]
+}
+
+fn agent_controls() -> Vec<(&'static str, AgentControl)> {
+    let done = |id, outcome| AgentControl::CheckDone(CheckReport { id, outcome });
+    vec![
+        // Golden vectors: `hello`, `heartbeat`.
+        (
+            "hello",
+            AgentControl::Hello(Hello {
+                protocol: 1,
+                agent_version: "0.1.0".into(),
+                hostname: "pc-42".into(),
+                os: "Debian 12".into(),
+            }),
+        ),
+        ("heartbeat", AgentControl::Heartbeat { seq: 300 }),
+        ("check_done", done(1, CheckOutcome::Done { output: "up 3 days".into(), elapsed_ms: 42 })),
+        ("check_refused", done(2, CheckOutcome::Refused { reason: "no consent".into() })),
+        ("check_failed", done(3, CheckOutcome::Failed { error: "permission denied".into() })),
+        ("check_timed_out", done(4, CheckOutcome::TimedOut { limit_ms: 10_000 })),
+    ]
+}
+
+/// One valid instance of every catalog check, then a few a hostile server could send.
+fn checks() -> Vec<(&'static str, Check)> {
+    vec![
+        ("system_summary", Check::SystemSummary),
+        ("top_processes", Check::TopProcesses { count: 10 }),
+        ("disk_usage", Check::DiskUsage { path: "/home".into() }),
+        ("network_interfaces", Check::NetworkInterfaces),
+        ("dns_resolve", Check::DnsResolve { name: "example.org".into(), record: RecordType::Aaaa }),
+        ("tcp_connect", Check::TcpConnect { host: "10.0.0.1".into(), port: 443 }),
+        ("listening_ports", Check::ListeningPorts),
+        ("service_status", Check::ServiceStatus { unit: "cups.service".into() }),
+        ("printer_queue", Check::PrinterQueue),
+        ("process_list", Check::ProcessList { command_lines: true }),
+        ("restart_service", Check::RestartService { unit: "cups.service".into() }),
+        ("flush_dns_cache", Check::FlushDnsCache),
+        ("http_reach", Check::HttpReach { url: "https://example.org:8443/status?x=1".into() }),
+        ("bad_url", Check::HttpReach { url: "http://example.org/$(id)".into() }),
+        ("ping", Check::Ping { host: "192.0.2.1".into(), count: 4 }),
+        ("bad_count", Check::TopProcesses { count: 200 }),
+        ("bad_path", Check::DiskUsage { path: "/../../etc/shadow".into() }),
+        ("bad_unit", Check::ServiceStatus { unit: "-H evil".into() }),
+        ("bad_port", Check::TcpConnect { host: "x".into(), port: 0 }),
+    ]
+}
+
+fn server_controls() -> Vec<(&'static str, ServerControl)> {
+    let mut out = vec![
+        // Golden vector.
+        (
+            "welcome",
+            ServerControl::Welcome {
+                protocol: 1,
+                server_version: "0.1.0".into(),
+                agent_id: "a1".into(),
+                heartbeat_secs: 15,
+            },
+        ),
+        ("heartbeat_ack", ServerControl::HeartbeatAck { seq: 300 }),
+    ];
+    for (i, (name, check)) in checks().into_iter().enumerate() {
+        let req = CheckRequest {
+            id: i as u64 + 1,
+            ticket: if i % 2 == 0 { Some(17) } else { None },
+            technician: "tech1".into(),
+            check,
+        };
+        out.push((name, ServerControl::RunCheck(req)));
+    }
+    out
+}
+
+fn enroll_requests() -> Vec<(&'static str, EnrollRequest)> {
+    vec![(
+        "enroll",
+        EnrollRequest {
+            token_secret: "s3cr3t-s3cr3t-s3cr3t".into(),
+            // A stand-in for a PKCS#10 request: the codec only sees bytes.
+            csr_der: vec![0x30, 0x82, 0x01, 0x0a, 0x30, 0x81, 0xb0, 0x02, 0x01, 0x00],
+            hostname: "pc-42".into(),
+            os: "Debian 12".into(),
+            agent_version: "0.1.0".into(),
+        },
+    )]
+}
+
+fn enroll_responses() -> Vec<(&'static str, EnrollResponse)> {
+    vec![
+        (
+            "enrolled",
+            EnrollResponse::Enrolled { agent_id: "a1".into(), cert_der: vec![0x30, 0x82, 1, 2], ca_der: vec![0x30, 3] },
+        ),
+        // Golden vector.
+        ("refused", EnrollResponse::Refused { message: "expired".into() }),
+    ]
+}
+
+fn local_requests() -> Vec<(&'static str, LocalRequest)> {
+    vec![
+        ("help", LocalRequest::Help { subject: "cannot print".into(), description: "offline".into() }),
+        ("tickets", LocalRequest::Tickets),
+        ("consents", LocalRequest::Consents),
+        ("revoke_consent", LocalRequest::RevokeConsent { ticket: 17 }),
+        ("extend_consent", LocalRequest::ExtendConsent { ticket: 17, minutes: 30 }),
+        ("history", LocalRequest::History),
+    ]
+}
+
+fn local_responses() -> Vec<(&'static str, LocalResponse)> {
+    vec![
+        ("help_accepted", LocalResponse::HelpAccepted { ticket: 17 }),
+        ("tickets", LocalResponse::Tickets(vec![ticket(17)])),
+        ("error", LocalResponse::Error { message: "server unreachable".into() }),
+        ("help_queued", LocalResponse::HelpQueued),
+        (
+            "consents",
+            LocalResponse::Consents {
+                windows: vec![ConsentWindow { ticket: 17, user: "ann".into(), until_ms: 1_700_000_000_000 }],
+                unattended_class_a: true,
+            },
+        ),
+        (
+            "history",
+            LocalResponse::History(vec![HistoryEntry {
+                at_ms: 1_700_000_000_000,
+                technician: "tech1".into(),
+                ticket: Some(17),
+                check: "system-summary".into(),
+                outcome: "done".into(),
+            }]),
+        ),
+        ("done", LocalResponse::Done { message: "consent revoked".into() }),
+    ]
+}
+
+fn tokens() -> Vec<(&'static str, EnrollToken)> {
+    vec![
+        ("token_ipv6", EnrollToken { server: "[::1]:7443".into(), ca_fingerprint: [0xab; 32], secret: "s".repeat(32) }),
+        (
+            "token_dns",
+            EnrollToken {
+                server: "lifeline.example.org:7443".into(),
+                ca_fingerprint: core::array::from_fn(|i| i as u8 * 7),
+                secret: "0123456789abcdef".into(),
+            },
+        ),
+    ]
+}
