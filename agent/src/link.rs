@@ -344,9 +344,9 @@ async fn session(
         loop {
             match frame::read::<ServerControl>(&mut recv).await {
                 Ok(Some(ServerControl::RunCheck(request))) => {
-                    let (runner, out) = (link.runner.clone(), out_tx.clone());
+                    let (runner, out, conn) = (link.runner.clone(), out_tx.clone(), conn.clone());
                     tokio::spawn(async move {
-                        let report = runner.run(request, now_ms()).await;
+                        let report = runner.run(request, now_ms(), Some(&conn)).await;
                         let _ = out.send(AgentControl::CheckDone(report)).await;
                     });
                 }

@@ -212,7 +212,7 @@ mod tests {
             .map(|s| match spool.load(s).unwrap() {
                 Request::Snapshot(s) => s.id[0],
                 Request::Help(h) => h.id[0],
-                Request::Tickets { .. } => 0,
+                Request::Tickets { .. } | Request::Probe { .. } => 0,
             })
             .collect()
     }

@@ -188,6 +188,7 @@ fn requests() -> Vec<(&'static str, Request)> {
         ),
         // Golden vector.
         ("tickets", Request::Tickets { user: "ann".into() }),
+        ("probe", Request::Probe { payload: vec![0; 64], reply_len: 1024 }),
     ]
 }
 
@@ -199,6 +200,7 @@ fn responses() -> Vec<(&'static str, Response)> {
         ("tickets", Response::Tickets(vec![ticket(17), ticket(18)])),
         ("error", Response::Error(WireError { code: ErrorCode::TooLarge, message: "big".into() })),
         ("error_refused", Response::Error(WireError { code: ErrorCode::Refused, message: "no".into() })),
+        ("probe", Response::Probe { payload: vec![0; 64] }),
     ]
 }
 
@@ -241,6 +243,7 @@ fn checks() -> Vec<(&'static str, Check)> {
         ("http_reach", Check::HttpReach { url: "https://example.org:8443/status?x=1".into() }),
         ("bad_url", Check::HttpReach { url: "http://example.org/$(id)".into() }),
         ("ping", Check::Ping { host: "192.0.2.1".into(), count: 4 }),
+        ("bandwidth", Check::Bandwidth { megabytes: 4 }),
         ("bad_count", Check::TopProcesses { count: 200 }),
         ("bad_path", Check::DiskUsage { path: "/../../etc/shadow".into() }),
         ("bad_unit", Check::ServiceStatus { unit: "-H evil".into() }),

@@ -10,8 +10,9 @@ use lifeline_net::tls::{fingerprint, peer_leaf};
 use lifeline_shared::codec::CodecError;
 use lifeline_shared::findings;
 use lifeline_shared::wire::{
-    AgentControl, CheckRequest, EnrollRequest, EnrollResponse, ErrorCode, HelpRequest, MIN_PROTOCOL_VERSION,
-    PROTOCOL_VERSION, Request, Response, ServerControl, Snapshot, TicketSummary, WireError, close,
+    AgentControl, CheckRequest, EnrollRequest, EnrollResponse, ErrorCode, HelpRequest, MAX_PROBE_REPLY,
+    MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, Request, Response, ServerControl, Snapshot, TicketSummary, WireError,
+    close,
 };
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -309,6 +310,10 @@ async fn answer(state: &State, agent_id: &str, req: Request) -> Response {
                 }
                 Response::HelpAccepted { request_id, ticket: u64::try_from(number).unwrap_or_default() }
             })
+        }
+        Request::Probe { reply_len, .. } => {
+            // The payload has done its job by arriving; the answer is zeros, as many as asked within one frame.
+            Ok(Response::Probe { payload: vec![0; reply_len.min(MAX_PROBE_REPLY) as usize] })
         }
         Request::Tickets { user } => {
             state.store.read(move |c| ticket_store::list_for_requester(c, &agent, &user)).await.map(|list| {

@@ -42,6 +42,7 @@ pub enum Check {
     FlushDnsCache,
     HttpReach { url: String },
     Ping { host: String, count: u8 },
+    Bandwidth { megabytes: u8 },
 }
 
 /// What every check is, apart from its parameters.
@@ -131,6 +132,13 @@ pub const CATALOG: &[Definition] = &[
         &[("host", "a host name or IP address"), ("count", "1 to 10, default 4")],
         "ICMP echo: round-trip times and loss",
     ),
+    def(
+        "bandwidth",
+        Class::B,
+        60,
+        &[("megabytes", "1 to 16 each way, default 4")],
+        "throughput up and down between this machine and the server, over the agent's own link",
+    ),
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -165,6 +173,7 @@ impl Check {
             Check::FlushDnsCache => 11,
             Check::HttpReach { .. } => 12,
             Check::Ping { .. } => 13,
+            Check::Bandwidth { .. } => 14,
         };
         &CATALOG[index]
     }
@@ -201,6 +210,7 @@ impl Check {
             "restart-service" => Check::RestartService { unit: p.text("unit")? },
             "flush-dns-cache" => Check::FlushDnsCache,
             "http-reach" => Check::HttpReach { url: p.text("url")? },
+            "bandwidth" => Check::Bandwidth { megabytes: p.number("megabytes", 1, 16, Some(4))? },
             "ping" => Check::Ping { host: p.text("host")?, count: p.number("count", 1, 10, Some(4))? },
             _ => return Err(CatalogError::UnknownCheck(name.to_owned())),
         };
@@ -234,6 +244,7 @@ impl Check {
                 Err(bad("host", "must be a host name or an IP address"))
             }
             Check::Ping { count, .. } if !(1..=10).contains(count) => Err(bad("count", "must be 1 to 10")),
+            Check::Bandwidth { megabytes } if !(1..=16).contains(megabytes) => Err(bad("megabytes", "must be 1 to 16")),
             Check::TcpConnect { port: 0, .. } => Err(bad("port", "must be 1 to 65535")),
             Check::HttpReach { url } => Url::parse(url).map(drop).map_err(|why| bad("url", why)),
             Check::ServiceStatus { unit } | Check::RestartService { unit } if !is_unit_name(unit) => {
@@ -254,6 +265,7 @@ impl Check {
             Check::ServiceStatus { unit } | Check::RestartService { unit } => format!("{name} unit={unit}"),
             Check::HttpReach { url } => format!("{name} url={url}"),
             Check::Ping { host, count } => format!("{name} host={host} count={count}"),
+            Check::Bandwidth { megabytes } => format!("{name} megabytes={megabytes}"),
             Check::ProcessList { command_lines } => format!("{name} command-lines={command_lines}"),
             _ => name.to_owned(),
         }
@@ -415,6 +427,7 @@ mod tests {
             parse("flush-dns-cache", &[]),
             parse("http-reach", &[("url", "https://example.org/")]),
             parse("ping", &[("host", "::1")]),
+            parse("bandwidth", &[]),
         ];
         assert_eq!(samples.len(), CATALOG.len());
         for (sample, def) in samples.into_iter().zip(CATALOG) {

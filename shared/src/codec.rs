@@ -146,6 +146,7 @@ mod tests {
             }),
             "0000000e0209010a6e6f20636f6e73656e74",
         );
+        check_golden(&Request::Probe { payload: vec![1, 2], reply_len: 300 }, "0000000703020102fb2c01");
     }
 
     #[test]

@@ -95,8 +95,18 @@ pub enum CheckOutcome {
 pub enum Request {
     Snapshot(Snapshot),
     Help(HelpRequest),
-    Tickets { user: String },
+    Tickets {
+        user: String,
+    },
+    /// The bandwidth check's traffic: `payload` measures the way up, `reply_len` bytes of answer the way down.
+    Probe {
+        payload: Vec<u8>,
+        reply_len: u32,
+    },
 }
+
+/// The most a probe answer carries: one frame, with room for its framing.
+pub const MAX_PROBE_REPLY: u32 = 1000 * 1024;
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub enum Response {
@@ -111,6 +121,9 @@ pub enum Response {
     },
     Tickets(Vec<TicketSummary>),
     Error(WireError),
+    Probe {
+        payload: Vec<u8>,
+    },
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]

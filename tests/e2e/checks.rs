@@ -42,6 +42,7 @@ fn each_check_returns_real_data_and_lands_on_the_ticket_and_in_the_users_history
         ("listening-ports", &[], &format!(":{api_port}")),
         ("process-list", &[], "lifeline-server"),
         ("ping", &["host=127.0.0.1", "count=2"], "2 received, 0 % loss"),
+        ("bandwidth", &["megabytes=2"], "Mbit/s"),
     ];
     for (name, params, expected) in cases {
         let mut args = vec![agent.id.as_str(), name, "--ticket", ticket.as_str()];

@@ -22,11 +22,12 @@ pub struct Runner {
 }
 
 impl Runner {
-    pub async fn run(&self, request: CheckRequest, now_ms: u64) -> CheckReport {
+    /// `link` is the connection the request came on, for checks that measure it.
+    pub async fn run(&self, request: CheckRequest, now_ms: u64, link: Option<&quinn::Connection>) -> CheckReport {
         let description = request.check.describe();
         let outcome = match self.gate(&request, now_ms) {
             Err(reason) => CheckOutcome::Refused { reason },
-            Ok(()) => self.execute(&request.check).await,
+            Ok(()) => self.execute(&request.check, link).await,
         };
         let summary = match &outcome {
             CheckOutcome::Done { .. } => "done".to_owned(),
@@ -71,11 +72,11 @@ impl Runner {
         })
     }
 
-    async fn execute(&self, check: &Check) -> CheckOutcome {
+    async fn execute(&self, check: &Check, link: Option<&quinn::Connection>) -> CheckOutcome {
         let definition = check.definition();
         let started = Instant::now();
         let limit = definition.time_limit;
-        match tokio::time::timeout(limit, native::run(check, &self.config)).await {
+        match tokio::time::timeout(limit, native::run(check, &self.config, link)).await {
             Err(_) => CheckOutcome::TimedOut { limit_ms: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX) },
             Ok(Err(error)) => {
                 warn!(check = definition.name, %error, "check failed");
@@ -133,13 +134,13 @@ mod tests {
             (request(Some(5), Check::TopProcesses { count: 0 }), "1 to 50"),
         ];
         for (req, expected) in cases {
-            let report = r.run(req, 1_000).await;
+            let report = r.run(req, 1_000, None).await;
             assert!(reason(&report.outcome).contains(expected), "{:?}", report.outcome);
         }
-        let expired = r.run(request(Some(5), Check::SystemSummary), 60_000).await;
+        let expired = r.run(request(Some(5), Check::SystemSummary), 60_000, None).await;
         assert!(reason(&expired.outcome).contains("not open"));
 
-        let done = r.run(request(Some(5), Check::DiskUsage { path: "/".into() }), 1_000).await;
+        let done = r.run(request(Some(5), Check::DiskUsage { path: "/".into() }), 1_000, None).await;
         assert!(matches!(&done.outcome, CheckOutcome::Done { output, .. } if output.contains("total")), "{done:?}");
         let history = r.history.read();
         assert_eq!(history.len(), 7, "every request, refused or run, is in the user's history");
@@ -150,9 +151,9 @@ mod tests {
     async fn unattended_policy_covers_class_a_only() {
         let dir = tempfile::tempdir().unwrap();
         let r = runner(dir.path(), Config { unattended_class_a: true, ..Config::default() });
-        let a = r.run(request(None, Check::DiskUsage { path: "/".into() }), 0).await;
+        let a = r.run(request(None, Check::DiskUsage { path: "/".into() }), 0, None).await;
         assert!(matches!(a.outcome, CheckOutcome::Done { .. }), "{a:?}");
-        let b = r.run(request(None, Check::ProcessList { command_lines: false }), 0).await;
+        let b = r.run(request(None, Check::ProcessList { command_lines: false }), 0, None).await;
         assert!(reason(&b.outcome).contains("no ticket"));
     }
 
@@ -162,7 +163,7 @@ mod tests {
         let restart = |unit: &str| request(Some(5), Check::RestartService { unit: unit.into() });
         let off = runner(dir.path(), Config { restartable_services: vec!["cups.service".into()], ..Config::default() });
         off.consents.lock().unwrap().open_window(5, "ann", 0, 60_000).unwrap();
-        assert!(reason(&off.run(restart("cups.service"), 1).await.outcome).contains("class C"));
+        assert!(reason(&off.run(restart("cups.service"), 1, None).await.outcome).contains("class C"));
 
         let on = Runner {
             config: Config {
@@ -172,9 +173,9 @@ mod tests {
             },
             ..off
         };
-        assert!(reason(&on.run(restart("sshd.service"), 1).await.outcome).contains("not on this machine's list"));
+        assert!(reason(&on.run(restart("sshd.service"), 1, None).await.outcome).contains("not on this machine's list"));
         // Allowed: it really asks systemd, which answers or is missing; either way it is not a refusal.
-        let allowed = on.run(restart("cups.service"), 1).await;
+        let allowed = on.run(restart("cups.service"), 1, None).await;
         assert!(!matches!(allowed.outcome, CheckOutcome::Refused { .. }), "{allowed:?}");
     }
 }

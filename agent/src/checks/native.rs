@@ -10,7 +10,7 @@ use lifeline_shared::wire::Snapshot;
 use crate::collect::{CollectConfig, Collector};
 use crate::config::Config;
 
-pub async fn run(check: &Check, config: &Config) -> Result<String, String> {
+pub async fn run(check: &Check, config: &Config, link: Option<&quinn::Connection>) -> Result<String, String> {
     match check {
         Check::SystemSummary => Ok(system_summary(&snapshot(5).await)),
         Check::TopProcesses { count } => Ok(top_processes(&snapshot(usize::from(*count)).await)),
@@ -30,6 +30,10 @@ pub async fn run(check: &Check, config: &Config) -> Result<String, String> {
         Check::RestartService { unit } => restart_service(unit).await,
         Check::FlushDnsCache => flush_dns_cache().await,
         Check::HttpReach { url } => http_reach(url).await,
+        Check::Bandwidth { megabytes } => match link {
+            Some(conn) => bandwidth(conn, *megabytes).await,
+            None => Err("no connection to the server to measure".into()),
+        },
         Check::Ping { host, count } => {
             let addr = tokio::net::lookup_host((host.as_str(), 0))
                 .await
@@ -41,6 +45,35 @@ pub async fn run(check: &Check, config: &Config) -> Result<String, String> {
             blocking(move || ping(&host, addr, count)).await
         }
     }
+}
+
+/// Throughput over the agent's own QUIC connection, the path every snapshot takes: megabyte-sized probes up, then
+/// down, one after another so each direction is measured alone.
+async fn bandwidth(conn: &quinn::Connection, megabytes: u8) -> Result<String, String> {
+    use lifeline_shared::wire::{MAX_PROBE_REPLY, Request, Response};
+    let chunk = MAX_PROBE_REPLY as usize;
+    let mut out =
+        format!("over the agent's link to {} (round trip {} ms)\n", conn.remote_address(), conn.rtt().as_millis());
+    for (direction, payload, reply_len) in [("up", chunk, 0), ("down", 0, MAX_PROBE_REPLY)] {
+        let started = Instant::now();
+        for _ in 0..megabytes {
+            let probe = Request::Probe { payload: vec![0; payload], reply_len };
+            match lifeline_net::frame::request(conn, &probe).await {
+                Ok(Response::Probe { .. }) => {}
+                Ok(other) => return Err(format!("the server answered the probe with {other:?}")),
+                Err(e) => return Err(format!("probe {direction} failed: {e}")),
+            }
+        }
+        let secs = started.elapsed().as_secs_f64().max(1e-6);
+        let bytes = (chunk * usize::from(megabytes)) as f64;
+        let _ = writeln!(
+            out,
+            "{direction:<4} {:.1} Mbit/s ({:.1} MB in {secs:.2} s)",
+            bytes * 8.0 / secs / 1e6,
+            bytes / 1e6
+        );
+    }
+    Ok(out)
 }
 
 /// ICMP echo without a program: a ping socket where the kernel allows one to the agent's group
@@ -575,7 +608,7 @@ mod tests {
     #[tokio::test]
     async fn ping_answers_on_loopback() {
         let check = lifeline_shared::catalog::Check::Ping { host: "127.0.0.1".into(), count: 2 };
-        let out = super::run(&check, &crate::config::Config::default()).await.unwrap();
+        let out = super::run(&check, &crate::config::Config::default(), None).await.unwrap();
         assert!(out.contains("2 sent, 2 received, 0 % loss"), "{out}");
     }
 
