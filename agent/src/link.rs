@@ -14,8 +14,8 @@ use lifeline_net::frame;
 use lifeline_net::tls::ServerTrust;
 use lifeline_shared::backoff::Backoff;
 use lifeline_shared::wire::{
-    AgentControl, ErrorCode, Hello, HelpRequest, LocalRequest, LocalResponse, PROTOCOL_VERSION, Request, Response,
-    SERVER_NAME, ServerControl, close,
+    AgentControl, ErrorCode, Hello, HelpRequest, LiveSample, LocalRequest, LocalResponse, PROTOCOL_VERSION, Request,
+    Response, SERVER_NAME, ServerControl, WATCH_INTERVAL_MS, WATCH_MAX_SECS, close,
 };
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
@@ -83,16 +83,15 @@ impl Link {
         let (outcome_tx, mut outcomes) = mpsc::channel::<Outcome>(64);
         let link = Arc::new(self);
         let (stop_tx, stopping) = watch::channel(false);
-        let connection = tokio::spawn(connection_loop(
-            link.clone(),
-            client,
-            spool.clone(),
-            wake.clone(),
-            conn_tx,
-            outcome_tx,
-            stopping,
-        ));
+        let (watch_tx, mut watch_rx) = watch::channel(None::<Duration>);
+        let to_main = ToMain { conn: conn_tx, outcomes: outcome_tx, watching: watch_tx };
+        let connection =
+            tokio::spawn(connection_loop(link.clone(), client, spool.clone(), wake.clone(), to_main, stopping));
         tokio::pin!(shutdown);
+        let mut live: Option<(Duration, tokio::time::Instant)> = None;
+        let mut live_seq = 0u64;
+        let next_sample = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(next_sample);
 
         let mut waiting: HashMap<u64, oneshot::Sender<LocalResponse>> = HashMap::new();
         let mut reported_drops = 0;
@@ -120,6 +119,37 @@ impl Link {
                     wake.notify_one();
                 }
                 () = &mut shutdown => break,
+                Ok(()) = watch_rx.changed() => {
+                    let asked = *watch_rx.borrow_and_update();
+                    match asked {
+                        Some(interval) => {
+                            if live.is_none() {
+                                info!(interval_ms = interval.as_millis() as u64, "watch started");
+                                next_sample.as_mut().reset(tokio::time::Instant::now());
+                            }
+                            live = Some((interval, tokio::time::Instant::now() + Duration::from_secs(WATCH_MAX_SECS)));
+                        }
+                        None => {
+                            if live.take().is_some() {
+                                info!("watch stopped");
+                            }
+                        }
+                    }
+                }
+                () = &mut next_sample, if live.is_some() => {
+                    let Some((interval, until)) = live else { continue };
+                    if tokio::time::Instant::now() >= until {
+                        live = None;
+                        info!("watch stopped: nobody renewed it within its time limit");
+                        continue;
+                    }
+                    live_seq += 1;
+                    let sample = collector.live(live_seq, now_ms());
+                    if let Some(conn) = conn_rx.borrow().clone() {
+                        send_sample(&conn, &sample);
+                    }
+                    next_sample.as_mut().reset(tokio::time::Instant::now() + interval);
+                }
                 call = calls.recv() => match call {
                     Some(call) => link.local_call(call, &mut collector, &spool, &wake, &conn_rx, &mut waiting).await,
                     None => break,
@@ -256,25 +286,36 @@ async fn spool_push(spool: &SharedSpool, kind: Kind, request: Request) -> Result
     .await?
 }
 
+/// What the connection task tells the main loop.
+struct ToMain {
+    /// The live connection, for local calls that need the server now and for live samples.
+    conn: watch::Sender<Option<quinn::Connection>>,
+    outcomes: mpsc::Sender<Outcome>,
+    /// What the server's watchers asked for: a sampling interval, or nobody watching.
+    watching: watch::Sender<Option<Duration>>,
+}
+
 async fn connection_loop(
     link: Arc<Link>,
     client: quinn::ClientConfig,
     spool: SharedSpool,
     wake: Arc<Notify>,
-    conn_tx: watch::Sender<Option<quinn::Connection>>,
-    outcomes: mpsc::Sender<Outcome>,
+    to_main: ToMain,
     mut stopping: watch::Receiver<bool>,
 ) {
     let backoff = Backoff::default();
     let mut attempt = 0u32;
     loop {
         // A session sees `stopping` itself, so that it can say goodbye before it returns.
-        match session(&link, &client, &spool, &wake, &conn_tx, &outcomes, stopping.clone()).await {
+        let ended = session(&link, &client, &spool, &wake, &to_main, stopping.clone()).await;
+        // Whoever watched did so through that connection.
+        to_main.watching.send_replace(None);
+        match ended {
             // The link was up, so this is a fresh outage: start the schedule over.
             Ok(()) => attempt = 0,
             Err(e) => warn!("{e:#}"),
         }
-        conn_tx.send_replace(None);
+        to_main.conn.send_replace(None);
         if *stopping.borrow() {
             return;
         }
@@ -294,8 +335,7 @@ async fn session(
     client: &quinn::ClientConfig,
     spool: &SharedSpool,
     wake: &Notify,
-    conn_tx: &watch::Sender<Option<quinn::Connection>>,
-    outcomes: &mpsc::Sender<Outcome>,
+    to_main: &ToMain,
     mut stopping: watch::Receiver<bool>,
 ) -> Result<()> {
     let addr = resolve(&link.identity.server).await?;
@@ -320,7 +360,7 @@ async fn session(
         Ok(Ok(other)) => bail!("expected a welcome from the server, got {other:?}"),
         Ok(Err(_)) | Err(_) => bail!("{}", refusal(&conn).unwrap_or_else(|| "no welcome from the server".into())),
     };
-    conn_tx.send_replace(Some(conn.clone()));
+    to_main.conn.send_replace(Some(conn.clone()));
 
     // One writer owns the control stream; heartbeats and check reports queue for it.
     let (out_tx, mut out_rx) = mpsc::channel::<AgentControl>(32);
@@ -350,6 +390,13 @@ async fn session(
                         let _ = out.send(AgentControl::CheckDone(report)).await;
                     });
                 }
+                Ok(Some(ServerControl::WatchStart { interval_ms })) => {
+                    let ms = interval_ms.clamp(*WATCH_INTERVAL_MS.start(), *WATCH_INTERVAL_MS.end());
+                    to_main.watching.send_replace(Some(Duration::from_millis(u64::from(ms))));
+                }
+                Ok(Some(ServerControl::WatchStop)) => {
+                    to_main.watching.send_replace(None);
+                }
                 Ok(Some(_)) => {}
                 Ok(None) => return,
                 Err(e) => return warn!(error = %e, "bad frame from the server on the control stream"),
@@ -360,7 +407,7 @@ async fn session(
         () = writer => {}
         () = heartbeats => {}
         () = reader => {}
-        result = upload(&conn, spool, wake, outcomes, &link.runner, link.config.consent_minutes) => if let Err(e) = result { warn!("{e:#}") },
+        result = upload(&conn, spool, wake, &to_main.outcomes, &link.runner, link.config.consent_minutes) => if let Err(e) = result { warn!("{e:#}") },
         reason = conn.closed() => warn!("{}", describe_close(&reason)),
         _ = stopping.wait_for(|s| *s) => {}
     }
@@ -368,6 +415,33 @@ async fn session(
     conn.close(close::NORMAL.into(), goodbye);
     let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
     Ok(())
+}
+
+/// A sample goes as one datagram when it fits, so a lost one is simply replaced by the next; a bigger one (many
+/// cores or interfaces) on a one-way stream of its own, which nothing else waits behind either.
+fn send_sample(conn: &quinn::Connection, sample: &LiveSample) {
+    let bytes = match lifeline_shared::codec::encode(sample) {
+        Ok(bytes) => bytes,
+        Err(e) => return warn!(error = %e, "cannot encode a live sample"),
+    };
+    if conn.max_datagram_size().is_some_and(|max| bytes.len() <= max) {
+        if let Err(e) = conn.send_datagram(bytes::Bytes::from(bytes)) {
+            debug!(error = %e, "live sample not sent");
+        }
+        return;
+    }
+    let conn = conn.clone();
+    tokio::spawn(async move {
+        let sent = async {
+            let mut stream = conn.open_uni().await?;
+            stream.write_all(&bytes).await?;
+            stream.finish()?;
+            anyhow::Ok(())
+        };
+        if let Err(e) = sent.await {
+            debug!(error = %e, "live sample not sent");
+        }
+    });
 }
 
 /// Sends spooled items oldest first, one at a time so order holds, deleting each only after its acknowledgement.

@@ -12,7 +12,8 @@ use lifeline_shared::catalog::{Check, RecordType};
 use lifeline_shared::codec::{self, CodecError, MAX_FRAME_LEN, PREFIX_LEN};
 use lifeline_shared::token::EnrollToken;
 use lifeline_shared::wire::{
-    AgentControl, EnrollRequest, EnrollResponse, LocalRequest, LocalResponse, Request, Response, ServerControl,
+    AgentControl, EnrollRequest, EnrollResponse, LiveSample, LocalRequest, LocalResponse, Request, Response,
+    ServerControl,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -49,6 +50,7 @@ pub fn frame(data: &[u8]) {
     stream::<EnrollResponse>(data);
     stream::<LocalRequest>(data);
     stream::<LocalResponse>(data);
+    stream::<LiveSample>(data);
 }
 
 /// `messages`: one frame body (no length prefix), decoded as each message type in turn.
@@ -61,6 +63,7 @@ pub fn messages(data: &[u8]) {
     body::<EnrollResponse>(data);
     body::<LocalRequest>(data);
     body::<LocalResponse>(data);
+    body::<LiveSample>(data);
 }
 
 /// `enroll`: the one message the server reads from a peer that has no certificate yet, as a body and as a stream.

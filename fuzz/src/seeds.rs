@@ -8,10 +8,10 @@ use lifeline_shared::catalog::{Check, RecordType};
 use lifeline_shared::codec;
 use lifeline_shared::token::EnrollToken;
 use lifeline_shared::wire::{
-    AgentControl, Battery, CheckOutcome, CheckReport, CheckRequest, ConsentWindow, Cpu, Disk, EnrollRequest,
-    EnrollResponse, ErrorCode, Hello, HelpRequest, HistoryEntry, Host, Interface, LocalRequest, LocalResponse, Memory,
-    Network, Probe, ProbeKind, Process, Processes, Request, Response, Route, ServerControl, Snapshot, Temperature,
-    TicketSummary, WireError,
+    AgentControl, Battery, CheckOutcome, CheckReport, CheckRequest, ConsentWindow, Cpu, Disk, DiskRate, EnrollRequest,
+    EnrollResponse, ErrorCode, Hello, HelpRequest, HistoryEntry, Host, Interface, LiveSample, LocalRequest,
+    LocalResponse, Memory, NetRate, Network, Probe, ProbeKind, Process, Processes, Request, Response, Route,
+    ServerControl, Snapshot, Temperature, TicketSummary, WireError,
 };
 use serde::Serialize;
 
@@ -38,6 +38,7 @@ pub fn all() -> Result<Vec<Seed>, codec::CodecError> {
     framed(&mut out, "enroll_response", encode_all(enroll_responses())?, &[]);
     framed(&mut out, "local_request", encode_all(local_requests())?, &[]);
     framed(&mut out, "local_response", encode_all(local_responses())?, &[]);
+    framed(&mut out, "live_sample", encode_all(live_samples())?, &[]);
 
     for (name, token) in tokens() {
         let text = token.encode();
@@ -253,6 +254,8 @@ fn checks() -> Vec<(&'static str, Check)> {
 
 fn server_controls() -> Vec<(&'static str, ServerControl)> {
     let mut out = vec![
+        ("watch_start", ServerControl::WatchStart { interval_ms: 1000 }),
+        ("watch_stop", ServerControl::WatchStop),
         // Golden vector.
         (
             "welcome",
@@ -311,6 +314,36 @@ fn local_requests() -> Vec<(&'static str, LocalRequest)> {
         ("extend_consent", LocalRequest::ExtendConsent { ticket: 17, minutes: 30 }),
         ("history", LocalRequest::History),
     ]
+}
+
+fn live_samples() -> Vec<(&'static str, LiveSample)> {
+    let full = LiveSample {
+        seq: 7,
+        taken_at_ms: 1_700_000_000_000,
+        cpu_pct: 12.5,
+        per_core_pct: vec![10.0, 15.0],
+        load_avg: [0.5, 0.25, 0.1],
+        memory_used_bytes: 1 << 30,
+        memory_total_bytes: 8 << 30,
+        swap_used_bytes: 0,
+        swap_total_bytes: 1 << 30,
+        net: vec![NetRate {
+            interface: "eth0".into(),
+            rx_bytes_per_s: 1000,
+            tx_bytes_per_s: 200,
+            ..NetRate::default()
+        }],
+        disks: vec![DiskRate { mount_point: "/".into(), read_bytes_per_s: 4096, written_bytes_per_s: 0 }],
+        top_cpu: vec![Process {
+            pid: 1,
+            name: "init".into(),
+            user: Some("root".into()),
+            cpu_pct: 1.0,
+            rss_bytes: 4096,
+        }],
+        top_memory: Vec::new(),
+    };
+    vec![("empty", LiveSample::default()), ("full", full)]
 }
 
 fn local_responses() -> Vec<(&'static str, LocalResponse)> {

@@ -59,15 +59,16 @@ fn roots(ca: &CertificateDer<'_>) -> Result<Arc<RootCertStore>, TlsError> {
     Ok(Arc::new(store))
 }
 
-/// Bounds every connection: few concurrent streams, no unidirectional ones, and an idle timeout that drops dead
-/// peers, so a hostile or broken agent costs a bounded amount of memory.
+/// Bounds every connection: few concurrent streams (one-way ones only for live samples too big for a datagram), a
+/// small datagram buffer, and an idle timeout that drops dead peers, so a hostile or broken agent costs a bounded
+/// amount of memory.
 fn transport(keep_alive: bool) -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
     t.max_concurrent_bidi_streams(16u8.into())
-        .max_concurrent_uni_streams(0u8.into())
+        .max_concurrent_uni_streams(4u8.into())
         .stream_receive_window((2u32 * 1024 * 1024).into())
         .receive_window((4u32 * 1024 * 1024).into())
-        .datagram_receive_buffer_size(None);
+        .datagram_receive_buffer_size(Some(64 * 1024));
     if let Ok(idle) = Duration::from_secs(45).try_into() {
         t.max_idle_timeout(Some(idle));
     }

@@ -9,17 +9,20 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequestParts, Path, Query, State as AxumState};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use lifeline_shared::catalog::{CATALOG, Class};
 use lifeline_shared::findings::{self, Finding};
-use lifeline_shared::wire::{Snapshot, close};
+use lifeline_shared::wire::{Snapshot, WATCH_INTERVAL_MS, WATCH_MAX_SECS, close};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tokio::sync::broadcast;
 use tracing::{info, warn};
 
 use crate::State;
 use crate::checks::{self, Ask, CheckError};
+use crate::live::Live;
 use crate::store::auth::{Role, User};
 use crate::store::checks::{self as runs, Run};
 use crate::store::{StoreError, agents, audit, auth, now_ms, tickets as ticket_store};
@@ -42,6 +45,7 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/api/tickets/{number}/actions", post(act_on_ticket))
         .route("/api/catalog", get(catalog))
         .route("/api/agents/{id}/checks", post(run_check))
+        .route("/api/agents/{id}/live", get(live_stream))
         .route("/api/checks/{id}", get(show_check))
         .route("/api/audit", get(audit_entries))
         .route("/api/audit/verify", get(audit_verify))
@@ -446,4 +450,42 @@ async fn audit_verify(
         warn!(seq = broken.seq, reason = %broken.reason, "audit chain is broken");
     }
     Ok(Json(verdict))
+}
+
+#[derive(Deserialize)]
+struct LiveQuery {
+    interval_ms: Option<u32>,
+}
+
+/// Server-Sent Events, one `sample` event per live sample, for as long as the client stays (at most
+/// [`WATCH_MAX_SECS`]; reconnecting starts a new watch).
+async fn live_stream(
+    AxumState(state): AxumState<AppState>,
+    _: Tech,
+    Path(id): Path<String>,
+    Query(q): Query<LiveQuery>,
+) -> Result<Sse<impl futures_util::Stream<Item = Result<SseEvent, std::convert::Infallible>>>, ApiError> {
+    let interval = q.interval_ms.unwrap_or(1000);
+    if !WATCH_INTERVAL_MS.contains(&interval) {
+        let (min, max) = (WATCH_INTERVAL_MS.start(), WATCH_INTERVAL_MS.end());
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, format!("interval_ms must be {min} to {max}")));
+    }
+    let agent_id = id.clone();
+    state
+        .store
+        .read(move |c| agents::by_id(c, &agent_id)?.ok_or(StoreError::NotFound(format!("agent {agent_id}"))))
+        .await?;
+    let watcher = Live::watch(&state, &id, interval).map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(WATCH_MAX_SECS);
+    let events = futures_util::stream::unfold(watcher, move |mut watcher| async move {
+        loop {
+            match tokio::time::timeout_at(deadline, watcher.samples.recv()).await {
+                Ok(Ok(json)) => return Some((Ok(SseEvent::default().event("sample").data(&*json)), watcher)),
+                // Fell behind: skip to the newest, which is what a live view wants.
+                Ok(Err(broadcast::error::RecvError::Lagged(_))) => continue,
+                Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => return None,
+            }
+        }
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }

@@ -3,7 +3,7 @@
 //! parameters, its own policy and the user's consent again, whatever the server says.
 
 use lifeline_shared::catalog::Check;
-use lifeline_shared::wire::{CheckReport, CheckRequest};
+use lifeline_shared::wire::{CheckReport, CheckRequest, ServerControl};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
@@ -57,7 +57,7 @@ pub async fn request(state: &State, user: &User, ask: Ask) -> Result<Run, CheckE
                 })
                 .await?;
             info!(run = run.id, agent_id = %run.agent_id, by = %user.name, check = %run.description, "check requested");
-            if !state.connected.send_check(&run.agent_id, to_wire(&run)) {
+            if !state.connected.send(&run.agent_id, ServerControl::RunCheck(to_wire(&run))) {
                 info!(run = run.id, "agent offline; the check waits for it to connect");
             }
             return Ok(run);
@@ -140,7 +140,7 @@ pub async fn dispatch_queued(state: &State, agent_id: &str) {
         if run.expires_at <= now_ms() {
             let reason = "the agent did not connect before the request expired";
             finish(state, agent_id, run.id, RunState::Expired, reason.into(), None).await;
-        } else if !state.connected.send_check(agent_id, to_wire(&run)) {
+        } else if !state.connected.send(agent_id, ServerControl::RunCheck(to_wire(&run))) {
             return;
         }
     }
@@ -202,7 +202,7 @@ pub async fn unanswered(state: &State, agent_id: &str, ids: Vec<i64>) {
             Ok(Some(run)) => {
                 info!(run = id, "check requeued: the agent left before reporting");
                 // The agent may already be back on a newer connection, whose queue was read before this run returned.
-                state.connected.send_check(agent_id, to_wire(&run));
+                state.connected.send(agent_id, ServerControl::RunCheck(to_wire(&run)));
             }
             Ok(None) => {
                 let why = "the connection to the agent ended before it reported; ask again";

@@ -76,6 +76,35 @@ impl Client {
         self.call("POST", path, body)
     }
 
+    /// Follows a Server-Sent Events route, handing each event's data to `on_data` until it returns false or the
+    /// stream ends.
+    pub fn follow(&self, path: &str, mut on_data: impl FnMut(&str) -> Result<bool>) -> Result<()> {
+        let url = format!("{}{}", self.base, path);
+        let mut response = self
+            .agent
+            .get(&url)
+            .header("authorization", &format!("Bearer {}", self.token))
+            .header("accept", "text/event-stream")
+            .call()
+            .with_context(|| format!("calling {url}"))?;
+        let status = response.status();
+        if !status.is_success() {
+            let value: Value = response.body_mut().read_json().unwrap_or(Value::Null);
+            let message = value.get("error").and_then(Value::as_str).unwrap_or("no error message");
+            bail!("server answered {status}: {message}");
+        }
+        let reader = std::io::BufReader::new(response.into_body().into_reader());
+        for line in std::io::BufRead::lines(reader) {
+            let line = line.context("reading the live stream")?;
+            if let Some(data) = line.strip_prefix("data:")
+                && !on_data(data.trim_start())?
+            {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     pub fn print(&self, value: &Value, human: impl FnOnce(&Value) -> String) {
         if self.json {
             println!("{value:#}");
@@ -350,4 +379,63 @@ pub fn audit_verdict(v: &Value) -> String {
         }
         None => format!("audit log intact: {} entries, head {}\n", v["entries"], s(v, "head")),
     }
+}
+
+/// One live sample as a screenful, top-like: the caller clears the screen before printing it.
+pub fn live_view(agent: &str, v: &Value) -> String {
+    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let mib = |v: &Value| f(v) / 1048576.0;
+    let mut out =
+        format!("Live: {agent}   sample {}   {} UTC   (Ctrl-C to quit)\n\n", v["seq"], time(v, "taken_at_ms"));
+    out += &format!(
+        "cpu   {:5.1} %   load {:.2} {:.2} {:.2}\n",
+        f(&v["cpu_pct"]),
+        f(&v["load_avg"][0]),
+        f(&v["load_avg"][1]),
+        f(&v["load_avg"][2])
+    );
+    for (i, core) in v["per_core_pct"].as_array().into_iter().flatten().enumerate() {
+        let pct = f(core).clamp(0.0, 100.0);
+        out += &format!("  core {i:<3} [{:<20}] {pct:5.1} %\n", "#".repeat((pct / 5.0).round() as usize));
+    }
+    out += &format!(
+        "mem   {:.0} of {:.0} MiB   swap {:.0} of {:.0} MiB\n\nnet\n",
+        mib(&v["memory_used_bytes"]),
+        mib(&v["memory_total_bytes"]),
+        mib(&v["swap_used_bytes"]),
+        mib(&v["swap_total_bytes"])
+    );
+    for n in v["net"].as_array().into_iter().flatten() {
+        out += &format!(
+            "  {:<12} rx {:>10.1} KiB/s  tx {:>10.1} KiB/s  errors {}/{}\n",
+            s(n, "interface"),
+            f(&n["rx_bytes_per_s"]) / 1024.0,
+            f(&n["tx_bytes_per_s"]) / 1024.0,
+            n["rx_errors"],
+            n["tx_errors"]
+        );
+    }
+    out += "disks\n";
+    for d in v["disks"].as_array().into_iter().flatten() {
+        out += &format!(
+            "  {:<20} read {:>10.1} KiB/s  write {:>10.1} KiB/s\n",
+            s(d, "mount_point"),
+            f(&d["read_bytes_per_s"]) / 1024.0,
+            f(&d["written_bytes_per_s"]) / 1024.0
+        );
+    }
+    for (title, key) in [("top by cpu", "top_cpu"), ("top by memory", "top_memory")] {
+        out += &format!("{title}\n");
+        for p in v[key].as_array().into_iter().flatten() {
+            out += &format!(
+                "  {:>7} {:<10} {:5.1} % {:>8.1} MiB  {}\n",
+                p["pid"],
+                s(p, "user"),
+                f(&p["cpu_pct"]),
+                mib(&p["rss_bytes"]),
+                s(p, "name")
+            );
+        }
+    }
+    out
 }

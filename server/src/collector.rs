@@ -10,7 +10,7 @@ use lifeline_net::tls::{fingerprint, peer_leaf};
 use lifeline_shared::codec::CodecError;
 use lifeline_shared::findings;
 use lifeline_shared::wire::{
-    AgentControl, CheckRequest, EnrollRequest, EnrollResponse, ErrorCode, HelpRequest, MAX_PROBE_REPLY,
+    AgentControl, EnrollRequest, EnrollResponse, ErrorCode, HelpRequest, LiveSample, MAX_PROBE_REPLY,
     MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, Request, Response, ServerControl, Snapshot, TicketSummary, WireError,
     close,
 };
@@ -169,12 +169,13 @@ async fn session(state: &Arc<State>, conn: quinn::Connection, agent: agents::Age
     let (version, os) = (hello.agent_version.clone(), hello.os.clone());
     let _ = state.store.write(move |c| agents::seen(c, &id, Some((&version, &os)), now_ms())).await;
     info!(host = %hello.hostname, version = %hello.agent_version, "agent connected");
-    let (checks_tx, checks_rx) = mpsc::channel(64);
-    state.connected.insert(&agent.id, conn.clone(), checks_tx);
+    let (control_tx, control_rx) = mpsc::channel(64);
+    state.connected.insert(&agent.id, conn.clone(), control_tx);
     checks::dispatch_queued(state, &agent.id).await;
+    state.live.resume(state, &agent.id);
 
     let in_flight = Mutex::new(HashSet::new());
-    let control = control_loop(state, &agent.id, send, recv, checks_rx, &in_flight);
+    let control = control_loop(state, &agent.id, send, recv, control_rx, &in_flight);
     let requests = async {
         while let Ok((send, recv)) = conn.accept_bi().await {
             let state = state.clone();
@@ -185,6 +186,7 @@ async fn session(state: &Arc<State>, conn: quinn::Connection, agent: agents::Age
     tokio::select! {
         () = control => conn.close(close::PROTOCOL.into(), b"control stream failed"),
         () = requests => {}
+        () = live_samples(state, &agent.id, &conn) => {}
     }
     state.connected.remove(&agent.id, &conn);
     info!(reason = ?conn.close_reason(), "agent disconnected");
@@ -199,7 +201,7 @@ async fn control_loop(
     agent_id: &str,
     mut send: quinn::SendStream,
     mut recv: quinn::RecvStream,
-    mut checks_rx: mpsc::Receiver<CheckRequest>,
+    mut outbox: mpsc::Receiver<ServerControl>,
     in_flight: &Mutex<HashSet<i64>>,
 ) {
     let (acks_tx, mut acks) = mpsc::channel::<u64>(8);
@@ -207,22 +209,25 @@ async fn control_loop(
         loop {
             let msg = tokio::select! {
                 Some(seq) = acks.recv() => ServerControl::HeartbeatAck { seq },
-                Some(req) = checks_rx.recv() => {
-                    let Ok(id) = i64::try_from(req.id) else { continue };
-                    // Only the first session to claim a queued run sends it.
-                    match state.store.write(move |c| check_runs::mark_sent(c, id, now_ms())).await {
-                        Ok(true) => {}
-                        Ok(false) => continue,
-                        Err(e) => {
-                            warn!(run = id, error = %e, "cannot mark a check sent; it stays queued");
-                            continue;
+                Some(msg) = outbox.recv() => match msg {
+                    ServerControl::RunCheck(req) => {
+                        let Ok(id) = i64::try_from(req.id) else { continue };
+                        // Only the first session to claim a queued run sends it.
+                        match state.store.write(move |c| check_runs::mark_sent(c, id, now_ms())).await {
+                            Ok(true) => {}
+                            Ok(false) => continue,
+                            Err(e) => {
+                                warn!(run = id, error = %e, "cannot mark a check sent; it stays queued");
+                                continue;
+                            }
                         }
+                        if let Ok(mut set) = in_flight.lock() {
+                            set.insert(id);
+                        }
+                        ServerControl::RunCheck(req)
                     }
-                    if let Ok(mut set) = in_flight.lock() {
-                        set.insert(id);
-                    }
-                    ServerControl::RunCheck(req)
-                }
+                    other => other,
+                },
                 else => return,
             };
             if frame::write(&mut send, &msg).await.is_err() {
@@ -268,6 +273,30 @@ async fn control_loop(
         () = writer => {}
         () = reader => {}
     }
+}
+
+/// Live samples arrive as datagrams, or on one-way streams when too big for one; each is decoded by the codec and
+/// handed to the watchers. A bad one is dropped and logged: the next sample replaces it anyway.
+async fn live_samples(state: &State, agent_id: &str, conn: &quinn::Connection) {
+    let datagrams = async {
+        while let Ok(datagram) = conn.read_datagram().await {
+            match lifeline_shared::codec::decode_frame::<LiveSample>(&datagram) {
+                Ok(Some((sample, _))) => state.live.publish(agent_id, &sample),
+                Ok(None) => warn!("truncated live sample datagram"),
+                Err(e) => warn!(error = %e, "bad live sample datagram"),
+            }
+        }
+    };
+    let streams = async {
+        while let Ok(mut recv) = conn.accept_uni().await {
+            match tokio::time::timeout(FIRST_FRAME, frame::read::<LiveSample>(&mut recv)).await {
+                Ok(Ok(Some(sample))) => state.live.publish(agent_id, &sample),
+                Ok(Err(e)) => warn!(error = %e, "bad live sample stream"),
+                Ok(Ok(None)) | Err(_) => debug!("live sample stream ended early"),
+            }
+        }
+    };
+    tokio::join!(datagrams, streams);
 }
 
 async fn request(state: Arc<State>, agent_id: String, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {

@@ -7,6 +7,7 @@
 //! - [`tickets`]: the workflow rules; a ticket is the fold of its event log.
 //! - [`collector`]: the QUIC endpoint, one task per agent connection.
 //! - [`checks`]: approved checks: authorization, queueing for offline agents, outcomes onto tickets and the audit log.
+//! - [`live`]: live samples from watched agents, fanned out to every watcher.
 //! - [`api`]: the technicians' HTTPS JSON API.
 //! - [`client`]: the technician and admin CLI, which talks to [`api`] and never to the database.
 //! - [`quickstart`]: the newcomer's one command: server, CA, account, token and an enrolled local agent.
@@ -18,6 +19,7 @@ pub mod checks;
 pub mod client;
 pub mod collector;
 pub mod config;
+pub mod live;
 pub mod pki;
 pub mod quickstart;
 pub mod store;
@@ -29,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use lifeline_shared::wire::{CheckRequest, close};
+use lifeline_shared::wire::{ServerControl, close};
 
 use crate::config::Config;
 use crate::pki::Pki;
@@ -41,6 +43,7 @@ pub struct State {
     pub store: Store,
     pub pki: Pki,
     pub connected: Connected,
+    pub live: live::Live,
 }
 
 /// Live agent connections, so the API can show who is online, send checks, and cut a revoked agent off at once.
@@ -50,14 +53,14 @@ pub struct Connected(Mutex<HashMap<String, AgentLink>>);
 struct AgentLink {
     conn: quinn::Connection,
     /// Into the session's control-stream writer.
-    checks: tokio::sync::mpsc::Sender<CheckRequest>,
+    control: tokio::sync::mpsc::Sender<ServerControl>,
 }
 
 impl Connected {
     /// A reconnecting agent replaces its stale connection, which is closed rather than left to time out.
-    fn insert(&self, agent_id: &str, conn: quinn::Connection, checks: tokio::sync::mpsc::Sender<CheckRequest>) {
+    fn insert(&self, agent_id: &str, conn: quinn::Connection, control: tokio::sync::mpsc::Sender<ServerControl>) {
         if let Ok(mut map) = self.0.lock()
-            && let Some(old) = map.insert(agent_id.to_owned(), AgentLink { conn, checks })
+            && let Some(old) = map.insert(agent_id.to_owned(), AgentLink { conn, control })
         {
             old.conn.close(close::NORMAL.into(), b"replaced by a newer connection");
         }
@@ -71,9 +74,9 @@ impl Connected {
         }
     }
 
-    /// Hands a check to the agent's session; false if the agent is not connected (the run stays queued).
-    pub fn send_check(&self, agent_id: &str, request: CheckRequest) -> bool {
-        self.0.lock().ok().and_then(|m| m.get(agent_id).map(|l| l.checks.try_send(request).is_ok())).unwrap_or(false)
+    /// Hands a message to the agent's control-stream writer; false if the agent is not connected.
+    pub fn send(&self, agent_id: &str, msg: ServerControl) -> bool {
+        self.0.lock().ok().and_then(|m| m.get(agent_id).map(|l| l.control.try_send(msg).is_ok())).unwrap_or(false)
     }
 
     pub fn contains(&self, agent_id: &str) -> bool {
@@ -110,7 +113,7 @@ pub fn prepare(config: Config) -> Result<State> {
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let store = Store::open(&config.db_path()).with_context(|| format!("opening {}", config.db_path().display()))?;
     let pki = Pki::load_or_create(&config.pki_dir(), &config.tls_names)?;
-    Ok(State { config, store, pki, connected: Connected::default() })
+    Ok(State { config, store, pki, connected: Connected::default(), live: live::Live::default() })
 }
 
 pub async fn bind(state: &State) -> Result<Bound> {

@@ -181,6 +181,18 @@ enum AgentCmd {
         #[command(flatten)]
         api: ApiArgs,
     },
+    /// Watch an agent live, top-like (or one JSON sample per line with --json); Ctrl-C quits
+    Watch {
+        id: String,
+        /// Milliseconds between samples (100 to 10000)
+        #[arg(long, default_value_t = 1000)]
+        interval_ms: u32,
+        /// Stop after this many samples
+        #[arg(long)]
+        count: Option<u64>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
     /// Refuse this agent from now on (admin)
     Revoke {
         id: String,
@@ -340,6 +352,22 @@ fn execute(command: Command) -> Result<()> {
             let c = Client::new(&api)?;
             c.print(&c.get(&format!("/api/agents/{id}"))?, client::agent_view);
             Ok(())
+        }
+        Command::Agent(AgentCmd::Watch { id, interval_ms, count, api }) => {
+            let c = Client::new(&api)?;
+            let mut seen = 0u64;
+            c.follow(&format!("/api/agents/{id}/live?interval_ms={interval_ms}"), |data| {
+                let sample: serde_json::Value = serde_json::from_str(data).context("a live sample that is not JSON")?;
+                if c.json {
+                    println!("{sample}");
+                } else {
+                    // Home and clear, then the whole view: refreshes in place on any terminal.
+                    print!("\x1b[H\x1b[2J{}", client::live_view(&id, &sample));
+                }
+                std::io::Write::flush(&mut std::io::stdout())?;
+                seen += 1;
+                Ok(count.is_none_or(|n| seen < n))
+            })
         }
         Command::Agent(AgentCmd::Revoke { id, api }) => {
             let c = Client::new(&api)?;

@@ -147,6 +147,8 @@ mod tests {
             "0000000e0209010a6e6f20636f6e73656e74",
         );
         check_golden(&Request::Probe { payload: vec![1, 2], reply_len: 300 }, "0000000703020102fb2c01");
+        check_golden(&ServerControl::WatchStart { interval_ms: 1000 }, "0000000403fbe803");
+        check_golden(&ServerControl::WatchStop, "0000000104");
     }
 
     #[test]

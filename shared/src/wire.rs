@@ -51,9 +51,63 @@ pub enum AgentControl {
 /// Frames the server sends on an agent's control stream.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub enum ServerControl {
-    Welcome { protocol: u16, server_version: String, agent_id: String, heartbeat_secs: u32 },
-    HeartbeatAck { seq: u64 },
+    Welcome {
+        protocol: u16,
+        server_version: String,
+        agent_id: String,
+        heartbeat_secs: u32,
+    },
+    HeartbeatAck {
+        seq: u64,
+    },
     RunCheck(CheckRequest),
+    /// Somebody watches this agent: send a [`LiveSample`] every `interval_ms` until `WatchStop`, for at most
+    /// [`WATCH_MAX_SECS`] after the last `WatchStart`.
+    WatchStart {
+        interval_ms: u32,
+    },
+    WatchStop,
+}
+
+/// Fastest and slowest sampling a watch may ask for.
+pub const WATCH_INTERVAL_MS: std::ops::RangeInclusive<u32> = 100..=10_000;
+/// An agent stops streaming on its own this long after the last `WatchStart`, so a lost `WatchStop` costs little.
+pub const WATCH_MAX_SECS: u64 = 15 * 60;
+
+/// One live sample, sent as a QUIC datagram (or on a one-way stream when it is too big for one): a lost sample is
+/// simply replaced by the next, and nothing queues behind it. Rates are per second since the previous sample.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct LiveSample {
+    pub seq: u64,
+    pub taken_at_ms: u64,
+    pub cpu_pct: f32,
+    pub per_core_pct: Vec<f32>,
+    pub load_avg: [f64; 3],
+    pub memory_used_bytes: u64,
+    pub memory_total_bytes: u64,
+    pub swap_used_bytes: u64,
+    pub swap_total_bytes: u64,
+    pub net: Vec<NetRate>,
+    pub disks: Vec<DiskRate>,
+    pub top_cpu: Vec<Process>,
+    pub top_memory: Vec<Process>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct NetRate {
+    pub interface: String,
+    pub rx_bytes_per_s: u64,
+    pub tx_bytes_per_s: u64,
+    /// Errors since the previous sample.
+    pub rx_errors: u64,
+    pub tx_errors: u64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct DiskRate {
+    pub mount_point: String,
+    pub read_bytes_per_s: u64,
+    pub written_bytes_per_s: u64,
 }
 
 /// A technician's request to run one approved check; the agent validates it again and enforces consent itself.

@@ -193,9 +193,14 @@ impl Server {
     }
 
     pub fn cli_as(&self, token: &str, args: &[&str]) -> Run {
+        run(self.cli_command(token, args))
+    }
+
+    /// The technician CLI as a command, for callers that run it in the background.
+    pub fn cli_command(&self, token: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new(bin("lifeline-server"));
         cmd.args(args).env("LIFELINE_API", &self.api).env("LIFELINE_TOKEN", token).env("LIFELINE_CA", self.ca());
-        run(cmd)
+        cmd
     }
 
     /// Creates an account on the running server and returns its API token.

@@ -13,10 +13,10 @@ mod probes;
 mod system;
 mod users;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use lifeline_shared::wire::{Network, Snapshot, SnapshotId};
-use sysinfo::{Components, Disks, Networks, System, Users};
+use lifeline_shared::wire::{DiskRate, LiveSample, NetRate, Network, Snapshot, SnapshotId};
+use sysinfo::{Components, DiskRefreshKind, Disks, Networks, System, Users};
 
 #[derive(Debug, Clone)]
 pub struct CollectConfig {
@@ -47,6 +47,8 @@ pub struct Collector {
     components: Result<Components, String>,
     /// CPU usage is a difference between two readings; false until the first pair has been taken.
     primed: bool,
+    /// When network and disk counters were last read: live rates are the difference since then.
+    counters_read: Option<Instant>,
 }
 
 impl Collector {
@@ -59,7 +61,62 @@ impl Collector {
             networks: handle("network interfaces", Networks::new()),
             components: handle("temperatures", Components::new()),
             primed: false,
+            counters_read: None,
         }
+    }
+
+    /// What changes second to second, for a technician watching live; rates cover the time since the previous
+    /// reading of the counters. Cheap by design: no probes, no host facts, five processes per list.
+    pub fn live(&mut self, seq: u64, now_ms: u64) -> LiveSample {
+        let now = Instant::now();
+        let secs = self.counters_read.map_or(0.0, |at| now.duration_since(at).as_secs_f64());
+        self.counters_read = Some(now);
+        let per_s = |bytes: u64| if secs > 0.0 { (bytes as f64 / secs) as u64 } else { 0 };
+        let mut sample = LiveSample { seq, taken_at_ms: now_ms, ..LiveSample::default() };
+        if let Ok(sys) = &mut self.system {
+            system::refresh(sys);
+            sample.cpu_pct = sys.global_cpu_usage();
+            sample.per_core_pct = sys.cpus().iter().map(|c| c.usage()).collect();
+            if let Ok(load) = System::load_average() {
+                sample.load_avg = [load.one, load.five, load.fifteen];
+            }
+            let memory = system::memory(sys);
+            sample.memory_used_bytes = memory.used_bytes;
+            sample.memory_total_bytes = memory.total_bytes;
+            sample.swap_used_bytes = memory.swap_used_bytes;
+            sample.swap_total_bytes = memory.swap_total_bytes;
+            let processes = system::processes(sys, &mut self.users, 5, &mut Vec::new());
+            sample.top_cpu = processes.top_cpu;
+            sample.top_memory = processes.top_memory;
+        }
+        if let Ok(networks) = &mut self.networks {
+            networks.refresh(true);
+            sample.net = networks
+                .iter()
+                .map(|(name, data)| NetRate {
+                    interface: name.to_string_lossy().into_owned(),
+                    rx_bytes_per_s: per_s(data.received()),
+                    tx_bytes_per_s: per_s(data.transmitted()),
+                    rx_errors: data.errors_on_received(),
+                    tx_errors: data.errors_on_transmitted(),
+                })
+                .collect();
+            sample.net.sort_by(|a, b| a.interface.cmp(&b.interface));
+        }
+        if let Ok(disks) = &mut self.disks {
+            disks.refresh_specifics(true, DiskRefreshKind::nothing().with_io_usage());
+            let mut seen = std::collections::HashSet::new();
+            sample.disks = disks
+                .iter()
+                .filter(|d| d.id().is_none_or(|id| seen.insert(id)))
+                .map(|d| DiskRate {
+                    mount_point: d.mount_point().display().to_string(),
+                    read_bytes_per_s: per_s(d.usage().read_bytes),
+                    written_bytes_per_s: per_s(d.usage().written_bytes),
+                })
+                .collect();
+        }
+        sample
     }
 
     /// `id` and `now_ms` come from the caller, who owns randomness and the clock.
@@ -84,6 +141,8 @@ impl Collector {
         let disks = with(&mut self.disks, &mut problems, disks::collect);
         let temperatures = with(&mut self.components, &mut problems, hardware::temperatures);
         let battery = hardware::battery(&mut problems);
+        // Reading the interface counters resets what the next live sample measures from.
+        self.counters_read = Some(Instant::now());
         let network = Network {
             interfaces: with(&mut self.networks, &mut problems, network::interfaces),
             default_route: network::default_route(&mut problems),

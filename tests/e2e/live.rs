@@ -1,0 +1,84 @@
+//! Live diagnostics through the real binaries: a watch streams samples at the asked rate and ends cleanly, two
+//! watchers share one stream, and watching what cannot be watched is a clear error.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::harness::{Agent, Proc, Server, eventually};
+
+fn samples(stdout: &str) -> Vec<Value> {
+    stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON sample ({e}): {l}"))).collect()
+}
+
+fn seqs(samples: &[Value]) -> Vec<u64> {
+    samples.iter().map(|s| s["seq"].as_u64().unwrap()).collect()
+}
+
+#[test]
+fn a_watch_streams_samples_and_the_agent_goes_quiet_when_it_ends() {
+    let server = Server::start();
+    let agent = Agent::start(&server);
+    let out = server.cli(&["agent", "watch", &agent.id, "--json", "--interval-ms", "200", "--count", "5"]);
+    assert!(out.ok, "{}{}", out.stdout, out.stderr);
+    let got = samples(&out.stdout);
+    assert_eq!(got.len(), 5, "{}", out.stdout);
+    let seq = seqs(&got);
+    assert!(seq.windows(2).all(|w| w[0] < w[1]), "samples out of order: {seq:?}");
+    let taken: Vec<u64> = got.iter().map(|s| s["taken_at_ms"].as_u64().unwrap()).collect();
+    assert!(taken.windows(2).all(|w| w[0] < w[1]), "{taken:?}");
+    for s in &got {
+        assert!(s["memory_total_bytes"].as_u64().unwrap() > 0, "{s}");
+        assert!(!s["per_core_pct"].as_array().unwrap().is_empty(), "{s}");
+        assert!(s["net"].as_array().unwrap().iter().any(|n| n["interface"] == "lo"), "{s}");
+        assert!(!s["top_memory"].as_array().unwrap().is_empty(), "{s}");
+    }
+
+    // The watcher left: the server says so to the agent, which stops sampling.
+    eventually("the agent to stop sampling", Duration::from_secs(15), || {
+        agent.log().contains("watch stopped").then_some(())
+    });
+    assert_eq!(agent.log().matches("watch started").count(), 1, "{}", agent.log());
+
+    // The human view draws the same samples as a screen.
+    let view = server.cli(&["agent", "watch", &agent.id, "--interval-ms", "100", "--count", "2"]);
+    assert!(view.ok, "{}", view.stderr);
+    assert!(view.stdout.contains("top by memory") && view.stdout.contains("core 0"), "{}", view.stdout);
+}
+
+#[test]
+fn two_watchers_share_one_stream() {
+    let server = Server::start();
+    let agent = Agent::start(&server);
+    let long = ["agent", "watch", agent.id.as_str(), "--json", "--interval-ms", "200", "--count", "20"];
+    let first = Proc::spawn("first watcher", server.cli_command(&server.admin_token, &long));
+    first.wait_for_line("\"seq\"", Duration::from_secs(30));
+
+    let out = server.cli(&["agent", "watch", &agent.id, "--json", "--interval-ms", "200", "--count", "4"]);
+    assert!(out.ok, "{}", out.stderr);
+    let second: BTreeSet<u64> = seqs(&samples(&out.stdout)).into_iter().collect();
+    // Same stream, same numbering: what the second watcher saw, the first saw too.
+    let seen_by_first = eventually("the first watcher to see the same samples", Duration::from_secs(15), || {
+        let first_seqs: BTreeSet<u64> = seqs(&samples(&first.output())).into_iter().collect();
+        second.is_subset(&first_seqs).then_some(first_seqs)
+    });
+    assert!(seen_by_first.len() >= second.len());
+    assert_eq!(agent.log().matches("watch started").count(), 1, "one stream from the agent:\n{}", agent.log());
+}
+
+#[test]
+fn watching_what_cannot_be_watched_is_a_clear_error() {
+    let server = Server::start();
+    let offline = Agent::enroll(&server);
+    let cases: &[(&[&str], &str)] = &[
+        (&["agent", "watch", "ag-000000000000", "--count", "1"], "404"),
+        (&["agent", "watch", &offline.id, "--count", "1"], "not connected"),
+        (&["agent", "watch", &offline.id, "--interval-ms", "5", "--count", "1"], "interval_ms must be 100 to 10000"),
+    ];
+    for (args, expected) in cases {
+        let out = server.cli(args);
+        assert!(!out.ok, "{args:?} succeeded: {}", out.stdout);
+        assert!(out.stderr.contains(expected), "{args:?}: {}", out.stderr);
+    }
+}
