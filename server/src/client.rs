@@ -429,7 +429,7 @@ pub fn live_view(agent: &str, v: &Value) -> String {
         for p in v[key].as_array().into_iter().flatten() {
             out += &format!(
                 "  {:>7} {:<10} {:5.1} % {:>8.1} MiB  {}\n",
-                p["pid"],
+                p["pid"].as_u64().unwrap_or(0),
                 s(p, "user"),
                 f(&p["cpu_pct"]),
                 mib(&p["rss_bytes"]),

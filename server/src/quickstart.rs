@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use lifeline_shared::token::EnrollToken;
 
 use crate::config::Config;
-use crate::store::{auth, now_ms};
+use crate::store::{agents, auth, now_ms};
 
 const TECH: &str = "tech";
 
@@ -84,12 +84,16 @@ pub async fn run(data_dir: PathBuf, port: u16) -> Result<()> {
 
     let ca = state.config.pki_dir().join("ca.pem");
     let env_file = data_dir.join("env.sh");
+    // The data directory too, so that admin commands such as `user add` work on this server's store.
     let exports = format!(
         "export LIFELINE_API={api}\nexport LIFELINE_TOKEN={api_token}\nexport LIFELINE_CA={}\n\
-         export LIFELINE_AGENT_SOCKET={}\n",
+         export LIFELINE_AGENT_SOCKET={}\nexport LIFELINE_DATA_DIR={}\n",
         absolute(&ca).display(),
-        absolute(&socket).display()
+        absolute(&socket).display(),
+        absolute(&state.config.data_dir).display()
     );
+    let newest = state.store.read(agents::list).await?.into_iter().max_by_key(|a| a.enrolled_at);
+    let agent_id = newest.map_or_else(|| "AGENT".to_owned(), |a| a.id);
     lifeline_net::tls::write_private(&env_file, exports.as_bytes())?;
     let bin = agent_bin.parent().unwrap_or(Path::new(".")).display().to_string();
     println!("Lifeline is running on this machine.");
@@ -108,7 +112,8 @@ pub async fn run(data_dir: PathBuf, port: u16) -> Result<()> {
     println!("  {bin}/lifeline-server ticket show 1");
     println!("  {bin}/lifeline-server ticket reply 1 \"Looking into it\"");
     println!("  {bin}/lifeline-agent tickets");
-    println!("  {bin}/lifeline-server check run AGENT disk-usage path=/ --ticket 1   # AGENT from agent list");
+    println!("  {bin}/lifeline-server check run {agent_id} disk-usage path=/ --ticket 1");
+    println!("  {bin}/lifeline-server agent watch {agent_id}");
     println!("  {bin}/lifeline-server agent list");
     println!();
     println!("Press Ctrl-C to stop.");

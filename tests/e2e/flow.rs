@@ -114,6 +114,21 @@ fn quickstart_runs_the_whole_loop_and_survives_a_rerun() {
     assert!(help.ok, "{}{}", help.stdout, help.stderr);
     let list = with_env("lifeline-server", &["ticket", "list"]);
     assert!(list.ok && list.stdout.contains("quickstart works"), "{}{}", list.stdout, list.stderr);
+
+    // The check it suggests names the real agent and runs under the consent the help request opened.
+    let suggested = field(&qs.output(), "lifeline-server check run");
+    let args: Vec<&str> = ["check", "run"].into_iter().chain(suggested.split_whitespace()).collect();
+    let check = with_env("lifeline-server", &args);
+    assert!(check.ok && check.stdout.contains(": done"), "{args:?}: {}{}", check.stdout, check.stderr);
+
+    // Admin commands from the same shell work on the quickstart's own store, not on a new one.
+    let added = with_env("lifeline-server", &["user", "add", "tina", "--tier", "2"]);
+    assert!(added.ok, "{}", added.stderr);
+    let mut cmd = std::process::Command::new(bin("lifeline-server"));
+    cmd.args(["ticket", "list"]).envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    cmd.env("LIFELINE_TOKEN", field(&added.stdout, "API token:"));
+    let list = run(cmd);
+    assert!(list.stdout.contains("quickstart works"), "{}{}", list.stdout, list.stderr);
     qs.terminate();
 
     let mut qs = start();
