@@ -84,7 +84,8 @@ impl Link {
         let link = Arc::new(self);
         let (stop_tx, stopping) = watch::channel(false);
         let (watch_tx, mut watch_rx) = watch::channel(None::<Duration>);
-        let to_main = ToMain { conn: conn_tx, outcomes: outcome_tx, watching: watch_tx };
+        let (refresh_tx, mut refresh_rx) = mpsc::channel::<u64>(8);
+        let to_main = ToMain { conn: conn_tx, outcomes: outcome_tx, watching: watch_tx, refresh: refresh_tx };
         let connection =
             tokio::spawn(connection_loop(link.clone(), client, spool.clone(), wake.clone(), to_main, stopping));
         tokio::pin!(shutdown);
@@ -119,6 +120,15 @@ impl Link {
                     wake.notify_one();
                 }
                 () = &mut shutdown => break,
+                Some(ticket) = refresh_rx.recv() => {
+                    let snapshot = collector.snapshot(rand::random(), now_ms()).await;
+                    // Ticket data: kept in the spool until the server has it, never dropped for room.
+                    match spool_push(&spool, Kind::Kept, Request::TicketSnapshot { ticket, snapshot }).await {
+                        Ok(_) => info!(ticket, "fresh snapshot taken for a technician"),
+                        Err(e) => warn!(ticket, "{e:#}"),
+                    }
+                    wake.notify_one();
+                }
                 Ok(()) = watch_rx.changed() => {
                     let asked = *watch_rx.borrow_and_update();
                     match asked {
@@ -293,6 +303,8 @@ struct ToMain {
     outcomes: mpsc::Sender<Outcome>,
     /// What the server's watchers asked for: a sampling interval, or nobody watching.
     watching: watch::Sender<Option<Duration>>,
+    /// Tickets a technician wants a fresh snapshot for.
+    refresh: mpsc::Sender<u64>,
 }
 
 async fn connection_loop(
@@ -396,6 +408,9 @@ async fn session(
                 }
                 Ok(Some(ServerControl::WatchStop)) => {
                     to_main.watching.send_replace(None);
+                }
+                Ok(Some(ServerControl::SnapshotNow { ticket })) => {
+                    let _ = to_main.refresh.try_send(ticket);
                 }
                 Ok(Some(_)) => {}
                 Ok(None) => return,

@@ -210,7 +210,7 @@ mod tests {
         let seqs: Vec<_> = spool.entries.keys().copied().collect();
         seqs.into_iter()
             .map(|s| match spool.load(s).unwrap() {
-                Request::Snapshot(s) => s.id[0],
+                Request::Snapshot(s) | Request::TicketSnapshot { snapshot: s, .. } => s.id[0],
                 Request::Help(h) => h.id[0],
                 Request::Tickets { .. } | Request::Probe { .. } => 0,
             })

@@ -190,6 +190,7 @@ fn requests() -> Vec<(&'static str, Request)> {
         // Golden vector.
         ("tickets", Request::Tickets { user: "ann".into() }),
         ("probe", Request::Probe { payload: vec![0; 64], reply_len: 1024 }),
+        ("ticket_snapshot", Request::TicketSnapshot { ticket: 42, snapshot: snapshot() }),
     ]
 }
 
@@ -256,6 +257,7 @@ fn server_controls() -> Vec<(&'static str, ServerControl)> {
     let mut out = vec![
         ("watch_start", ServerControl::WatchStart { interval_ms: 1000 }),
         ("watch_stop", ServerControl::WatchStop),
+        ("snapshot_now", ServerControl::SnapshotNow { ticket: 42 }),
         // Golden vector.
         (
             "welcome",

@@ -13,8 +13,9 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use lifeline_shared::catalog::{CATALOG, Class};
+use lifeline_shared::diff::{self, Change};
 use lifeline_shared::findings::{self, Finding};
-use lifeline_shared::wire::{Snapshot, WATCH_INTERVAL_MS, WATCH_MAX_SECS, close};
+use lifeline_shared::wire::{ServerControl, Snapshot, WATCH_INTERVAL_MS, WATCH_MAX_SECS, close};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::broadcast;
@@ -43,6 +44,8 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/api/tickets", get(list_tickets))
         .route("/api/tickets/{number}", get(show_ticket))
         .route("/api/tickets/{number}/actions", post(act_on_ticket))
+        .route("/api/tickets/{number}/refresh", post(refresh_ticket))
+        .route("/api/tickets/{number}/diff", get(diff_ticket))
         .route("/api/catalog", get(catalog))
         .route("/api/agents/{id}/checks", post(run_check))
         .route("/api/agents/{id}/live", get(live_stream))
@@ -488,4 +491,85 @@ async fn live_stream(
         }
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// Asks the ticket's agent for a fresh snapshot; it is attached to the ticket when it arrives (the agent spools it,
+/// so it arrives even across a dropped connection).
+async fn refresh_ticket(
+    AxumState(state): AxumState<AppState>,
+    Tech(user): Tech,
+    Path(number): Path<String>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let number = parse_number(&number)?;
+    if user.role == Role::Auditor {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "auditors may read but not change tickets"));
+    }
+    let ticket = state.store.read(move |c| ticket_store::get(c, number)).await?;
+    let Some(agent_id) = ticket.state.agent_id else {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("ticket {number} has no agent")));
+    };
+    let ticket_no = u64::try_from(number).unwrap_or_default();
+    if !state.connected.send(&agent_id, ServerControl::SnapshotNow { ticket: ticket_no }) {
+        return Err(ApiError::new(StatusCode::CONFLICT, format!("agent {agent_id} is not connected")));
+    }
+    info!(ticket = number, by = %user.name, "fresh snapshot requested");
+    Ok((StatusCode::ACCEPTED, Json(json!({ "ticket": number, "agent_id": agent_id, "requested": true }))))
+}
+
+#[derive(Deserialize)]
+struct DiffQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+#[derive(Serialize)]
+struct DiffView {
+    from: SnapshotRef,
+    to: SnapshotRef,
+    changes: Vec<Change>,
+}
+
+#[derive(Serialize)]
+struct SnapshotRef {
+    id: String,
+    taken_at_ms: u64,
+}
+
+/// What changed between two snapshots on a ticket: by default its first and its latest.
+async fn diff_ticket(
+    AxumState(state): AxumState<AppState>,
+    _: Tech,
+    Path(number): Path<String>,
+    Query(q): Query<DiffQuery>,
+) -> Result<Json<DiffView>, ApiError> {
+    let number = parse_number(&number)?;
+    let (before, after) = state
+        .store
+        .read(move |c| {
+            let attached: Vec<(String, String)> = ticket_store::events(c, number)?
+                .into_iter()
+                .filter_map(|e| match e.event {
+                    Event::SnapshotAttached { agent_id, snapshot_id, .. } => Some((agent_id, snapshot_id)),
+                    _ => None,
+                })
+                .collect();
+            let pick = |wanted: &Option<String>, default: Option<&(String, String)>| {
+                let found = match wanted {
+                    Some(id) => attached.iter().find(|(_, s)| s == id),
+                    None => default,
+                };
+                let what = wanted.as_deref().unwrap_or("to compare");
+                found.cloned().ok_or_else(|| StoreError::NotFound(format!("snapshot {what} on ticket {number}")))
+            };
+            let (a, b) = (pick(&q.from, attached.first())?, pick(&q.to, attached.last())?);
+            if a == b {
+                return Err(StoreError::Refused(format!(
+                    "ticket {number} has one snapshot to compare; ask for a fresh one with `ticket refresh {number}`"
+                )));
+            }
+            Ok((agents::snapshot(c, &a.0, &a.1)?, agents::snapshot(c, &b.0, &b.1)?))
+        })
+        .await?;
+    let at = |s: &Snapshot| SnapshotRef { id: hex::encode(s.id), taken_at_ms: s.taken_at_ms };
+    Ok(Json(DiffView { from: at(&before), to: at(&after), changes: diff::diff(&before, &after) }))
 }

@@ -439,3 +439,21 @@ pub fn live_view(agent: &str, v: &Value) -> String {
     }
     out
 }
+
+pub fn diff_view(v: &Value) -> String {
+    let mut out = format!(
+        "From snapshot {} ({} UTC) to {} ({} UTC):\n",
+        s(&v["from"], "id"),
+        time(&v["from"], "taken_at_ms"),
+        s(&v["to"], "id"),
+        time(&v["to"], "taken_at_ms")
+    );
+    let changes = v["changes"].as_array().cloned().unwrap_or_default();
+    if changes.is_empty() {
+        out += "  nothing a technician would act on changed\n";
+    }
+    for c in &changes {
+        out += &format!("  {:<10} {}\n", s(c, "area"), s(c, "what"));
+    }
+    out
+}

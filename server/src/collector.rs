@@ -340,6 +340,15 @@ async fn answer(state: &State, agent_id: &str, req: Request) -> Response {
                 Response::HelpAccepted { request_id, ticket: u64::try_from(number).unwrap_or_default() }
             })
         }
+        Request::TicketSnapshot { ticket, snapshot } => {
+            let snap = sanitize(snapshot);
+            let id = snap.id;
+            state
+                .store
+                .write(move |c| attach_snapshot(c, &agent, ticket, &snap))
+                .await
+                .map(|()| Response::Stored { id })
+        }
         Request::Probe { reply_len, .. } => {
             // The payload has done its job by arriving; the answer is zeros, as many as asked within one frame.
             Ok(Response::Probe { payload: vec![0; reply_len.min(MAX_PROBE_REPLY) as usize] })
@@ -385,6 +394,26 @@ fn open_help_ticket(c: &rusqlite::Connection, agent_id: &str, help: HelpRequest)
         Event::SnapshotAttached { agent_id: agent_id.to_owned(), snapshot_id, findings: found },
     ];
     ticket_store::open(c, Some((agent_id, &hex::encode(help.id))), &help.user, &events, now_ms())
+}
+
+/// Stores a snapshot a technician asked for and attaches it to their ticket, once: a replay after a lost
+/// acknowledgement finds it already attached.
+fn attach_snapshot(c: &rusqlite::Connection, agent_id: &str, ticket: u64, snap: &Snapshot) -> Result<(), StoreError> {
+    let number = i64::try_from(ticket).map_err(|_| StoreError::Refused(format!("no ticket {ticket}")))?;
+    let state = ticket_store::get(c, number).map_err(|_| StoreError::Refused(format!("no ticket {ticket}")))?.state;
+    if state.agent_id.as_deref() != Some(agent_id) {
+        return Err(StoreError::Refused(format!("ticket {ticket} is not about this agent")));
+    }
+    let found = findings::evaluate(snap);
+    let snapshot_id = agents::insert_snapshot(c, agent_id, snap, &found, now_ms())?;
+    let attached = ticket_store::events(c, number)?
+        .iter()
+        .any(|e| matches!(&e.event, Event::SnapshotAttached { snapshot_id: s, .. } if *s == snapshot_id));
+    if !attached {
+        let event = Event::SnapshotAttached { agent_id: agent_id.to_owned(), snapshot_id, findings: found };
+        ticket_store::append(c, number, agent_id, &event, now_ms())?;
+    }
+    Ok(())
 }
 
 /// JSON has no NaN or infinity, and the store keeps snapshots as JSON: a sensor that reports one must not make the

@@ -247,6 +247,22 @@ enum TicketCmd {
         #[command(flatten)]
         api: ApiArgs,
     },
+    /// Ask the ticket's agent for a fresh snapshot, wait for it, and show what changed since the previous one
+    Refresh {
+        number: u64,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// What changed between two snapshots on a ticket (default: its first and its latest)
+    Diff {
+        number: u64,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
     /// Escalate to tier 2 or 3
     Escalate {
         number: u64,
@@ -519,6 +535,52 @@ fn ticket(cmd: TicketCmd) -> Result<()> {
             number,
             json!({ "action": "status", "status": status, "reason": reason }),
         )?,
+        TicketCmd::Refresh { number, api } => {
+            let c = Client::new(&api)?;
+            let snapshots = |t: &serde_json::Value| -> Vec<String> {
+                t["events"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|e| e["kind"] == "snapshot_attached")
+                    .filter_map(|e| e["snapshot_id"].as_str().map(str::to_owned))
+                    .collect()
+            };
+            let before = snapshots(&c.get(&format!("/api/tickets/{number}"))?);
+            c.post(&format!("/api/tickets/{number}/refresh"), None)?;
+            let started = std::time::Instant::now();
+            let latest = loop {
+                let now = snapshots(&c.get(&format!("/api/tickets/{number}"))?);
+                if now.len() > before.len() {
+                    break now.last().cloned().unwrap_or_default();
+                }
+                if started.elapsed() > std::time::Duration::from_secs(30) {
+                    bail!(
+                        "asked the agent for a snapshot, but none arrived within 30 s; it will be attached when it does"
+                    );
+                }
+                std::thread::sleep(std::time::Duration::from_millis(250));
+            };
+            match before.last() {
+                Some(previous) => {
+                    let diff = c.get(&format!("/api/tickets/{number}/diff?from={previous}&to={latest}"))?;
+                    c.print(&diff, client::diff_view);
+                }
+                None => println!("snapshot {latest} attached to ticket #{number}"),
+            }
+        }
+        TicketCmd::Diff { number, from, to, api } => {
+            let c = Client::new(&api)?;
+            let mut query = Vec::new();
+            if let Some(from) = from {
+                query.push(format!("from={from}"));
+            }
+            if let Some(to) = to {
+                query.push(format!("to={to}"));
+            }
+            let diff = c.get(&format!("/api/tickets/{number}/diff?{}", query.join("&")))?;
+            c.print(&diff, client::diff_view);
+        }
         TicketCmd::Escalate { number, tier, reason, api } => client::action(
             &Client::new(&api)?,
             number,

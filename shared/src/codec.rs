@@ -149,6 +149,7 @@ mod tests {
         check_golden(&Request::Probe { payload: vec![1, 2], reply_len: 300 }, "0000000703020102fb2c01");
         check_golden(&ServerControl::WatchStart { interval_ms: 1000 }, "0000000403fbe803");
         check_golden(&ServerControl::WatchStop, "0000000104");
+        check_golden(&ServerControl::SnapshotNow { ticket: 42 }, "00000002052a");
     }
 
     #[test]

@@ -14,6 +14,7 @@
 pub mod backoff;
 pub mod catalog;
 pub mod codec;
+pub mod diff;
 pub mod findings;
 pub mod token;
 pub mod wire;

@@ -67,6 +67,10 @@ pub enum ServerControl {
         interval_ms: u32,
     },
     WatchStop,
+    /// A technician asked for a fresh snapshot for this ticket; it comes back as [`Request::TicketSnapshot`].
+    SnapshotNow {
+        ticket: u64,
+    },
 }
 
 /// Fastest and slowest sampling a watch may ask for.
@@ -156,6 +160,11 @@ pub enum Request {
     Probe {
         payload: Vec<u8>,
         reply_len: u32,
+    },
+    /// A snapshot taken because a technician asked for one, to attach to their ticket.
+    TicketSnapshot {
+        ticket: u64,
+        snapshot: Snapshot,
     },
 }
 

@@ -82,3 +82,33 @@ fn watching_what_cannot_be_watched_is_a_clear_error() {
         assert!(out.stderr.contains(expected), "{args:?}: {}", out.stderr);
     }
 }
+
+#[test]
+fn refresh_now_attaches_a_fresh_snapshot_and_the_diff_compares_it() {
+    let server = Server::start();
+    let mut agent = Agent::start(&server);
+    let ticket = agent.request_help("slow since this morning").to_string();
+    let one = server.cli(&["ticket", "diff", &ticket]);
+    assert!(!one.ok && one.stderr.contains("ticket refresh"), "{}", one.stderr);
+
+    let refreshed = server.cli(&["ticket", "refresh", &ticket]);
+    assert!(refreshed.ok, "{}{}", refreshed.stdout, refreshed.stderr);
+    assert!(refreshed.stdout.starts_with("From snapshot "), "{}", refreshed.stdout);
+    let shown = server.json(&["ticket", "show", &ticket]);
+    let attached: Vec<&Value> =
+        shown["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "snapshot_attached").collect();
+    assert_eq!(attached.len(), 2, "{shown:#}");
+
+    let diff = server.json(&["ticket", "diff", &ticket]);
+    assert_eq!(diff["from"]["id"], attached[0]["snapshot_id"], "{diff:#}");
+    assert_eq!(diff["to"]["id"], attached[1]["snapshot_id"], "{diff:#}");
+    assert!(diff["to"]["taken_at_ms"].as_u64() > diff["from"]["taken_at_ms"].as_u64(), "{diff:#}");
+    assert!(diff["changes"].is_array(), "{diff:#}");
+
+    agent.proc.as_mut().unwrap().terminate();
+    eventually("the server to see the agent gone", Duration::from_secs(30), || {
+        (server.json(&["agent", "show", &agent.id])["connected"] == false).then_some(())
+    });
+    let offline = server.cli(&["ticket", "refresh", &ticket]);
+    assert!(!offline.ok && offline.stderr.contains("not connected"), "{}", offline.stderr);
+}

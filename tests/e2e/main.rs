@@ -5,7 +5,7 @@
 //! - `flow`: the walking skeleton as users live it: enroll, snapshot, request help, work the ticket, reconnect.
 //! - `delivery`: the spool across an offline server, a killed server and a killed agent: nothing lost or doubled.
 //! - `refusals`: everything that must be refused, with a clear error and nothing stored.
-//! - `live`: watching an agent live: the stream, sharing it, and what cannot be watched.
+//! - `live`: watching an agent live (the stream, sharing it, what cannot be watched); refresh now and the diff.
 //! - `checks`: approved checks: real data, the authorization matrix, hostile parameters, queueing, the audit chain.
 
 // A test states its expectations by panicking on what it did not expect.
