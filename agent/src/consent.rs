@@ -172,6 +172,7 @@ mod tests {
                 ticket: Some(1),
                 check: "system-summary".into(),
                 outcome: "done".into(),
+                run: i,
             });
         }
         std::fs::OpenOptions::new()

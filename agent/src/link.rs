@@ -346,7 +346,7 @@ async fn session(
     link: &Link,
     client: &quinn::ClientConfig,
     spool: &SharedSpool,
-    wake: &Notify,
+    wake: &Arc<Notify>,
     to_main: &ToMain,
     mut stopping: watch::Receiver<bool>,
 ) -> Result<()> {
@@ -396,10 +396,14 @@ async fn session(
         loop {
             match frame::read::<ServerControl>(&mut recv).await {
                 Ok(Some(ServerControl::RunCheck(request))) => {
-                    let (runner, out, conn) = (link.runner.clone(), out_tx.clone(), conn.clone());
+                    let (runner, conn, spool, wake) = (link.runner.clone(), conn.clone(), spool.clone(), wake.clone());
                     tokio::spawn(async move {
-                        let report = runner.run(request, now_ms(), Some(&conn)).await;
-                        let _ = out.send(AgentControl::CheckDone(report)).await;
+                        let Some(report) = runner.run(request, now_ms(), Some(&conn)).await else { return };
+                        // Spooled like all results: it reaches the server even if this connection does not last.
+                        if let Err(e) = spool_push(&spool, Kind::Kept, Request::CheckResult(report)).await {
+                            warn!("{e:#}");
+                        }
+                        wake.notify_one();
                     });
                 }
                 Ok(Some(ServerControl::WatchStart { interval_ms })) => {
@@ -493,6 +497,10 @@ async fn upload(
         let done = match &response {
             Response::Stored { id } => {
                 debug!(seq, id = %hex::encode(id), "snapshot acknowledged");
+                true
+            }
+            Response::CheckRecorded { id } => {
+                debug!(seq, run = id, "check result acknowledged");
                 true
             }
             Response::HelpAccepted { ticket, request_id } => {

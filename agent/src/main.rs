@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -154,11 +154,8 @@ async fn execute(cli: Cli) -> Result<()> {
                 "lifeline-agent started"
             );
             let (calls_tx, calls_rx) = tokio::sync::mpsc::channel(16);
-            let runner = Runner {
-                config: config.clone(),
-                consents: Arc::new(Mutex::new(Consents::open(&state.consent_path()))),
-                history: History::new(&state.history_path()),
-            };
+            let runner =
+                Runner::new(config.clone(), Consents::open(&state.consent_path()), History::new(&state.history_path()));
             let link = Link { identity, tls, ca, config, host: HostInfo::read(), runner: Arc::new(runner) };
             let local = tokio::spawn(local_api::serve(listener, calls_tx));
             let result = link.run(collector, spool, calls_rx, shutdown_signal()).await;

@@ -212,7 +212,7 @@ mod tests {
             .map(|s| match spool.load(s).unwrap() {
                 Request::Snapshot(s) | Request::TicketSnapshot { snapshot: s, .. } => s.id[0],
                 Request::Help(h) => h.id[0],
-                Request::Tickets { .. } | Request::Probe { .. } => 0,
+                Request::Tickets { .. } | Request::Probe { .. } | Request::CheckResult(_) => 0,
             })
             .collect()
     }

@@ -174,6 +174,7 @@ fn ticket(number: u64) -> TicketSummary {
 }
 
 fn requests() -> Vec<(&'static str, Request)> {
+    let result = |id, outcome| Request::CheckResult(CheckReport { id, outcome });
     vec![
         ("snapshot", Request::Snapshot(snapshot())),
         ("snapshot_empty", Request::Snapshot(Snapshot::default())),
@@ -191,6 +192,10 @@ fn requests() -> Vec<(&'static str, Request)> {
         ("tickets", Request::Tickets { user: "ann".into() }),
         ("probe", Request::Probe { payload: vec![0; 64], reply_len: 1024 }),
         ("ticket_snapshot", Request::TicketSnapshot { ticket: 42, snapshot: snapshot() }),
+        ("check_done", result(1, CheckOutcome::Done { output: "up 3 days".into(), elapsed_ms: 42 })),
+        ("check_refused", result(2, CheckOutcome::Refused { reason: "no consent".into() })),
+        ("check_failed", result(3, CheckOutcome::Failed { error: "permission denied".into() })),
+        ("check_timed_out", result(4, CheckOutcome::TimedOut { limit_ms: 10_000 })),
     ]
 }
 
@@ -207,7 +212,6 @@ fn responses() -> Vec<(&'static str, Response)> {
 }
 
 fn agent_controls() -> Vec<(&'static str, AgentControl)> {
-    let done = |id, outcome| AgentControl::CheckDone(CheckReport { id, outcome });
     vec![
         // Golden vectors: `hello`, `heartbeat`.
         (
@@ -220,10 +224,6 @@ fn agent_controls() -> Vec<(&'static str, AgentControl)> {
             }),
         ),
         ("heartbeat", AgentControl::Heartbeat { seq: 300 }),
-        ("check_done", done(1, CheckOutcome::Done { output: "up 3 days".into(), elapsed_ms: 42 })),
-        ("check_refused", done(2, CheckOutcome::Refused { reason: "no consent".into() })),
-        ("check_failed", done(3, CheckOutcome::Failed { error: "permission denied".into() })),
-        ("check_timed_out", done(4, CheckOutcome::TimedOut { limit_ms: 10_000 })),
     ]
 }
 
@@ -369,6 +369,7 @@ fn local_responses() -> Vec<(&'static str, LocalResponse)> {
                 ticket: Some(17),
                 check: "system-summary".into(),
                 outcome: "done".into(),
+                run: 9,
             }]),
         ),
         ("done", LocalResponse::Done { message: "consent revoked".into() }),

@@ -129,17 +129,20 @@ pub fn to_wire(run: &Run) -> CheckRequest {
     }
 }
 
-/// Sends what waited for this agent, in order, and closes what waited too long.
+/// Sends what waits for this agent, in order: runs never sent, unless they waited too long, and runs sent before
+/// whose result has not arrived (the agent runs none twice, and a result still in its spool comes on its own).
 pub async fn dispatch_queued(state: &State, agent_id: &str) {
     let id = agent_id.to_owned();
-    let queued = match state.store.read(move |c| runs::queued(c, &id)).await {
-        Ok(queued) => queued,
-        Err(e) => return warn!(error = %e, "cannot read queued checks"),
+    let pending = match state.store.read(move |c| runs::pending(c, &id)).await {
+        Ok(pending) => pending,
+        Err(e) => return warn!(error = %e, "cannot read pending checks"),
     };
-    for run in queued {
-        if run.expires_at <= now_ms() {
+    for run in pending {
+        if run.state == RunState::Queued && run.expires_at <= now_ms() {
             let reason = "the agent did not connect before the request expired";
-            finish(state, agent_id, run.id, RunState::Expired, reason.into(), None).await;
+            if let Err(e) = finish(state, agent_id, run.id, RunState::Expired, reason.into(), None).await {
+                warn!(run = run.id, error = %e, "cannot expire a check");
+            }
         } else if !state.connected.send(agent_id, ServerControl::RunCheck(to_wire(&run))) {
             return;
         }
@@ -147,7 +150,15 @@ pub async fn dispatch_queued(state: &State, agent_id: &str) {
 }
 
 /// Records a run's end once: on the run, as an event on its ticket, and in the audit log with a hash of the result.
-pub async fn finish(state: &State, agent_id: &str, run_id: i64, end: RunState, result: String, elapsed: Option<u64>) {
+/// A second report of the same run, or one for a run that is not this agent's, changes nothing.
+pub async fn finish(
+    state: &State,
+    agent_id: &str,
+    run_id: i64,
+    end: RunState,
+    result: String,
+    elapsed: Option<u64>,
+) -> Result<(), StoreError> {
     let agent = agent_id.to_owned();
     let outcome = state
         .store
@@ -159,7 +170,6 @@ pub async fn finish(state: &State, agent_id: &str, run_id: i64, end: RunState, r
             let action = match end {
                 RunState::Refused => "check.refused-by-agent",
                 RunState::Expired => "check.expired",
-                RunState::Lost => "check.lost",
                 _ => "check.executed",
             };
             let detail = json!({
@@ -185,39 +195,16 @@ pub async fn finish(state: &State, agent_id: &str, run_id: i64, end: RunState, r
             Ok(Some(run))
         })
         .await;
-    let run = match outcome {
-        Ok(Some(run)) => run,
-        Ok(None) => return warn!(run = run_id, "report for a check run that is unknown, not this agent's, or over"),
-        Err(e) => return warn!(run = run_id, error = %e, "cannot record a check result"),
-    };
-    info!(run = run.id, state = end.as_str(), check = %run.description, "check finished");
-}
-
-/// Runs sent on a connection that ended before the agent reported. A read-only or diagnostic check goes back in the
-/// queue (running it twice harms nothing); a fix is not repeated behind the technician's back.
-pub async fn unanswered(state: &State, agent_id: &str, ids: Vec<i64>) {
-    for id in ids {
-        let requeued = state.store.write(move |c| runs::requeue_unless_fix(c, id)).await;
-        match requeued {
-            Ok(Some(run)) => {
-                info!(run = id, "check requeued: the agent left before reporting");
-                // The agent may already be back on a newer connection, whose queue was read before this run returned.
-                state.connected.send(agent_id, ServerControl::RunCheck(to_wire(&run)));
-            }
-            Ok(None) => {
-                let why = "the connection to the agent ended before it reported; ask again";
-                finish(state, agent_id, id, RunState::Lost, why.into(), None).await;
-            }
-            Err(e) => warn!(run = id, error = %e, "cannot requeue a check"),
-        }
+    match outcome? {
+        Some(run) => info!(run = run.id, state = end.as_str(), check = %run.description, "check finished"),
+        None => warn!(run = run_id, "report for a check run that is unknown, not this agent's, or over"),
     }
+    Ok(())
 }
 
-/// The agent's report on a run it was sent.
-pub async fn report(state: &State, agent_id: &str, report: CheckReport) {
+/// The agent's report on a run it was sent; answered only once it is committed.
+pub async fn report(state: &State, agent_id: &str, report: CheckReport) -> Result<(), StoreError> {
     let (end, result, elapsed) = RunState::of(&report.outcome);
-    let Ok(id) = i64::try_from(report.id) else {
-        return warn!(run = report.id, "report for an impossible run id");
-    };
-    finish(state, agent_id, id, end, result, elapsed).await;
+    let id = i64::try_from(report.id).map_err(|_| StoreError::Refused(format!("no check run {}", report.id)))?;
+    finish(state, agent_id, id, end, result, elapsed).await
 }

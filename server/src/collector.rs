@@ -1,8 +1,7 @@
 //! The QUIC side of the server: one task per connection. A connection without a client certificate may only enroll;
 //! one with a certificate we issued is an agent, identified by that certificate's fingerprint alone.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use lifeline_net::frame::{self, FrameError};
@@ -174,8 +173,7 @@ async fn session(state: &Arc<State>, conn: quinn::Connection, agent: agents::Age
     checks::dispatch_queued(state, &agent.id).await;
     state.live.resume(state, &agent.id);
 
-    let in_flight = Mutex::new(HashSet::new());
-    let control = control_loop(state, &agent.id, send, recv, control_rx, &in_flight);
+    let control = control_loop(state, &agent.id, send, recv, control_rx);
     let requests = async {
         while let Ok((send, recv)) = conn.accept_bi().await {
             let state = state.clone();
@@ -190,8 +188,6 @@ async fn session(state: &Arc<State>, conn: quinn::Connection, agent: agents::Age
     }
     state.connected.remove(&agent.id, &conn);
     info!(reason = ?conn.close_reason(), "agent disconnected");
-    let unanswered: Vec<i64> = in_flight.lock().map(|set| set.iter().copied().collect()).unwrap_or_default();
-    checks::unanswered(state, &agent.id, unanswered).await;
 }
 
 /// Reads the agent's control frames while one writer sends heartbeat acks and checks; reading is never raced
@@ -202,7 +198,6 @@ async fn control_loop(
     mut send: quinn::SendStream,
     mut recv: quinn::RecvStream,
     mut outbox: mpsc::Receiver<ServerControl>,
-    in_flight: &Mutex<HashSet<i64>>,
 ) {
     let (acks_tx, mut acks) = mpsc::channel::<u64>(8);
     let writer = async {
@@ -212,7 +207,8 @@ async fn control_loop(
                 Some(msg) = outbox.recv() => match msg {
                     ServerControl::RunCheck(req) => {
                         let Ok(id) = i64::try_from(req.id) else { continue };
-                        // Only the first session to claim a queued run sends it.
+                        // A run that ended meanwhile is not sent; one sent before is sent again (the agent knows
+                        // the runs it handled and runs none twice).
                         match state.store.write(move |c| check_runs::mark_sent(c, id, now_ms())).await {
                             Ok(true) => {}
                             Ok(false) => continue,
@@ -220,9 +216,6 @@ async fn control_loop(
                                 warn!(run = id, error = %e, "cannot mark a check sent; it stays queued");
                                 continue;
                             }
-                        }
-                        if let Ok(mut set) = in_flight.lock() {
-                            set.insert(id);
                         }
                         ServerControl::RunCheck(req)
                     }
@@ -244,16 +237,6 @@ async fn control_loop(
                     }
                     let id = agent_id.to_owned();
                     let _ = state.store.write(move |c| agents::seen(c, &id, None, now_ms())).await;
-                }
-                Ok(Some(AgentControl::CheckDone(report))) => {
-                    let known = i64::try_from(report.id)
-                        .ok()
-                        .is_some_and(|id| in_flight.lock().is_ok_and(|mut set| set.remove(&id)));
-                    if known {
-                        checks::report(state, agent_id, report).await;
-                    } else {
-                        warn!(run = report.id, "report for a check this connection was not sent");
-                    }
                 }
                 Ok(Some(AgentControl::Hello(_))) => {
                     warn!("second hello on the control stream");
@@ -348,6 +331,10 @@ async fn answer(state: &State, agent_id: &str, req: Request) -> Response {
                 .write(move |c| attach_snapshot(c, &agent, ticket, &snap))
                 .await
                 .map(|()| Response::Stored { id })
+        }
+        Request::CheckResult(report) => {
+            let id = report.id;
+            checks::report(state, agent_id, report).await.map(|()| Response::CheckRecorded { id })
         }
         Request::Probe { reply_len, .. } => {
             // The payload has done its job by arriving; the answer is zeros, as many as asked within one frame.

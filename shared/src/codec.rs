@@ -140,11 +140,11 @@ mod tests {
             "0000000f0209012a03626f6202052f686f6d65",
         );
         check_golden(
-            &AgentControl::CheckDone(CheckReport {
+            &Request::CheckResult(CheckReport {
                 id: 9,
                 outcome: CheckOutcome::Refused { reason: "no consent".into() },
             }),
-            "0000000e0209010a6e6f20636f6e73656e74",
+            "0000000e0509010a6e6f20636f6e73656e74",
         );
         check_golden(&Request::Probe { payload: vec![1, 2], reply_len: 300 }, "0000000703020102fb2c01");
         check_golden(&ServerControl::WatchStart { interval_ms: 1000 }, "0000000403fbe803");

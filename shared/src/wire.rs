@@ -45,7 +45,6 @@ pub struct Hello {
 pub enum AgentControl {
     Hello(Hello),
     Heartbeat { seq: u64 },
-    CheckDone(CheckReport),
 }
 
 /// Frames the server sends on an agent's control stream.
@@ -166,6 +165,8 @@ pub enum Request {
         ticket: u64,
         snapshot: Snapshot,
     },
+    /// How a check ended; spooled like every result, so a dropped connection loses none.
+    CheckResult(CheckReport),
 }
 
 /// The most a probe answer carries: one frame, with room for its framing.
@@ -186,6 +187,10 @@ pub enum Response {
     Error(WireError),
     Probe {
         payload: Vec<u8>,
+    },
+    /// Sent only after the result's transaction committed.
+    CheckRecorded {
+        id: u64,
     },
 }
 
@@ -420,4 +425,7 @@ pub struct HistoryEntry {
     pub ticket: Option<u64>,
     pub check: String,
     pub outcome: String,
+    /// The server's run id, by which the agent knows a request it has already handled.
+    #[serde(default)]
+    pub run: u64,
 }

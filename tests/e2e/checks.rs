@@ -340,3 +340,28 @@ fn tampering_with_the_audit_log_is_detected_and_located() {
     // The export taken before still verifies, and shows what the entry said.
     assert!(server.cli(&["audit", "verify", "--file", export.to_str().unwrap()]).ok);
 }
+
+/// A result is spooled like any ticket data: the server dies while the check runs, and the result still arrives,
+/// once, after the restart, with the check run once on the machine.
+#[test]
+fn a_check_result_survives_the_server_dying_while_the_check_runs() {
+    let server = Server::start();
+    let agent = Agent::start(&server);
+    let ticket = agent.request_help("result across a crash").to_string();
+    let args = [agent.id.as_str(), "ping", "host=127.0.0.1", "count=10", "--ticket", ticket.as_str(), "--no-wait"];
+    let run = check_run(&server, &server.admin_token, &args).unwrap();
+    let id = run["id"].to_string();
+    eventually("the check to be sent", Duration::from_secs(15), || {
+        (server.json(&["check", "show", &id])["state"] == "sent").then_some(())
+    });
+    let server = server.restart();
+    let done = eventually("the result to arrive after the restart", Duration::from_secs(60), || {
+        let run = server.json(&["check", "show", &id]);
+        (run["state"] != "sent").then_some(run)
+    });
+    assert_eq!(done["state"], "done", "{done:#}");
+    assert!(done["result"].as_str().unwrap().contains("10 sent"), "{done:#}");
+    let history = agent.call(&["history"]);
+    assert_eq!(history.stdout.matches("ping host=127.0.0.1").count(), 1, "ran once:\n{}", history.stdout);
+    assert_eq!(audit_count(&server, "check.executed"), 1);
+}

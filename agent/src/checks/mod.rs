@@ -5,6 +5,7 @@
 
 mod native;
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -19,11 +20,29 @@ pub struct Runner {
     pub config: Config,
     pub consents: Arc<Mutex<Consents>>,
     pub history: History,
+    /// Run ids already handled. The server sends a run again until its result arrives, so a check whose result is
+    /// still in the spool is never run twice.
+    handled: Mutex<HashSet<u64>>,
 }
 
 impl Runner {
-    /// `link` is the connection the request came on, for checks that measure it.
-    pub async fn run(&self, request: CheckRequest, now_ms: u64, link: Option<&quinn::Connection>) -> CheckReport {
+    pub fn new(config: Config, consents: Consents, history: History) -> Runner {
+        let handled = history.read().iter().map(|h| h.run).collect();
+        Runner { config, consents: Arc::new(Mutex::new(consents)), history, handled: Mutex::new(handled) }
+    }
+
+    /// `None` when this run was handled before; its result is on its way. `link` is the connection the request
+    /// came on, for checks that measure it.
+    pub async fn run(
+        &self,
+        request: CheckRequest,
+        now_ms: u64,
+        link: Option<&quinn::Connection>,
+    ) -> Option<CheckReport> {
+        if !self.handled.lock().map(|mut h| h.insert(request.id)).unwrap_or(false) {
+            info!(id = request.id, "check already handled; not run again");
+            return None;
+        }
         let description = request.check.describe();
         let outcome = match self.gate(&request, now_ms) {
             Err(reason) => CheckOutcome::Refused { reason },
@@ -42,8 +61,9 @@ impl Runner {
             ticket: request.ticket,
             check: description,
             outcome: summary,
+            run: request.id,
         });
-        CheckReport { id: request.id, outcome }
+        Some(CheckReport { id: request.id, outcome })
     }
 
     fn gate(&self, request: &CheckRequest, now_ms: u64) -> Result<(), String> {
@@ -102,15 +122,13 @@ mod tests {
     use super::*;
 
     fn runner(dir: &std::path::Path, config: Config) -> Runner {
-        Runner {
-            config,
-            consents: Arc::new(Mutex::new(Consents::open(&dir.join("consent.json")))),
-            history: History::new(&dir.join("history.jsonl")),
-        }
+        Runner::new(config, Consents::open(&dir.join("consent.json")), History::new(&dir.join("history.jsonl")))
     }
 
     fn request(ticket: Option<u64>, check: Check) -> CheckRequest {
-        CheckRequest { id: 1, ticket, technician: "bob".into(), check }
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        CheckRequest { id, ticket, technician: "bob".into(), check }
     }
 
     fn reason(outcome: &CheckOutcome) -> &str {
@@ -134,13 +152,13 @@ mod tests {
             (request(Some(5), Check::TopProcesses { count: 0 }), "1 to 50"),
         ];
         for (req, expected) in cases {
-            let report = r.run(req, 1_000, None).await;
+            let report = r.run(req, 1_000, None).await.unwrap();
             assert!(reason(&report.outcome).contains(expected), "{:?}", report.outcome);
         }
-        let expired = r.run(request(Some(5), Check::SystemSummary), 60_000, None).await;
+        let expired = r.run(request(Some(5), Check::SystemSummary), 60_000, None).await.unwrap();
         assert!(reason(&expired.outcome).contains("not open"));
 
-        let done = r.run(request(Some(5), Check::DiskUsage { path: "/".into() }), 1_000, None).await;
+        let done = r.run(request(Some(5), Check::DiskUsage { path: "/".into() }), 1_000, None).await.unwrap();
         assert!(matches!(&done.outcome, CheckOutcome::Done { output, .. } if output.contains("total")), "{done:?}");
         let history = r.history.read();
         assert_eq!(history.len(), 7, "every request, refused or run, is in the user's history");
@@ -151,9 +169,9 @@ mod tests {
     async fn unattended_policy_covers_class_a_only() {
         let dir = tempfile::tempdir().unwrap();
         let r = runner(dir.path(), Config { unattended_class_a: true, ..Config::default() });
-        let a = r.run(request(None, Check::DiskUsage { path: "/".into() }), 0, None).await;
+        let a = r.run(request(None, Check::DiskUsage { path: "/".into() }), 0, None).await.unwrap();
         assert!(matches!(a.outcome, CheckOutcome::Done { .. }), "{a:?}");
-        let b = r.run(request(None, Check::ProcessList { command_lines: false }), 0, None).await;
+        let b = r.run(request(None, Check::ProcessList { command_lines: false }), 0, None).await.unwrap();
         assert!(reason(&b.outcome).contains("no ticket"));
     }
 
@@ -163,7 +181,7 @@ mod tests {
         let restart = |unit: &str| request(Some(5), Check::RestartService { unit: unit.into() });
         let off = runner(dir.path(), Config { restartable_services: vec!["cups.service".into()], ..Config::default() });
         off.consents.lock().unwrap().open_window(5, "ann", 0, 60_000).unwrap();
-        assert!(reason(&off.run(restart("cups.service"), 1, None).await.outcome).contains("class C"));
+        assert!(reason(&off.run(restart("cups.service"), 1, None).await.unwrap().outcome).contains("class C"));
 
         let on = Runner {
             config: Config {
@@ -173,9 +191,24 @@ mod tests {
             },
             ..off
         };
-        assert!(reason(&on.run(restart("sshd.service"), 1, None).await.outcome).contains("not on this machine's list"));
+        assert!(
+            reason(&on.run(restart("sshd.service"), 1, None).await.unwrap().outcome)
+                .contains("not on this machine's list")
+        );
         // Allowed: it really asks systemd, which answers or is missing; either way it is not a refusal.
-        let allowed = on.run(restart("cups.service"), 1, None).await;
+        let allowed = on.run(restart("cups.service"), 1, None).await.unwrap();
         assert!(!matches!(allowed.outcome, CheckOutcome::Refused { .. }), "{allowed:?}");
+    }
+
+    #[tokio::test]
+    async fn a_run_sent_again_is_not_run_again_even_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = runner(dir.path(), Config { unattended_class_a: true, ..Config::default() });
+        let req = request(None, Check::DiskUsage { path: "/".into() });
+        assert!(r.run(req.clone(), 0, None).await.is_some());
+        assert!(r.run(req.clone(), 0, None).await.is_none());
+        let restarted = runner(dir.path(), Config { unattended_class_a: true, ..Config::default() });
+        assert!(restarted.run(req, 0, None).await.is_none());
+        assert_eq!(restarted.history.read().len(), 1);
     }
 }

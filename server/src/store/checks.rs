@@ -1,6 +1,6 @@
 //! Check runs: each technician request, from queued (the agent may be offline) through sent to its outcome.
 
-use lifeline_shared::catalog::{Check, Class};
+use lifeline_shared::catalog::Check;
 use lifeline_shared::wire::CheckOutcome;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
@@ -19,12 +19,10 @@ pub enum RunState {
     TimedOut,
     /// Still queued when its expiry passed.
     Expired,
-    /// Sent, but the connection ended before the agent reported.
-    Lost,
 }
 
 impl RunState {
-    const ALL: [RunState; 8] = [
+    const ALL: [RunState; 7] = [
         RunState::Queued,
         RunState::Sent,
         RunState::Done,
@@ -32,7 +30,6 @@ impl RunState {
         RunState::Failed,
         RunState::TimedOut,
         RunState::Expired,
-        RunState::Lost,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,7 +41,6 @@ impl RunState {
             RunState::Failed => "failed",
             RunState::TimedOut => "timed-out",
             RunState::Expired => "expired",
-            RunState::Lost => "lost",
         }
     }
 
@@ -147,30 +143,23 @@ pub fn get(conn: &Connection, id: i64) -> Result<Run, StoreError> {
         .ok_or_else(|| StoreError::NotFound(format!("check run {id}")))?
 }
 
-/// Runs waiting for `agent_id` to connect, oldest first.
-pub fn queued(conn: &Connection, agent_id: &str) -> Result<Vec<Run>, StoreError> {
-    let mut stmt = conn
-        .prepare(&format!("SELECT {COLUMNS} FROM check_runs WHERE agent_id = ?1 AND state = 'queued' ORDER BY id"))?;
+/// Runs for `agent_id` that have not ended, oldest first.
+pub fn pending(conn: &Connection, agent_id: &str) -> Result<Vec<Run>, StoreError> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM check_runs WHERE agent_id = ?1 AND state IN ('queued', 'sent') ORDER BY id");
+    let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map([agent_id], from_row)?;
     rows.map(|r| r?).collect()
 }
 
-/// Marks a queued run sent; false if it was no longer queued (another connection took it, or it expired).
+/// Marks a run sent (keeping the first time it was); false if it has ended meanwhile.
 pub fn mark_sent(conn: &Connection, id: i64, now: i64) -> Result<bool, StoreError> {
-    Ok(conn.execute(
-        "UPDATE check_runs SET state = 'sent', sent_at = ?2 WHERE id = ?1 AND state = 'queued'",
+    let changed = conn.execute(
+        "UPDATE check_runs SET state = 'sent', sent_at = COALESCE(sent_at, ?2)
+         WHERE id = ?1 AND state IN ('queued', 'sent')",
         params![id, now],
-    )? == 1)
-}
-
-/// Puts a sent run back in the queue unless it is a fix (class C); `None` if it was not requeued.
-pub fn requeue_unless_fix(conn: &Connection, id: i64) -> Result<Option<Run>, StoreError> {
-    let run = get(conn, id)?;
-    if run.state != RunState::Sent || run.check.definition().class == Class::C {
-        return Ok(None);
-    }
-    conn.execute("UPDATE check_runs SET state = 'queued', sent_at = NULL WHERE id = ?1", [id])?;
-    Ok(Some(Run { state: RunState::Queued, sent_at: None, ..run }))
+    )?;
+    Ok(changed == 1)
 }
 
 /// Records the final state of a run that is not final yet; `None` if it already was (a duplicate report).
