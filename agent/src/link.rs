@@ -91,6 +91,7 @@ impl Link {
         tokio::pin!(shutdown);
         let mut live: Option<(Duration, tokio::time::Instant)> = None;
         let mut live_seq = 0u64;
+        let mut first_sample = true;
         let next_sample = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(next_sample);
 
@@ -137,6 +138,8 @@ impl Link {
                                 info!(interval_ms = interval.as_millis() as u64, "watch started");
                                 next_sample.as_mut().reset(tokio::time::Instant::now());
                             }
+                            // A new watcher has seen no findings yet: the next sample carries them all.
+                            first_sample = true;
                             live = Some((interval, tokio::time::Instant::now() + Duration::from_secs(WATCH_MAX_SECS)));
                         }
                         None => {
@@ -154,7 +157,8 @@ impl Link {
                         continue;
                     }
                     live_seq += 1;
-                    let sample = collector.live(live_seq, now_ms());
+                    let sample = collector.live(live_seq, now_ms(), first_sample);
+                    first_sample = false;
                     if let Some(conn) = conn_rx.borrow().clone() {
                         send_sample(&conn, &sample);
                     }

@@ -6,6 +6,7 @@
 
 use lifeline_shared::catalog::{Check, RecordType};
 use lifeline_shared::codec;
+use lifeline_shared::findings::{Category, Finding, FindingKind, Severity};
 use lifeline_shared::token::EnrollToken;
 use lifeline_shared::wire::{
     AgentControl, Battery, CheckOutcome, CheckReport, CheckRequest, ConsentWindow, Cpu, Disk, DiskRate, EnrollRequest,
@@ -344,6 +345,13 @@ fn live_samples() -> Vec<(&'static str, LiveSample)> {
             rss_bytes: 4096,
         }],
         top_memory: Vec::new(),
+        findings: Some(vec![Finding {
+            kind: FindingKind::DiskNearlyFull,
+            severity: Severity::Critical,
+            category: Category::Storage,
+            summary: "The disk holding / is 97 % full".into(),
+            advice: "Empty the trash".into(),
+        }]),
     };
     vec![("empty", LiveSample::default()), ("full", full)]
 }

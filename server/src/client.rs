@@ -382,7 +382,7 @@ pub fn audit_verdict(v: &Value) -> String {
 }
 
 /// One live sample as a screenful, top-like: the caller clears the screen before printing it.
-pub fn live_view(agent: &str, v: &Value) -> String {
+pub fn live_view(agent: &str, v: &Value, findings: &Value) -> String {
     let f = |v: &Value| v.as_f64().unwrap_or(0.0);
     let mib = |v: &Value| f(v) / 1048576.0;
     let mut out =
@@ -394,6 +394,9 @@ pub fn live_view(agent: &str, v: &Value) -> String {
         f(&v["load_avg"][1]),
         f(&v["load_avg"][2])
     );
+    for finding in findings.as_array().into_iter().flatten() {
+        out += &format!("  ! {:<8} {}\n", s(finding, "severity"), s(finding, "summary"));
+    }
     for (i, core) in v["per_core_pct"].as_array().into_iter().flatten().enumerate() {
         let pct = f(core).clamp(0.0, 100.0);
         out += &format!("  core {i:<3} [{:<20}] {pct:5.1} %\n", "#".repeat((pct / 5.0).round() as usize));

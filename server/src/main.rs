@@ -372,13 +372,18 @@ fn execute(command: Command) -> Result<()> {
         Command::Agent(AgentCmd::Watch { id, interval_ms, count, api }) => {
             let c = Client::new(&api)?;
             let mut seen = 0u64;
+            // Samples carry findings only when they change: the view keeps showing the last ones.
+            let mut findings = serde_json::Value::Null;
             c.follow(&format!("/api/agents/{id}/live?interval_ms={interval_ms}"), |data| {
                 let sample: serde_json::Value = serde_json::from_str(data).context("a live sample that is not JSON")?;
+                if !sample["findings"].is_null() {
+                    findings = sample["findings"].clone();
+                }
                 if c.json {
                     println!("{sample}");
                 } else {
                     // Home and clear, then the whole view: refreshes in place on any terminal.
-                    print!("\x1b[H\x1b[2J{}", client::live_view(&id, &sample));
+                    print!("\x1b[H\x1b[2J{}", client::live_view(&id, &sample, &findings));
                 }
                 std::io::Write::flush(&mut std::io::stdout())?;
                 seen += 1;

@@ -94,6 +94,9 @@ pub struct LiveSample {
     pub disks: Vec<DiskRate>,
     pub top_cpu: Vec<Process>,
     pub top_memory: Vec<Process>,
+    /// The findings now, present only when they differ from the previous sample's or a watcher just joined: a
+    /// watcher keeps the last it saw.
+    pub findings: Option<Vec<crate::findings::Finding>>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]

@@ -34,6 +34,15 @@ fn a_watch_streams_samples_and_the_agent_goes_quiet_when_it_ends() {
         assert!(s["net"].as_array().unwrap().iter().any(|n| n["interface"] == "lo"), "{s}");
         assert!(!s["top_memory"].as_array().unwrap().is_empty(), "{s}");
     }
+    // Findings come with the first sample, then only when they change.
+    assert!(got[0]["findings"].is_array(), "{}", got[0]);
+    let mut known = &got[0]["findings"];
+    for s in &got[1..] {
+        if !s["findings"].is_null() {
+            assert_ne!(&s["findings"], known, "unchanged findings sent again");
+            known = &s["findings"];
+        }
+    }
 
     // The watcher left: the server says so to the agent, which stops sampling.
     eventually("the agent to stop sampling", Duration::from_secs(15), || {
@@ -57,7 +66,10 @@ fn two_watchers_share_one_stream() {
 
     let out = server.cli(&["agent", "watch", &agent.id, "--json", "--interval-ms", "200", "--count", "4"]);
     assert!(out.ok, "{}", out.stderr);
-    let second: BTreeSet<u64> = seqs(&samples(&out.stdout)).into_iter().collect();
+    let second_samples = samples(&out.stdout);
+    // Joining a running stream still shows the findings at once.
+    assert!(second_samples[0]["findings"].is_array(), "{}", second_samples[0]);
+    let second: BTreeSet<u64> = seqs(&second_samples).into_iter().collect();
     // Same stream, same numbering: what the second watcher saw, the first saw too.
     let seen_by_first = eventually("the first watcher to see the same samples", Duration::from_secs(15), || {
         let first_seqs: BTreeSet<u64> = seqs(&samples(&first.output())).into_iter().collect();

@@ -15,6 +15,7 @@ mod users;
 
 use std::time::{Duration, Instant};
 
+use lifeline_shared::findings::{self, Finding};
 use lifeline_shared::wire::{DiskRate, LiveSample, NetRate, Network, Snapshot, SnapshotId};
 use sysinfo::{Components, DiskRefreshKind, Disks, Networks, System, Users};
 
@@ -49,6 +50,10 @@ pub struct Collector {
     primed: bool,
     /// When network and disk counters were last read: live rates are the difference since then.
     counters_read: Option<Instant>,
+    /// The latest full snapshot: live samples judge findings on it, with their own memory and processes.
+    latest: Option<Snapshot>,
+    /// The findings the previous live sample carried, so that a sample carries them only when they change.
+    live_findings: Option<Vec<Finding>>,
 }
 
 impl Collector {
@@ -62,12 +67,15 @@ impl Collector {
             components: handle("temperatures", Components::new()),
             primed: false,
             counters_read: None,
+            latest: None,
+            live_findings: None,
         }
     }
 
     /// What changes second to second, for a technician watching live; rates cover the time since the previous
     /// reading of the counters. Cheap by design: no probes, no host facts, five processes per list.
-    pub fn live(&mut self, seq: u64, now_ms: u64) -> LiveSample {
+    /// `first` marks the first sample a new watcher sees, which carries the findings even if they did not change.
+    pub fn live(&mut self, seq: u64, now_ms: u64, first: bool) -> LiveSample {
         let now = Instant::now();
         let secs = self.counters_read.map_or(0.0, |at| now.duration_since(at).as_secs_f64());
         self.counters_read = Some(now);
@@ -116,6 +124,19 @@ impl Collector {
                 })
                 .collect();
         }
+        if let Some(latest) = &self.latest {
+            let mut now = latest.clone();
+            now.memory.used_bytes = sample.memory_used_bytes;
+            now.memory.available_bytes = sample.memory_total_bytes.saturating_sub(sample.memory_used_bytes);
+            now.memory.swap_used_bytes = sample.swap_used_bytes;
+            now.processes.top_cpu = sample.top_cpu.clone();
+            now.processes.top_memory = sample.top_memory.clone();
+            let found = findings::evaluate(&now);
+            if first || self.live_findings.as_ref() != Some(&found) {
+                sample.findings = Some(found.clone());
+            }
+            self.live_findings = Some(found);
+        }
         sample
     }
 
@@ -150,7 +171,7 @@ impl Collector {
             probes,
         };
 
-        Snapshot {
+        let snapshot = Snapshot {
             id,
             taken_at_ms: now_ms,
             host,
@@ -162,7 +183,9 @@ impl Collector {
             network,
             processes,
             problems,
-        }
+        };
+        self.latest = Some(snapshot.clone());
+        snapshot
     }
 }
 
