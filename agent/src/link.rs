@@ -282,6 +282,9 @@ impl Link {
                     let _ = reply.send(answer);
                 });
             }
+            _ => {
+                let _ = reply.send(LocalResponse::Error { message: "this agent cannot do that yet".into() });
+            }
         }
     }
 }

@@ -212,6 +212,8 @@ mod tests {
             .map(|s| match spool.load(s).unwrap() {
                 Request::Snapshot(s) | Request::TicketSnapshot { snapshot: s, .. } => s.id[0],
                 Request::Help(h) => h.id[0],
+                Request::UserTicket(a) => a.id[0],
+                Request::SelfHelp(r) => r.id[0],
                 Request::Tickets { .. } | Request::Probe { .. } | Request::CheckResult(_) => 0,
             })
             .collect()

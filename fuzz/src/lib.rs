@@ -12,8 +12,8 @@ use lifeline_shared::catalog::{Check, RecordType};
 use lifeline_shared::codec::{self, CodecError, MAX_FRAME_LEN, PREFIX_LEN};
 use lifeline_shared::token::EnrollToken;
 use lifeline_shared::wire::{
-    AgentControl, EnrollRequest, EnrollResponse, LiveSample, LocalRequest, LocalResponse, Request, Response,
-    ServerControl,
+    AgentControl, EnrollRequest, EnrollResponse, LiveSample, LocalEvent, LocalRequest, LocalResponse, Request,
+    Response, ServerControl,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -64,6 +64,7 @@ pub fn messages(data: &[u8]) {
     body::<LocalRequest>(data);
     body::<LocalResponse>(data);
     body::<LiveSample>(data);
+    body::<LocalEvent>(data);
 }
 
 /// `enroll`: the one message the server reads from a peer that has no certificate yet, as a body and as a stream.

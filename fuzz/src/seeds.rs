@@ -10,9 +10,10 @@ use lifeline_shared::findings::{Category, Finding, FindingKind, Severity};
 use lifeline_shared::token::EnrollToken;
 use lifeline_shared::wire::{
     AgentControl, Battery, CheckOutcome, CheckReport, CheckRequest, ConsentWindow, Cpu, Disk, DiskRate, EnrollRequest,
-    EnrollResponse, ErrorCode, Hello, HelpRequest, HistoryEntry, Host, Interface, LiveSample, LocalRequest,
+    EnrollResponse, ErrorCode, Hello, HelpRequest, HistoryEntry, Host, Interface, LiveSample, LocalEvent, LocalRequest,
     LocalResponse, Memory, NetRate, Network, Probe, ProbeKind, Process, Processes, Request, Response, Route,
-    ServerControl, Snapshot, Temperature, TicketSummary, WireError,
+    SelfHelpReport, ServerControl, Snapshot, Temperature, ThreadEntry, ThreadKind, TicketSummary, TicketThread,
+    UserAction, UserTicketAction, WireError,
 };
 use serde::Serialize;
 
@@ -40,6 +41,7 @@ pub fn all() -> Result<Vec<Seed>, codec::CodecError> {
     framed(&mut out, "local_request", encode_all(local_requests())?, &[]);
     framed(&mut out, "local_response", encode_all(local_responses())?, &[]);
     framed(&mut out, "live_sample", encode_all(live_samples())?, &[]);
+    framed(&mut out, "local_event", encode_all(local_events())?, &[]);
 
     for (name, token) in tokens() {
         let text = token.encode();
@@ -174,6 +176,44 @@ fn ticket(number: u64) -> TicketSummary {
     TicketSummary { number, subject: "printer offline".into(), status: "open".into(), updated_at_ms: 1_700_000_000_000 }
 }
 
+fn thread() -> TicketThread {
+    let at_ms = 1_700_000_000_000;
+    TicketThread {
+        summary: ticket(17),
+        user: "ann".into(),
+        entries: vec![
+            ThreadEntry { seq: 1, at_ms, kind: ThreadKind::Status { status: "open".into() } },
+            ThreadEntry {
+                seq: 2,
+                at_ms,
+                kind: ThreadKind::Reply { author: "alice".into(), text: "Is the printer switched on?".into() },
+            },
+            ThreadEntry { seq: 3, at_ms, kind: ThreadKind::Answer { text: "yes".into() } },
+        ],
+    }
+}
+
+fn finding() -> Finding {
+    Finding {
+        kind: FindingKind::DiskNearlyFull,
+        severity: Severity::Critical,
+        category: Category::Storage,
+        summary: "The disk holding / is 97 % full".into(),
+        advice: "Empty the trash".into(),
+    }
+}
+
+fn history_entry() -> HistoryEntry {
+    HistoryEntry {
+        at_ms: 1_700_000_000_000,
+        technician: "alice".into(),
+        ticket: Some(17),
+        check: "disk-usage path=/home".into(),
+        outcome: "done".into(),
+        run: 3,
+    }
+}
+
 fn requests() -> Vec<(&'static str, Request)> {
     let result = |id, outcome| Request::CheckResult(CheckReport { id, outcome });
     vec![
@@ -197,6 +237,36 @@ fn requests() -> Vec<(&'static str, Request)> {
         ("check_refused", result(2, CheckOutcome::Refused { reason: "no consent".into() })),
         ("check_failed", result(3, CheckOutcome::Failed { error: "permission denied".into() })),
         ("check_timed_out", result(4, CheckOutcome::TimedOut { limit_ms: 10_000 })),
+        (
+            "user_reply",
+            Request::UserTicket(UserTicketAction {
+                id: [3; 16],
+                user: "ann".into(),
+                ticket: 17,
+                at_ms: 1_700_000_000_000,
+                action: UserAction::Reply { text: "still broken".into() },
+            }),
+        ),
+        (
+            "user_solved",
+            Request::UserTicket(UserTicketAction {
+                id: [4; 16],
+                user: "ann".into(),
+                ticket: 17,
+                at_ms: 1_700_000_000_000,
+                action: UserAction::Solved,
+            }),
+        ),
+        (
+            "self_help",
+            Request::SelfHelp(SelfHelpReport {
+                id: [5; 16],
+                user: "ann".into(),
+                at_ms: 1_700_000_000_000,
+                shown: vec![FindingKind::DiskNearlyFull, FindingKind::DnsFailing],
+                solved: true,
+            }),
+        ),
     ]
 }
 
@@ -209,6 +279,7 @@ fn responses() -> Vec<(&'static str, Response)> {
         ("error", Response::Error(WireError { code: ErrorCode::TooLarge, message: "big".into() })),
         ("error_refused", Response::Error(WireError { code: ErrorCode::Refused, message: "no".into() })),
         ("probe", Response::Probe { payload: vec![0; 64] }),
+        ("recorded", Response::Recorded { id: [3; 16] }),
     ]
 }
 
@@ -259,6 +330,7 @@ fn server_controls() -> Vec<(&'static str, ServerControl)> {
         ("watch_start", ServerControl::WatchStart { interval_ms: 1000 }),
         ("watch_stop", ServerControl::WatchStop),
         ("snapshot_now", ServerControl::SnapshotNow { ticket: 42 }),
+        ("ticket_changed", ServerControl::TicketChanged(thread())),
         // Golden vector.
         (
             "welcome",
@@ -316,6 +388,12 @@ fn local_requests() -> Vec<(&'static str, LocalRequest)> {
         ("revoke_consent", LocalRequest::RevokeConsent { ticket: 17 }),
         ("extend_consent", LocalRequest::ExtendConsent { ticket: 17, minutes: 30 }),
         ("history", LocalRequest::History),
+        ("ticket", LocalRequest::Ticket { number: 17 }),
+        ("reply", LocalRequest::Reply { ticket: 17, text: "still broken".into() }),
+        ("solved", LocalRequest::Solved { ticket: 17 }),
+        ("findings", LocalRequest::Findings),
+        ("advice_outcome", LocalRequest::AdviceOutcome { shown: vec![FindingKind::DnsFailing], solved: false }),
+        ("subscribe", LocalRequest::Subscribe),
     ]
 }
 
@@ -345,15 +423,19 @@ fn live_samples() -> Vec<(&'static str, LiveSample)> {
             rss_bytes: 4096,
         }],
         top_memory: Vec::new(),
-        findings: Some(vec![Finding {
-            kind: FindingKind::DiskNearlyFull,
-            severity: Severity::Critical,
-            category: Category::Storage,
-            summary: "The disk holding / is 97 % full".into(),
-            advice: "Empty the trash".into(),
-        }]),
+        findings: Some(vec![finding()]),
     };
     vec![("empty", LiveSample::default()), ("full", full)]
+}
+
+fn local_events() -> Vec<(&'static str, LocalEvent)> {
+    let window = ConsentWindow { ticket: 17, user: "ann".into(), until_ms: 1_700_000_000_000 };
+    vec![
+        ("ticket_changed", LocalEvent::TicketChanged { thread: thread(), new: thread().entries.split_off(1) }),
+        ("check_ran", LocalEvent::CheckRan(history_entry())),
+        ("consent_opened", LocalEvent::ConsentOpened(window.clone())),
+        ("consent_expiring", LocalEvent::ConsentExpiring(window)),
+    ]
 }
 
 fn local_responses() -> Vec<(&'static str, LocalResponse)> {
@@ -381,6 +463,10 @@ fn local_responses() -> Vec<(&'static str, LocalResponse)> {
             }]),
         ),
         ("done", LocalResponse::Done { message: "consent revoked".into() }),
+        ("ticket", LocalResponse::Ticket(thread())),
+        ("findings", LocalResponse::Findings(vec![finding()])),
+        ("saved", LocalResponse::Saved { delivered: false }),
+        ("subscribed", LocalResponse::Subscribed),
     ]
 }
 

@@ -354,6 +354,9 @@ async fn answer(state: &State, agent_id: &str, req: Request) -> Response {
                 )
             })
         }
+        Request::UserTicket(_) | Request::SelfHelp(_) => {
+            Err(StoreError::Refused("this server cannot record that yet".into()))
+        }
     };
     result.unwrap_or_else(|e| {
         warn!(error = %e, "request failed");

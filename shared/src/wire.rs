@@ -70,6 +70,9 @@ pub enum ServerControl {
     SnapshotNow {
         ticket: u64,
     },
+    /// One of this machine's tickets changed where its requester can see it (or the agent just connected): the whole
+    /// public thread, for the agent to keep, so the user's programs can show it offline and notice what is new.
+    TicketChanged(TicketThread),
 }
 
 /// Fastest and slowest sampling a watch may ask for.
@@ -170,6 +173,11 @@ pub enum Request {
     },
     /// How a check ended; spooled like every result, so a dropped connection loses none.
     CheckResult(CheckReport),
+    /// The requester answered on, or confirmed the end of, their own ticket; stored once by its id.
+    UserTicket(UserTicketAction),
+    /// Self-help advice was shown to a user; whether it solved their problem is the help desk's "solved without a
+    /// call" figure. Stored once by its id.
+    SelfHelp(SelfHelpReport),
 }
 
 /// The most a probe answer carries: one frame, with room for its framing.
@@ -194,6 +202,10 @@ pub enum Response {
     /// Sent only after the result's transaction committed.
     CheckRecorded {
         id: u64,
+    },
+    /// Sent only after a [`Request::UserTicket`] or [`Request::SelfHelp`] committed (or was found stored already).
+    Recorded {
+        id: RequestId,
     },
 }
 
@@ -220,6 +232,73 @@ pub struct HelpRequest {
     pub subject: String,
     pub description: String,
     pub snapshot: Snapshot,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct UserTicketAction {
+    pub id: RequestId,
+    /// As in [`HelpRequest::user`]: the server accepts it only on that user's own tickets from this agent.
+    pub user: String,
+    pub ticket: u64,
+    pub at_ms: u64,
+    pub action: UserAction,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub enum UserAction {
+    /// A public answer; on a resolved ticket it reopens it.
+    Reply { text: String },
+    /// "This is solved": closes the ticket.
+    Solved,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct SelfHelpReport {
+    pub id: RequestId,
+    pub user: String,
+    pub at_ms: u64,
+    /// The findings whose advice the user read.
+    pub shown: Vec<crate::findings::FindingKind>,
+    /// True when the user said the advice solved it (no request follows); false when they went on to ask for help.
+    pub solved: bool,
+}
+
+/// A ticket as its requester may see it: technicians' public replies, the requester's own answers and status
+/// changes, never internal notes.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct TicketThread {
+    pub summary: TicketSummary,
+    /// The local user who asked, whose ticket this is.
+    pub user: String,
+    /// Oldest first; at most [`MAX_THREAD_ENTRIES`], the newest kept.
+    pub entries: Vec<ThreadEntry>,
+}
+
+/// Bounds a thread so that it always fits in one frame.
+pub const MAX_THREAD_ENTRIES: usize = 100;
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ThreadEntry {
+    /// The ticket event's number: strictly increasing, so a program knows what it has not shown yet.
+    pub seq: u64,
+    pub at_ms: u64,
+    pub kind: ThreadKind,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub enum ThreadKind {
+    /// A technician's public reply.
+    Reply {
+        author: String,
+        text: String,
+    },
+    /// The requester's own answer.
+    Answer {
+        text: String,
+    },
+    Status {
+        status: String,
+    },
 }
 
 /// What a user sees of one of their tickets.
@@ -381,12 +460,43 @@ pub struct Process {
 /// peer credentials.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub enum LocalRequest {
-    Help { subject: String, description: String },
+    Help {
+        subject: String,
+        description: String,
+    },
     Tickets,
     Consents,
-    RevokeConsent { ticket: u64 },
-    ExtendConsent { ticket: u64, minutes: u32 },
+    RevokeConsent {
+        ticket: u64,
+    },
+    ExtendConsent {
+        ticket: u64,
+        minutes: u32,
+    },
     History,
+    /// One of the user's tickets with its public thread, from what the agent keeps (works offline).
+    Ticket {
+        number: u64,
+    },
+    /// A public answer on the user's own ticket.
+    Reply {
+        ticket: u64,
+        text: String,
+    },
+    /// The user confirms their ticket is solved.
+    Solved {
+        ticket: u64,
+    },
+    /// What the agent sees on this machine right now, with the self-help advice each finding carries.
+    Findings,
+    /// The user read the advice from [`LocalRequest::Findings`]; did it solve the problem?
+    AdviceOutcome {
+        shown: Vec<crate::findings::FindingKind>,
+        solved: bool,
+    },
+    /// Keeps the connection open: the agent answers [`LocalResponse::Subscribed`], then sends a [`LocalEvent`] frame
+    /// for each thing this user should hear about, until either side closes.
+    Subscribe,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -409,6 +519,28 @@ pub enum LocalResponse {
     Done {
         message: String,
     },
+    Ticket(TicketThread),
+    Findings(Vec<crate::findings::Finding>),
+    /// A reply, confirmation or advice outcome was kept by the agent; `delivered` if the server already has it,
+    /// otherwise it goes out as soon as the server can be reached.
+    Saved {
+        delivered: bool,
+    },
+    Subscribed,
+}
+
+/// Pushed by the agent to a subscribed user program ([`LocalRequest::Subscribe`]): nothing is polled.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub enum LocalEvent {
+    /// One of the user's tickets changed; `new` holds the entries the agent had not seen before (empty when only
+    /// the summary moved), which is what a notification tells.
+    TicketChanged { thread: TicketThread, new: Vec<ThreadEntry> },
+    /// A check ran (or was refused) on this machine; every user hears of every check.
+    CheckRan(HistoryEntry),
+    /// A technician may now run checks for this ticket, until `until_ms`.
+    ConsentOpened(ConsentWindow),
+    /// The window closes soon: the user may extend or revoke it.
+    ConsentExpiring(ConsentWindow),
 }
 
 /// While open, technicians working `ticket` may run approved checks on this machine.
