@@ -130,6 +130,10 @@ impl StateDir {
         self.0.join("history.jsonl")
     }
 
+    pub fn tickets_path(&self) -> PathBuf {
+        self.0.join("tickets.json")
+    }
+
     pub fn spool_dir(&self) -> PathBuf {
         self.0.join("spool")
     }

@@ -4,7 +4,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use lifeline_shared::wire::{ConsentWindow, HistoryEntry};
+use lifeline_shared::wire::{ConsentWindow, HistoryEntry, LocalEvent};
+use tokio::sync::broadcast;
 use tracing::warn;
 
 /// Longest a window may be extended to, counted from now.
@@ -48,10 +49,18 @@ impl Consents {
     }
 
     /// A help request was accepted: technicians on its ticket may now run checks for `length_ms`.
-    pub fn open_window(&mut self, ticket: u64, user: &str, now_ms: u64, length_ms: u64) -> Result<(), ConsentError> {
+    pub fn open_window(
+        &mut self,
+        ticket: u64,
+        user: &str,
+        now_ms: u64,
+        length_ms: u64,
+    ) -> Result<ConsentWindow, ConsentError> {
         self.windows.retain(|w| w.ticket != ticket && w.until_ms > now_ms);
-        self.windows.push(ConsentWindow { ticket, user: user.to_owned(), until_ms: now_ms + length_ms });
-        self.save()
+        let window = ConsentWindow { ticket, user: user.to_owned(), until_ms: now_ms + length_ms };
+        self.windows.push(window.clone());
+        self.save()?;
+        Ok(window)
     }
 
     pub fn allows(&self, ticket: u64, now_ms: u64) -> bool {
@@ -96,14 +105,18 @@ impl Consents {
 /// Append-only JSON lines, compacted to the newest entries when it grows.
 pub struct History {
     path: PathBuf,
+    /// Every entry is also told to the users' programs that listen, so nothing runs on a machine unannounced.
+    events: broadcast::Sender<LocalEvent>,
 }
 
 impl History {
-    pub fn new(path: &Path) -> History {
-        History { path: path.to_owned() }
+    pub fn new(path: &Path, events: broadcast::Sender<LocalEvent>) -> History {
+        History { path: path.to_owned(), events }
     }
 
     pub fn append(&self, entry: &HistoryEntry) {
+        // Nobody listening is not an error.
+        let _ = self.events.send(LocalEvent::CheckRan(entry.clone()));
         let result = serde_json::to_string(entry).map_err(std::io::Error::other).and_then(|line| {
             let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&self.path)?;
             writeln!(file, "{line}")
@@ -164,7 +177,8 @@ mod tests {
     #[test]
     fn history_keeps_the_newest_entries() {
         let dir = tempfile::tempdir().unwrap();
-        let h = History::new(&dir.path().join("history.jsonl"));
+        let (events, mut told) = broadcast::channel(8);
+        let h = History::new(&dir.path().join("history.jsonl"), events);
         for i in 0..3 {
             h.append(&HistoryEntry {
                 at_ms: i,
@@ -183,5 +197,8 @@ mod tests {
             .unwrap();
         let read = h.read();
         assert_eq!(read.iter().map(|e| e.at_ms).collect::<Vec<_>>(), [0, 1, 2]);
+        for i in 0..3 {
+            assert!(matches!(told.try_recv(), Ok(LocalEvent::CheckRan(e)) if e.at_ms == i));
+        }
     }
 }

@@ -10,6 +10,7 @@
 //! - [`link`]: the mTLS QUIC session, heartbeats, snapshots, reconnect with jittered backoff.
 //! - [`spool`]: the crash-safe, bounded on-disk queue of everything not yet acknowledged by the server.
 //! - [`local_api`]: the Unix socket through which local users ask for help and follow their tickets.
+//! - [`tickets`]: the users' ticket threads as the server last pushed them, kept for offline reading.
 
 pub mod checks;
 pub mod collect;
@@ -19,6 +20,7 @@ pub mod enroll;
 pub mod link;
 pub mod local_api;
 pub mod spool;
+pub mod tickets;
 
 /// How this machine introduces itself, read once at start.
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@
 //! - the connection task connects with the agent's certificate, says hello, heartbeats, and drains the spool oldest
 //!   first, deleting an item only when the server acknowledged it; it reconnects with full-jitter backoff.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,11 +13,13 @@ use anyhow::{Context, Result, anyhow, bail};
 use lifeline_net::frame;
 use lifeline_net::tls::ServerTrust;
 use lifeline_shared::backoff::Backoff;
+use lifeline_shared::findings;
 use lifeline_shared::wire::{
-    AgentControl, ErrorCode, Hello, HelpRequest, LiveSample, LocalRequest, LocalResponse, PROTOCOL_VERSION, Request,
-    Response, SERVER_NAME, ServerControl, WATCH_INTERVAL_MS, WATCH_MAX_SECS, close,
+    AgentControl, ErrorCode, Hello, HelpRequest, LiveSample, LocalEvent, LocalRequest, LocalResponse, PROTOCOL_VERSION,
+    Request, Response, SERVER_NAME, SelfHelpReport, ServerControl, UserAction, UserTicketAction, WATCH_INTERVAL_MS,
+    WATCH_MAX_SECS, close,
 };
-use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
 use crate::checks::Runner;
@@ -25,6 +27,7 @@ use crate::collect::Collector;
 use crate::config::{Config, Identity};
 use crate::now_ms;
 use crate::spool::{Kind, Spool, SpoolError};
+use crate::tickets::TicketBook;
 
 /// A request from a local user, with the name the socket's peer credentials gave.
 pub struct LocalCall {
@@ -54,9 +57,21 @@ pub struct Link {
     pub config: Config,
     pub host: crate::HostInfo,
     pub runner: Arc<Runner>,
+    /// What subscribed user programs hear: ticket changes, checks, consent windows.
+    pub events: broadcast::Sender<LocalEvent>,
+    pub book: Mutex<TicketBook>,
 }
 
 type SharedSpool = Arc<Mutex<Spool>>;
+
+/// How long before a consent window closes the user is told, so they can extend it.
+const EXPIRY_WARNING_MS: u64 = 5 * 60 * 1000;
+
+/// A local user waiting for the server to acknowledge what they sent, and what they are told if the link drops first.
+struct Waiting {
+    reply: oneshot::Sender<LocalResponse>,
+    queued: LocalResponse,
+}
 
 /// What the uploader tells the main loop about an item someone is waiting for.
 struct Outcome {
@@ -95,7 +110,10 @@ impl Link {
         let next_sample = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(next_sample);
 
-        let mut waiting: HashMap<u64, oneshot::Sender<LocalResponse>> = HashMap::new();
+        let mut waiting: HashMap<u64, Waiting> = HashMap::new();
+        // Windows already warned about, by ticket and end: an extended window is warned about again.
+        let mut warned: HashSet<(u64, u64)> = HashSet::new();
+        let mut expiry = tokio::time::interval(Duration::from_secs(30));
         let mut reported_drops = 0;
         let mut snapshot = tokio::time::interval(link.config.snapshot_interval());
         snapshot.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -169,9 +187,10 @@ impl Link {
                     None => break,
                 },
                 Some(Outcome { seq, response }) = outcomes.recv() => {
-                    if let Some(reply) = waiting.remove(&seq) {
+                    if let Some(Waiting { reply, .. }) = waiting.remove(&seq) {
                         let _ = reply.send(match response {
                             Response::HelpAccepted { ticket, .. } => LocalResponse::HelpAccepted { ticket },
+                            Response::Recorded { .. } => LocalResponse::Saved { delivered: true },
                             Response::Error(e) => LocalResponse::Error { message: e.message },
                             other => LocalResponse::Error { message: format!("unexpected answer: {other:?}") },
                         });
@@ -180,8 +199,19 @@ impl Link {
                 Ok(()) = conn_rx.changed() => {
                     // Whoever is still waiting when the link drops is told their request is safe and queued.
                     if conn_rx.borrow().is_none() {
-                        for (_, reply) in waiting.drain() {
-                            let _ = reply.send(LocalResponse::HelpQueued);
+                        for (_, Waiting { reply, queued }) in waiting.drain() {
+                            let _ = reply.send(queued);
+                        }
+                    }
+                }
+                _ = expiry.tick() => {
+                    let now = now_ms();
+                    let windows = link.runner.consents.lock().map(|c| c.list(now)).unwrap_or_default();
+                    warned.retain(|(ticket, until)| windows.iter().any(|w| (w.ticket, w.until_ms) == (*ticket, *until)));
+                    for window in windows {
+                        if window.until_ms <= now + EXPIRY_WARNING_MS && warned.insert((window.ticket, window.until_ms)) {
+                            info!(ticket = window.ticket, "consent window closes soon");
+                            let _ = link.events.send(LocalEvent::ConsentExpiring(window));
                         }
                     }
                 }
@@ -201,38 +231,20 @@ impl Link {
         spool: &SharedSpool,
         wake: &Notify,
         conn: &watch::Receiver<Option<quinn::Connection>>,
-        waiting: &mut HashMap<u64, oneshot::Sender<LocalResponse>>,
+        waiting: &mut HashMap<u64, Waiting>,
     ) {
         let LocalCall { user, request, reply } = call;
-        match request {
+        let answer = match request {
             LocalRequest::Help { subject, description } => {
                 let snapshot = collector.snapshot(rand::random(), now_ms()).await;
                 let help = HelpRequest { id: rand::random(), user, subject, description, snapshot };
-                let id = hex::encode(help.id);
-                match spool_push(spool, Kind::Kept, Request::Help(help)).await {
-                    Ok(Some(seq)) => {
-                        info!(seq, %id, "help request spooled");
-                        if conn.borrow().is_some() {
-                            waiting.insert(seq, reply);
-                        } else {
-                            let _ = reply.send(LocalResponse::HelpQueued);
-                        }
-                        wake.notify_one();
-                    }
-                    Ok(None) => {
-                        let _ = reply.send(LocalResponse::Error { message: "the request could not be saved".into() });
-                    }
-                    Err(e) => {
-                        warn!("{e:#}");
-                        let message = format!("the request could not be saved: {e}");
-                        let _ = reply.send(LocalResponse::Error { message });
-                    }
-                }
+                info!(id = %hex::encode(help.id), "help request");
+                let send = Send { spool, wake, conn, waiting };
+                return send.spooled(Request::Help(help), reply, LocalResponse::HelpQueued).await;
             }
             LocalRequest::Consents => {
                 let windows = self.runner.consents.lock().map(|c| c.list(now_ms())).unwrap_or_default();
-                let unattended_class_a = self.config.unattended_class_a;
-                let _ = reply.send(LocalResponse::Consents { windows, unattended_class_a });
+                LocalResponse::Consents { windows, unattended_class_a: self.config.unattended_class_a }
             }
             LocalRequest::RevokeConsent { ticket } => {
                 let result = self
@@ -242,12 +254,12 @@ impl Link {
                     .map_err(|_| "consent store unavailable".to_owned())
                     .and_then(|mut c| c.revoke(ticket, &user, now_ms()).map_err(|e| e.to_string()));
                 info!(ticket, %user, ok = result.is_ok(), "user revoked consent");
-                let _ = reply.send(match result {
+                match result {
                     Ok(()) => LocalResponse::Done {
                         message: format!("technicians can no longer run checks for ticket {ticket}"),
                     },
                     Err(message) => LocalResponse::Error { message },
-                });
+                }
             }
             LocalRequest::ExtendConsent { ticket, minutes } => {
                 let result = self
@@ -256,34 +268,120 @@ impl Link {
                     .lock()
                     .map_err(|_| "consent store unavailable".to_owned())
                     .and_then(|mut c| c.extend(ticket, &user, minutes, now_ms()).map_err(|e| e.to_string()));
-                let _ = reply.send(match result {
+                match result {
                     Ok(until) => LocalResponse::Done {
                         message: format!("consent for ticket {ticket} extended until {}", crate::utc(until)),
                     },
                     Err(message) => LocalResponse::Error { message },
-                });
+                }
             }
-            LocalRequest::History => {
-                let _ = reply.send(LocalResponse::History(self.runner.history.read()));
-            }
+            LocalRequest::History => LocalResponse::History(self.runner.history.read()),
             LocalRequest::Tickets => {
-                let Some(conn) = conn.borrow().clone() else {
-                    let message = "the help desk server cannot be reached right now; try again later".into();
-                    let _ = reply.send(LocalResponse::Error { message });
-                    return;
-                };
-                tokio::spawn(async move {
-                    let answer = match frame::request::<_, Response>(&conn, &Request::Tickets { user }).await {
-                        Ok(Response::Tickets(list)) => LocalResponse::Tickets(list),
-                        Ok(Response::Error(e)) => LocalResponse::Error { message: e.message },
-                        Ok(other) => LocalResponse::Error { message: format!("unexpected answer: {other:?}") },
-                        Err(e) => LocalResponse::Error { message: format!("the server could not be reached: {e}") },
-                    };
-                    let _ = reply.send(answer);
-                });
+                LocalResponse::Tickets(self.book.lock().map(|b| b.list(&user)).unwrap_or_default())
             }
-            _ => {
-                let _ = reply.send(LocalResponse::Error { message: "this agent cannot do that yet".into() });
+            LocalRequest::Ticket { number } => {
+                match self.book.lock().ok().and_then(|b| b.get(&user, number).cloned()) {
+                    Some(thread) => LocalResponse::Ticket(thread),
+                    None => LocalResponse::Error { message: no_such_ticket(number) },
+                }
+            }
+            LocalRequest::Reply { ticket, text } => match self.may_act(&user, ticket, Some(&text)) {
+                Ok(()) => {
+                    let action = UserAction::Reply { text };
+                    return self.user_action(Send { spool, wake, conn, waiting }, user, ticket, action, reply).await;
+                }
+                Err(message) => LocalResponse::Error { message },
+            },
+            LocalRequest::Solved { ticket } => match self.may_act(&user, ticket, None) {
+                Ok(()) => {
+                    let action = UserAction::Solved;
+                    return self.user_action(Send { spool, wake, conn, waiting }, user, ticket, action, reply).await;
+                }
+                Err(message) => LocalResponse::Error { message },
+            },
+            LocalRequest::Findings => {
+                let snapshot = collector.snapshot(rand::random(), now_ms()).await;
+                LocalResponse::Findings(findings::evaluate(&snapshot))
+            }
+            LocalRequest::AdviceOutcome { shown, solved } => {
+                info!(%user, solved, shown = shown.len(), "self-help advice shown");
+                let report = SelfHelpReport { id: rand::random(), user, at_ms: now_ms(), shown, solved };
+                let send = Send { spool, wake, conn, waiting };
+                return send.spooled(Request::SelfHelp(report), reply, LocalResponse::Saved { delivered: false }).await;
+            }
+            // Served by the socket task itself, which holds the subscription; it never comes here.
+            LocalRequest::Subscribe => LocalResponse::Error { message: "subscribe on its own connection".into() },
+        };
+        let _ = reply.send(answer);
+    }
+
+    /// A user may answer or close only their own ticket, and not once it is closed; the server checks again.
+    fn may_act(&self, user: &str, ticket: u64, text: Option<&str>) -> Result<(), String> {
+        if let Some(text) = text
+            && (text.trim().is_empty() || text.len() > MAX_ANSWER)
+        {
+            return Err(format!("an answer must be 1 to {MAX_ANSWER} bytes"));
+        }
+        let book = self.book.lock().map_err(|_| "ticket store unavailable".to_owned())?;
+        match book.get(user, ticket) {
+            None => Err(no_such_ticket(ticket)),
+            Some(t) if t.summary.status == "closed" => {
+                Err(format!("ticket {ticket} is closed; ask for help again to open a new one"))
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    async fn user_action(
+        &self,
+        send: Send<'_>,
+        user: String,
+        ticket: u64,
+        action: UserAction,
+        reply: oneshot::Sender<LocalResponse>,
+    ) {
+        info!(%user, ticket, solved = matches!(action, UserAction::Solved), "user acted on their ticket");
+        let request =
+            Request::UserTicket(UserTicketAction { id: rand::random(), user, ticket, at_ms: now_ms(), action });
+        send.spooled(request, reply, LocalResponse::Saved { delivered: false }).await;
+    }
+}
+
+/// As the server's own limit on replies: an answer it would refuse is refused here, before the user leaves it.
+const MAX_ANSWER: usize = 20_000;
+
+fn no_such_ticket(number: u64) -> String {
+    format!("no ticket {number} of yours on this computer")
+}
+
+/// What a local call needs to send something through the spool and wait for the server's acknowledgement.
+struct Send<'a> {
+    spool: &'a SharedSpool,
+    wake: &'a Notify,
+    conn: &'a watch::Receiver<Option<quinn::Connection>>,
+    waiting: &'a mut HashMap<u64, Waiting>,
+}
+
+impl Send<'_> {
+    /// Spools `request` (never dropped for room) and answers the user when the server acknowledges it, or at once
+    /// with `queued` while offline: either way it is safe on disk.
+    async fn spooled(self, request: Request, reply: oneshot::Sender<LocalResponse>, queued: LocalResponse) {
+        match spool_push(self.spool, Kind::Kept, request).await {
+            Ok(Some(seq)) => {
+                debug!(seq, "spooled for a local user");
+                if self.conn.borrow().is_some() {
+                    self.waiting.insert(seq, Waiting { reply, queued });
+                } else {
+                    let _ = reply.send(queued);
+                }
+                self.wake.notify_one();
+            }
+            Ok(None) => {
+                let _ = reply.send(LocalResponse::Error { message: "it could not be saved: the spool is full".into() });
+            }
+            Err(e) => {
+                warn!("{e:#}");
+                let _ = reply.send(LocalResponse::Error { message: format!("it could not be saved: {e}") });
             }
         }
     }
@@ -423,6 +521,14 @@ async fn session(
                 Ok(Some(ServerControl::SnapshotNow { ticket })) => {
                     let _ = to_main.refresh.try_send(ticket);
                 }
+                Ok(Some(ServerControl::TicketChanged(thread))) => {
+                    let number = thread.summary.number;
+                    let new = link.book.lock().ok().and_then(|mut b| b.update(thread.clone()));
+                    if let Some(new) = new {
+                        debug!(ticket = number, new = new.len(), "ticket changed");
+                        let _ = link.events.send(LocalEvent::TicketChanged { thread, new });
+                    }
+                }
                 Ok(Some(_)) => {}
                 Ok(None) => return,
                 Err(e) => return warn!(error = %e, "bad frame from the server on the control stream"),
@@ -433,7 +539,7 @@ async fn session(
         () = writer => {}
         () = heartbeats => {}
         () = reader => {}
-        result = upload(&conn, spool, wake, &to_main.outcomes, &link.runner, link.config.consent_minutes) => if let Err(e) = result { warn!("{e:#}") },
+        result = upload(link, &conn, spool, wake, &to_main.outcomes) => if let Err(e) = result { warn!("{e:#}") },
         reason = conn.closed() => warn!("{}", describe_close(&reason)),
         _ = stopping.wait_for(|s| *s) => {}
     }
@@ -472,12 +578,11 @@ fn send_sample(conn: &quinn::Connection, sample: &LiveSample) {
 
 /// Sends spooled items oldest first, one at a time so order holds, deleting each only after its acknowledgement.
 async fn upload(
+    link: &Link,
     conn: &quinn::Connection,
     spool: &SharedSpool,
     wake: &Notify,
     outcomes: &mpsc::Sender<Outcome>,
-    runner: &Runner,
-    consent_minutes: u32,
 ) -> Result<()> {
     loop {
         let next = spool.lock().map_err(|_| anyhow!("spool lock poisoned"))?.oldest();
@@ -510,17 +615,25 @@ async fn upload(
                 debug!(seq, run = id, "check result acknowledged");
                 true
             }
+            Response::Recorded { id } => {
+                debug!(seq, id = %hex::encode(id), "user's action acknowledged");
+                true
+            }
             Response::HelpAccepted { ticket, request_id } => {
                 info!(seq, ticket, id = %hex::encode(request_id), "help request acknowledged");
                 if let Request::Help(help) = &request {
-                    let opened = runner.consents.lock().map_err(|_| anyhow!("consent lock poisoned"))?.open_window(
-                        *ticket,
-                        &help.user,
-                        now_ms(),
-                        u64::from(consent_minutes) * 60_000,
-                    );
+                    let minutes = link.config.consent_minutes;
+                    let opened = link
+                        .runner
+                        .consents
+                        .lock()
+                        .map_err(|_| anyhow!("consent lock poisoned"))?
+                        .open_window(*ticket, &help.user, now_ms(), u64::from(minutes) * 60_000);
                     match opened {
-                        Ok(()) => info!(ticket, minutes = consent_minutes, "consent window opened"),
+                        Ok(window) => {
+                            info!(ticket, minutes, "consent window opened");
+                            let _ = link.events.send(LocalEvent::ConsentOpened(window));
+                        }
                         Err(e) => warn!(ticket, error = %e, "could not open the consent window"),
                     }
                 }

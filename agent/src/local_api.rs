@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use lifeline_net::frame;
-use lifeline_shared::wire::{LocalRequest, LocalResponse};
+use lifeline_shared::wire::{LocalEvent, LocalRequest, LocalResponse};
+use tokio::io::AsyncReadExt;
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{info, warn};
 
 use crate::link::LocalCall;
@@ -31,11 +32,11 @@ pub fn bind(path: &Path) -> Result<UnixListener> {
     Ok(listener)
 }
 
-pub async fn serve(listener: UnixListener, calls: mpsc::Sender<LocalCall>) {
+pub async fn serve(listener: UnixListener, calls: mpsc::Sender<LocalCall>, events: broadcast::Sender<LocalEvent>) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
-                tokio::spawn(handle(stream, calls.clone()));
+                tokio::spawn(handle(stream, calls.clone(), events.clone()));
             }
             Err(e) => {
                 warn!(error = %e, "local socket accept failed");
@@ -45,7 +46,7 @@ pub async fn serve(listener: UnixListener, calls: mpsc::Sender<LocalCall>) {
     }
 }
 
-async fn handle(mut stream: UnixStream, calls: mpsc::Sender<LocalCall>) {
+async fn handle(mut stream: UnixStream, calls: mpsc::Sender<LocalCall>, events: broadcast::Sender<LocalEvent>) {
     let user = match stream.peer_cred() {
         Ok(cred) => user_name(cred.uid()),
         Err(e) => return warn!(error = %e, "no peer credentials on the local socket"),
@@ -54,6 +55,9 @@ async fn handle(mut stream: UnixStream, calls: mpsc::Sender<LocalCall>) {
         Ok(Ok(Some(request))) => {
             if let LocalRequest::Help { subject, .. } = &request {
                 info!(%user, subject_len = subject.len(), "local user asked for help");
+            }
+            if request == LocalRequest::Subscribe {
+                return subscribe(stream, &user, events.subscribe()).await;
             }
             forward(&calls, user, request).await
         }
@@ -76,6 +80,41 @@ async fn forward(calls: &mpsc::Sender<LocalCall>, user: String, request: LocalRe
         Ok(Ok(answer)) => answer,
         _ => LocalResponse::Error { message: "the agent did not answer in time".into() },
     }
+}
+
+/// Pushes this user's events until they hang up. Each user hears of their own tickets and consent windows, and of
+/// every check that runs on the machine.
+async fn subscribe(mut stream: UnixStream, user: &str, mut events: broadcast::Receiver<LocalEvent>) {
+    if frame::write(&mut stream, &LocalResponse::Subscribed).await.is_err() {
+        return;
+    }
+    info!(%user, "a user program subscribed");
+    let (mut read, mut write) = stream.split();
+    let mut ignored = [0u8; 64];
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            // The client sends nothing more: any byte or the end of the stream means it is gone.
+            _ = read.read(&mut ignored) => break,
+        };
+        let event = match event {
+            Ok(event) => event,
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                warn!(%user, missed, "a user program fell behind; some events were skipped");
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => break,
+        };
+        let theirs = match &event {
+            LocalEvent::TicketChanged { thread, .. } => thread.user == user,
+            LocalEvent::CheckRan(_) => true,
+            LocalEvent::ConsentOpened(w) | LocalEvent::ConsentExpiring(w) => w.user == user,
+        };
+        if theirs && frame::write(&mut write, &event).await.is_err() {
+            break;
+        }
+    }
+    info!(%user, "a user program unsubscribed");
 }
 
 fn user_name(uid: u32) -> String {

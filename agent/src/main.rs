@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -10,9 +10,10 @@ use lifeline_agent::config::{Config, StateDir};
 use lifeline_agent::consent::{Consents, History};
 use lifeline_agent::link::Link;
 use lifeline_agent::spool::Spool;
+use lifeline_agent::tickets::TicketBook;
 use lifeline_agent::{HostInfo, enroll, local_api};
 use lifeline_shared::token::EnrollToken;
-use lifeline_shared::wire::{LocalRequest, LocalResponse};
+use lifeline_shared::wire::{LocalRequest, LocalResponse, ThreadKind};
 
 /// Lifeline agent: sends this machine's diagnostics to your help desk, and asks it for help.
 #[derive(Parser)]
@@ -55,8 +56,15 @@ enum Command {
         #[arg(long, default_value = "")]
         description: String,
     },
-    /// Show your tickets and their status
-    Tickets,
+    /// Show your tickets and their status, or one ticket with the help desk's answers
+    Tickets {
+        /// The ticket to show
+        number: Option<u64>,
+    },
+    /// Answer the help desk on one of your tickets (reopens it if it was resolved)
+    Reply { number: u64, message: String },
+    /// Tell the help desk your problem is solved
+    Solved { number: u64 },
     /// See, extend or revoke the permission you gave technicians to run checks on this computer
     #[command(subcommand)]
     Consent(ConsentCmd),
@@ -154,10 +162,21 @@ async fn execute(cli: Cli) -> Result<()> {
                 "lifeline-agent started"
             );
             let (calls_tx, calls_rx) = tokio::sync::mpsc::channel(16);
-            let runner =
-                Runner::new(config.clone(), Consents::open(&state.consent_path()), History::new(&state.history_path()));
-            let link = Link { identity, tls, ca, config, host: HostInfo::read(), runner: Arc::new(runner) };
-            let local = tokio::spawn(local_api::serve(listener, calls_tx));
+            let (events, _) = tokio::sync::broadcast::channel(64);
+            let history = History::new(&state.history_path(), events.clone());
+            let runner = Runner::new(config.clone(), Consents::open(&state.consent_path()), history);
+            let book = Mutex::new(TicketBook::open(&state.tickets_path()));
+            let link = Link {
+                identity,
+                tls,
+                ca,
+                config,
+                host: HostInfo::read(),
+                runner: Arc::new(runner),
+                events: events.clone(),
+                book,
+            };
+            let local = tokio::spawn(local_api::serve(listener, calls_tx, events));
             let result = link.run(collector, spool, calls_rx, shutdown_signal()).await;
             local.abort();
             let _ = std::fs::remove_file(&cli.socket);
@@ -183,7 +202,31 @@ async fn execute(cli: Cli) -> Result<()> {
                 other => bail!("unexpected answer from the agent: {other:?}"),
             }
         }
-        Command::Tickets => match local_api::call(&cli.socket, &LocalRequest::Tickets).await? {
+        Command::Tickets { number: Some(number) } => {
+            match local_api::call(&cli.socket, &LocalRequest::Ticket { number }).await? {
+                LocalResponse::Ticket(t) => {
+                    println!("Ticket #{}: {}  [{}]", t.summary.number, t.summary.subject, t.summary.status);
+                    for e in t.entries {
+                        let when = lifeline_agent::utc(e.at_ms);
+                        match e.kind {
+                            ThreadKind::Reply { author, text } => println!("\n{when}  {author} (help desk):\n{text}"),
+                            ThreadKind::Answer { text } => println!("\n{when}  you:\n{text}"),
+                            ThreadKind::Status { status } => println!("\n{when}  status is now {status}"),
+                        }
+                    }
+                    Ok(())
+                }
+                LocalResponse::Error { message } => bail!("{message}"),
+                other => bail!("unexpected answer from the agent: {other:?}"),
+            }
+        }
+        Command::Reply { number, message } => {
+            saved(local_api::call(&cli.socket, &LocalRequest::Reply { ticket: number, text: message }).await?)
+        }
+        Command::Solved { number } => {
+            saved(local_api::call(&cli.socket, &LocalRequest::Solved { ticket: number }).await?)
+        }
+        Command::Tickets { number: None } => match local_api::call(&cli.socket, &LocalRequest::Tickets).await? {
             LocalResponse::Tickets(list) if list.is_empty() => {
                 println!("You have no tickets.");
                 Ok(())
@@ -249,6 +292,18 @@ async fn execute(cli: Cli) -> Result<()> {
             other => bail!("unexpected answer from the agent: {other:?}"),
         },
     }
+}
+
+fn saved(answer: LocalResponse) -> Result<()> {
+    match answer {
+        LocalResponse::Saved { delivered: true } => println!("Sent to the help desk."),
+        LocalResponse::Saved { delivered: false } => {
+            println!("The help desk cannot be reached right now; this is saved and goes out when it can.")
+        }
+        LocalResponse::Error { message } => bail!("{message}"),
+        other => bail!("unexpected answer from the agent: {other:?}"),
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

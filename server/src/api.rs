@@ -21,13 +21,13 @@ use serde_json::json;
 use tokio::sync::broadcast;
 use tracing::{info, warn};
 
-use crate::State;
 use crate::checks::{self, Ask, CheckError};
 use crate::live::Live;
 use crate::store::auth::{Role, User};
 use crate::store::checks::{self as runs, Run};
 use crate::store::{StoreError, agents, audit, auth, now_ms, tickets as ticket_store};
 use crate::tickets::{Event, Status};
+use crate::{State, requester};
 
 type AppState = Arc<State>;
 
@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/api/agents/{id}/checks", post(run_check))
         .route("/api/agents/{id}/live", get(live_stream))
         .route("/api/checks/{id}", get(show_check))
+        .route("/api/stats/self-help", get(self_help_stats))
         .route("/api/audit", get(audit_entries))
         .route("/api/audit/verify", get(audit_verify))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
@@ -232,6 +233,26 @@ async fn list_tickets(
     Ok(Json(state.store.read(move |c| ticket_store::list(c, status)).await?))
 }
 
+#[derive(Deserialize)]
+struct SinceQuery {
+    days: Option<u32>,
+}
+
+/// The help desk's "solved without a call" figure: self-help advice shown, and how often no request followed.
+async fn self_help_stats(
+    AxumState(state): AxumState<AppState>,
+    _: Tech,
+    Query(q): Query<SinceQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let days = q.days.unwrap_or(30);
+    if !(1..=3660).contains(&days) {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "days must be 1 to 3660"));
+    }
+    let since = now_ms() - i64::from(days) * 24 * 3600 * 1000;
+    let figures = state.store.read(move |c| ticket_store::self_help_figures(c, since)).await?;
+    Ok(Json(json!({ "days": days, "figures": figures })))
+}
+
 fn parse_status(s: &str) -> Result<Status, ApiError> {
     Status::parse(s).ok_or_else(|| {
         let names: Vec<_> = Status::ALL.iter().map(|s| s.as_str()).collect();
@@ -311,6 +332,8 @@ async fn act_on_ticket(
         _ => None,
     };
     let actor = user.name.clone();
+    // What the requester sees changes only with a public reply or a new status.
+    let visible = matches!(action, Action::Reply { .. } | Action::Status { .. });
     let ticket = state
         .store
         .write(move |c| {
@@ -330,6 +353,9 @@ async fn act_on_ticket(
         })
         .await?;
     info!(ticket = number, by = %user.name, "ticket updated");
+    if visible {
+        requester::push(&state, number).await;
+    }
     Ok(Json(ticket))
 }
 

@@ -232,6 +232,7 @@ pub fn ticket_view(v: &Value) -> String {
             "created" => "opened the ticket".to_owned(),
             "snapshot_attached" => format!("attached snapshot {}", s(e, "snapshot_id")),
             "public_reply" => format!("replied: {}", s(e, "body")),
+            "requester_reply" => format!("(requester) answered: {}", s(e, "body")),
             "internal_note" => format!("internal note: {}", s(e, "body")),
             "status_changed" => format!("status {} -> {}", s(e, "from"), s(e, "to")),
             "assigned" => format!("assigned to {}", s(e, "to")),
@@ -441,6 +442,17 @@ pub fn live_view(agent: &str, v: &Value, findings: &Value) -> String {
         }
     }
     out
+}
+
+pub fn self_help_view(v: &Value) -> String {
+    let f = &v["figures"];
+    let (shown, solved) = (f["shown"].as_i64().unwrap_or(0), f["solved"].as_i64().unwrap_or(0));
+    let pct = if shown > 0 { format!(" ({:.0} %)", solved as f64 * 100.0 / shown as f64) } else { String::new() };
+    format!(
+        "Last {} days: self-help advice shown {shown} times; solved without a request {solved}{pct}; followed by a \
+         request {}\n",
+        v["days"], f["asked_for_help"]
+    )
 }
 
 pub fn diff_view(v: &Value) -> String {

@@ -19,7 +19,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use crate::store::checks as check_runs;
 use crate::store::{StoreError, agents, auth, now_ms, tickets as ticket_store};
 use crate::tickets::{Channel, Event};
-use crate::{State, checks};
+use crate::{State, checks, requester};
 
 /// How long a peer may take to send its first frame before we stop waiting for it.
 const FIRST_FRAME: Duration = Duration::from_secs(10);
@@ -169,6 +169,7 @@ async fn session(state: &Arc<State>, conn: quinn::Connection, agent: agents::Age
     let _ = state.store.write(move |c| agents::seen(c, &id, Some((&version, &os)), now_ms())).await;
     info!(host = %hello.hostname, version = %hello.agent_version, "agent connected");
     let (control_tx, control_rx) = mpsc::channel(64);
+    tokio::spawn(requester::sync(state.clone(), agent.id.clone(), control_tx.clone()).in_current_span());
     state.connected.insert(&agent.id, conn.clone(), control_tx);
     checks::dispatch_queued(state, &agent.id).await;
     state.live.resume(state, &agent.id);
@@ -316,12 +317,15 @@ async fn answer(state: &State, agent_id: &str, req: Request) -> Response {
         }
         Request::Help(help) => {
             let request_id = help.id;
-            state.store.write(move |c| open_help_ticket(c, &agent, help)).await.map(|(number, created)| {
-                if created {
-                    info!(ticket = number, "help request opened a ticket");
-                }
-                Response::HelpAccepted { request_id, ticket: u64::try_from(number).unwrap_or_default() }
-            })
+            let (number, created) = match state.store.write(move |c| open_help_ticket(c, &agent, help)).await {
+                Ok(opened) => opened,
+                Err(e) => return refused(e),
+            };
+            if created {
+                info!(ticket = number, "help request opened a ticket");
+                requester::push(state, number).await;
+            }
+            Ok(Response::HelpAccepted { request_id, ticket: u64::try_from(number).unwrap_or_default() })
         }
         Request::TicketSnapshot { ticket, snapshot } => {
             let snap = sanitize(snapshot);
@@ -354,15 +358,16 @@ async fn answer(state: &State, agent_id: &str, req: Request) -> Response {
                 )
             })
         }
-        Request::UserTicket(_) | Request::SelfHelp(_) => {
-            Err(StoreError::Refused("this server cannot record that yet".into()))
-        }
+        Request::UserTicket(action) => requester::act(state, agent_id, action).await,
+        Request::SelfHelp(report) => requester::self_help(state, agent_id, report).await,
     };
-    result.unwrap_or_else(|e| {
-        warn!(error = %e, "request failed");
-        let code = if matches!(e, StoreError::Refused(_)) { ErrorCode::Refused } else { ErrorCode::Internal };
-        Response::Error(WireError { code, message: e.to_string() })
-    })
+    result.unwrap_or_else(refused)
+}
+
+fn refused(e: StoreError) -> Response {
+    warn!(error = %e, "request failed");
+    let code = if matches!(e, StoreError::Refused(_)) { ErrorCode::Refused } else { ErrorCode::Internal };
+    Response::Error(WireError { code, message: e.to_string() })
 }
 
 fn open_help_ticket(c: &rusqlite::Connection, agent_id: &str, help: HelpRequest) -> Result<(i64, bool), StoreError> {

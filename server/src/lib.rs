@@ -8,6 +8,7 @@
 //! - [`collector`]: the QUIC endpoint, one task per agent connection.
 //! - [`checks`]: approved checks: authorization, queueing for offline agents, outcomes onto tickets and the audit log.
 //! - [`live`]: live samples from watched agents, fanned out to every watcher.
+//! - [`requester`]: what a ticket's requester does and sees from their own machine, through its agent.
 //! - [`api`]: the technicians' HTTPS JSON API.
 //! - [`client`]: the technician and admin CLI, which talks to [`api`] and never to the database.
 //! - [`quickstart`]: the newcomer's one command: server, CA, account, token and an enrolled local agent.
@@ -22,6 +23,7 @@ pub mod config;
 pub mod live;
 pub mod pki;
 pub mod quickstart;
+pub mod requester;
 pub mod store;
 pub mod tickets;
 

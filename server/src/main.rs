@@ -70,6 +70,21 @@ enum Command {
     /// The hash-chained audit log (admins and auditors)
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Help-desk figures (through the API)
+    #[command(subcommand)]
+    Stats(StatsCmd),
+}
+
+#[derive(Subcommand)]
+enum StatsCmd {
+    /// How often self-help advice was shown, and how often it solved the problem without a request
+    SelfHelp {
+        /// Over the last N days
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -407,6 +422,11 @@ fn execute(command: Command) -> Result<()> {
         Command::Ticket(cmd) => ticket(cmd),
         Command::Check(cmd) => check(cmd),
         Command::Audit(cmd) => audit(cmd),
+        Command::Stats(StatsCmd::SelfHelp { days, api }) => {
+            let c = Client::new(&api)?;
+            c.print(&c.get(&format!("/api/stats/self-help?days={days}"))?, client::self_help_view);
+            Ok(())
+        }
     }
 }
 

@@ -75,6 +75,10 @@ pub enum Event {
     PublicReply {
         body: String,
     },
+    /// The requester's own answer, from their machine; never counts as a response from the help desk.
+    RequesterReply {
+        body: String,
+    },
     InternalNote {
         body: String,
     },
@@ -185,7 +189,7 @@ impl TicketState {
                     s.category = lifeline_shared::findings::suggested_category(findings).map(|c| c.as_str().to_owned());
                 }
             }
-            Event::PublicReply { body } | Event::InternalNote { body } => {
+            Event::PublicReply { body } | Event::InternalNote { body } | Event::RequesterReply { body } => {
                 validate_text(body, MAX_BODY, "a reply or note must be 1 to 20000 bytes")?;
             }
             Event::StatusChanged { from, to, .. } => {

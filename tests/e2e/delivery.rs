@@ -90,8 +90,9 @@ fn an_offline_agent_keeps_everything_and_delivers_it_once() {
     });
     assert_all_stored_once(&server.db(), &ids(&log(), "snapshot spooled"));
     assert_eq!(tickets(&server.db()), ["offline help"], "the help request opened exactly one ticket");
-    let mine = agent.call(&["tickets"]);
-    assert!(mine.stdout.contains("offline help"), "{}{}", mine.stdout, mine.stderr);
+    eventually("the ticket to reach the user's list", WAIT, || {
+        agent.call(&["tickets"]).stdout.contains("offline help").then_some(())
+    });
 }
 
 #[test]

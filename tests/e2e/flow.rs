@@ -64,9 +64,11 @@ fn help_request_becomes_a_diagnosed_ticket_that_technicians_work() {
         listed.as_array().unwrap().iter().any(|t| t["number"].as_i64().map(|n| n.to_string()) == Some(number.clone()))
     );
 
-    // The user sees its status from their machine.
-    let mine = agent.call(&["tickets"]);
-    assert!(mine.ok && mine.stdout.contains("pending-user") && mine.stdout.contains("Printer"), "{}", mine.stdout);
+    // The user sees its status from their machine, pushed there by the server.
+    eventually("the status to reach the user's machine", Duration::from_secs(15), || {
+        let mine = agent.call(&["tickets"]);
+        (mine.ok && mine.stdout.contains("pending-user") && mine.stdout.contains("Printer")).then_some(())
+    });
 
     for step in [["ticket", "status", &number, "resolved"], ["ticket", "status", &number, "closed"]] {
         assert!(server.cli(&step).ok);

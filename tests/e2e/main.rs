@@ -7,6 +7,7 @@
 //! - `refusals`: everything that must be refused, with a clear error and nothing stored.
 //! - `live`: watching an agent live (the stream, sharing it, what cannot be watched); refresh now and the diff.
 //! - `checks`: approved checks: real data, the authorization matrix, hostile parameters, queueing, the audit chain.
+//! - `requester`: the user's side: pushed ticket threads, answers and confirmations, self-help, subscribed events.
 
 // A test states its expectations by panicking on what it did not expect.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -17,3 +18,4 @@ mod flow;
 mod harness;
 mod live;
 mod refusals;
+mod requester;

@@ -122,7 +122,8 @@ mod tests {
     use super::*;
 
     fn runner(dir: &std::path::Path, config: Config) -> Runner {
-        Runner::new(config, Consents::open(&dir.join("consent.json")), History::new(&dir.join("history.jsonl")))
+        let history = History::new(&dir.join("history.jsonl"), tokio::sync::broadcast::channel(1).0);
+        Runner::new(config, Consents::open(&dir.join("consent.json")), history)
     }
 
     fn request(ticket: Option<u64>, check: Check) -> CheckRequest {

@@ -105,6 +105,27 @@ CREATE TABLE audit (
     hash      TEXT NOT NULL
 );
 "#,
+    r#"
+-- What a requester did from their machine, by the id their agent chose: a replay is recognised, not applied twice.
+CREATE TABLE requester_actions (
+    agent_id TEXT NOT NULL,
+    id       TEXT NOT NULL,
+    ticket   INTEGER NOT NULL REFERENCES tickets(number),
+    at       INTEGER NOT NULL,
+    PRIMARY KEY (agent_id, id)
+);
+-- Self-help advice shown before (or instead of) a request: the "solved without a call" figure.
+CREATE TABLE self_help (
+    agent_id TEXT NOT NULL,
+    id       TEXT NOT NULL,
+    user     TEXT NOT NULL,
+    at       INTEGER NOT NULL,
+    shown    TEXT NOT NULL,
+    solved   INTEGER NOT NULL,
+    PRIMARY KEY (agent_id, id)
+);
+CREATE INDEX self_help_by_time ON self_help(at);
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

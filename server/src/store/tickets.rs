@@ -4,6 +4,8 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
+use lifeline_shared::wire::{MAX_THREAD_ENTRIES, SelfHelpReport, ThreadEntry, ThreadKind, TicketSummary, TicketThread};
+
 use super::StoreError;
 use crate::tickets::{Channel, Event, Status, TicketState};
 
@@ -161,6 +163,115 @@ pub fn list_for_requester(conn: &Connection, agent_id: &str, requester: &str) ->
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// Bounds the text of one thread so that it always fits in a frame, whatever the technicians wrote.
+const MAX_THREAD_TEXT: usize = 256 * 1024;
+
+/// The ticket as its requester may see it: public replies, their own answers and status changes, the newest kept
+/// when the thread is long. `None` when no agent's user asked for it (a phone ticket, say).
+pub fn requester_thread(conn: &Connection, number: i64) -> Result<Option<(String, TicketThread)>, StoreError> {
+    let ticket = get(conn, number)?;
+    let Some(agent_id) = ticket.state.agent_id.clone() else { return Ok(None) };
+    let mut stmt = conn.prepare("SELECT id, at, actor, event FROM ticket_events WHERE ticket = ?1 ORDER BY id DESC")?;
+    let rows = stmt.query_map([number], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+    })?;
+    let (mut entries, mut text) = (Vec::new(), 0);
+    for row in rows {
+        let (id, at, actor, json) = row?;
+        let event: Event =
+            serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("event of ticket {number}: {e}")))?;
+        let kind = match event {
+            Event::PublicReply { body } => ThreadKind::Reply { author: actor, text: body },
+            Event::RequesterReply { body } => ThreadKind::Answer { text: body },
+            Event::StatusChanged { to, .. } => ThreadKind::Status { status: to.as_str().to_owned() },
+            _ => continue,
+        };
+        text += match &kind {
+            ThreadKind::Reply { author, text } => author.len() + text.len(),
+            ThreadKind::Answer { text } => text.len(),
+            ThreadKind::Status { status } => status.len(),
+        };
+        if entries.len() == MAX_THREAD_ENTRIES || text > MAX_THREAD_TEXT {
+            break;
+        }
+        let at_ms = u64::try_from(at).unwrap_or_default();
+        entries.push(ThreadEntry { seq: u64::try_from(id).unwrap_or_default(), at_ms, kind });
+    }
+    entries.reverse();
+    let summary = TicketSummary {
+        number: u64::try_from(number).unwrap_or_default(),
+        subject: ticket.state.subject,
+        status: ticket.state.status.as_str().to_owned(),
+        updated_at_ms: u64::try_from(ticket.state.updated_at).unwrap_or_default(),
+    };
+    Ok(Some((agent_id, TicketThread { summary, user: ticket.state.requester, entries })))
+}
+
+/// The threads an agent is sent when it connects: every ticket of its users that is not closed, and those closed
+/// in the last week, newest first, so that what changed while it was away reaches the user.
+pub fn threads_for_agent(conn: &Connection, agent_id: &str, now: i64) -> Result<Vec<TicketThread>, StoreError> {
+    const RECENT_MS: i64 = 7 * 24 * 3600 * 1000;
+    const MAX_TICKETS: i64 = 50;
+    let mut stmt = conn.prepare(
+        "SELECT number FROM tickets WHERE agent_id = ?1 AND (status != 'closed' OR updated_at > ?2)
+         ORDER BY number DESC LIMIT ?3",
+    )?;
+    let numbers = stmt.query_map(params![agent_id, now - RECENT_MS, MAX_TICKETS], |r| r.get::<_, i64>(0))?;
+    let mut threads = Vec::new();
+    for number in numbers {
+        if let Some((_, thread)) = requester_thread(conn, number?)? {
+            threads.push(thread);
+        }
+    }
+    Ok(threads)
+}
+
+/// Records a requester's action by its id; false when that id was recorded before (a replay after a lost ack).
+pub fn first_requester_action(
+    conn: &Connection,
+    agent_id: &str,
+    id: &str,
+    ticket: i64,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let inserted = conn.execute(
+        "INSERT OR IGNORE INTO requester_actions (agent_id, id, ticket, at) VALUES (?1, ?2, ?3, ?4)",
+        params![agent_id, id, ticket, now],
+    )?;
+    Ok(inserted == 1)
+}
+
+pub fn record_self_help(conn: &Connection, agent_id: &str, report: &SelfHelpReport) -> Result<(), StoreError> {
+    let shown = serde_json::to_string(&report.shown).map_err(|e| StoreError::Refused(format!("findings: {e}")))?;
+    conn.execute(
+        "INSERT OR IGNORE INTO self_help (agent_id, id, user, at, shown, solved) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            agent_id,
+            hex::encode(report.id),
+            report.user,
+            i64::try_from(report.at_ms).unwrap_or(i64::MAX),
+            shown,
+            report.solved
+        ],
+    )?;
+    Ok(())
+}
+
+/// How often self-help advice was shown since `since`, and how often it solved the problem without a request.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct SelfHelpFigures {
+    pub shown: i64,
+    pub solved: i64,
+    pub asked_for_help: i64,
+}
+
+pub fn self_help_figures(conn: &Connection, since: i64) -> Result<SelfHelpFigures, StoreError> {
+    Ok(conn.query_row("SELECT COUNT(*), COALESCE(SUM(solved), 0) FROM self_help WHERE at >= ?1", [since], |r| {
+        let (shown, solved): (i64, i64) = (r.get(0)?, r.get(1)?);
+        Ok(SelfHelpFigures { shown, solved, asked_for_help: shown - solved })
+    })?)
+}
+
 fn json_name(channel: &Channel) -> Result<String, StoreError> {
     match serde_json::to_value(channel) {
         Ok(serde_json::Value::String(s)) => Ok(s),
@@ -182,6 +293,57 @@ mod tests {
             agent_id: None,
             category: None,
         }
+    }
+
+    #[tokio::test]
+    async fn the_requesters_thread_leaves_out_notes_and_fits_in_a_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let from_agent = Event::Created {
+            subject: "vpn".into(),
+            description: String::new(),
+            channel: Channel::Agent,
+            requester: "ann".into(),
+            agent_id: Some("a1".into()),
+            category: None,
+        };
+        let number = store
+            .write(move |c| {
+                c.execute_batch(
+                    "INSERT INTO enrollment_tokens (id, secret_hash, created_at, expires_at, uses_left)
+                     VALUES ('t1', 'h', 0, 1, 0);
+                     INSERT INTO agents (id, cert_fingerprint, hostname, token_id, enrolled_at)
+                     VALUES ('a1', 'f', 'pc', 't1', 0);",
+                )?;
+                Ok(open(c, None, "ann", &[from_agent], 1)?.0)
+            })
+            .await
+            .unwrap();
+        store
+            .write(move |c| {
+                append(c, number, "bob", &Event::InternalNote { body: "secret".into() }, 2)?;
+                for i in 0..40 {
+                    append(c, number, "bob", &Event::PublicReply { body: format!("{i:02}{}", "x".repeat(19_000)) }, 3)?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let (agent, thread) = store.read(move |c| requester_thread(c, number)).await.unwrap().unwrap();
+        assert_eq!((agent.as_str(), thread.user.as_str()), ("a1", "ann"));
+        let texts: Vec<&str> = thread
+            .entries
+            .iter()
+            .map(|e| match &e.kind {
+                ThreadKind::Reply { text, .. } => text.as_str(),
+                other => panic!("only replies were public: {other:?}"),
+            })
+            .collect();
+        assert!(texts.len() < 40 && texts.last().unwrap().starts_with("39"), "the newest kept");
+        assert!(thread.entries.windows(2).all(|w| w[0].seq < w[1].seq), "oldest first");
+        let bytes =
+            lifeline_shared::codec::encode(&lifeline_shared::wire::ServerControl::TicketChanged(thread)).unwrap();
+        assert!(bytes.len() < lifeline_shared::codec::MAX_FRAME_LEN / 2, "{} bytes", bytes.len());
     }
 
     #[tokio::test]

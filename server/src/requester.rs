@@ -1,0 +1,103 @@
+//! The requester's side of a ticket, through their own machine's agent: their answers and "it is solved" arrive as
+//! spooled requests (stored once by id), and every change they may see goes back to that agent as the whole public
+//! thread, pushed on the control stream, so the agent can keep it and tell the user without ever polling.
+
+use lifeline_shared::wire::{Response, SelfHelpReport, ServerControl, UserAction, UserTicketAction};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use crate::State;
+use crate::store::{StoreError, now_ms, tickets as ticket_store};
+use crate::tickets::{Event, Status};
+
+/// Applies a requester's action on their own ticket. An answer on a resolved or pending ticket reopens it; "solved"
+/// resolves an open ticket and closes a resolved one. A replay of the same action id changes nothing.
+pub async fn act(state: &State, agent_id: &str, action: UserTicketAction) -> Result<Response, StoreError> {
+    let id = action.id;
+    let number = i64::try_from(action.ticket).map_err(|_| StoreError::Refused("no such ticket".into()))?;
+    let agent = agent_id.to_owned();
+    let changed = state
+        .store
+        .write(move |c| {
+            let current = ticket_store::get(c, number)?.state;
+            if current.agent_id.as_deref() != Some(agent.as_str()) || current.requester != action.user {
+                return Err(StoreError::Refused(format!(
+                    "ticket {number} is not {}'s ticket on this machine",
+                    action.user
+                )));
+            }
+            if !ticket_store::first_requester_action(c, &agent, &hex::encode(action.id), number, now_ms())? {
+                return Ok(false);
+            }
+            let actor = action.user.as_str();
+            let reopen = |c: &rusqlite::Connection, from: Status, to: Status, reason: &str| {
+                let event = Event::StatusChanged { from, to, reason: Some(reason.to_owned()) };
+                ticket_store::append(c, number, actor, &event, now_ms())
+            };
+            match action.action {
+                UserAction::Reply { text } => {
+                    ticket_store::append(c, number, actor, &Event::RequesterReply { body: text }, now_ms())?;
+                    if matches!(current.status, Status::Resolved | Status::PendingUser) {
+                        reopen(c, current.status, Status::Open, "the requester answered")?;
+                    }
+                }
+                UserAction::Solved => match current.status {
+                    Status::Closed => return Ok(false),
+                    Status::Resolved => {
+                        reopen(c, Status::Resolved, Status::Closed, "the requester confirmed it is solved")?;
+                    }
+                    from => {
+                        reopen(c, from, Status::Resolved, "the requester says it is solved")?;
+                    }
+                },
+            }
+            Ok(true)
+        })
+        .await?;
+    if changed {
+        info!(ticket = number, "the requester acted on their ticket");
+        push(state, number).await;
+    }
+    Ok(Response::Recorded { id })
+}
+
+pub async fn self_help(state: &State, agent_id: &str, report: SelfHelpReport) -> Result<Response, StoreError> {
+    if report.user.is_empty() || report.user.len() > 64 || report.shown.len() > 64 {
+        return Err(StoreError::Refused("a self-help report needs a user and at most 64 findings".into()));
+    }
+    let (id, solved) = (report.id, report.solved);
+    let agent = agent_id.to_owned();
+    state.store.write(move |c| ticket_store::record_self_help(c, &agent, &report)).await?;
+    info!(solved, "self-help advice was shown");
+    Ok(Response::Recorded { id })
+}
+
+/// Sends the ticket's public thread to its requester's agent, if it is connected; one that is not gets every open
+/// thread when it comes back ([`sync`]).
+pub async fn push(state: &State, number: i64) {
+    match state.store.read(move |c| ticket_store::requester_thread(c, number)).await {
+        Ok(Some((agent_id, thread))) => {
+            if !state.connected.send(&agent_id, ServerControl::TicketChanged(thread)) {
+                debug!(ticket = number, agent_id, "requester's agent offline; it gets the thread on reconnect");
+            }
+        }
+        Ok(None) => {}
+        Err(e) => warn!(ticket = number, error = %e, "cannot build the requester's thread"),
+    }
+}
+
+/// A connecting agent gets the threads of its users' tickets, so what changed while it was away reaches them. Sent
+/// through that session's own control queue, waiting for room rather than dropping any.
+pub async fn sync(state: std::sync::Arc<State>, agent_id: String, control: mpsc::Sender<ServerControl>) {
+    let agent = agent_id.clone();
+    match state.store.read(move |c| ticket_store::threads_for_agent(c, &agent, now_ms())).await {
+        Ok(threads) => {
+            for thread in threads {
+                if control.send(ServerControl::TicketChanged(thread)).await.is_err() {
+                    return;
+                }
+            }
+        }
+        Err(e) => warn!(agent_id, error = %e, "cannot read the agent's tickets"),
+    }
+}
