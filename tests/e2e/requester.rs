@@ -3,14 +3,17 @@
 //! subscribed on the agent's socket hears of ticket changes, consent windows and checks as they happen.
 
 use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use lifeline_shared::codec;
 use lifeline_shared::wire::{LocalEvent, LocalRequest, LocalResponse, ThreadKind};
 use serde::de::DeserializeOwned;
 
-use crate::harness::{Agent, Server, eventually};
+use crate::harness::{Agent, Server, bin, eventually, run};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -194,4 +197,78 @@ fn self_help_advice_outcomes_are_counted_and_checks_are_announced() {
         (ran.technician.as_str(), ran.check.as_str(), ran.ticket),
         ("tina", "disk-usage path=/", ticket.parse().ok())
     );
+}
+
+/// A second login on the machine: created for the test, as the help desk's users would be.
+const OTHER: &str = "lifeline-e2e-other";
+
+/// The uid of [`OTHER`], created if missing. Needs root; CI runs as root, and elsewhere the test says why it is not run.
+fn other_user() -> Option<u32> {
+    let command = |program: &str, args: &[&str]| {
+        let mut cmd = Command::new(program);
+        cmd.args(args);
+        run(cmd)
+    };
+    let root = command("id", &["-u"]).stdout.trim() == "0";
+    if !root && std::env::var_os("CI").is_none() {
+        return None;
+    }
+    if !command("id", &["-u", OTHER]).ok {
+        let made = command("useradd", &["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", OTHER]);
+        // Another test process may have created it meanwhile: only the user's existence matters.
+        assert!(command("id", &["-u", OTHER]).ok, "cannot create {OTHER}: {}", made.stderr);
+    }
+    Some(command("id", &["-u", OTHER]).stdout.trim().parse().unwrap())
+}
+
+#[test]
+fn two_users_on_one_machine_see_and_answer_only_their_own_tickets() {
+    let Some(uid) = other_user() else {
+        eprintln!("not run: creating a second user needs root (CI runs it)");
+        return;
+    };
+    let server = Server::start();
+    let agent = Agent::start(&server);
+    // The other user reaches the socket (0666) and a copy of the client, as on a real machine.
+    let dir = agent.dir.path();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let client = dir.join("lifeline-agent");
+    std::fs::copy(bin("lifeline-agent"), &client).unwrap();
+    let as_other = |args: &[&str]| {
+        let mut cmd = Command::new(&client);
+        cmd.arg("--socket").arg(dir.join("agent.sock")).args(args).uid(uid).current_dir("/");
+        run(cmd)
+    };
+
+    let mine = agent.request_help("Root's mail is stuck").to_string();
+    let theirs = as_other(&["request-help", "--subject", "Other's screen flickers"]);
+    assert!(theirs.ok, "{}{}", theirs.stdout, theirs.stderr);
+    let ticket = server.json(&["ticket", "list"]);
+    let requesters: Vec<(&str, &str)> = ticket
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["subject"].as_str().unwrap(), t["requester"].as_str().unwrap()))
+        .collect();
+    assert!(requesters.contains(&("Other's screen flickers", OTHER)), "{requesters:?}");
+    assert!(requesters.contains(&("Root's mail is stuck", "root")), "{requesters:?}");
+
+    eventually("each user's ticket to reach the machine", WAIT, || {
+        let other = as_other(&["tickets"]).stdout;
+        (other.contains("Other's screen") && agent.call(&["tickets"]).stdout.contains("Root's mail")).then_some(other)
+    });
+    let other_list = as_other(&["tickets"]).stdout;
+    assert!(!other_list.contains("Root's mail"), "{other_list}");
+    assert!(!agent.call(&["tickets"]).stdout.contains("Other's screen"));
+    for args in [
+        vec!["tickets", mine.as_str()],
+        vec!["reply", mine.as_str(), "let me in"],
+        vec!["solved", mine.as_str()],
+        vec!["consent", "revoke", mine.as_str()],
+    ] {
+        let out = as_other(&args);
+        assert!(!out.ok, "{args:?} worked for another user: {}", out.stdout);
+        assert!(out.stderr.contains("of yours") || out.stderr.contains("only root"), "{args:?}: {}", out.stderr);
+    }
+    assert_eq!(server.json(&["ticket", "show", &mine])["status"], "new", "nothing changed on root's ticket");
 }
