@@ -389,6 +389,7 @@ fn execute(command: Command) -> Result<()> {
             let mut seen = 0u64;
             // Samples carry findings only when they change: the view keeps showing the last ones.
             let mut findings = serde_json::Value::Null;
+            let _screen = if c.json { None } else { client::Screen::enter() };
             c.follow(&format!("/api/agents/{id}/live?interval_ms={interval_ms}"), |data| {
                 let sample: serde_json::Value = serde_json::from_str(data).context("a live sample that is not JSON")?;
                 if !sample["findings"].is_null() {

@@ -93,6 +93,18 @@ impl Proc {
         line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("VmRSS value")
     }
 
+    /// Key presses for a child spawned with a piped stdin.
+    pub fn type_keys(&mut self, keys: &[u8]) {
+        let stdin = self.child.stdin.as_mut().expect("stdin piped");
+        std::io::Write::write_all(stdin, keys).expect("typing into the child");
+    }
+
+    /// Waits for the child to end by itself, for at most `limit`.
+    pub fn exit_status(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let name = self.name.clone();
+        eventually(&format!("{name} to exit"), limit, || self.child.try_wait().ok().flatten())
+    }
+
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -1,12 +1,13 @@
-//! Live diagnostics through the real binaries: a watch streams samples at the asked rate and ends cleanly, two
-//! watchers share one stream, and watching what cannot be watched is a clear error.
+//! Live diagnostics through the real binaries: a watch streams samples at the asked rate and ends cleanly, the
+//! terminal view quits on a key, two watchers share one stream, and watching what cannot be watched is a clear error.
 
 use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{Agent, Proc, Server, eventually};
+use crate::harness::{Agent, Proc, Server, bin, eventually};
 
 fn samples(stdout: &str) -> Vec<Value> {
     stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON sample ({e}): {l}"))).collect()
@@ -54,6 +55,33 @@ fn a_watch_streams_samples_and_the_agent_goes_quiet_when_it_ends() {
     let view = server.cli(&["agent", "watch", &agent.id, "--interval-ms", "100", "--count", "2"]);
     assert!(view.ok, "{}", view.stderr);
     assert!(view.stdout.contains("top by memory") && view.stdout.contains("core 0"), "{}", view.stdout);
+}
+
+#[test]
+fn the_live_view_quits_on_q_or_ctrl_c_and_gives_the_terminal_back() {
+    let server = Server::start();
+    let agent = Agent::start(&server);
+    for key in [b"q", b"\x03"] {
+        // `script` gives the view a real terminal; what goes into its stdin are key presses on that terminal.
+        let watch = server.cli_command(&server.admin_token, &[]);
+        let line = format!("{} agent watch {} --interval-ms 200", bin("lifeline-server").display(), agent.id);
+        let mut cmd = Command::new("script");
+        cmd.args(["-qfec", &line, "/dev/null"]).stdin(Stdio::piped());
+        for (k, v) in watch.get_envs() {
+            if let Some(v) = v {
+                cmd.env(k, v);
+            }
+        }
+        let mut view = Proc::spawn("live view", cmd);
+        view.wait_for_line("q to quit", Duration::from_secs(30));
+        view.type_keys(key);
+        let status = view.exit_status(Duration::from_secs(10));
+        assert!(status.success(), "{status:?}\n{}", view.output());
+        assert!(view.output().contains("\x1b[?1049l"), "the terminal was not given back:\n{}", view.output());
+    }
+    eventually("the agent to stop sampling", Duration::from_secs(15), || {
+        (agent.log().matches("watch stopped").count() == 2).then_some(())
+    });
 }
 
 #[test]
