@@ -1,5 +1,5 @@
 //! Nothing lost, nothing twice: the agent's spool across an offline server, a server killed with SIGKILL again and
-//! again, and an agent killed with SIGKILL again and again. Truth is read from the server's SQLite file and from the
+//! again, an agent killed with SIGKILL again and again, and a spool that fills up. Truth is read from the server's SQLite file and from the
 //! agent's own log of what it spooled and what the server acknowledged.
 
 use std::collections::BTreeSet;
@@ -141,4 +141,53 @@ fn killing_the_agent_again_and_again_loses_nothing_it_spooled() {
     logs += &agent.log();
     assert_all_stored_once(&server.db(), &ids(&logs, "snapshot spooled"));
     assert!(logs.contains("spool holds items from before"), "a restarted agent resumes its spool:\n{logs}");
+}
+
+/// A long outage fills the spool: routine snapshots go oldest first, the help request and its snapshot never, and the
+/// technicians are told how many were dropped. The spool starts nearly full, as the agent would find it after days
+/// offline: eight large routine snapshots, written as the agent writes them.
+#[test]
+fn a_full_spool_drops_routine_snapshots_oldest_first_and_never_a_help_request() {
+    use lifeline_shared::codec;
+    use lifeline_shared::wire::{Request, Snapshot};
+
+    let mut server = Server::start();
+    let mut agent = Agent::enroll(&server);
+    std::fs::write(agent.dir.path().join("agent.toml"), "snapshot_interval_secs = 1\nspool_max_mb = 1\n").unwrap();
+    server.proc.terminate();
+    let spool = agent.dir.path().join("state/spool");
+    std::fs::create_dir_all(&spool).unwrap();
+    let old: Vec<String> = (1..=8u8)
+        .map(|n| {
+            let snap =
+                Snapshot { id: [n; 16], taken_at_ms: 1, problems: vec!["x".repeat(130_000)], ..Snapshot::default() };
+            std::fs::write(spool.join(format!("{n:020}.routine")), codec::encode(&Request::Snapshot(snap)).unwrap())
+                .unwrap();
+            [n; 16].iter().map(|b| format!("{b:02x}")).collect()
+        })
+        .collect();
+
+    agent.proc = Some(spawn(&agent));
+    let log = || agent.log();
+    eventually("the spool to overflow", WAIT, || log().contains("spool full").then_some(()));
+    let help = agent.call(&["request-help", "--subject", "offline with a full spool"]);
+    assert!(help.ok && help.stdout.contains("saved"), "{}{}", help.stdout, help.stderr);
+
+    let server = server.restart();
+    eventually("the spool to drain", WAIT, || {
+        (spool_is_empty(&agent) && log().contains("help request acknowledged")).then_some(())
+    });
+    assert_eq!(tickets(&server.db()), ["offline with a full spool"]);
+    let stored: BTreeSet<String> = stored_snapshots(&server.db()).into_iter().collect();
+    assert!(!stored.contains(&old[0]), "the oldest routine snapshot was dropped first");
+    assert!(stored.contains(&old[7]), "the newest of the old ones outlived the oldest");
+    // Snapshot bodies are stored as lz4-compressed JSON.
+    let conn = server.sql();
+    let mut stmt = conn.prepare("SELECT body FROM snapshots").unwrap();
+    let bodies: Vec<Vec<u8>> = stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    let told = bodies.iter().any(|b| {
+        let json = String::from_utf8(lz4_flex::decompress_size_prepended(b).unwrap()).unwrap();
+        json.contains("dropped because the offline spool was full")
+    });
+    assert!(told, "no snapshot told the technicians about the drop");
 }

@@ -3,7 +3,8 @@
 //! # Layout
 //! - `harness`: building and starting the binaries, bounded waits.
 //! - `flow`: the walking skeleton as users live it: enroll, snapshot, request help, work the ticket, reconnect.
-//! - `delivery`: the spool across an offline server, a killed server and a killed agent: nothing lost or doubled.
+//! - `delivery`: the spool across an offline server, a killed server, a killed agent and a full spool: nothing lost
+//!   or doubled, and only routine snapshots ever dropped.
 //! - `refusals`: everything that must be refused, with a clear error and nothing stored.
 //! - `live`: watching an agent live (the stream, sharing it, what cannot be watched); refresh now and the diff.
 //! - `checks`: approved checks: real data, the authorization matrix, hostile parameters, queueing, the audit chain.
