@@ -1,6 +1,6 @@
 //! Nothing lost, nothing twice: the agent's spool across an offline server, a server killed with SIGKILL again and
-//! again, an agent killed with SIGKILL again and again, and a spool that fills up. Truth is read from the server's SQLite file and from the
-//! agent's own log of what it spooled and what the server acknowledged.
+//! again, an agent killed with SIGKILL again and again, and a spool that fills up. Truth is read from the server's
+//! SQLite file and from the agent's own log of what it spooled and what the server acknowledged.
 
 use std::collections::BTreeSet;
 use std::path::Path;
