@@ -21,7 +21,7 @@ fn start_agent(server: &Server) -> Agent {
 
 fn spawn(agent: &Agent) -> Proc {
     let config = agent.dir.path().join("agent.toml");
-    let mut cmd = Agent::cmd(agent.dir.path(), &["run", "--config", config.to_str().unwrap()]);
+    let mut cmd = agent.command(&["run", "--config", config.to_str().unwrap()]);
     cmd.env("LIFELINE_LOG", "info,lifeline_agent=debug");
     Proc::spawn("lifeline-agent", cmd)
 }

@@ -86,11 +86,13 @@ impl Proc {
         })
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Resident memory in KiB, from the kernel's own accounting.
     pub fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("process status");
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS line");
-        line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("VmRSS value")
+        status_kib(self.pid(), "VmRSS:")
     }
 
     /// Key presses for a child spawned with a piped stdin.
@@ -118,6 +120,13 @@ impl Drop for Proc {
             eprintln!("--- output of {} ---\n{}", self.name, self.output());
         }
     }
+}
+
+/// A memory figure of a live process from `/proc/PID/status` (`VmRSS:`, `VmHWM:` ...), in KiB.
+pub fn status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("process status");
+    let line = status.lines().find(|l| l.starts_with(field)).unwrap_or_else(|| panic!("no {field} line"));
+    line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("no {field} value"))
 }
 
 /// A finished command's exit code and text.
@@ -149,21 +158,28 @@ pub struct Server {
     pub api: String,
     /// An admin's API token, created before the server started.
     pub admin_token: String,
+    /// The network namespace the server, its agents and the CLI run in, if not the machine's own.
+    pub netns: Option<String>,
 }
 
 impl Server {
     pub fn start() -> Server {
+        Server::start_in_netns(None)
+    }
+
+    /// A server whose loopback is that of network namespace `netns`; agents enrolled with it run there too.
+    pub fn start_in_netns(netns: Option<&str>) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let admin = run(server_cmd(dir.path(), &["user", "add", "admin", "--tier", "admin"]));
         assert!(admin.ok, "user add failed: {}", admin.stderr);
         let admin_token = field(&admin.stdout, "API token:");
-        Server::start_in(dir, admin_token, "127.0.0.1:0")
+        Server::start_in(dir, admin_token, "127.0.0.1:0", netns.map(str::to_owned))
     }
 
-    fn start_in(dir: TempDir, admin_token: String, quic: &str) -> Server {
+    fn start_in(dir: TempDir, admin_token: String, quic: &str, netns: Option<String>) -> Server {
         let mut cmd = server_cmd(dir.path(), &["serve", "--quic", quic, "--api", "127.0.0.1:0"]);
         cmd.env("LIFELINE_LOG", "info");
-        let proc = Proc::spawn("lifeline-server", cmd);
+        let proc = Proc::spawn("lifeline-server", in_netns(netns.as_deref(), cmd));
         let quic = proc.wait_for_line("quic listening on ", Duration::from_secs(30));
         let api = proc.wait_for_line("api listening on ", Duration::from_secs(30));
         Server {
@@ -172,14 +188,15 @@ impl Server {
             dir,
             proc,
             admin_token,
+            netns,
         }
     }
 
     /// Stops the server and starts it again on the same QUIC port with the same data.
     pub fn restart(self) -> Server {
-        let Server { dir, mut proc, quic, admin_token, .. } = self;
+        let Server { dir, mut proc, quic, admin_token, netns, .. } = self;
         proc.kill();
-        Server::start_in(dir, admin_token, &quic.to_string())
+        Server::start_in(dir, admin_token, &quic.to_string(), netns)
     }
 
     pub fn ca(&self) -> PathBuf {
@@ -212,7 +229,7 @@ impl Server {
     pub fn cli_command(&self, token: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new(bin("lifeline-server"));
         cmd.args(args).env("LIFELINE_API", &self.api).env("LIFELINE_TOKEN", token).env("LIFELINE_CA", self.ca());
-        cmd
+        in_netns(self.netns.as_deref(), cmd)
     }
 
     /// Creates an account on the running server and returns its API token.
@@ -220,6 +237,25 @@ impl Server {
         let out = run(server_cmd(self.dir.path(), &["user", "add", name, "--tier", tier]));
         assert!(out.ok, "user add {name} failed: {}", out.stderr);
         field(&out.stdout, "API token:")
+    }
+
+    /// An HTTPS client of the API that trusts only this deployment's CA and returns every status as an answer.
+    pub fn https(&self) -> ureq::Agent {
+        let pem = std::fs::read(self.ca()).expect("reading the CA");
+        let ca = ureq::tls::parse_pem(&pem)
+            .find_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                _ => None,
+            })
+            .expect("a certificate in ca.pem");
+        let tls =
+            ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![ca]))).build();
+        ureq::Agent::config_builder()
+            .tls_config(tls)
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .new_agent()
     }
 
     /// The store itself, for what only a look at the rows can prove (or tampering can test).
@@ -239,6 +275,62 @@ impl Server {
     }
 }
 
+/// Whether this run may do what only root can (create users, network namespaces). CI runs as root and always may; a
+/// developer's run without root says what it leaves out, rather than failing for want of it.
+pub fn may_act_as_root(what: &str) -> bool {
+    let mut id = Command::new("id");
+    id.arg("-u");
+    if run(id).stdout.trim() == "0" || std::env::var_os("CI").is_some() {
+        return true;
+    }
+    eprintln!("not run: {what} needs root (CI runs it)");
+    false
+}
+
+/// A network namespace of our own, with its loopback up and `veth_pairs` pairs of virtual interfaces (down, and
+/// linked to nothing outside), deleted on drop.
+pub struct Netns(pub String);
+
+impl Netns {
+    pub fn create(veth_pairs: usize) -> Netns {
+        let name = format!("lifeline-e2e-{}", std::process::id());
+        let ip = |args: &[&str]| {
+            let mut cmd = Command::new("ip");
+            cmd.args(args);
+            let out = run(cmd);
+            assert!(out.ok, "ip {args:?}: {}", out.stderr);
+        };
+        ip(&["netns", "add", &name]);
+        let netns = Netns(name);
+        ip(&["-n", &netns.0, "link", "set", "lo", "up"]);
+        for i in 0..veth_pairs {
+            let (a, b) = (format!("llveth{i:03}a"), format!("llveth{i:03}b"));
+            ip(&["-n", &netns.0, "link", "add", &a, "type", "veth", "peer", "name", &b]);
+        }
+        netns
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// `cmd` run by `ip netns exec` in `netns`, with the same arguments and environment; as it is without one.
+pub fn in_netns(netns: Option<&str>, cmd: Command) -> Command {
+    let Some(netns) = netns else { return cmd };
+    let mut wrapped = Command::new("ip");
+    wrapped.args(["netns", "exec", netns]).arg(cmd.get_program()).args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => wrapped.env(key, value),
+            None => wrapped.env_remove(key),
+        };
+    }
+    wrapped
+}
+
 pub fn server_cmd(data_dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(bin("lifeline-server"));
     cmd.args(args).env("LIFELINE_DATA_DIR", data_dir).env_remove("LIFELINE_SERVER_CONFIG");
@@ -249,6 +341,7 @@ pub struct Agent {
     pub dir: TempDir,
     pub id: String,
     pub proc: Option<Proc>,
+    netns: Option<String>,
 }
 
 impl Agent {
@@ -263,10 +356,11 @@ impl Agent {
         let dir = tempfile::tempdir().expect("temp dir");
         let token_file = dir.path().join("token");
         std::fs::write(&token_file, server.token(&[])).expect("writing token");
-        let out = run(Agent::cmd(dir.path(), &["enroll", "--token-file", token_file.to_str().expect("utf-8 path")]));
+        let enroll = Agent::cmd(dir.path(), &["enroll", "--token-file", token_file.to_str().expect("utf-8 path")]);
+        let out = run(in_netns(server.netns.as_deref(), enroll));
         assert!(out.ok, "enroll failed: {}{}", out.stdout, out.stderr);
         let id = field(&out.stdout, "enrolled as").split_whitespace().next().expect("agent id").to_owned();
-        Agent { dir, id, proc: None }
+        Agent { dir, id, proc: None, netns: server.netns.clone() }
     }
 
     pub fn start(server: &Server) -> Agent {
@@ -277,15 +371,15 @@ impl Agent {
     }
 
     pub fn run(&mut self) {
-        self.proc = Some(Proc::spawn("lifeline-agent", Agent::cmd(self.dir.path(), &["run"])));
+        self.proc = Some(Proc::spawn("lifeline-agent", self.command(&["run"])));
     }
 
     /// Runs the service with this policy file (TOML, as in packaging/agent.toml) and waits until it is connected.
     pub fn run_with_policy(&mut self, policy: &str) {
         let path = self.dir.path().join("agent.toml");
         std::fs::write(&path, policy).expect("writing the policy");
-        let cmd = Agent::cmd(self.dir.path(), &["run", "--config", path.to_str().expect("utf-8 path")]);
-        let proc = Proc::spawn("lifeline-agent", cmd);
+        let proc =
+            Proc::spawn("lifeline-agent", self.command(&["run", "--config", path.to_str().expect("utf-8 path")]));
         proc.wait_for_line("connected", Duration::from_secs(30));
         self.proc = Some(proc);
     }
@@ -299,7 +393,12 @@ impl Agent {
     }
 
     pub fn call(&self, args: &[&str]) -> Run {
-        run(Agent::cmd(self.dir.path(), args))
+        run(self.command(args))
+    }
+
+    /// This agent's command, in its server's network namespace if it has one.
+    pub fn command(&self, args: &[&str]) -> Command {
+        in_netns(self.netns.as_deref(), Agent::cmd(self.dir.path(), args))
     }
 
     pub fn log(&self) -> String {

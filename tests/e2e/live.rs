@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{Agent, Proc, Server, bin, eventually};
+use lifeline_shared::wire::LiveSample;
+
+use crate::harness::{Agent, Netns, Proc, Server, bin, eventually, may_act_as_root};
 
 fn samples(stdout: &str) -> Vec<Value> {
     stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON sample ({e}): {l}"))).collect()
@@ -82,6 +84,28 @@ fn the_live_view_quits_on_q_or_ctrl_c_and_gives_the_terminal_back() {
     eventually("the agent to stop sampling", Duration::from_secs(15), || {
         (agent.log().matches("watch stopped").count() == 2).then_some(())
     });
+}
+
+/// A sample bigger than any datagram the path can carry (here: 120 interfaces in a namespace of our own) still
+/// arrives, whole, on a stream of its own.
+#[test]
+fn a_sample_too_big_for_a_datagram_arrives_on_a_stream() {
+    if !may_act_as_root("a network namespace") {
+        return;
+    }
+    let netns = Netns::create(60);
+    let server = Server::start_in_netns(Some(&netns.0));
+    let agent = Agent::start(&server);
+    let out = server.cli(&["agent", "watch", &agent.id, "--json", "--interval-ms", "200", "--count", "3"]);
+    assert!(out.ok, "{}{}", out.stdout, out.stderr);
+    for json in samples(&out.stdout) {
+        let interfaces = json["net"].as_array().unwrap().len();
+        assert!(interfaces >= 121, "{interfaces} interfaces: {json}");
+        let sample: LiveSample = serde_json::from_value(json).unwrap();
+        // Loopback's path MTU would allow more, but QUIC keeps datagrams within what any path carries.
+        let size = lifeline_shared::codec::encode(&sample).unwrap().len();
+        assert!(size > 1500, "only {size} bytes: it could have been a datagram");
+    }
 }
 
 #[test]

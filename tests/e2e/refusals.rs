@@ -5,7 +5,6 @@
 //! the agent uses, so only the misbehaviour under test differs from a real agent.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use lifeline_net::frame::{self, FrameError};
@@ -583,22 +582,11 @@ struct Api {
 
 impl Api {
     fn new(server: &Server) -> Api {
-        let pem = std::fs::read(server.ca()).unwrap();
-        let ca = ureq::tls::parse_pem(&pem)
-            .find_map(|item| match item {
-                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-                _ => None,
-            })
-            .expect("a certificate in ca.pem");
-        let tls =
-            ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![ca]))).build();
-        let agent = ureq::Agent::config_builder()
-            .tls_config(tls)
-            .http_status_as_error(false)
-            .timeout_global(Some(NET))
-            .build()
-            .new_agent();
-        Api { agent, base: server.api.trim_end_matches('/').to_owned(), token: server.admin_token.clone() }
+        Api {
+            agent: server.https(),
+            base: server.api.trim_end_matches('/').to_owned(),
+            token: server.admin_token.clone(),
+        }
     }
 
     fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
