@@ -6,6 +6,7 @@
 //! - `delivery`: the spool across an offline server, a killed server and a killed agent: nothing lost or doubled.
 //! - `refusals`: everything that must be refused, with a clear error and nothing stored.
 //! - `live`: watching an agent live (the stream, sharing it, what cannot be watched); refresh now and the diff.
+//! - `preseed`: enrollment on first start from a preseeded token file, as packages install it; bad tokens retried.
 //! - `checks`: approved checks: real data, the authorization matrix, hostile parameters, queueing, the audit chain.
 
 // A test states its expectations by panicking on what it did not expect.
@@ -16,4 +17,5 @@ mod delivery;
 mod flow;
 mod harness;
 mod live;
+mod preseed;
 mod refusals;
