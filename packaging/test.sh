@@ -81,12 +81,10 @@ step "package contents"
 # Exactly these files, with these modes: the binary, its unit, its config, the lintian overrides and what Debian
 # requires of every package (copyright, changelog); nothing writable by others.
 expect_deb() {
-    local deb=$1 name=$2 unit_dir
-    unit_dir=$(dpkg-deb -c "$deb" | grep -oE '\./(usr/)?lib/systemd/system/' | head -1)
-    [ -n "$unit_dir" ] || fail "$deb has no systemd unit"
+    local deb=$1 name=$2
     diff -u <(printf '%s\n' \
         "-rw-r--r-- ./etc/lifeline/$name.toml" \
-        "-rw-r--r-- ${unit_dir}lifeline-$name.service" \
+        "-rw-r--r-- ./usr/lib/systemd/system/lifeline-$name.service" \
         "-rwxr-xr-x ./usr/bin/lifeline-$name" \
         "-rw-r--r-- ./usr/share/doc/lifeline-$name/changelog.Debian.gz" \
         "-rw-r--r-- ./usr/share/doc/lifeline-$name/copyright" \
@@ -110,8 +108,16 @@ for name in agent server; do
     expect_deb "$(deb "$name")" "$name"
     expect_rpm "$(rpm_file "$name")" "$name"
 done
-for pkg in "$out"/lifeline-*; do
-    if strings "$pkg" | grep -q 'll1\.'; then fail "$pkg holds something that looks like an enrollment token"; fi
+# No enrollment token anywhere in a package: files, maintainer scripts, scriptlets.
+token_pattern='ll1\.[A-Za-z0-9_-]{40,}'
+for name in agent server; do
+    dpkg-deb -R "$(deb "$name")" "$work/unpacked-$name-deb"
+    mkdir "$work/unpacked-$name-rpm"
+    (cd "$work/unpacked-$name-rpm" && rpm2cpio "$(rpm_file "$name")" | cpio -id --quiet)
+    rpm -qp --scripts "$(rpm_file "$name")" >"$work/unpacked-$name-rpm/scriptlets"
+    if grep -rqaE "$token_pattern" "$work/unpacked-$name-deb" "$work/unpacked-$name-rpm"; then
+        fail "a lifeline-$name package holds something that looks like an enrollment token"
+    fi
 done
 
 step "units: exposure (systemd-analyze security)"
@@ -173,7 +179,7 @@ LIFELINE_ENROLL_TOKEN=$token chroot "$root" dpkg -i /tmp/lifeline-agent.deb >"$w
 [ "$(stat -c '%a %U' "$root/etc/lifeline/enroll.token")" = "600 root" ] || fail "the token file is not 0600 root"
 [ "$(stat -c '%a' "$root/var/lib/lifeline-agent")" = "700" ] || fail "the state directory is not 0700"
 # Start the agent as its unit would: the unit's own command line, with the directory systemd would make.
-unit_dir=$(dirname "$(chroot "$root" dpkg -L lifeline-agent | grep '/lifeline-agent.service$')")
+unit_dir=/usr/lib/systemd/system
 exec_start=$(sed -n 's/^ExecStart=//p' "$root$unit_dir/lifeline-agent.service")
 start_agent() {
     install -d -m 0755 "$root/run/lifeline-agent"
@@ -196,7 +202,8 @@ agent_id=$(sed -n 's/^agent_id = "\(.*\)"$/\1/p' "$root/var/lib/lifeline-agent/i
 [ "$(stat -c '%a' "$root/var/lib/lifeline-agent/agent.key")" = "600" ] || fail "agent.key is not 0600"
 has_snapshots() { [ "$(agent_json "$agent_id" '["snapshot_count"]')" -ge "$1" ]; }
 wait_until 30 has_snapshots 1
-secret=$(python3 -c 'import base64,sys; t=sys.argv[1][4:]; print(base64.urlsafe_b64decode(t + "=" * (-len(t) % 4)).decode().split("\n")[2])' "$token")
+# The token's secret, decoded through the environment so that it is on no command line here either.
+secret=$(TOKEN=$token python3 -c 'import base64,os; t=os.environ["TOKEN"][4:]; print(base64.urlsafe_b64decode(t + "=" * (-len(t) % 4)).decode().split("\n")[2])')
 if grep -rqF "$secret" "$work"/*.log "$root/etc" "$root/var/lib/lifeline-agent"; then
     fail "the token's secret was written to a log or left on disk"
 fi

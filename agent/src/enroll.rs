@@ -41,6 +41,10 @@ pub async fn on_first_start(
     let mut attempt = 0u32;
     loop {
         if state.is_enrolled() {
+            // Enrolling again would need the identity removed first; a token left here is only a secret lying around.
+            if token_file.exists() {
+                info!(path = %token_file.display(), "already enrolled; the preseeded token is not needed");
+            }
             forget_token(token_file);
             return true;
         }

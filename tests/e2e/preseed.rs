@@ -107,13 +107,22 @@ fn a_missing_token_is_waited_for_and_a_good_one_enrolls_and_is_deleted() {
     assert!(listed.as_array().unwrap().iter().any(|a| a["id"] == id.as_str()), "{id} not in {listed}");
     assert!(!agent.proc.output().contains(&secret(&token)), "the token's secret reached the log");
 
-    // Restarted, the enrolled agent keeps its identity and does not look for a token again.
+    // Restarted with a token lying there again, the enrolled agent keeps its identity, does not enroll again, and
+    // deletes the token, a secret it has no use for.
     agent.proc.terminate();
-    let again = Preseeded { proc: Proc::spawn("lifeline-agent", Agent::cmd(agent.dir.path(), &["run"])), ..agent };
+    let leftover = server.token(&[]);
+    std::fs::write(agent.token_file(), &leftover).unwrap();
+    let file = agent.token_file();
+    let cmd = Agent::cmd(agent.dir.path(), &["run", "--token-file", file.to_str().unwrap()]);
+    let again = Preseeded { proc: Proc::spawn("lifeline-agent", cmd), ..agent };
     let started = again.proc.wait_for_line("lifeline-agent started", WAIT);
     assert!(started.contains(&format!("agent_id={id}")), "the agent changed identity on restart: {started}");
     again.proc.wait_for_line("connected", WAIT);
-    assert!(!again.proc.output().contains(FAILED), "{}", again.proc.output());
+    let log = again.proc.output();
+    assert!(log.contains("already enrolled; the preseeded token is not needed"), "{log}");
+    assert!(!log.contains(FAILED) && !log.contains("enrolled with the preseeded token"), "{log}");
+    assert!(!file.exists(), "the unneeded token was left on disk");
+    assert_eq!(server.json(&["agent", "list"]).as_array().unwrap().len(), 1, "the restart enrolled a second agent");
 }
 
 #[test]
