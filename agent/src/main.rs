@@ -43,11 +43,14 @@ enum Command {
         #[arg(long)]
         keep_existing: bool,
     },
-    /// Run the agent service
+    /// Run the agent service (enrolling first with a preseeded token if this machine is not enrolled yet)
     Run {
         /// Policy file
         #[arg(long, env = "LIFELINE_AGENT_CONFIG")]
         config: Option<PathBuf>,
+        /// Enrollment token used on first start, deleted once enrolled
+        #[arg(long, default_value = enroll::PRESEEDED_TOKEN)]
+        token_file: PathBuf,
     },
     /// Ask the help desk for help; a snapshot of this machine goes with it
     RequestHelp {
@@ -148,8 +151,13 @@ async fn execute(cli: Cli) -> Result<()> {
             println!("enrolled as {} with {}", identity.agent_id, identity.server);
             Ok(())
         }
-        Command::Run { config } => {
+        Command::Run { config, token_file } => {
             let config = Config::load(config.as_deref())?;
+            let shutdown = shutdown_signal();
+            tokio::pin!(shutdown);
+            if !enroll::on_first_start(&token_file, &state, &HostInfo::read(), &mut shutdown).await {
+                return Ok(());
+            }
             let (identity, tls, ca) = state.load()?;
             let collector = Collector::new(config.collect(&identity.server));
             let spool = Spool::open(&state.spool_dir(), config.spool_max_bytes())?;
@@ -177,7 +185,7 @@ async fn execute(cli: Cli) -> Result<()> {
                 book,
             };
             let local = tokio::spawn(local_api::serve(listener, calls_tx, events));
-            let result = link.run(collector, spool, calls_rx, shutdown_signal()).await;
+            let result = link.run(collector, spool, calls_rx, shutdown).await;
             local.abort();
             let _ = std::fs::remove_file(&cli.socket);
             tracing::info!("lifeline-agent stopped");

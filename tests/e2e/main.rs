@@ -7,6 +7,7 @@
 //!   or doubled, and only routine snapshots ever dropped.
 //! - `refusals`: everything that must be refused, with a clear error and nothing stored.
 //! - `live`: watching an agent live (the stream, sharing it, what cannot be watched); refresh now and the diff.
+//! - `preseed`: enrollment on first start from a preseeded token file, as packages install it; bad tokens retried.
 //! - `checks`: approved checks: real data, the authorization matrix, hostile parameters, queueing, the audit chain.
 //! - `requester`: the user's side: pushed ticket threads, answers and confirmations, self-help, subscribed events.
 
@@ -18,5 +19,6 @@ mod delivery;
 mod flow;
 mod harness;
 mod live;
+mod preseed;
 mod refusals;
 mod requester;
