@@ -7,6 +7,7 @@
 //! - `refusals`: everything that must be refused, with a clear error and nothing stored.
 //! - `live`: watching an agent live (the stream, sharing it, what cannot be watched); refresh now and the diff.
 //! - `checks`: approved checks: real data, the authorization matrix, hostile parameters, queueing, the audit chain.
+//! - `printing`: the printing checks against a private CUPS scheduler: listing a stuck queue, clearing it, refusals.
 //! - `requester`: the user's side: pushed ticket threads, answers and confirmations, self-help, subscribed events.
 
 // A test states its expectations by panicking on what it did not expect.
@@ -17,5 +18,6 @@ mod delivery;
 mod flow;
 mod harness;
 mod live;
+mod printing;
 mod refusals;
 mod requester;
