@@ -46,12 +46,10 @@ pub async fn printer_queue(socket: &Path) -> Result<String, String> {
     for p in &printers {
         out += &describe_printer(p);
     }
-    let _ = writeln!(
-        out,
-        "\n{} job(s) not completed{}",
-        jobs.len(),
-        if jobs.len() >= MAX_JOBS as usize { format!(" (only the first {MAX_JOBS} asked for)") } else { String::new() }
-    );
+    let _ = writeln!(out, "\n{} job(s) not completed", jobs.len());
+    if jobs.len() >= MAX_JOBS as usize {
+        let _ = writeln!(out, "(only the first {MAX_JOBS} are listed)");
+    }
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     for j in &jobs {
         out += &describe_job(j, now);
@@ -73,15 +71,14 @@ pub async fn clear_print_queue(socket: &Path, printer: &str) -> Result<String, S
         cups.request("/admin/", cancel).await?;
     }
     let mut out = format!("cancelled {} job(s) on {printer}\n", ids.len());
-    let before = cups.printers().await?.into_iter().find(|p| p.name == printer);
-    if before.as_ref().is_some_and(|p| p.state == PRINTER_STOPPED) {
+    if cups.printer(printer).await?.is_some_and(|p| p.state == PRINTER_STOPPED) {
         let resume = cups.on_printer(Operation::ResumePrinter, printer);
         cups.request("/admin/", resume).await?;
         out += "the queue was stopped; it is resumed\n";
     }
     let left = cups.jobs(Some(printer)).await?;
     let _ = writeln!(out, "{} job(s) not completed on {printer} now", left.len());
-    if let Some(p) = cups.printers().await?.into_iter().find(|p| p.name == printer) {
+    if let Some(p) = cups.printer(printer).await? {
         out += &describe_printer(&p);
     }
     Ok(out)
@@ -215,6 +212,11 @@ impl Cups {
                 })
             })
             .collect())
+    }
+
+    /// One queue by name, which CUPS compares without regard to case.
+    async fn printer(&mut self, name: &str) -> Result<Option<Printer>, String> {
+        Ok(self.printers().await?.into_iter().find(|p| p.name.eq_ignore_ascii_case(name)))
     }
 
     /// Jobs not completed, on one queue or on all of them (CUPS reads `ipp://localhost/` as every queue).
