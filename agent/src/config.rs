@@ -34,6 +34,8 @@ pub struct Config {
     pub restartable_services: Vec<String>,
     /// Lets `process-list` show command lines, which can hold secrets; off by default.
     pub process_command_lines: bool,
+    /// The CUPS scheduler's local socket, which the printing checks ask.
+    pub cups_socket: PathBuf,
 }
 
 impl Default for Config {
@@ -49,6 +51,7 @@ impl Default for Config {
             enable_class_c: false,
             restartable_services: Vec::new(),
             process_command_lines: false,
+            cups_socket: PathBuf::from("/run/cups/cups.sock"),
         }
     }
 }
@@ -80,6 +83,9 @@ impl Config {
         }
         if !(1..=4096).contains(&config.spool_max_mb) {
             bail!("{}: spool_max_mb must be between 1 and 4096", path.display());
+        }
+        if !config.cups_socket.is_absolute() {
+            bail!("{}: cups_socket must be an absolute path", path.display());
         }
         if !(1..=50).contains(&config.top_processes) {
             bail!("{}: top_processes must be between 1 and 50", path.display());

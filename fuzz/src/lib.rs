@@ -10,6 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lifeline_shared::catalog::{Check, RecordType};
 use lifeline_shared::codec::{self, CodecError, MAX_FRAME_LEN, PREFIX_LEN};
+use lifeline_shared::ipp;
 use lifeline_shared::token::EnrollToken;
 use lifeline_shared::wire::{
     AgentControl, EnrollRequest, EnrollResponse, LiveSample, LocalEvent, LocalRequest, LocalResponse, Request,
@@ -30,6 +31,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("enroll", enroll),
     ("token", token),
     ("server_control", server_control),
+    ("ipp", ipp),
 ];
 
 /// A type that crosses a trust boundary through [`codec`].
@@ -86,6 +88,35 @@ pub fn token(data: &[u8]) {
 pub fn server_control(data: &[u8]) {
     if let Some(ServerControl::RunCheck(req)) = body::<ServerControl>(data) {
         check(&req.check);
+    }
+}
+
+/// `ipp`: what the agent reads from CUPS's socket, as an HTTP answer (before and at the end of the stream) and its
+/// body as IPP, and the same bytes as an IPP body on their own, so the fuzzer reaches the attribute decoder without
+/// having to produce an HTTP head first.
+pub fn ipp(data: &[u8]) {
+    let at_end = ipp::http_answer(data, true);
+    if let Ok(Some(answer)) = ipp::http_answer(data, false) {
+        assert_eq!(at_end.as_ref(), Ok(&Some(answer)), "a complete answer changed when the stream ended");
+    }
+    if let Ok(Some(answer)) = &at_end {
+        assert!(answer.body.len() <= ipp::MAX_BODY, "a body of {} bytes passed the cap", answer.body.len());
+        ipp_body(&answer.body);
+    }
+    ipp_body(data);
+}
+
+/// A decoded IPP body holds no more than the decoder's limits allow.
+fn ipp_body(data: &[u8]) {
+    let Ok(response) = ipp::decode(data) else {
+        return;
+    };
+    let attributes = response.groups.iter().flat_map(|g| &g.attributes);
+    let values: usize = attributes.clone().map(|a| a.values.len()).sum();
+    assert!(values <= ipp::MAX_RECORDS, "{values} values passed the cap of {}", ipp::MAX_RECORDS);
+    for a in attributes {
+        assert!(!a.name.is_empty() && a.name.len() <= ipp::MAX_NAME, "attribute name {:?}", a.name);
+        assert!(a.texts().all(|t| t.len() <= ipp::MAX_VALUE), "{}: a value passed the cap", a.name);
     }
 }
 
@@ -214,6 +245,7 @@ fn params_of(check: &Check) -> Option<Vec<(String, String)>> {
         Check::ProcessList { command_lines } => {
             vec![p("command-lines", if *command_lines { "yes" } else { "no" }.to_owned())]
         }
+        Check::ClearPrintQueue { printer } => vec![p("printer", printer.clone())],
         _ => return None,
     };
     Some(params)

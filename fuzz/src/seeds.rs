@@ -7,6 +7,7 @@
 use lifeline_shared::catalog::{Check, RecordType};
 use lifeline_shared::codec;
 use lifeline_shared::findings::{Category, Finding, FindingKind, Severity};
+use lifeline_shared::ipp;
 use lifeline_shared::token::EnrollToken;
 use lifeline_shared::wire::{
     AgentControl, Battery, CheckOutcome, CheckReport, CheckRequest, ConsentWindow, Cpu, Disk, DiskRate, EnrollRequest,
@@ -52,7 +53,34 @@ pub fn all() -> Result<Vec<Seed>, codec::CodecError> {
         let body = format!("{}\n{fp}\n{}", token.server, token.secret);
         add(&mut out, "token", format!("{name}-body"), body.into_bytes());
     }
+    for (name, answer) in cups_answers() {
+        add(&mut out, "ipp", format!("{name}-http"), answer.to_vec());
+        if let Ok(Some(http)) = ipp::http_answer(answer, false) {
+            // The same answer with its body in chunks, as CUPS may send it, and the body alone.
+            let mut chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+            for chunk in http.body.chunks(100) {
+                chunked.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                chunked.extend_from_slice(chunk);
+                chunked.extend_from_slice(b"\r\n");
+            }
+            chunked.extend_from_slice(b"0\r\n\r\n");
+            add(&mut out, "ipp", format!("{name}-chunked"), chunked);
+            add(&mut out, "ipp", format!("{name}-body"), http.body);
+        }
+    }
     Ok(out)
+}
+
+/// Answers captured from a real cupsd (see `lifeline_shared::ipp`'s tests), byte for byte.
+fn cups_answers() -> [(&'static str, &'static [u8]); 6] {
+    [
+        ("cups_get_printers", include_bytes!("../../shared/testdata/ipp/cups-get-printers.http")),
+        ("get_jobs", include_bytes!("../../shared/testdata/ipp/get-jobs.http")),
+        ("get_jobs_not_found", include_bytes!("../../shared/testdata/ipp/get-jobs-not-found.http")),
+        ("cancel_jobs", include_bytes!("../../shared/testdata/ipp/cancel-jobs.http")),
+        ("resume_printer", include_bytes!("../../shared/testdata/ipp/resume-printer.http")),
+        ("unauthorized", include_bytes!("../../shared/testdata/ipp/unauthorized.http")),
+    ]
 }
 
 fn add(out: &mut Vec<Seed>, target: &'static str, name: String, bytes: Vec<u8>) {
@@ -322,6 +350,8 @@ fn checks() -> Vec<(&'static str, Check)> {
         ("bad_path", Check::DiskUsage { path: "/../../etc/shadow".into() }),
         ("bad_unit", Check::ServiceStatus { unit: "-H evil".into() }),
         ("bad_port", Check::TcpConnect { host: "x".into(), port: 0 }),
+        ("clear_print_queue", Check::ClearPrintQueue { printer: "office-1".into() }),
+        ("bad_printer", Check::ClearPrintQueue { printer: "../x".into() }),
     ]
 }
 

@@ -43,6 +43,7 @@ pub enum Check {
     HttpReach { url: String },
     Ping { host: String, count: u8 },
     Bandwidth { megabytes: u8 },
+    ClearPrintQueue { printer: String },
 }
 
 /// What every check is, apart from its parameters.
@@ -139,6 +140,14 @@ pub const CATALOG: &[Definition] = &[
         &[("megabytes", "1 to 16 each way, default 4")],
         "throughput up and down between this machine and the server, over the agent's own link",
     ),
+    def(
+        "clear-print-queue",
+        Class::C,
+        20,
+        &[("printer", "a CUPS queue name: letters, digits, '-', '_', '.', at most 127 bytes")],
+        "cancel every job waiting on one CUPS queue (cancelled jobs cannot be restored) and resume the queue if it \
+         is stopped",
+    ),
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -174,6 +183,7 @@ impl Check {
             Check::HttpReach { .. } => 12,
             Check::Ping { .. } => 13,
             Check::Bandwidth { .. } => 14,
+            Check::ClearPrintQueue { .. } => 15,
         };
         &CATALOG[index]
     }
@@ -212,6 +222,7 @@ impl Check {
             "http-reach" => Check::HttpReach { url: p.text("url")? },
             "bandwidth" => Check::Bandwidth { megabytes: p.number("megabytes", 1, 16, Some(4))? },
             "ping" => Check::Ping { host: p.text("host")?, count: p.number("count", 1, 10, Some(4))? },
+            "clear-print-queue" => Check::ClearPrintQueue { printer: p.text("printer")? },
             _ => return Err(CatalogError::UnknownCheck(name.to_owned())),
         };
         p.no_leftovers()?;
@@ -250,6 +261,11 @@ impl Check {
             Check::ServiceStatus { unit } | Check::RestartService { unit } if !is_unit_name(unit) => {
                 Err(bad("unit", "must be a systemd unit name (letters, digits, '@', '.', '_', '-', ':')"))
             }
+            Check::ClearPrintQueue { printer } if !is_printer_name(printer) => Err(bad(
+                "printer",
+                "must be a CUPS queue name: 1 to 127 ASCII letters, digits, '-', '_' or '.', starting with a letter or \
+                 digit",
+            )),
             _ => Ok(()),
         }
     }
@@ -267,6 +283,7 @@ impl Check {
             Check::Ping { host, count } => format!("{name} host={host} count={count}"),
             Check::Bandwidth { megabytes } => format!("{name} megabytes={megabytes}"),
             Check::ProcessList { command_lines } => format!("{name} command-lines={command_lines}"),
+            Check::ClearPrintQueue { printer } => format!("{name} printer={printer}"),
             _ => name.to_owned(),
         }
     }
@@ -401,6 +418,15 @@ fn is_unit_name(s: &str) -> bool {
         && s.chars().all(|c| c.is_ascii_alphanumeric() || "@._-:".contains(c))
 }
 
+/// A local CUPS queue, stricter than CUPS itself: CUPS refuses spaces, controls, '/', '\\', '?', quotes and '#' and
+/// allows up to 127 bytes, and reads what follows an '@' as a remote server, which is never a queue to clear here.
+/// Names in other scripts are refused too; such a queue can be cleared on the machine itself.
+fn is_printer_name(s: &str) -> bool {
+    s.len() <= 127
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,6 +454,7 @@ mod tests {
             parse("http-reach", &[("url", "https://example.org/")]),
             parse("ping", &[("host", "::1")]),
             parse("bandwidth", &[]),
+            parse("clear-print-queue", &[("printer", "office-1")]),
         ];
         assert_eq!(samples.len(), CATALOG.len());
         for (sample, def) in samples.into_iter().zip(CATALOG) {
@@ -450,6 +477,10 @@ mod tests {
             (
                 parse("tcp-connect", &[("host", "::1"), ("port", "22")]),
                 Check::TcpConnect { host: "::1".into(), port: 22 },
+            ),
+            (
+                parse("clear-print-queue", &[("printer", "HP_LaserJet-4.2nd")]),
+                Check::ClearPrintQueue { printer: "HP_LaserJet-4.2nd".into() },
             ),
         ];
         for (got, expected) in cases {
@@ -484,6 +515,14 @@ mod tests {
             ("http-reach", &[("url", "http://user@example.org/")], "http:// or https://"),
             ("http-reach", &[("url", "http://example.org:0/")], "port must be"),
             ("http-reach", &[("url", "http://a b/")], "http:// or https://"),
+            ("clear-print-queue", &[], "needs parameter \"printer\""),
+            ("clear-print-queue", &[("printer", "")], "CUPS queue name"),
+            ("clear-print-queue", &[("printer", "../x")], "CUPS queue name"),
+            ("clear-print-queue", &[("printer", "a b")], "CUPS queue name"),
+            ("clear-print-queue", &[("printer", ";rm")], "CUPS queue name"),
+            ("clear-print-queue", &[("printer", "office@print.example.org")], "CUPS queue name"),
+            ("clear-print-queue", &[("printer", "-x")], "CUPS queue name"),
+            ("clear-print-queue", &[("printer", &"p".repeat(128))], "CUPS queue name"),
         ];
         for (name, params, expected) in cases {
             let err = parse(name, params).unwrap_err().to_string();
@@ -500,6 +539,8 @@ mod tests {
             Check::DiskUsage { path: "/../../etc/shadow".into() },
             Check::ServiceStatus { unit: "-H evil".into() },
             Check::TcpConnect { host: "x".into(), port: 0 },
+            Check::ClearPrintQueue { printer: "x/../y".into() },
+            Check::ClearPrintQueue { printer: "p".repeat(300) },
         ];
         for check in forged {
             assert!(check.validate().is_err(), "{check:?}");

@@ -7,6 +7,7 @@
 //! - [`findings`]: pure rules that read a snapshot and say what looks wrong and which ticket category it suggests.
 //! - [`token`]: the enrollment token's text form: where the server is, which CA to pin, and the secret.
 //! - [`backoff`]: the reconnect delay schedule, so every agent spreads its retries the same way.
+//! - [`ipp`]: the agent's requests to CUPS and the decoder of its answers, kept here so they can be fuzzed without IO.
 //!
 //! **Invariant:** this crate does no IO, reads no clock, no environment and no randomness of its own; callers pass
 //! `now` and random input in. That keeps it testable in memory and safe to fuzz.
@@ -16,5 +17,6 @@ pub mod catalog;
 pub mod codec;
 pub mod diff;
 pub mod findings;
+pub mod ipp;
 pub mod token;
 pub mod wire;

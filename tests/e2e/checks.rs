@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::harness::{Agent, Server, eventually};
 
 /// Runs `check run` as the holder of `token` and returns the run's JSON, or the server's refusal as an `Err`.
-fn check_run(server: &Server, token: &str, args: &[&str]) -> Result<Value, String> {
+pub fn check_run(server: &Server, token: &str, args: &[&str]) -> Result<Value, String> {
     let mut all = vec!["check", "run"];
     all.extend_from_slice(args);
     all.push("--json");

@@ -9,6 +9,7 @@
 //! - `live`: watching an agent live (the stream, sharing it, what cannot be watched); refresh now and the diff.
 //! - `preseed`: enrollment on first start from a preseeded token file, as packages install it; bad tokens retried.
 //! - `checks`: approved checks: real data, the authorization matrix, hostile parameters, queueing, the audit chain.
+//! - `printing`: the printing checks against a private CUPS scheduler: listing a stuck queue, clearing it, refusals.
 //! - `requester`: the user's side: pushed ticket threads, answers and confirmations, self-help, subscribed events.
 
 // A test states its expectations by panicking on what it did not expect.
@@ -20,5 +21,6 @@ mod flow;
 mod harness;
 mod live;
 mod preseed;
+mod printing;
 mod refusals;
 mod requester;

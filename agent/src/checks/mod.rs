@@ -3,6 +3,7 @@
 //! for its ticket is open (or the admin's policy allows class A checks unattended). Every request, run or refused,
 //! lands in the user's history. Checks are native Rust: nothing here can start a program.
 
+mod cups;
 mod native;
 
 use std::collections::HashSet;
@@ -199,6 +200,26 @@ mod tests {
         // Allowed: it really asks systemd, which answers or is missing; either way it is not a refusal.
         let allowed = on.run(restart("cups.service"), 1, None).await.unwrap();
         assert!(!matches!(allowed.outcome, CheckOutcome::Refused { .. }), "{allowed:?}");
+    }
+
+    #[tokio::test]
+    async fn clearing_a_print_queue_is_a_fix_and_its_printer_is_checked_here_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let clear = |printer: &str| request(Some(5), Check::ClearPrintQueue { printer: printer.into() });
+        let off = runner(dir.path(), Config::default());
+        off.consents.lock().unwrap().open_window(5, "ann", 0, 60_000).unwrap();
+        assert!(reason(&off.run(clear("office"), 1, None).await.unwrap().outcome).contains("class C"));
+
+        let config = Config { enable_class_c: true, cups_socket: dir.path().join("cups.sock"), ..Config::default() };
+        let on = Runner { config, ..off };
+        for forged in ["../x", "a b", ";rm", "", "office@elsewhere"] {
+            assert!(reason(&on.run(clear(forged), 1, None).await.unwrap().outcome).contains("CUPS queue name"));
+        }
+        let ran = on.run(clear("office"), 1, None).await.unwrap();
+        assert!(
+            matches!(&ran.outcome, CheckOutcome::Failed { error } if error.contains("CUPS is not running")),
+            "{ran:?}"
+        );
     }
 
     #[tokio::test]

@@ -23,7 +23,7 @@ pub async fn run(check: &Check, config: &Config, link: Option<&quinn::Connection
             let unit = unit.clone();
             blocking(move || imp::service_status(&unit)).await
         }
-        Check::PrinterQueue => blocking(imp::printer_queue).await,
+        Check::PrinterQueue => super::cups::printer_queue(&config.cups_socket).await,
         Check::ProcessList { command_lines } => {
             process_list(*command_lines && config.process_command_lines, config.process_command_lines)
         }
@@ -34,6 +34,7 @@ pub async fn run(check: &Check, config: &Config, link: Option<&quinn::Connection
             Some(conn) => bandwidth(conn, *megabytes).await,
             None => Err("no connection to the server to measure".into()),
         },
+        Check::ClearPrintQueue { printer } => super::cups::clear_print_queue(&config.cups_socket, printer).await,
         Check::Ping { host, count } => {
             let addr = tokio::net::lookup_host((host.as_str(), 0))
                 .await
@@ -499,36 +500,6 @@ mod imp {
         }
         Ok(out)
     }
-
-    /// Print queues from CUPS's own configuration and spool directory.
-    pub fn printer_queue() -> Result<String, String> {
-        let conf = std::fs::read_to_string("/etc/cups/printers.conf")
-            .map_err(|e| format!("no CUPS printers configured or readable (/etc/cups/printers.conf: {e})"))?;
-        let mut out = String::new();
-        for (name, state) in parse_printers(&conf) {
-            let _ = writeln!(out, "printer {name}: {state}");
-        }
-        let jobs = std::fs::read_dir("/var/spool/cups")
-            .map(|d| d.filter_map(Result::ok).filter(|f| f.file_name().to_string_lossy().starts_with('d')).count())
-            .unwrap_or(0);
-        let _ = writeln!(out, "{jobs} job file(s) waiting in /var/spool/cups");
-        Ok(out)
-    }
-
-    pub(super) fn parse_printers(conf: &str) -> Vec<(String, String)> {
-        let mut printers = Vec::new();
-        let mut current: Option<(String, String)> = None;
-        for line in conf.lines().map(str::trim) {
-            if let Some(rest) = line.strip_prefix("<Printer ").or_else(|| line.strip_prefix("<DefaultPrinter ")) {
-                current = Some((rest.trim_end_matches('>').to_owned(), "state unknown".into()));
-            } else if let (Some(state), Some(p)) = (line.strip_prefix("State "), current.as_mut()) {
-                p.1 = state.to_lowercase();
-            } else if line == "</Printer>" || line == "</DefaultPrinter>" {
-                printers.extend(current.take());
-            }
-        }
-        printers
-    }
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -538,9 +509,6 @@ mod imp {
     }
     pub fn service_status(_unit: &str) -> Result<String, String> {
         Err("service-status is not implemented on this OS yet".into())
-    }
-    pub fn printer_queue() -> Result<String, String> {
-        Err("printer-queue is not implemented on this OS yet".into())
     }
 }
 
@@ -557,15 +525,6 @@ mod tests {
         let tcp6 = "header\n 0: 00000000000000000000000001000000:0016 00000000000000000000000000000000:0000 0A x\n";
         assert_eq!(parse_sockets(tcp6, Some("0A")), [("[::1]".to_owned(), 22)]);
         assert!(parse_sockets("header\n 0: zz:zz 0 0A\n", None).is_empty());
-    }
-
-    #[test]
-    fn parses_cups_printers() {
-        let conf = "# comment\n<DefaultPrinter office>\nState Stopped\n</DefaultPrinter>\n<Printer lab>\nState Idle\n</Printer>\n";
-        assert_eq!(
-            parse_printers(conf),
-            [("office".to_owned(), "stopped".to_owned()), ("lab".to_owned(), "idle".to_owned())]
-        );
     }
 
     #[tokio::test]
