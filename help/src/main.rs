@@ -150,4 +150,25 @@ mod tests {
         check(&["--ticket", "x"], Err("--ticket needs a number, not \"x\""));
         check(&["--bogus"], Err("unknown argument \"--bogus\""));
     }
+
+    /// The menu launcher, its actions and the login entry run commands this program understands.
+    #[test]
+    fn every_launcher_runs_a_command_we_understand() {
+        let launcher = include_str!("../data/lifeline-help.desktop");
+        let autostart = include_str!("../data/lifeline-help-tray.desktop");
+        let modes = |entry: &str| -> Vec<Mode> {
+            entry
+                .lines()
+                .filter_map(|l| l.strip_prefix("Exec="))
+                .map(|exec| {
+                    let mut words = exec.split_whitespace().map(str::to_owned);
+                    assert_eq!(words.next().as_deref(), Some("lifeline-help"), "{exec}");
+                    parse(words).unwrap_or_else(|e| panic!("{exec}: {e}")).mode
+                })
+                .collect()
+        };
+        let expected = vec![Mode::Dialog(Tab::Help), Mode::Dialog(Tab::Tickets), Mode::Dialog(Tab::Consent)];
+        assert_eq!(modes(launcher), expected);
+        assert_eq!(modes(autostart), vec![Mode::Tray]);
+    }
 }
