@@ -314,6 +314,7 @@ impl Model {
 
     /// What the agent answered to `job` (or why it could not).
     pub fn answer(&mut self, job: Job, result: Result<LocalResponse, CallError>) {
+        debug!(?job, ok = result.is_ok(), "answer");
         if let Some(i) = self.pending.iter().position(|j| *j == job) {
             self.pending.remove(i);
         }
