@@ -314,7 +314,7 @@ impl Model {
 
     /// What the agent answered to `job` (or why it could not).
     pub fn answer(&mut self, job: Job, result: Result<LocalResponse, CallError>) {
-        debug!(?job, ok = result.is_ok(), "answer");
+        debug!(?job, ok = matches!(&result, Ok(r) if !matches!(r, LocalResponse::Error { .. })), "answer");
         if let Some(i) = self.pending.iter().position(|j| *j == job) {
             self.pending.remove(i);
         }
@@ -345,7 +345,10 @@ impl Model {
             (Job::Advice, Err(msg)) => warn!(?msg, "advice outcome not saved"),
             (Job::Help, Ok(LocalResponse::HelpAccepted { ticket })) => self.sent(Step::Accepted(ticket)),
             (Job::Help, Ok(LocalResponse::HelpQueued)) => self.sent(Step::Queued),
-            (Job::Tickets, Ok(LocalResponse::Tickets(tickets))) => self.tickets = Load::Ready(tickets),
+            (Job::Tickets, Ok(LocalResponse::Tickets(tickets))) => {
+                debug!(count = tickets.len(), "tickets");
+                self.tickets = Load::Ready(tickets);
+            }
             (Job::Tickets, Err(msg)) => self.tickets = Load::Failed(msg),
             (Job::Ticket(n), Ok(LocalResponse::Ticket(thread))) if self.ticket == Some(n) => {
                 // The answer box appears with the thread: it takes the focus then, not on every refresh.

@@ -205,3 +205,71 @@ fn a_user_asks_for_help_from_the_desktop_and_follows_the_answer() {
     assert!(history.contains(reply), "{history}");
     eprintln!("screenshots in {}", desktop.shots.display());
 }
+
+/// A second login on the machine, as in `requester`: created for the test, as the help desk's users would be.
+const OTHER: &str = "lifeline-e2e-other";
+
+/// The uid of [`OTHER`], created if missing; `None` where that needs root we do not have (CI runs as root).
+fn other_user() -> Option<u32> {
+    let id = || {
+        let mut cmd = Command::new("id");
+        cmd.args(["-u", OTHER]);
+        run(cmd)
+    };
+    let mut whoami = Command::new("id");
+    whoami.arg("-u");
+    if run(whoami).stdout.trim() != "0" && std::env::var_os("CI").is_none() {
+        return None;
+    }
+    if !id().ok {
+        let mut add = Command::new("useradd");
+        add.args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", OTHER]);
+        let made = run(add);
+        // Another test process may have created it meanwhile: only the user's existence matters.
+        assert!(id().ok, "cannot create {OTHER}: {}", made.stderr);
+    }
+    id().stdout.trim().parse().ok()
+}
+
+#[test]
+fn another_user_of_the_machine_neither_sees_nor_opens_the_first_users_tickets() {
+    let Some(uid) = other_user() else {
+        eprintln!("not run: creating a second user needs root (CI runs it)");
+        return;
+    };
+    let Some(desktop) = Desktop::start() else { return };
+    let server = Server::start();
+    let agent = Agent::start(&server);
+    let mine = agent.request_help("Root's printer jams").to_string();
+    // The other user reaches the socket (0666) and a copy of the program, as on a real machine.
+    let dir = agent.dir.path();
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let program = dir.join("lifeline-help");
+    std::fs::copy(help_bin(), &program).unwrap();
+    let socket = dir.join("agent.sock");
+    let mut cmd = desktop.command(&program, &["--ticket", &mine, "--socket", socket.to_str().unwrap()]);
+    std::os::unix::process::CommandExt::uid(&mut cmd, uid).current_dir("/").env("HOME", "/");
+    let dialog = Proc::spawn("lifeline-help as another user", cmd);
+
+    // Straight to root's ticket, as a notification's click would: the agent refuses, the dialog says why.
+    let refused = dialog.wait_for_line(&format!("answer job=Ticket({mine})"), SLOW);
+    assert!(refused.contains("ok=false"), "{refused}");
+    let window = eventually("the dialog's window", WAIT, || {
+        let found = run(desktop.command(Path::new("xdotool"), &["search", "--name", "^Lifeline help$"]));
+        found.stdout.lines().next().map(str::to_owned)
+    });
+    desktop.screenshot("other-user-ticket");
+    // Their own list, loaded when the dialog opened and again on going back to it by keyboard: empty, while root's
+    // has the ticket.
+    desktop.xdotool(&["windowfocus", "--sync", &window]);
+    desktop.xdotool(&["key", "Return"]);
+    let lists = eventually("the list loaded again after going back", WAIT, || {
+        let output = dialog.output();
+        let lists: Vec<String> = output.lines().filter(|l| l.contains("tickets count=")).map(str::to_owned).collect();
+        (lists.len() >= 2).then_some(lists)
+    });
+    assert!(lists.iter().all(|l| l.ends_with("tickets count=0")), "{lists:?}");
+    desktop.screenshot("other-user-tickets");
+    let roots = agent.call(&["tickets"]).stdout;
+    assert!(roots.contains("Root's printer jams"), "{roots}");
+}
