@@ -149,7 +149,6 @@ impl Model {
             outbox: Vec::new(),
             focus: true,
         };
-        model.request(Job::Findings, LocalRequest::Findings);
         model.show_tab(tab);
         model
     }
@@ -203,7 +202,12 @@ impl Model {
         self.notice = None;
         self.focus = true;
         match tab {
-            Tab::Help => {}
+            // Findings cost the agent a fresh snapshot: asked for once, when the tab that shows them first opens.
+            Tab::Help => {
+                if self.findings == Load::Loading && !self.busy(Job::Findings) {
+                    self.request(Job::Findings, LocalRequest::Findings);
+                }
+            }
             Tab::Tickets => {
                 self.ticket = None;
                 self.reload_tickets();
@@ -576,7 +580,7 @@ pub(crate) mod tests {
     #[test]
     fn tickets_list_and_thread() {
         let mut model = Model::new(Tab::Tickets);
-        assert_eq!(sent(&mut model), vec![LocalRequest::Findings, LocalRequest::Tickets]);
+        assert_eq!(sent(&mut model), vec![LocalRequest::Tickets]);
         let summary = thread(5, "open").summary;
         model.answer(Job::Tickets, Ok(LocalResponse::Tickets(vec![summary.clone()])));
         assert_eq!(model.tickets, Load::Ready(vec![summary]));
@@ -632,9 +636,21 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn findings_are_asked_for_once_when_their_tab_first_opens() {
+        let mut model = Model::on_ticket(3);
+        assert_eq!(sent(&mut model), vec![LocalRequest::Tickets, LocalRequest::Ticket { number: 3 }]);
+        model.show_tab(Tab::Help);
+        model.show_tab(Tab::Help);
+        assert_eq!(sent(&mut model), vec![LocalRequest::Findings]);
+        model.answer(Job::Findings, Ok(LocalResponse::Findings(vec![])));
+        model.show_tab(Tab::Help);
+        assert_eq!(sent(&mut model), vec![]);
+    }
+
+    #[test]
     fn consent_list_revoke_and_extend() {
         let mut model = Model::new(Tab::Consent);
-        assert_eq!(sent(&mut model), vec![LocalRequest::Findings, LocalRequest::Consents]);
+        assert_eq!(sent(&mut model), vec![LocalRequest::Consents]);
         let window = ConsentWindow { ticket: 9, user: "ann".into(), until_ms: 1 };
         let listed = LocalResponse::Consents { windows: vec![window.clone()], unattended_class_a: true };
         model.answer(Job::Consents, Ok(listed));

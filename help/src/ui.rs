@@ -172,8 +172,9 @@ fn advice(ui: &mut egui::Ui, model: &mut Model, texts: &Texts, focus: bool) {
                 model.advice_answer(false);
             }
         }
-        Load::Failed(msg) => {
-            ui.label(msg_text(texts, msg));
+        // Why is told if sending fails too; here it only means there is no advice to show.
+        Load::Failed(_) => {
+            ui.label(texts.get("advice-unavailable"));
             if main_button(ui, texts.get("advice-continue"), focus) {
                 model.advice_answer(false);
             }
@@ -581,6 +582,18 @@ mod tests {
     fn the_user_may_skip_the_advice_while_the_agent_still_looks() {
         let mut h = dialog(Model::new(Tab::Help), Lang::En);
         assert!(h.get_by_label("Skip and describe the problem").is_focused());
+        h.key_press(Key::Enter);
+        settle(&mut h);
+        assert!(h.get_by_label("Subject").is_focused());
+    }
+
+    #[test]
+    fn no_advice_when_the_agent_cannot_look_but_the_request_goes_on() {
+        let mut h = dialog(Model::new(Tab::Help), Lang::En);
+        h.state_mut().model.answer(Job::Findings, Err(CallError::TimedOut));
+        settle(&mut h);
+        assert!(shows(&h, "Lifeline cannot look at this computer right now"));
+        assert!(h.get_by_label("Continue").is_focused());
         h.key_press(Key::Enter);
         settle(&mut h);
         assert!(h.get_by_label("Subject").is_focused());

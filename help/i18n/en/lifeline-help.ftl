@@ -13,6 +13,7 @@ advice-looking = Looking at your computer…
 advice-skip = Skip and describe the problem
 advice-continue = Continue
 advice-none = Nothing looks wrong on this computer right now.
+advice-unavailable = Lifeline cannot look at this computer right now. You can still describe the problem.
 advice-question = Did this solve your problem?
 advice-not-solved = No, I still need help
 advice-solved = Yes, it is solved

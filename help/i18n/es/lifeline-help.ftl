@@ -13,6 +13,7 @@ advice-looking = Revisando su equipo…
 advice-skip = Omitir y describir el problema
 advice-continue = Continuar
 advice-none = Ahora mismo no parece haber nada mal en este equipo.
+advice-unavailable = Lifeline no puede revisar este equipo ahora mismo. Aun así puede describir el problema.
 advice-question = ¿Esto ha resuelto su problema?
 advice-not-solved = No, todavía necesito ayuda
 advice-solved = Sí, está resuelto

@@ -13,6 +13,7 @@ advice-looking = Examen de votre ordinateur…
 advice-skip = Passer et décrire le problème
 advice-continue = Continuer
 advice-none = Rien ne semble anormal sur cet ordinateur pour le moment.
+advice-unavailable = Lifeline ne peut pas examiner cet ordinateur pour le moment. Vous pouvez quand même décrire le problème.
 advice-question = Cela a-t-il résolu votre problème ?
 advice-not-solved = Non, j’ai encore besoin d’aide
 advice-solved = Oui, c’est résolu

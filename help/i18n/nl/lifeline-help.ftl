@@ -13,6 +13,7 @@ advice-looking = Uw computer wordt bekeken…
 advice-skip = Overslaan en het probleem beschrijven
 advice-continue = Verder
 advice-none = Er lijkt op dit moment niets mis met deze computer.
+advice-unavailable = Lifeline kan nu niet naar deze computer kijken. U kunt het probleem wel beschrijven.
 advice-question = Is uw probleem hiermee opgelost?
 advice-not-solved = Nee, ik heb nog hulp nodig
 advice-solved = Ja, het is opgelost

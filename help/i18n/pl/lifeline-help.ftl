@@ -13,6 +13,7 @@ advice-looking = Sprawdzanie komputera…
 advice-skip = Pomiń i opisz problem
 advice-continue = Dalej
 advice-none = W tej chwili nic nie wskazuje na problem z tym komputerem.
+advice-unavailable = Lifeline nie może teraz sprawdzić tego komputera. Nadal możesz opisać problem.
 advice-question = Czy to rozwiązało problem?
 advice-not-solved = Nie, nadal potrzebuję pomocy
 advice-solved = Tak, rozwiązane
