@@ -3,7 +3,7 @@
 //! D-Bus.
 
 use lifeline_shared::wire::{ConsentWindow, LocalEvent, LocalRequest, LocalResponse, ThreadKind};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::client::Agent;
 use crate::i18n::{Arg, Lang, Texts};
@@ -129,20 +129,23 @@ pub fn show(popup: Popup, agent: Agent, lang: Lang) {
             Ok(handle) => handle,
             Err(e) => return warn!(error = %e, "cannot show a notification"),
         };
-        info!(summary = %popup.summary, "notified");
+        info!(id = handle.id(), summary = %popup.summary, "notified");
         if popup.ticket.is_none() && popup.actions.is_empty() {
             return;
         }
-        handle.wait_for_action(|id| {
-            if id == "default"
-                && let Some(n) = popup.ticket
-            {
-                crate::open_dialog(&["--ticket", &n.to_string()]);
-            }
-            if let Some((action, _)) = popup.actions.iter().find(|(a, _)| a.id() == id) {
-                act(*action, &agent, lang);
-            }
-        });
+        // Acted on after the wait: the wait runs inside the notification library's async runtime, where the
+        // blocking call to the agent and the next notification's own runtime must not run.
+        let mut answer = String::new();
+        handle.wait_for_action(|id| answer = id.to_owned());
+        debug!(action = %answer, summary = %popup.summary, "notification answered");
+        if answer == "default"
+            && let Some(n) = popup.ticket
+        {
+            crate::open_dialog(&["--ticket", &n.to_string()]);
+        }
+        if let Some((action, _)) = popup.actions.iter().find(|(a, _)| a.id() == answer) {
+            act(*action, &agent, lang);
+        }
     });
 }
 

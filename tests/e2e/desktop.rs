@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::Once;
 use std::time::Duration;
 
-use crate::harness::{Agent, Proc, Run, Server, bin, eventually, may_act_as_root, run};
+use crate::harness::{Agent, Proc, Run, Server, bin, eventually, field, may_act_as_root, run};
 
 const WAIT: Duration = Duration::from_secs(30);
 /// Findings take a fresh snapshot; a loaded CI machine is slow to start a GL window, too.
@@ -267,4 +267,49 @@ fn another_user_of_the_machine_neither_sees_nor_opens_the_first_users_tickets() 
     desktop.screenshot("other-user-tickets");
     let roots = agent.call(&["tickets"]).stdout;
     assert!(roots.contains("Root's printer jams"), "{roots}");
+}
+
+#[test]
+fn a_consent_window_about_to_close_is_extended_from_its_notification() {
+    let Some(desktop) = Desktop::start() else { return };
+    let help = help_bin();
+    let server = Server::start();
+    let mut agent = Agent::enroll(&server);
+    // A one-minute window is already within the agent's "closes soon" warning.
+    agent.run_with_policy("consent_minutes = 1\n");
+    let socket = agent.dir.path().join("agent.sock");
+    let tray = Proc::spawn(
+        "lifeline-help --tray",
+        desktop.command(&help, &["--tray", "--socket", socket.to_str().expect("utf-8 path")]),
+    );
+    tray.wait_for_line("subscribed to the agent", WAIT);
+
+    let number = agent.request_help("Laptop fan is loud").to_string();
+    let expiring = format!("Permission to run checks for ticket #{number} ends soon");
+    desktop.notified(&expiring);
+    // The daemon's number for it, which its answer names.
+    let shown = tray.wait_for_line(&format!("summary={expiring}"), WAIT);
+    let id = shown.split("id=").nth(1).and_then(|rest| rest.split_whitespace().next()).expect("an id").to_owned();
+    desktop.screenshot("7-expiring");
+
+    // The user presses Extend: the daemon says so on the bus, as dunst's menu would. Said again until the answer
+    // shows, since the tray starts listening just after the notification appeared.
+    let extended = format!("Technicians may run checks for ticket #{number} for longer.");
+    eventually(&format!("{extended:?} after Extend"), WAIT, || {
+        let mut press = desktop.command(Path::new("dbus-send"), &[]);
+        press.args([
+            "--session",
+            "--type=signal",
+            "/org/freedesktop/Notifications",
+            "org.freedesktop.Notifications.ActionInvoked",
+            &format!("uint32:{id}"),
+            "string:extend",
+        ]);
+        assert!(run(press).ok);
+        desktop.monitor.output().contains(&extended).then_some(())
+    });
+    let windows = agent.call(&["consent", "list"]);
+    let left = field(&windows.stdout, &format!("ticket #{number} "));
+    let minutes: u64 = left.split_whitespace().rev().nth(2).and_then(|m| m.parse().ok()).unwrap_or_default();
+    assert!(minutes > 55, "the window was not extended: {}{}", windows.stdout, windows.stderr);
 }
