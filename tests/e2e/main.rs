@@ -11,12 +11,14 @@
 //! - `checks`: approved checks: real data, the authorization matrix, hostile parameters, queueing, the audit chain.
 //! - `printing`: the printing checks against a private CUPS scheduler: listing a stuck queue, clearing it, refusals.
 //! - `requester`: the user's side: pushed ticket threads, answers and confirmations, self-help, subscribed events.
+//! - `desktop`: `lifeline-help` on a real X display and session bus, driven by the keyboard; notifications shown.
 
 // A test states its expectations by panicking on what it did not expect.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod checks;
 mod delivery;
+mod desktop;
 mod flow;
 mod harness;
 mod live;
