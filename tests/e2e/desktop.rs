@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::Once;
 use std::time::Duration;
 
-use crate::harness::{Agent, Proc, Run, Server, bin, eventually, field, may_act_as_root, run};
+use crate::harness::{Agent, Proc, Run, Server, bin, eventually, field, may_act_as_root, other_user, run};
 
 const WAIT: Duration = Duration::from_secs(30);
 /// Findings take a fresh snapshot; a loaded CI machine is slow to start a GL window, too.
@@ -204,26 +204,6 @@ fn a_user_asks_for_help_from_the_desktop_and_follows_the_answer() {
     assert!(history.contains(&format!("(requester) answered: {answer}")), "{history}");
     assert!(history.contains(reply), "{history}");
     eprintln!("screenshots in {}", desktop.shots.display());
-}
-
-/// A second login on the machine, as in `requester`: created for the test, as the help desk's users would be.
-const OTHER: &str = "lifeline-e2e-other";
-
-/// The uid of [`OTHER`], created if missing.
-fn other_user() -> u32 {
-    let id = || {
-        let mut cmd = Command::new("id");
-        cmd.args(["-u", OTHER]);
-        run(cmd)
-    };
-    if !id().ok {
-        let mut add = Command::new("useradd");
-        add.args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", OTHER]);
-        let made = run(add);
-        // Another test process may have created it meanwhile: only the user's existence matters.
-        assert!(id().ok, "cannot create {OTHER}: {}", made.stderr);
-    }
-    id().stdout.trim().parse().expect("a uid")
 }
 
 #[test]

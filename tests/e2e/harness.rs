@@ -287,6 +287,26 @@ pub fn may_act_as_root(what: &str) -> bool {
     false
 }
 
+/// A second login on the machine, created for the tests that need two users, as a help desk's users would be.
+pub const OTHER_USER: &str = "lifeline-e2e-other";
+
+/// The uid of [`OTHER_USER`], created if missing (needs root: see [`may_act_as_root`]).
+pub fn other_user() -> u32 {
+    let id = || {
+        let mut cmd = Command::new("id");
+        cmd.args(["-u", OTHER_USER]);
+        run(cmd)
+    };
+    if !id().ok {
+        let mut add = Command::new("useradd");
+        add.args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", OTHER_USER]);
+        let made = run(add);
+        // Another test process may have created it meanwhile: only the user's existence matters.
+        assert!(id().ok, "cannot create {OTHER_USER}: {}", made.stderr);
+    }
+    id().stdout.trim().parse().expect("a uid")
+}
+
 /// A network namespace of our own, with its loopback up and `veth_pairs` pairs of virtual interfaces (down, and
 /// linked to nothing outside), deleted on drop.
 pub struct Netns(pub String);

@@ -13,7 +13,7 @@ use lifeline_shared::codec;
 use lifeline_shared::wire::{LocalEvent, LocalRequest, LocalResponse, ThreadKind};
 use serde::de::DeserializeOwned;
 
-use crate::harness::{Agent, Server, bin, eventually, may_act_as_root, run};
+use crate::harness::{Agent, OTHER_USER, Server, bin, eventually, may_act_as_root, other_user, run};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -199,24 +199,6 @@ fn self_help_advice_outcomes_are_counted_and_checks_are_announced() {
     );
 }
 
-/// A second login on the machine: created for the test, as the help desk's users would be.
-const OTHER: &str = "lifeline-e2e-other";
-
-/// The uid of [`OTHER`], created if missing.
-fn other_user() -> u32 {
-    let command = |program: &str, args: &[&str]| {
-        let mut cmd = Command::new(program);
-        cmd.args(args);
-        run(cmd)
-    };
-    if !command("id", &["-u", OTHER]).ok {
-        let made = command("useradd", &["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", OTHER]);
-        // Another test process may have created it meanwhile: only the user's existence matters.
-        assert!(command("id", &["-u", OTHER]).ok, "cannot create {OTHER}: {}", made.stderr);
-    }
-    command("id", &["-u", OTHER]).stdout.trim().parse().unwrap()
-}
-
 #[test]
 fn two_users_on_one_machine_see_and_answer_only_their_own_tickets() {
     if !may_act_as_root("creating a second user") {
@@ -246,7 +228,7 @@ fn two_users_on_one_machine_see_and_answer_only_their_own_tickets() {
         .iter()
         .map(|t| (t["subject"].as_str().unwrap(), t["requester"].as_str().unwrap()))
         .collect();
-    assert!(requesters.contains(&("Other's screen flickers", OTHER)), "{requesters:?}");
+    assert!(requesters.contains(&("Other's screen flickers", OTHER_USER)), "{requesters:?}");
     assert!(requesters.contains(&("Root's mail is stuck", "root")), "{requesters:?}");
 
     eventually("each user's ticket to reach the machine", WAIT, || {
