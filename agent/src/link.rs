@@ -183,7 +183,10 @@ impl Link {
                     next_sample.as_mut().reset(tokio::time::Instant::now() + interval);
                 }
                 call = calls.recv() => match call {
-                    Some(call) => link.local_call(call, &mut collector, &spool, &wake, &conn_rx, &mut waiting).await,
+                    Some(call) => {
+                        let outbox = Outbox { spool: &spool, wake: &wake, conn: &conn_rx, waiting: &mut waiting };
+                        link.local_call(call, &mut collector, outbox).await;
+                    }
                     None => break,
                 },
                 Some(Outcome { seq, response }) = outcomes.recv() => {
@@ -224,23 +227,14 @@ impl Link {
         Ok(())
     }
 
-    async fn local_call(
-        &self,
-        call: LocalCall,
-        collector: &mut Collector,
-        spool: &SharedSpool,
-        wake: &Notify,
-        conn: &watch::Receiver<Option<quinn::Connection>>,
-        waiting: &mut HashMap<u64, Waiting>,
-    ) {
+    async fn local_call(&self, call: LocalCall, collector: &mut Collector, outbox: Outbox<'_>) {
         let LocalCall { user, request, reply } = call;
         let answer = match request {
             LocalRequest::Help { subject, description } => {
                 let snapshot = collector.snapshot(rand::random(), now_ms()).await;
                 let help = HelpRequest { id: rand::random(), user, subject, description, snapshot };
                 info!(id = %hex::encode(help.id), "help request");
-                let send = Send { spool, wake, conn, waiting };
-                return send.spooled(Request::Help(help), reply, LocalResponse::HelpQueued).await;
+                return outbox.spooled(Request::Help(help), reply, LocalResponse::HelpQueued).await;
             }
             LocalRequest::Consents => {
                 let windows = self.runner.consents.lock().map(|c| c.list(now_ms())).unwrap_or_default();
@@ -285,20 +279,12 @@ impl Link {
                     None => LocalResponse::Error { message: no_such_ticket(number) },
                 }
             }
-            LocalRequest::Reply { ticket, text } => match self.may_act(&user, ticket, Some(&text)) {
-                Ok(()) => {
-                    let action = UserAction::Reply { text };
-                    return self.user_action(Send { spool, wake, conn, waiting }, user, ticket, action, reply).await;
-                }
-                Err(message) => LocalResponse::Error { message },
-            },
-            LocalRequest::Solved { ticket } => match self.may_act(&user, ticket, None) {
-                Ok(()) => {
-                    let action = UserAction::Solved;
-                    return self.user_action(Send { spool, wake, conn, waiting }, user, ticket, action, reply).await;
-                }
-                Err(message) => LocalResponse::Error { message },
-            },
+            LocalRequest::Reply { ticket, text } => {
+                return self.user_action(outbox, user, ticket, UserAction::Reply { text }, reply).await;
+            }
+            LocalRequest::Solved { ticket } => {
+                return self.user_action(outbox, user, ticket, UserAction::Solved, reply).await;
+            }
             LocalRequest::Findings => {
                 let snapshot = collector.snapshot(rand::random(), now_ms()).await;
                 LocalResponse::Findings(findings::evaluate(&snapshot))
@@ -306,8 +292,9 @@ impl Link {
             LocalRequest::AdviceOutcome { shown, solved } => {
                 info!(%user, solved, shown = shown.len(), "self-help advice shown");
                 let report = SelfHelpReport { id: rand::random(), user, at_ms: now_ms(), shown, solved };
-                let send = Send { spool, wake, conn, waiting };
-                return send.spooled(Request::SelfHelp(report), reply, LocalResponse::Saved { delivered: false }).await;
+                return outbox
+                    .spooled(Request::SelfHelp(report), reply, LocalResponse::Saved { delivered: false })
+                    .await;
             }
             // Served by the socket task itself, which holds the subscription; it never comes here.
             LocalRequest::Subscribe => LocalResponse::Error { message: "subscribe on its own connection".into() },
@@ -316,8 +303,8 @@ impl Link {
     }
 
     /// A user may answer or close only their own ticket, and not once it is closed; the server checks again.
-    fn may_act(&self, user: &str, ticket: u64, text: Option<&str>) -> Result<(), String> {
-        if let Some(text) = text
+    fn may_act(&self, user: &str, ticket: u64, action: &UserAction) -> Result<(), String> {
+        if let UserAction::Reply { text } = action
             && (text.trim().is_empty() || text.len() > MAX_ANSWER)
         {
             return Err(format!("an answer must be 1 to {MAX_ANSWER} bytes"));
@@ -334,16 +321,20 @@ impl Link {
 
     async fn user_action(
         &self,
-        send: Send<'_>,
+        outbox: Outbox<'_>,
         user: String,
         ticket: u64,
         action: UserAction,
         reply: oneshot::Sender<LocalResponse>,
     ) {
+        if let Err(message) = self.may_act(&user, ticket, &action) {
+            let _ = reply.send(LocalResponse::Error { message });
+            return;
+        }
         info!(%user, ticket, solved = matches!(action, UserAction::Solved), "user acted on their ticket");
         let request =
             Request::UserTicket(UserTicketAction { id: rand::random(), user, ticket, at_ms: now_ms(), action });
-        send.spooled(request, reply, LocalResponse::Saved { delivered: false }).await;
+        outbox.spooled(request, reply, LocalResponse::Saved { delivered: false }).await;
     }
 }
 
@@ -355,14 +346,14 @@ fn no_such_ticket(number: u64) -> String {
 }
 
 /// What a local call needs to send something through the spool and wait for the server's acknowledgement.
-struct Send<'a> {
+struct Outbox<'a> {
     spool: &'a SharedSpool,
     wake: &'a Notify,
     conn: &'a watch::Receiver<Option<quinn::Connection>>,
     waiting: &'a mut HashMap<u64, Waiting>,
 }
 
-impl Send<'_> {
+impl Outbox<'_> {
     /// Spools `request` (never dropped for room) and answers the user when the server acknowledges it, or at once
     /// with `queued` while offline: either way it is safe on disk.
     async fn spooled(self, request: Request, reply: oneshot::Sender<LocalResponse>, queued: LocalResponse) {

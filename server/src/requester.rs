@@ -30,7 +30,7 @@ pub async fn act(state: &State, agent_id: &str, action: UserTicketAction) -> Res
                 return Ok(false);
             }
             let actor = action.user.as_str();
-            let reopen = |c: &rusqlite::Connection, from: Status, to: Status, reason: &str| {
+            let change_status = |c: &rusqlite::Connection, from: Status, to: Status, reason: &str| {
                 let event = Event::StatusChanged { from, to, reason: Some(reason.to_owned()) };
                 ticket_store::append(c, number, actor, &event, now_ms())
             };
@@ -38,16 +38,16 @@ pub async fn act(state: &State, agent_id: &str, action: UserTicketAction) -> Res
                 UserAction::Reply { text } => {
                     ticket_store::append(c, number, actor, &Event::RequesterReply { body: text }, now_ms())?;
                     if matches!(current.status, Status::Resolved | Status::PendingUser) {
-                        reopen(c, current.status, Status::Open, "the requester answered")?;
+                        change_status(c, current.status, Status::Open, "the requester answered")?;
                     }
                 }
                 UserAction::Solved => match current.status {
                     Status::Closed => return Ok(false),
                     Status::Resolved => {
-                        reopen(c, Status::Resolved, Status::Closed, "the requester confirmed it is solved")?;
+                        change_status(c, Status::Resolved, Status::Closed, "the requester confirmed it is solved")?;
                     }
                     from => {
-                        reopen(c, from, Status::Resolved, "the requester says it is solved")?;
+                        change_status(c, from, Status::Resolved, "the requester says it is solved")?;
                     }
                 },
             }

@@ -87,9 +87,8 @@ fn idle_footprint(server: &Server, secs: u64) -> Vec<Row> {
 fn binary_sizes() -> Vec<Row> {
     let mib = |path: &std::path::Path| std::fs::metadata(path).map(|m| m.len() as f64 / 1_048_576.0).ok();
     let baseline = mib(std::path::Path::new(NODE_EXPORTER));
-    ["lifeline-agent", "lifeline-server"]
+    [("lifeline-agent", "agent binary (stripped)"), ("lifeline-server", "server binary (stripped)")]
         .into_iter()
-        .zip(["agent binary (stripped)", "server binary (stripped)"])
         .map(|(name, figure)| Row {
             figure,
             value: mib(&bin(name)).unwrap(),
