@@ -97,12 +97,7 @@ impl Config {
     pub fn collect(&self, server: &str) -> CollectConfig {
         let host = server.rsplit_once(':').map_or(server, |(h, _)| h).trim_matches(['[', ']']);
         let dns = self.dns_probe.clone().or_else(|| host.parse::<std::net::IpAddr>().is_err().then(|| host.to_owned()));
-        CollectConfig {
-            top_n: self.top_processes,
-            dns_probe: dns,
-            tcp_probe: Some(server.to_owned()),
-            ..CollectConfig::default()
-        }
+        CollectConfig { top_n: self.top_processes, dns_probe: dns, ..CollectConfig::default() }
     }
 
     pub fn spool_max_bytes(&self) -> u64 {

@@ -16,8 +16,8 @@ use lifeline_shared::backoff::Backoff;
 use lifeline_shared::findings;
 use lifeline_shared::wire::{
     AgentControl, ErrorCode, Hello, HelpRequest, LiveSample, LocalEvent, LocalRequest, LocalResponse, PROTOCOL_VERSION,
-    Request, Response, SERVER_NAME, SelfHelpReport, ServerControl, UserAction, UserTicketAction, WATCH_INTERVAL_MS,
-    WATCH_MAX_SECS, close,
+    Probe, ProbeKind, Request, Response, SERVER_NAME, SelfHelpReport, ServerControl, Snapshot, UserAction,
+    UserTicketAction, WATCH_INTERVAL_MS, WATCH_MAX_SECS, close,
 };
 use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
@@ -115,12 +115,12 @@ impl Link {
         let mut warned: HashSet<(u64, u64)> = HashSet::new();
         let mut expiry = tokio::time::interval(Duration::from_secs(30));
         let mut reported_drops = 0;
-        let mut snapshot = tokio::time::interval(link.config.snapshot_interval());
-        snapshot.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut schedule = tokio::time::interval(link.config.snapshot_interval());
+        schedule.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = snapshot.tick() => {
-                    let mut snap = collector.snapshot(rand::random(), now_ms()).await;
+                _ = schedule.tick() => {
+                    let mut snap = snapshot(&mut collector, &conn_rx, &link.identity.server).await;
                     let dropped = spool.lock().map(|s| s.dropped()).unwrap_or(0);
                     if dropped > reported_drops {
                         // Technicians see the gap in the history and why, on the next snapshot that gets through.
@@ -140,7 +140,7 @@ impl Link {
                 }
                 () = &mut shutdown => break,
                 Some(ticket) = refresh_rx.recv() => {
-                    let snapshot = collector.snapshot(rand::random(), now_ms()).await;
+                    let snapshot = snapshot(&mut collector, &conn_rx, &link.identity.server).await;
                     // Ticket data: kept in the spool until the server has it, never dropped for room.
                     match spool_push(&spool, Kind::Kept, Request::TicketSnapshot { ticket, snapshot }).await {
                         Ok(_) => info!(ticket, "fresh snapshot taken for a technician"),
@@ -231,7 +231,7 @@ impl Link {
         let LocalCall { user, request, reply } = call;
         let answer = match request {
             LocalRequest::Help { subject, description } => {
-                let snapshot = collector.snapshot(rand::random(), now_ms()).await;
+                let snapshot = snapshot(collector, outbox.conn, &self.identity.server).await;
                 let help = HelpRequest { id: rand::random(), user, subject, description, snapshot };
                 info!(id = %hex::encode(help.id), "help request");
                 return outbox.spooled(Request::Help(help), reply, LocalResponse::HelpQueued).await;
@@ -286,7 +286,7 @@ impl Link {
                 return self.user_action(outbox, user, ticket, UserAction::Solved, reply).await;
             }
             LocalRequest::Findings => {
-                let snapshot = collector.snapshot(rand::random(), now_ms()).await;
+                let snapshot = snapshot(collector, outbox.conn, &self.identity.server).await;
                 LocalResponse::Findings(findings::evaluate(&snapshot))
             }
             LocalRequest::AdviceOutcome { shown, solved } => {
@@ -346,6 +346,28 @@ fn no_such_ticket(number: u64) -> String {
 }
 
 /// What a local call needs to send something through the spool and wait for the server's acknowledgement.
+/// A snapshot whose server probe is the link itself: connected or not, and QUIC's round-trip estimate. Taken while
+/// offline, it tells the technician later that the link was down then.
+async fn snapshot(
+    collector: &mut Collector,
+    conn: &watch::Receiver<Option<quinn::Connection>>,
+    server: &str,
+) -> Snapshot {
+    let mut snap = collector.snapshot(rand::random(), now_ms()).await;
+    let conn = conn.borrow().clone();
+    snap.network.probes.push(Probe {
+        kind: ProbeKind::Link,
+        target: server.to_owned(),
+        ok: conn.is_some(),
+        latency_us: conn.as_ref().map(|c| u64::try_from(c.rtt().as_micros()).unwrap_or(u64::MAX)),
+        detail: match &conn {
+            Some(c) => format!("connected to {}", c.remote_address()),
+            None => "no connection to the server right now".to_owned(),
+        },
+    });
+    snap
+}
+
 struct Outbox<'a> {
     spool: &'a SharedSpool,
     wake: &'a Notify,

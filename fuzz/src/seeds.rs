@@ -183,11 +183,11 @@ fn snapshot() -> Snapshot {
                     detail: "93.184.215.14".into(),
                 },
                 Probe {
-                    kind: ProbeKind::Tcp,
-                    target: "example.org:443".into(),
+                    kind: ProbeKind::Link,
+                    target: "helpdesk.example.org:7443".into(),
                     ok: false,
                     latency_us: None,
-                    detail: "connection refused".into(),
+                    detail: "no connection to the server right now".into(),
                 },
             ],
         },
@@ -226,8 +226,10 @@ fn finding() -> Finding {
         kind: FindingKind::DiskNearlyFull,
         severity: Severity::Critical,
         category: Category::Storage,
-        summary: "The disk holding / is 97 % full".into(),
+        summary: "The disk / is 97% full.".into(),
         advice: "Empty the trash".into(),
+        about: "/".into(),
+        figure: Some(97),
     }
 }
 

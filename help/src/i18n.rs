@@ -2,6 +2,7 @@
 //! compiled into the binary so a half-installed package can never show message ids instead of words.
 
 use fluent_bundle::{FluentArgs, FluentBundle, FluentResource, FluentValue};
+use lifeline_shared::findings::{Finding, FindingKind};
 use unic_langid::LanguageIdentifier;
 
 /// The languages we ship, in the order of [`Lang::ALL`].
@@ -82,6 +83,27 @@ impl Texts {
         self.format(id, Some(&fluent))
     }
 
+    /// A finding's summary and advice in this language, from its kind and facts: the English words it carries are
+    /// for technicians.
+    pub fn finding(&self, finding: &Finding) -> (String, String) {
+        let id = match finding.kind {
+            FindingKind::DiskNearlyFull => "finding-disk-nearly-full",
+            FindingKind::MemoryPressure => "finding-memory-pressure",
+            FindingKind::NoDefaultRoute => "finding-no-default-route",
+            FindingKind::DnsFailing => "finding-dns-failing",
+            FindingKind::RunawayProcess => "finding-runaway-process",
+            FindingKind::HighTemperature => "finding-high-temperature",
+            FindingKind::BatteryLow => "finding-battery-low",
+            FindingKind::SwapHeavy => "finding-swap-heavy",
+            FindingKind::ServerUnreachable => "finding-server-unreachable",
+        };
+        let args = [
+            ("about", Arg::Text(finding.about.clone())),
+            ("figure", Arg::Num(u64::from(finding.figure.unwrap_or_default()))),
+        ];
+        (self.with(id, &args), self.with(&format!("{id}-advice"), &args))
+    }
+
     fn format(&self, id: &str, args: Option<&FluentArgs>) -> String {
         let Some(pattern) = self.bundle.get_message(id).and_then(|m| m.value()) else {
             debug_assert!(false, "no text {id:?}");
@@ -157,6 +179,32 @@ mod tests {
         assert_ne!(left(Lang::Pl, 2), left(Lang::Pl, 5));
         assert_eq!(left(Lang::Pl, 2).replace('2', ""), left(Lang::Pl, 22).replace("22", ""));
         assert!(left(Lang::Nl, 5).contains('5'));
+    }
+
+    #[test]
+    fn findings_are_worded_in_every_language_and_the_english_matches_the_technicians() {
+        use lifeline_shared::findings::Severity;
+        for kind in FindingKind::ALL {
+            let finding = Finding::new(kind, Severity::Warning, "/srv/data", Some(93.4));
+            let (summary, advice) = Texts::new(Lang::En).finding(&finding);
+            assert_eq!((summary.as_str(), advice.as_str()), (finding.summary.as_str(), finding.advice.as_str()));
+            for lang in Lang::ALL {
+                let (summary, advice) = Texts::new(lang).finding(&finding);
+                let words = format!("{summary} {advice}");
+                for (fact, quoted) in
+                    [("/srv/data", finding.summary.contains("/srv/data")), ("93", finding.summary.contains("93"))]
+                {
+                    assert_eq!(
+                        words.contains(fact),
+                        quoted || finding.advice.contains(fact),
+                        "{lang:?} {kind:?}: {words}"
+                    );
+                }
+                if lang != Lang::En {
+                    assert_ne!(summary, finding.summary, "{lang:?} {kind:?} is not translated");
+                }
+            }
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ use lifeline_shared::wire::{ConsentWindow, LocalRequest, LocalResponse, TicketSu
 use tracing::{debug, warn};
 
 use crate::client::CallError;
+use crate::i18n::{Lang, Texts};
 use crate::text::{self, MAX_BODY, MAX_SUBJECT};
 
 /// How long "Extend" keeps a consent window open from now.
@@ -124,6 +125,8 @@ pub struct Model {
     pub reply: String,
     pub consents: Load<Consents>,
     pub notice: Option<Notice>,
+    /// The user's language, for the subject suggested from a finding; the window sets it.
+    pub lang: Lang,
     pending: Vec<Job>,
     outbox: Vec<(Job, LocalRequest)>,
     /// Set when a screen opens or changes its main action, so drawing moves the keyboard focus there once.
@@ -145,6 +148,7 @@ impl Model {
             reply: String::new(),
             consents: Load::Loading,
             notice: None,
+            lang: Lang::En,
             pending: Vec::new(),
             outbox: Vec::new(),
             focus: true,
@@ -335,7 +339,8 @@ impl Model {
                 if self.subject.trim().is_empty()
                     && let Some(first) = findings.first()
                 {
-                    self.subject = text::clip(&text::line(&first.summary), MAX_SUBJECT).to_owned();
+                    let (summary, _) = Texts::new(self.lang).finding(first);
+                    self.subject = text::clip(&text::line(&summary), MAX_SUBJECT).to_owned();
                 }
                 self.findings = Load::Ready(findings);
                 self.focus |= self.tab == Tab::Help && self.step == Step::Advice;
@@ -409,17 +414,11 @@ impl Model {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use lifeline_shared::findings::{Category, FindingKind, Severity};
+    use lifeline_shared::findings::{FindingKind, Severity};
     use lifeline_shared::wire::{ThreadEntry, ThreadKind};
 
     pub fn disk_finding() -> Finding {
-        Finding {
-            kind: FindingKind::DiskNearlyFull,
-            severity: Severity::Warning,
-            category: Category::Storage,
-            summary: "The disk /home is 96% full.".into(),
-            advice: "Empty the trash and remove large downloads from /home.".into(),
-        }
+        Finding::new(FindingKind::DiskNearlyFull, Severity::Warning, "/home", Some(96.0))
     }
 
     pub fn thread(number: u64, status: &str) -> TicketThread {
@@ -455,6 +454,14 @@ pub(crate) mod tests {
         assert!(!model.busy(Job::Findings));
         assert_eq!(model.subject, "The disk /home is 96% full.");
         assert!(matches!(&model.findings, Load::Ready(f) if f.len() == 1));
+    }
+
+    #[test]
+    fn the_suggested_subject_is_in_the_users_language() {
+        let mut model = Model::new(Tab::Help);
+        model.lang = Lang::Nl;
+        model.answer(Job::Findings, Ok(LocalResponse::Findings(vec![disk_finding()])));
+        assert_eq!(model.subject, "De schijf /home is voor 96% vol.");
     }
 
     #[test]

@@ -26,8 +26,9 @@ struct HelpApp {
     ctx: egui::Context,
 }
 
-pub fn run(model: Model, agent: Agent, lang: Lang) -> eframe::Result {
+pub fn run(mut model: Model, agent: Agent, lang: Lang) -> eframe::Result {
     let texts = Texts::new(lang);
+    model.lang = lang;
     let viewport = egui::ViewportBuilder::default()
         .with_title(texts.get("app-title"))
         // Matches the launcher's StartupWMClass, so the desktop groups the window with it.
@@ -187,8 +188,9 @@ fn advice(ui: &mut egui::Ui, model: &mut Model, texts: &Texts, focus: bool) {
         }
         Load::Ready(findings) => {
             for finding in findings {
-                ui.strong(&finding.summary);
-                ui.label(&finding.advice);
+                let (summary, advice) = texts.finding(finding);
+                ui.strong(summary);
+                ui.label(advice);
                 ui.add_space(6.0);
             }
             ui.label(texts.get("advice-question"));
@@ -474,7 +476,8 @@ mod tests {
         texts: Texts,
     }
 
-    fn dialog(model: Model, lang: Lang) -> Harness<'static, Dialog> {
+    fn dialog(mut model: Model, lang: Lang) -> Harness<'static, Dialog> {
+        model.lang = lang;
         let state = Dialog { model, texts: Texts::new(lang) };
         // The builder's accessibility check fails the test if any input widget lacks an accessible name.
         let mut harness = Harness::builder()
@@ -754,6 +757,8 @@ mod tests {
             let mut h = dialog(Model::new(Tab::Help), lang);
             answer(&mut h, Job::Findings, LocalResponse::Findings(vec![disk_finding()]));
             assert!(shows(&h, &texts.get("advice-question")), "{lang:?}");
+            let (summary, advice) = texts.finding(&disk_finding());
+            assert!(shows(&h, &summary) && shows(&h, &advice), "{lang:?}: {summary} / {advice}");
             click(&mut h, &texts.get("advice-not-solved"));
             h.state_mut().model.description = "x".repeat(MAX_BODY + 1);
             click(&mut h, &texts.get("form-send"));

@@ -33,8 +33,14 @@ pub struct Finding {
     pub kind: FindingKind,
     pub severity: Severity,
     pub category: Category,
+    /// In English, for technicians and logs; the user's desktop program words it in the user's language from
+    /// `kind`, `about` and `figure` instead.
     pub summary: String,
     pub advice: String,
+    /// What the finding is about, where it names something: a mount point, a program, a sensor, a server address.
+    pub about: String,
+    /// The number the summary quotes, rounded: a percentage or degrees Celsius.
+    pub figure: Option<u32>,
 }
 
 /// Findings may be stored and sent, so variants are only ever added at the end.
@@ -49,6 +55,20 @@ pub enum FindingKind {
     BatteryLow,
     SwapHeavy,
     ServerUnreachable,
+}
+
+impl FindingKind {
+    pub const ALL: [FindingKind; 9] = [
+        FindingKind::DiskNearlyFull,
+        FindingKind::MemoryPressure,
+        FindingKind::NoDefaultRoute,
+        FindingKind::DnsFailing,
+        FindingKind::RunawayProcess,
+        FindingKind::HighTemperature,
+        FindingKind::BatteryLow,
+        FindingKind::SwapHeavy,
+        FindingKind::ServerUnreachable,
+    ];
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -106,8 +126,67 @@ pub fn suggested_category(findings: &[Finding]) -> Option<Category> {
     findings.iter().min_by_key(|f| (Reverse(f.severity), f.kind)).map(|f| f.category)
 }
 
-fn finding(kind: FindingKind, severity: Severity, category: Category, summary: String, advice: String) -> Finding {
-    Finding { kind, severity, category, summary, advice }
+impl Finding {
+    pub fn new(kind: FindingKind, severity: Severity, about: &str, figure: Option<f64>) -> Finding {
+        // Rounded once here, so the English words and every translation quote the same number.
+        let figure = figure.map(|f| f.round().clamp(0.0, f64::from(u32::MAX)) as u32);
+        let (category, summary, advice) = english(kind, about, figure.unwrap_or_default());
+        Finding { kind, severity, category, summary, advice, about: about.to_owned(), figure }
+    }
+}
+
+/// The category and English words of each kind; `help/i18n/*/lifeline-help.ftl` carry the same in every language we
+/// ship (a test there holds the English file to these).
+fn english(kind: FindingKind, about: &str, figure: u32) -> (Category, String, String) {
+    use Category::*;
+    use FindingKind::*;
+    let (category, summary, advice) = match kind {
+        DiskNearlyFull => (
+            Storage,
+            format!("The disk {about} is {figure}% full."),
+            format!("Empty the trash and remove large files you no longer need from {about}."),
+        ),
+        MemoryPressure => (
+            Performance,
+            format!("The computer is running out of memory: only {figure}% is free."),
+            "Save your work, then close programs and browser tabs you are not using.".to_owned(),
+        ),
+        SwapHeavy => (
+            Performance,
+            "The computer has run short of memory for a while and is slowing down.".to_owned(),
+            "Save your work and restart the computer.".to_owned(),
+        ),
+        NoDefaultRoute => (
+            Network,
+            "There is no network route: this computer cannot reach the internet.".to_owned(),
+            "Check that the network cable is plugged in, or that Wi-Fi is switched on and connected.".to_owned(),
+        ),
+        DnsFailing => (
+            Network,
+            "Names are not resolving: websites cannot be found.".to_owned(),
+            "Turn Wi-Fi off and on again, or restart your router, then try again.".to_owned(),
+        ),
+        ServerUnreachable => (
+            Network,
+            format!("The computer cannot reach the help desk's server ({about})."),
+            "Check that you are connected to the internet, then try again in a few minutes.".to_owned(),
+        ),
+        RunawayProcess => (
+            Performance,
+            format!("The program \"{about}\" is keeping the processor busy."),
+            format!("If \"{about}\" is not doing something you asked for, save your work, close it and open it again."),
+        ),
+        HighTemperature => (
+            Hardware,
+            format!("The computer is overheating ({about} at {figure} °C)."),
+            "Make sure the air vents are not blocked, put the computer on a hard surface and let it cool down."
+                .to_owned(),
+        ),
+        BatteryLow => {
+            (Hardware, format!("The battery is nearly empty ({figure}%)."), "Plug in the charger.".to_owned())
+        }
+    };
+    (category, summary, advice)
 }
 
 fn percent(part: u64, whole: u64) -> f64 {
@@ -124,14 +203,7 @@ fn disks(snapshot: &Snapshot, out: &mut Vec<Finding>) {
         } else {
             continue;
         };
-        let mount = &disk.mount_point;
-        out.push(finding(
-            FindingKind::DiskNearlyFull,
-            severity,
-            Category::Storage,
-            format!("The disk {mount} is {used:.0}% full."),
-            format!("Empty the trash and remove large files you no longer need from {mount}."),
-        ));
+        out.push(Finding::new(FindingKind::DiskNearlyFull, severity, &disk.mount_point, Some(used)));
     }
 }
 
@@ -147,67 +219,30 @@ fn memory(snapshot: &Snapshot, out: &mut Vec<Finding>) {
             None
         };
         if let Some(severity) = severity {
-            out.push(finding(
-                FindingKind::MemoryPressure,
-                severity,
-                Category::Performance,
-                format!("The computer is running out of memory: only {free:.0}% is free."),
-                "Save your work, then close programs and browser tabs you are not using.".to_owned(),
-            ));
+            out.push(Finding::new(FindingKind::MemoryPressure, severity, "", Some(free)));
         }
     }
     if m.swap_total_bytes > 0 && percent(m.swap_used_bytes, m.swap_total_bytes) > SWAP_WARNING_PCT {
-        out.push(finding(
-            FindingKind::SwapHeavy,
-            Severity::Warning,
-            Category::Performance,
-            "The computer has run short of memory for a while and is slowing down.".to_owned(),
-            "Save your work and restart the computer.".to_owned(),
-        ));
+        out.push(Finding::new(FindingKind::SwapHeavy, Severity::Warning, "", None));
     }
 }
 
 fn network(snapshot: &Snapshot, out: &mut Vec<Finding>) {
     let net = &snapshot.network;
     if net.default_route.is_none() {
-        out.push(finding(
-            FindingKind::NoDefaultRoute,
-            Severity::Critical,
-            Category::Network,
-            "There is no network route: this computer cannot reach the internet.".to_owned(),
-            "Check that the network cable is plugged in, or that Wi-Fi is switched on and connected.".to_owned(),
-        ));
+        out.push(Finding::new(FindingKind::NoDefaultRoute, Severity::Critical, "", None));
     }
     if net.probes.iter().any(|p| p.kind == ProbeKind::Dns && !p.ok) {
-        out.push(finding(
-            FindingKind::DnsFailing,
-            Severity::Critical,
-            Category::Network,
-            "Names are not resolving: websites cannot be found.".to_owned(),
-            "Turn Wi-Fi off and on again, or restart your router, then try again.".to_owned(),
-        ));
+        out.push(Finding::new(FindingKind::DnsFailing, Severity::Critical, "", None));
     }
-    for probe in net.probes.iter().filter(|p| p.kind == ProbeKind::Tcp && !p.ok) {
-        out.push(finding(
-            FindingKind::ServerUnreachable,
-            Severity::Warning,
-            Category::Network,
-            format!("The computer cannot connect to {}.", probe.target),
-            "Check that you are connected to the internet, then try again in a few minutes.".to_owned(),
-        ));
+    for probe in net.probes.iter().filter(|p| matches!(p.kind, ProbeKind::Tcp | ProbeKind::Link) && !p.ok) {
+        out.push(Finding::new(FindingKind::ServerUnreachable, Severity::Warning, &probe.target, None));
     }
 }
 
 fn processes(snapshot: &Snapshot, out: &mut Vec<Finding>) {
     for p in snapshot.processes.top_cpu.iter().filter(|p| p.cpu_pct >= RUNAWAY_CPU_PCT) {
-        let name = &p.name;
-        out.push(finding(
-            FindingKind::RunawayProcess,
-            Severity::Warning,
-            Category::Performance,
-            format!("The program \"{name}\" is keeping the processor busy."),
-            format!("If \"{name}\" is not doing something you asked for, save your work, close it and open it again."),
-        ));
+        out.push(Finding::new(FindingKind::RunawayProcess, Severity::Warning, &p.name, None));
     }
 }
 
@@ -223,23 +258,10 @@ fn hardware(snapshot: &Snapshot, out: &mut Vec<Finding>) {
         .max_by(|a, b| a.celsius.total_cmp(&b.celsius));
     // One finding for the hottest sensor: cores heat up together, and eight identical findings help nobody.
     if let Some(t) = hot {
-        out.push(finding(
-            FindingKind::HighTemperature,
-            Severity::Warning,
-            Category::Hardware,
-            format!("The computer is overheating ({} at {:.0} °C).", t.label, t.celsius),
-            "Make sure the air vents are not blocked, put the computer on a hard surface and let it cool down."
-                .to_owned(),
-        ));
+        out.push(Finding::new(FindingKind::HighTemperature, Severity::Warning, &t.label, Some(f64::from(t.celsius))));
     }
     if let Some(b) = snapshot.battery.as_ref().filter(|b| b.percent < BATTERY_LOW_PCT && !b.charging) {
-        out.push(finding(
-            FindingKind::BatteryLow,
-            Severity::Info,
-            Category::Hardware,
-            format!("The battery is nearly empty ({:.0}%).", b.percent),
-            "Plug in the charger.".to_owned(),
-        ));
+        out.push(Finding::new(FindingKind::BatteryLow, Severity::Info, "", Some(f64::from(b.percent))));
     }
 }
 

@@ -426,7 +426,7 @@ pub struct Route {
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Probe {
     pub kind: ProbeKind,
-    /// Host name for DNS, `host:port` for TCP.
+    /// Host name for DNS, `host:port` for TCP and the link.
     pub target: String,
     pub ok: bool,
     pub latency_us: Option<u64>,
@@ -437,7 +437,11 @@ pub struct Probe {
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProbeKind {
     Dns,
+    /// Written by agents before the link probe existed; still read in stored snapshots.
     Tcp,
+    /// The agent's own QUIC link to the server, with QUIC's round-trip estimate: the one path to the server that
+    /// matters. A TCP connect to the server's port said nothing about it (the link is UDP).
+    Link,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]

@@ -93,6 +93,14 @@ fn an_offline_agent_keeps_everything_and_delivers_it_once() {
     eventually("the ticket to reach the user's list", WAIT, || {
         agent.call(&["tickets"]).stdout.contains("offline help").then_some(())
     });
+    // The snapshot taken offline says so: the link was down, and the finding tells the technician why it was late.
+    let ticket = server.json(&["ticket", "show", "1"]);
+    let probes = ticket["snapshot"]["network"]["probes"].as_array().cloned().unwrap_or_default();
+    assert!(probes.iter().any(|p| p["kind"] == "Link" && p["ok"] == false), "{probes:?}");
+    assert!(
+        ticket["findings"].as_array().is_some_and(|f| f.iter().any(|f| f["kind"] == "ServerUnreachable")),
+        "{ticket}"
+    );
 }
 
 #[test]

@@ -35,7 +35,14 @@ fn help_request_becomes_a_diagnosed_ticket_that_technicians_work() {
         assert_eq!(ticket["requester"], me.as_str(), "the requester comes from the socket's peer credentials");
     }
     assert!(ticket["snapshot"]["host"]["hostname"].as_str().is_some_and(|h| !h.is_empty()));
-    assert!(ticket["findings"].is_array());
+    // The server is judged by the agent's own link, not by a TCP connect to the QUIC port (the API listens on
+    // another port here, which is where that used to report a healthy server as unreachable).
+    let probes = ticket["snapshot"]["network"]["probes"].as_array().cloned().unwrap_or_default();
+    assert!(probes.iter().any(|p| p["kind"] == "Link" && p["ok"] == true), "{probes:?}");
+    assert!(
+        ticket["findings"].as_array().is_some_and(|f| f.iter().all(|f| f["kind"] != "ServerUnreachable")),
+        "{ticket}"
+    );
     let kinds: Vec<_> = ticket["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["created", "snapshot_attached"]);
     let shown = server.cli(&["ticket", "show", &number]);

@@ -1,4 +1,5 @@
-//! Active checks: can a name be resolved, can a `host:port` be reached, and how long did it take.
+//! The active check in every snapshot: can a name be resolved, and how long did it take. Whether the server can be
+//! reached is the link's to say (`link::snapshot`), from the connection itself.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -7,23 +8,12 @@ use lifeline_shared::wire::{Probe, ProbeKind};
 
 use super::CollectConfig;
 
-/// The configured probes, DNS first, run concurrently so a dead network costs one timeout rather than two.
+/// The configured DNS probe, if any.
 pub(super) async fn run(config: &CollectConfig) -> Vec<Probe> {
-    let timeout = config.probe_timeout;
-    let dns = async {
-        match &config.dns_probe {
-            Some(host) => Some(dns(host, timeout).await),
-            None => None,
-        }
-    };
-    let tcp = async {
-        match &config.tcp_probe {
-            Some(target) => Some(tcp(target, timeout).await),
-            None => None,
-        }
-    };
-    let (dns, tcp) = tokio::join!(dns, tcp);
-    dns.into_iter().chain(tcp).collect()
+    match &config.dns_probe {
+        Some(host) => vec![dns(host, config.probe_timeout).await],
+        None => Vec::new(),
+    }
 }
 
 async fn dns(host: &str, timeout: Duration) -> Probe {
@@ -39,14 +29,6 @@ async fn dns(host: &str, timeout: Duration) -> Probe {
             return Err(std::io::Error::other("no addresses"));
         }
         Ok(addresses.join(", "))
-    })
-    .await
-}
-
-async fn tcp(target: &str, timeout: Duration) -> Probe {
-    timed(ProbeKind::Tcp, target, timeout, async {
-        let stream = tokio::net::TcpStream::connect(target).await?;
-        Ok(format!("connected to {}", stream.peer_addr()?))
     })
     .await
 }
@@ -73,9 +55,9 @@ mod tests {
 
     #[tokio::test]
     async fn failures_carry_the_reason() {
-        let probe = tcp("not a host:port", Duration::from_secs(2)).await;
+        let probe = dns("no such name.invalid", Duration::from_secs(2)).await;
         assert!(!probe.ok && probe.latency_us.is_none() && !probe.detail.is_empty(), "{probe:#?}");
-        let probe = timed(ProbeKind::Tcp, "x", Duration::from_millis(10), std::future::pending()).await;
+        let probe = timed(ProbeKind::Dns, "x", Duration::from_millis(10), std::future::pending()).await;
         assert_eq!(probe.detail, "timed out after 10ms");
         assert!(run(&CollectConfig::default()).await.is_empty());
     }

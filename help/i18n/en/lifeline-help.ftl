@@ -111,3 +111,24 @@ notify-check = A technician ran “{ $check }” for ticket #{ $ticket }
 notify-check-no-ticket = A technician ran “{ $check }” on this computer
 notify-consent-opened = Technicians may run checks for ticket #{ $ticket }
 notify-consent-expiring = Permission to run checks for ticket #{ $ticket } ends soon
+
+# What the agent sees, one message and its advice per kind of finding. $about names the thing (a disk, a program, a
+# sensor, the server's address); $figure is a rounded percentage or degrees Celsius.
+finding-disk-nearly-full = The disk { $about } is { $figure }% full.
+finding-disk-nearly-full-advice = Empty the trash and remove large files you no longer need from { $about }.
+finding-memory-pressure = The computer is running out of memory: only { $figure }% is free.
+finding-memory-pressure-advice = Save your work, then close programs and browser tabs you are not using.
+finding-swap-heavy = The computer has run short of memory for a while and is slowing down.
+finding-swap-heavy-advice = Save your work and restart the computer.
+finding-no-default-route = There is no network route: this computer cannot reach the internet.
+finding-no-default-route-advice = Check that the network cable is plugged in, or that Wi-Fi is switched on and connected.
+finding-dns-failing = Names are not resolving: websites cannot be found.
+finding-dns-failing-advice = Turn Wi-Fi off and on again, or restart your router, then try again.
+finding-server-unreachable = The computer cannot reach the help desk's server ({ $about }).
+finding-server-unreachable-advice = Check that you are connected to the internet, then try again in a few minutes.
+finding-runaway-process = The program "{ $about }" is keeping the processor busy.
+finding-runaway-process-advice = If "{ $about }" is not doing something you asked for, save your work, close it and open it again.
+finding-high-temperature = The computer is overheating ({ $about } at { $figure } °C).
+finding-high-temperature-advice = Make sure the air vents are not blocked, put the computer on a hard surface and let it cool down.
+finding-battery-low = The battery is nearly empty ({ $figure }%).
+finding-battery-low-advice = Plug in the charger.
