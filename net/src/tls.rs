@@ -187,10 +187,11 @@ pub fn peer_leaf(conn: &quinn::Connection) -> Option<CertificateDer<'static>> {
 }
 
 /// Writes key material so that no other user can ever read it, not even for an instant: created 0600 under a
-/// temporary name in the same directory, synced, then renamed over the target.
+/// temporary name in the same directory, synced, then renamed over the target, and the directory synced so the
+/// rename itself survives a power cut (an agent that lost its new identity would have to enroll again).
 pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("secret");
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
@@ -200,5 +201,27 @@ pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()
     let mut file = options.open(&tmp)?;
     file.write_all(bytes)?;
     file.sync_all()?;
-    std::fs::rename(&tmp, path)
+    std::fs::rename(&tmp, path)?;
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn private_files_are_owner_only_replaced_whole_and_leave_no_temporary_behind() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("agent.key");
+        super::write_private(&path, b"first")?;
+        super::write_private(&path, b"second")?;
+        assert_eq!(std::fs::read(&path)?, b"second");
+        assert_eq!(std::fs::metadata(&path)?.permissions().mode() & 0o777, 0o600);
+        let names: Vec<_> =
+            std::fs::read_dir(dir.path())?.map(|e| e.map(|e| e.file_name())).collect::<Result<_, _>>()?;
+        assert_eq!(names, ["agent.key"]);
+        Ok(())
+    }
 }
