@@ -37,6 +37,7 @@ const MAX_BODY: usize = 64 * 1024;
 pub fn router(state: AppState) -> axum::Router {
     axum::Router::new()
         .route("/health", get(health))
+        .route("/api/login", post(login))
         .route("/api/me", get(me))
         .route("/api/agents", get(list_agents))
         .route("/api/agents/{id}", get(show_agent))
@@ -141,7 +142,7 @@ impl FromRequestParts<AppState> for Tech {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::to_owned)
             .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "missing bearer token"))?;
-        match state.store.read(move |c| auth::user_by_api_token(c, &token)).await? {
+        match state.store.read(move |c| auth::user_by_api_token(c, &token, now_ms())).await? {
             Some(user) => Ok(Tech(user)),
             None => {
                 warn!(path = %parts.uri.path(), "refused an unknown API token");
@@ -153,6 +154,49 @@ impl FromRequestParts<AppState> for Tech {
 
 async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    user: String,
+    password: String,
+}
+
+/// Name and password for a token that ends after a working day. One answer for an unknown name and a wrong
+/// password, so the route does not tell which accounts exist; both are audited.
+async fn login(
+    AxumState(state): AxumState<AppState>,
+    body: Result<Json<LoginBody>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(LoginBody { user: name, password }) = body?;
+    if name.is_empty() || name.len() > 64 || password.len() > 1024 {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "user must be 1 to 64 bytes, password at most 1024"));
+    }
+    let lookup = name.clone();
+    let account = state.store.read(move |c| auth::password_hash(c, &lookup)).await?;
+    let user = tokio::task::spawn_blocking(move || match account {
+        Some((user, hash)) => auth::password_matches(&password, &hash).then_some(user),
+        // The same work for a name that does not exist, so the answer's timing does not tell either.
+        None => {
+            auth::password_matches(&password, &auth::DECOY_HASH);
+            None
+        }
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("password check failed: {e}")))?;
+    let now = now_ms();
+    let (who, checked) = (name.clone(), user.clone());
+    let token = state.store.write(move |c| auth::record_login(c, &who, checked.as_ref(), now)).await?;
+    match (token, user) {
+        (Some(token), Some(user)) => {
+            info!(user = %user.name, "login");
+            Ok(Json(json!({ "token": token, "user": user, "expires_at": now + auth::LOGIN_TOKEN_MS })))
+        }
+        _ => {
+            warn!(user = %name, "login refused");
+            Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong user name or password"))
+        }
+    }
 }
 
 async fn me(Tech(user): Tech) -> Json<User> {

@@ -1,6 +1,6 @@
 //! The technician CLI: thin calls to the HTTPS API that print what a person needs, or the raw JSON with `--json`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -30,20 +30,40 @@ pub struct Client {
     pub json: bool,
 }
 
+/// An HTTPS client that trusts only the deployment's CA.
+fn https(ca: &Path) -> Result<ureq::Agent> {
+    let pem = std::fs::read(ca).with_context(|| format!("reading CA certificate {}", ca.display()))?;
+    let ca = ureq::tls::parse_pem(&pem)
+        .find_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .ok_or_else(|| anyhow!("{} holds no PEM certificate", ca.display()))?;
+    let tls = ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![ca]))).build();
+    Ok(ureq::Agent::config_builder().tls_config(tls).http_status_as_error(false).build().new_agent())
+}
+
+/// Trades a name and password for a token that lasts a working day; prints the line that puts it in the shell.
+pub fn login(api: &str, ca: &Path, user: &str, password: &str) -> Result<()> {
+    let url = format!("{}/api/login", api.trim_end_matches('/'));
+    let mut response = https(ca)?
+        .post(&url)
+        .send_json(serde_json::json!({ "user": user, "password": password }))
+        .with_context(|| format!("calling {url}"))?;
+    let status = response.status();
+    let body: Value = response.body_mut().read_json().unwrap_or(Value::Null);
+    let Some(token) = body["token"].as_str().filter(|_| status.is_success()) else {
+        bail!("login refused ({status}): {}", body["error"].as_str().unwrap_or("no reason given"));
+    };
+    eprintln!("logged in as {user}; the token ends {} UTC", time(&body, "expires_at"));
+    println!("export LIFELINE_TOKEN={token}");
+    Ok(())
+}
+
 impl Client {
     pub fn new(args: &ApiArgs) -> Result<Client> {
-        let pem = std::fs::read(&args.ca).with_context(|| format!("reading CA certificate {}", args.ca.display()))?;
-        let ca = ureq::tls::parse_pem(&pem)
-            .find_map(|item| match item {
-                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-                _ => None,
-            })
-            .ok_or_else(|| anyhow!("{} holds no PEM certificate", args.ca.display()))?;
-        let tls =
-            ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![ca]))).build();
-        let agent = ureq::Agent::config_builder().tls_config(tls).http_status_as_error(false).build().new_agent();
         Ok(Client {
-            agent,
+            agent: https(&args.ca)?,
             base: args.api.trim_end_matches('/').to_owned(),
             token: args.token.clone(),
             json: args.json,

@@ -52,6 +52,17 @@ enum Command {
         #[arg(long, default_value_t = lifeline_server::config::DEFAULT_PORT)]
         port: u16,
     },
+    /// Trade your name and password for an API token that lasts a working day (the password is read from
+    /// standard input); prints `export LIFELINE_TOKEN=...`
+    Login {
+        user: String,
+        /// Base URL of the server's API, e.g. https://helpdesk.example.org:7443
+        #[arg(long, env = "LIFELINE_API")]
+        api: String,
+        /// The deployment's CA certificate (the server's pki/ca.pem)
+        #[arg(long, env = "LIFELINE_CA")]
+        ca: PathBuf,
+    },
     /// Technician accounts (works on this machine's server data)
     #[command(subcommand)]
     User(UserCmd),
@@ -336,13 +347,18 @@ fn execute(command: Command) -> Result<()> {
             })
         }
         Command::Quickstart { data_dir, port } => runtime()?.block_on(lifeline_server::quickstart::run(data_dir, port)),
+        Command::Login { user, api, ca } => {
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password).context("reading the password from standard input")?;
+            client::login(&api, &ca, &user, password.trim_end_matches(['\r', '\n']))
+        }
         Command::User(UserCmd::Add { name, tier, local }) => {
             let role = parse_role(&tier)?;
             let state = lifeline_server::prepare(load(&local, Overrides::default())?)?;
             let password = auth::random_secret(15);
             let (user, token) = runtime()?.block_on(state.store.write(move |c| {
                 let user = auth::add_user(c, &name, role, &password, now_ms())?;
-                let token = auth::issue_api_token(c, &user, now_ms())?;
+                let token = auth::issue_api_token(c, &user, now_ms(), None)?;
                 Ok((user, (password, token)))
             }))?;
             println!("created {} ({})", user.name, user.role.as_str());

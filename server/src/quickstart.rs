@@ -39,7 +39,7 @@ pub async fn run(data_dir: PathBuf, port: u16) -> Result<()> {
                     (auth::add_user(c, TECH, auth::Role::Admin, &password, now)?, Some(password))
                 }
             };
-            let api_token = auth::issue_api_token(c, &user, now)?;
+            let api_token = auth::issue_api_token(c, &user, now, None)?;
             let token = auth::create_enrollment_token(c, now, now + 10 * 60_000, 1, "quickstart")?;
             Ok((password, api_token, token.secret))
         })

@@ -411,6 +411,65 @@ fn the_api_refuses_strangers_and_garbage_with_json_errors() {
     assert_eq!(ticket_state().0, before.0 + 1);
 }
 
+#[test]
+fn a_password_login_gives_a_token_for_a_working_day_and_every_attempt_is_audited() {
+    let server = Server::start();
+    let api = Api::new(&server);
+    let added = run(server_cmd(server.dir.path(), &["user", "add", "tina", "--tier", "1"]));
+    assert!(added.ok, "{}", added.stderr);
+    let password = field(&added.stdout, "password:");
+    let audited = |action: &str| -> i64 {
+        db(&server).query_row("SELECT COUNT(*) FROM audit WHERE action = ?1", [action], |r| r.get(0)).unwrap()
+    };
+
+    // The CLI reads the password from standard input, never from its command line.
+    let login = |password: &str| {
+        let mut cmd = std::process::Command::new(crate::harness::bin("lifeline-server"));
+        cmd.args(["login", "tina"]).env("LIFELINE_API", &server.api).env("LIFELINE_CA", server.ca());
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), format!("{password}\n").as_bytes()).unwrap();
+        Run::from(child.wait_with_output().unwrap())
+    };
+    let out = login(&password);
+    assert!(out.ok, "{}", out.stderr);
+    let token = out.stdout.trim().strip_prefix("export LIFELINE_TOKEN=").expect("an export line").to_owned();
+    assert!(out.stderr.contains("logged in as tina"), "{}", out.stderr);
+    let me = server.cli_as(&token, &["ticket", "list"]);
+    assert!(me.ok, "the login token works: {}", me.stderr);
+    assert_eq!(audited("user.login"), 1);
+
+    // A wrong password and an unknown name get the same answer, and both are audited.
+    let refused = login("not-the-password");
+    assert!(!refused.ok && refused.stderr.contains("wrong user name or password"), "{}", refused.stderr);
+    let (status, body) = api.post("/api/login", "application/json", br#"{"user": "nobody", "password": "x"}"#);
+    assert_eq!((status, &body["error"]), (401, &json!("wrong user name or password")), "{body}");
+    assert_eq!(audited("user.login-refused"), 2);
+
+    // Garbage is refused before any password is checked, and audits nothing.
+    let long_name = json!({ "user": "x".repeat(65), "password": "x" }).to_string();
+    for (what, body) in [
+        ("not JSON", b"user=tina".as_slice()),
+        ("a missing field", br#"{"user": "tina"}"#),
+        ("a long name", long_name.as_bytes()),
+    ] {
+        let (status, answer) = api.post("/api/login", "application/json", body);
+        assert!((400..500).contains(&status) && status != 401, "{what}: {status} {answer}");
+    }
+    assert_eq!((audited("user.login"), audited("user.login-refused")), (1, 2));
+
+    // The token ends: once past its end it is refused like any unknown token.
+    let db = rusqlite::Connection::open(db_path(&server)).unwrap();
+    db.execute("UPDATE api_tokens SET expires_at = 1 WHERE expires_at IS NOT NULL", []).unwrap();
+    let late = server.cli_as(&token, &["ticket", "list"]);
+    assert!(!late.ok && late.stderr.contains("401"), "an expired login token still works: {}", late.stdout);
+    assert!(server.cli(&["ticket", "list"]).ok, "console-made tokens do not expire");
+    let verify = server.cli(&["audit", "verify"]);
+    assert!(verify.ok, "{}{}", verify.stdout, verify.stderr);
+}
+
 /// What the server has stored, in the rows a refusal must never add to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Stored {

@@ -155,25 +155,78 @@ fn hash_password(password: &str) -> Result<String, StoreError> {
         .map_err(|e| StoreError::Refused(format!("cannot hash password: {e}")))
 }
 
-/// Issues an API token for `user`; the plain token is returned once and only its hash is kept.
-pub fn issue_api_token(conn: &Connection, user: &User, now: i64) -> Result<String, StoreError> {
+/// Issues an API token for `user`, ending at `expires_at` if given; the plain token is returned once and only its
+/// hash is kept.
+pub fn issue_api_token(
+    conn: &Connection,
+    user: &User,
+    now: i64,
+    expires_at: Option<i64>,
+) -> Result<String, StoreError> {
     let token = format!("llt_{}", random_secret(32));
     conn.execute(
-        "INSERT INTO api_tokens (token_hash, user_id, created_at) VALUES (?1, ?2, ?3)",
-        params![sha256_hex(&token), user.id, now],
+        "INSERT INTO api_tokens (token_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+        params![sha256_hex(&token), user.id, now, expires_at],
     )?;
     Ok(token)
 }
 
-pub fn user_by_api_token(conn: &Connection, token: &str) -> Result<Option<User>, StoreError> {
+pub fn user_by_api_token(conn: &Connection, token: &str, now: i64) -> Result<Option<User>, StoreError> {
     let row: Option<(i64, String, String)> = conn
         .query_row(
-            "SELECT u.id, u.name, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?1",
-            [sha256_hex(token)],
+            "SELECT u.id, u.name, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.token_hash = ?1 AND (t.expires_at IS NULL OR t.expires_at > ?2)",
+            params![sha256_hex(token), now],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
     row.map(|(id, name, role)| Ok(User { id, name, role: parse_role(&role)? })).transpose()
+}
+
+/// How long a token from a password login lasts: one working day, so a forgotten laptop session ends by itself.
+pub const LOGIN_TOKEN_MS: i64 = 12 * 3600 * 1000;
+
+/// The account and password hash to check a login against; the check itself runs outside the store's lock
+/// (argon2 takes real time on purpose).
+pub fn password_hash(conn: &Connection, name: &str) -> Result<Option<(User, String)>, StoreError> {
+    let row: Option<(i64, String, String)> = conn
+        .query_row("SELECT id, role, password_hash FROM users WHERE name = ?1", [name], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    row.map(|(id, role, hash)| Ok((User { id, name: name.to_owned(), role: parse_role(&role)? }, hash))).transpose()
+}
+
+/// A hash no password is known for, checked when the name is unknown so both refusals take as long.
+pub static DECOY_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| hash_password(&random_secret(16)).unwrap_or_default());
+
+pub fn password_matches(password: &str, hash: &str) -> bool {
+    use argon2::PasswordVerifier;
+    argon2::password_hash::PasswordHash::new(hash)
+        .is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// Records a login attempt and, when `user` passed the password check, issues its session token in the same
+/// transaction: there is no token the audit log does not know about.
+pub fn record_login(
+    conn: &Connection,
+    name: &str,
+    user: Option<&User>,
+    now: i64,
+) -> Result<Option<String>, StoreError> {
+    match user {
+        Some(user) => {
+            let expires_at = now + LOGIN_TOKEN_MS;
+            let token = issue_api_token(conn, user, now, Some(expires_at))?;
+            audit::append(conn, name, "user.login", &json!({ "user": name, "expires_at": expires_at }), now)?;
+            Ok(Some(token))
+        }
+        None => {
+            audit::append(conn, name, "user.login-refused", &json!({ "user": name }), now)?;
+            Ok(None)
+        }
+    }
 }
 
 pub fn user_by_name(conn: &Connection, name: &str) -> Result<Option<User>, StoreError> {

@@ -126,6 +126,10 @@ CREATE TABLE self_help (
 );
 CREATE INDEX self_help_by_time ON self_help(at);
 "#,
+    r#"
+-- Tokens from a password login end; tokens an admin created at the console (NULL) do not.
+ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER;
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
