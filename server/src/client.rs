@@ -43,6 +43,31 @@ fn https(ca: &Path) -> Result<ureq::Agent> {
     Ok(ureq::Agent::config_builder().tls_config(tls).http_status_as_error(false).build().new_agent())
 }
 
+/// The password from standard input; at a terminal it asks, and the typing is not echoed.
+pub fn read_password() -> Result<String> {
+    use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+    use std::io::IsTerminal;
+    let stdin = std::io::stdin();
+    let saved = if stdin.is_terminal() {
+        eprint!("password: ");
+        let saved = tcgetattr(&stdin).context("reading the terminal's settings")?;
+        let mut quiet = saved.clone();
+        quiet.local_flags.remove(LocalFlags::ECHO);
+        tcsetattr(&stdin, SetArg::TCSANOW, &quiet).context("turning off echo")?;
+        Some(saved)
+    } else {
+        None
+    };
+    let mut line = String::new();
+    let read = stdin.read_line(&mut line);
+    if let Some(saved) = saved {
+        let _ = tcsetattr(&stdin, SetArg::TCSANOW, &saved);
+        eprintln!();
+    }
+    read.context("reading the password from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
 /// Trades a name and password for a token that lasts a working day; prints the line that puts it in the shell.
 pub fn login(api: &str, ca: &Path, user: &str, password: &str) -> Result<()> {
     let url = format!("{}/api/login", api.trim_end_matches('/'));

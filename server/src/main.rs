@@ -347,11 +347,7 @@ fn execute(command: Command) -> Result<()> {
             })
         }
         Command::Quickstart { data_dir, port } => runtime()?.block_on(lifeline_server::quickstart::run(data_dir, port)),
-        Command::Login { user, api, ca } => {
-            let mut password = String::new();
-            std::io::stdin().read_line(&mut password).context("reading the password from standard input")?;
-            client::login(&api, &ca, &user, password.trim_end_matches(['\r', '\n']))
-        }
+        Command::Login { user, api, ca } => client::login(&api, &ca, &user, &client::read_password()?),
         Command::User(UserCmd::Add { name, tier, local }) => {
             let role = parse_role(&tier)?;
             let state = lifeline_server::prepare(load(&local, Overrides::default())?)?;
