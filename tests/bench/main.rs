@@ -7,6 +7,7 @@
 // A benchmark states what it needs by panicking when it cannot have it, as the tests do.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod desktop;
 #[allow(dead_code)]
 #[path = "../e2e/harness.rs"]
 mod harness;
@@ -38,8 +39,10 @@ fn main() {
     let mut rows = Vec::new();
     rows.extend(idle_footprint(&server, idle_secs));
     rows.extend(binary_sizes());
+    rows.push(desktop::help_size());
     rows.extend(snapshot_collection(&server));
     rows.extend(live_latency(&server));
+    rows.extend(desktop::tray_idle(&server, idle_secs));
     print_table(&rows);
 }
 
@@ -57,7 +60,6 @@ fn idle_footprint(server: &Server, secs: u64) -> Vec<Row> {
     let proc = agent.proc.as_ref().unwrap();
     let start = (cpu_ticks(proc), baseline.as_ref().map(cpu_ticks));
     std::thread::sleep(Duration::from_secs(secs));
-    let cpu_pct = |ticks: u64| ticks as f64 / TICKS_PER_SEC / secs as f64 * 100.0;
     let against = format!("node-exporter, same {secs} s window");
     vec![
         Row {
@@ -76,16 +78,19 @@ fn idle_footprint(server: &Server, secs: u64) -> Vec<Row> {
         },
         Row {
             figure: "agent idle CPU",
-            value: cpu_pct(cpu_ticks(proc) - start.0),
+            value: cpu_pct(cpu_ticks(proc) - start.0, secs),
             unit: "% core",
-            baseline: baseline.as_ref().zip(start.1).map(|(b, s)| cpu_pct(cpu_ticks(b) - s)),
+            baseline: baseline.as_ref().zip(start.1).map(|(b, s)| cpu_pct(cpu_ticks(b) - s, secs)),
             against,
         },
     ]
 }
 
+fn mib(path: &std::path::Path) -> Option<f64> {
+    std::fs::metadata(path).map(|m| m.len() as f64 / 1_048_576.0).ok()
+}
+
 fn binary_sizes() -> Vec<Row> {
-    let mib = |path: &std::path::Path| std::fs::metadata(path).map(|m| m.len() as f64 / 1_048_576.0).ok();
     let baseline = mib(std::path::Path::new(NODE_EXPORTER));
     [("lifeline-agent", "agent binary (stripped)"), ("lifeline-server", "server binary (stripped)")]
         .into_iter()
@@ -208,6 +213,11 @@ fn cpu_ticks(proc: &Proc) -> u64 {
     let rest = stat.rsplit_once(')').expect("stat layout").1;
     let fields: Vec<u64> = rest.split_whitespace().skip(1).map(|f| f.parse().unwrap_or(0)).collect();
     fields[14 - 4] + fields[15 - 4]
+}
+
+/// `ticks` of CPU time over `secs` seconds, in % of one core.
+fn cpu_pct(ticks: u64, secs: u64) -> f64 {
+    ticks as f64 / TICKS_PER_SEC / secs as f64 * 100.0
 }
 
 fn peak_rss_kib(proc: &Proc) -> u64 {

@@ -7,31 +7,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Once;
 use std::time::Duration;
 
-use crate::harness::{Agent, Proc, Run, Server, bin, eventually, field, may_act_as_root, other_user, run};
+use crate::harness::{Agent, Proc, Run, Server, eventually, field, help_bin, may_act_as_root, other_user, run};
 
 const WAIT: Duration = Duration::from_secs(30);
 /// Findings take a fresh snapshot; a loaded CI machine is slow to start a GL window, too.
 const SLOW: Duration = Duration::from_secs(90);
 const TOOLS: [&str; 7] = ["Xvfb", "dbus-daemon", "dbus-monitor", "dunst", "xdotool", "import", "dbus-send"];
-
-/// `lifeline-help`, built beside the binaries the harness builds, in the same profile.
-fn help_bin() -> PathBuf {
-    static BUILD: Once = Once::new();
-    let path = bin("lifeline-agent").with_file_name("lifeline-help");
-    BUILD.call_once(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--bin", "lifeline-help", "-p", "lifeline-help"]);
-        if path.parent().is_some_and(|d| d.ends_with("release")) {
-            cmd.arg("--release");
-        }
-        assert!(cmd.status().expect("running cargo build").success(), "building lifeline-help failed");
-    });
-    path
-}
 
 /// A private desktop session: display, session bus, notification daemon and a monitor of its Notify calls.
 struct Desktop {

@@ -10,6 +10,22 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+/// `lifeline-help`, built beside the binaries the harness builds, in the same profile (plain builds leave it out).
+pub fn help_bin() -> PathBuf {
+    static BUILD: Once = Once::new();
+    let path = bin("lifeline-agent").with_file_name("lifeline-help");
+    BUILD.call_once(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--bin", "lifeline-help", "-p", "lifeline-help"]);
+        if path.parent().is_some_and(|d| d.ends_with("release")) {
+            cmd.arg("--release");
+        }
+        assert!(cmd.status().expect("running cargo build").success(), "building lifeline-help failed");
+    });
+    path
+}
+
 /// Builds the binaries under test once per test process, in the profile this test was built with, so a plain
 /// `cargo test` never runs stale binaries. Cargo's own lock serialises parallel test processes.
 pub fn bin(name: &str) -> PathBuf {

@@ -1,0 +1,60 @@
+//! The desktop program's footprint: its binary, and the tray left alone all day on a session bus, which is what
+//! every user's machine runs from login on.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::harness::{Agent, Proc, Server, help_bin};
+use crate::{NODE_EXPORTER, Row, cpu_pct, cpu_ticks, mib};
+
+pub fn help_size() -> Row {
+    Row {
+        figure: "help binary (stripped)",
+        value: mib(&help_bin()).unwrap(),
+        unit: "MiB",
+        baseline: mib(std::path::Path::new(NODE_EXPORTER)),
+        against: "node-exporter binary".into(),
+    }
+}
+
+/// `lifeline-help --tray` subscribed to a real agent, next to the session bus it talks over, both left alone for
+/// the same window: a tray that polled or redrew would show against a daemon that only waits.
+pub fn tray_idle(server: &Server, secs: u64) -> Vec<Row> {
+    if Command::new("dbus-daemon").arg("--version").output().is_err() {
+        println!("tray rows skipped: dbus-daemon is missing (apt-get install dbus)");
+        return Vec::new();
+    }
+    let mut bus = Command::new("dbus-daemon");
+    bus.args(["--session", "--nofork", "--print-address=1"]);
+    let bus = Proc::spawn("dbus-daemon", bus);
+    let address = bus.wait_for_line("unix:", Duration::from_secs(30)).trim().to_owned();
+    let agent = Agent::start(server);
+    let mut tray = Command::new(help_bin());
+    tray.arg("--tray")
+        .env("DBUS_SESSION_BUS_ADDRESS", &address)
+        .env("LIFELINE_AGENT_SOCKET", agent.dir.path().join("agent.sock"))
+        .env_remove("DISPLAY");
+    let tray = Proc::spawn("lifeline-help", tray);
+    tray.wait_for_line("subscribed", Duration::from_secs(60));
+    // Past start-up (fonts, texts, the bus handshake) before the window opens.
+    std::thread::sleep(Duration::from_secs(5));
+    let start = (cpu_ticks(&tray), cpu_ticks(&bus));
+    std::thread::sleep(Duration::from_secs(secs));
+    let against = format!("its session's dbus-daemon, same {secs} s window");
+    vec![
+        Row {
+            figure: "tray idle RSS",
+            value: tray.rss_kib() as f64 / 1024.0,
+            unit: "MiB",
+            baseline: Some(bus.rss_kib() as f64 / 1024.0),
+            against: against.clone(),
+        },
+        Row {
+            figure: "tray idle CPU",
+            value: cpu_pct(cpu_ticks(&tray) - start.0, secs),
+            unit: "% core",
+            baseline: Some(cpu_pct(cpu_ticks(&bus) - start.1, secs)),
+            against,
+        },
+    ]
+}
