@@ -44,6 +44,7 @@ pub enum Check {
     Ping { host: String, count: u8 },
     Bandwidth { megabytes: u8 },
     ClearPrintQueue { printer: String },
+    Traceroute { host: String, max_hops: u8 },
 }
 
 /// What every check is, apart from its parameters.
@@ -148,6 +149,13 @@ pub const CATALOG: &[Definition] = &[
         "cancel every job waiting on one CUPS queue (cancelled jobs cannot be restored) and resume the queue if it \
          is stopped",
     ),
+    def(
+        "traceroute",
+        Class::B,
+        30,
+        &[("host", "a host name or IP address"), ("max-hops", "1 to 30, default 16")],
+        "the routers on the way to a host, hop by hop, with UDP probes; where the path ends and why",
+    ),
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -184,6 +192,7 @@ impl Check {
             Check::Ping { .. } => 13,
             Check::Bandwidth { .. } => 14,
             Check::ClearPrintQueue { .. } => 15,
+            Check::Traceroute { .. } => const { position("traceroute") },
         };
         &CATALOG[index]
     }
@@ -223,6 +232,9 @@ impl Check {
             "bandwidth" => Check::Bandwidth { megabytes: p.number("megabytes", 1, 16, Some(4))? },
             "ping" => Check::Ping { host: p.text("host")?, count: p.number("count", 1, 10, Some(4))? },
             "clear-print-queue" => Check::ClearPrintQueue { printer: p.text("printer")? },
+            "traceroute" => {
+                Check::Traceroute { host: p.text("host")?, max_hops: p.number("max-hops", 1, 30, Some(16))? }
+            }
             _ => return Err(CatalogError::UnknownCheck(name.to_owned())),
         };
         p.no_leftovers()?;
@@ -249,12 +261,15 @@ impl Check {
                 }
             }
             Check::DnsResolve { name, .. } if !is_host_name(name) => Err(bad("name", "must be a host name")),
-            Check::TcpConnect { host, .. } | Check::Ping { host, .. }
+            Check::TcpConnect { host, .. } | Check::Ping { host, .. } | Check::Traceroute { host, .. }
                 if !is_host_name(host) && host.parse::<std::net::IpAddr>().is_err() =>
             {
                 Err(bad("host", "must be a host name or an IP address"))
             }
             Check::Ping { count, .. } if !(1..=10).contains(count) => Err(bad("count", "must be 1 to 10")),
+            Check::Traceroute { max_hops, .. } if !(1..=30).contains(max_hops) => {
+                Err(bad("max-hops", "must be 1 to 30"))
+            }
             Check::Bandwidth { megabytes } if !(1..=16).contains(megabytes) => Err(bad("megabytes", "must be 1 to 16")),
             Check::TcpConnect { port: 0, .. } => Err(bad("port", "must be 1 to 65535")),
             Check::HttpReach { url } => Url::parse(url).map(drop).map_err(|why| bad("url", why)),
@@ -284,6 +299,7 @@ impl Check {
             Check::Bandwidth { megabytes } => format!("{name} megabytes={megabytes}"),
             Check::ProcessList { command_lines } => format!("{name} command-lines={command_lines}"),
             Check::ClearPrintQueue { printer } => format!("{name} printer={printer}"),
+            Check::Traceroute { host, max_hops } => format!("{name} host={host} max-hops={max_hops}"),
             _ => name.to_owned(),
         }
     }
@@ -400,6 +416,26 @@ impl<'a> Url<'a> {
     }
 }
 
+/// Where a check's definition sits in [`CATALOG`], found by name when the program is compiled, so that no index
+/// written by hand can drift from the table; an unknown name fails the build.
+const fn position(name: &str) -> usize {
+    let mut i = 0;
+    while i < CATALOG.len() {
+        let (a, b) = (CATALOG[i].name.as_bytes(), name.as_bytes());
+        if a.len() == b.len() {
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("a check missing from CATALOG")
+}
+
 fn is_host_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253
@@ -455,6 +491,7 @@ mod tests {
             parse("ping", &[("host", "::1")]),
             parse("bandwidth", &[]),
             parse("clear-print-queue", &[("printer", "office-1")]),
+            parse("traceroute", &[("host", "example.org")]),
         ];
         assert_eq!(samples.len(), CATALOG.len());
         for (sample, def) in samples.into_iter().zip(CATALOG) {
@@ -481,6 +518,14 @@ mod tests {
             (
                 parse("clear-print-queue", &[("printer", "HP_LaserJet-4.2nd")]),
                 Check::ClearPrintQueue { printer: "HP_LaserJet-4.2nd".into() },
+            ),
+            (
+                parse("traceroute", &[("host", "192.0.2.1")]),
+                Check::Traceroute { host: "192.0.2.1".into(), max_hops: 16 },
+            ),
+            (
+                parse("traceroute", &[("host", "2001:db8::1"), ("max-hops", "30")]),
+                Check::Traceroute { host: "2001:db8::1".into(), max_hops: 30 },
             ),
         ];
         for (got, expected) in cases {
@@ -523,6 +568,12 @@ mod tests {
             ("clear-print-queue", &[("printer", "office@print.example.org")], "CUPS queue name"),
             ("clear-print-queue", &[("printer", "-x")], "CUPS queue name"),
             ("clear-print-queue", &[("printer", &"p".repeat(128))], "CUPS queue name"),
+            ("traceroute", &[], "needs parameter \"host\""),
+            ("traceroute", &[("host", "a;b")], "host name or an IP"),
+            ("traceroute", &[("host", "-I")], "host name or an IP"),
+            ("traceroute", &[("host", "a"), ("max-hops", "0")], "1 to 30"),
+            ("traceroute", &[("host", "a"), ("max-hops", "31")], "1 to 30"),
+            ("traceroute", &[("host", "a"), ("probes", "3")], "has no parameter \"probes\""),
         ];
         for (name, params, expected) in cases {
             let err = parse(name, params).unwrap_err().to_string();
@@ -541,6 +592,9 @@ mod tests {
             Check::TcpConnect { host: "x".into(), port: 0 },
             Check::ClearPrintQueue { printer: "x/../y".into() },
             Check::ClearPrintQueue { printer: "p".repeat(300) },
+            Check::Traceroute { host: "x".into(), max_hops: 0 },
+            Check::Traceroute { host: "x".into(), max_hops: 255 },
+            Check::Traceroute { host: "$(id)".into(), max_hops: 4 },
         ];
         for check in forged {
             assert!(check.validate().is_err(), "{check:?}");

@@ -1,11 +1,12 @@
 //! Approved checks through the real binaries: each check's real output, the authorization matrix (roles x classes x
-//! consent states x agent policy), hostile parameters refused twice, queueing for offline agents, and the audit chain.
+//! consent states x agent policy), hostile parameters refused twice, queueing for offline agents, the audit chain, and
+//! a traceroute across a router of its own.
 
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{Agent, Server, eventually};
+use crate::harness::{Agent, Netns, Server, eventually, ip, may_act_as_root};
 
 /// Runs `check run` as the holder of `token` and returns the run's JSON, or the server's refusal as an `Err`.
 pub fn check_run(server: &Server, token: &str, args: &[&str]) -> Result<Value, String> {
@@ -364,4 +365,97 @@ fn a_check_result_survives_the_server_dying_while_the_check_runs() {
     let history = agent.call(&["history"]);
     assert_eq!(history.stdout.matches("ping host=127.0.0.1").count(), 1, "ran once:\n{}", history.stdout);
     assert_eq!(audit_count(&server, "check.executed"), 1);
+}
+
+#[test]
+fn traceroute_reaches_loopback_in_one_hop_and_needs_tier_2() {
+    let server = Server::start();
+    let (t1, t2) = (server.add_user("t1", "1"), server.add_user("t2", "2"));
+    let agent = Agent::start(&server);
+    let ticket = agent.request_help("the file server is slow").to_string();
+    let args = [agent.id.as_str(), "traceroute", "host=127.0.0.1", "--ticket", ticket.as_str()];
+
+    let refused = check_run(&server, &t1, &args).unwrap_err();
+    assert!(refused.contains("403"), "class B is not for tier 1: {refused}");
+    for hostile in ["host=127.0.0.1;id", "host=-n", "max-hops=31"] {
+        let mut bad = vec![agent.id.as_str(), "traceroute", hostile, "--ticket", ticket.as_str()];
+        if !hostile.starts_with("host=") {
+            bad.push("host=127.0.0.1");
+        }
+        assert!(check_run(&server, &t2, &bad).unwrap_err().contains("422"), "{hostile} was accepted");
+    }
+
+    let run = check_run(&server, &t2, &args).unwrap();
+    assert_eq!(run["state"], "done", "{run:#}\nagent log:\n{}", agent.log());
+    let output = run["result"].as_str().unwrap();
+    assert!(output.contains("\n 1  127.0.0.1  "), "{output}");
+    assert!(output.ends_with("reached 127.0.0.1 in 1 hop\n"), "{output}");
+    let history = agent.call(&["history"]);
+    assert!(history.stdout.contains("traceroute host=127.0.0.1 max-hops=16"), "{}", history.stdout);
+}
+
+/// A path with a real router on it: the agent's namespace, a router's and a target's, linked in a row. The trace
+/// names the router, then reaches the target, over IPv4 and IPv6; a route the router refuses ends it with the
+/// router's reason, and one it silently drops shows as stars up to the hop limit.
+#[test]
+fn traceroute_names_the_router_on_the_way_and_says_how_the_path_ends() {
+    if !may_act_as_root("network namespaces") {
+        return;
+    }
+    // Declared first, so dropped last: after the processes running inside them.
+    let (agent_ns, router, target) = (Netns::named("-a"), Netns::named("-r"), Netns::named("-t"));
+    let link = |left: &Netns, right: &Netns, net: u8| {
+        let (l, r) = (format!("lltr{net}l"), format!("lltr{net}r"));
+        ip(&["-n", &left.0, "link", "add", &l, "type", "veth", "peer", "name", &r, "netns", &right.0]);
+        for (ns, dev, host) in [(left, &l, 1), (right, &r, 2)] {
+            ip(&["-n", &ns.0, "addr", "add", &format!("10.77.{net}.{host}/24"), "dev", dev]);
+            ip(&["-n", &ns.0, "addr", "add", &format!("fd77:{net}::{host}/64"), "dev", dev, "nodad"]);
+            ip(&["-n", &ns.0, "link", "set", dev, "up"]);
+        }
+    };
+    link(&agent_ns, &router, 1);
+    link(&router, &target, 2);
+    for (ns, via4, via6) in [(&agent_ns, "10.77.1.2", "fd77:1::2"), (&target, "10.77.2.1", "fd77:2::1")] {
+        ip(&["-n", &ns.0, "route", "add", "default", "via", via4]);
+        ip(&["-n", &ns.0, "-6", "route", "add", "default", "via", via6]);
+    }
+    router.sysctl("net.ipv4.ip_forward=1");
+    router.sysctl("net.ipv6.conf.all.forwarding=1");
+    ip(&["-n", &router.0, "route", "add", "prohibit", "10.77.8.0/24"]);
+    ip(&["-n", &router.0, "route", "add", "blackhole", "10.77.9.0/24"]);
+    // Routers rate-limit their ICMP errors; three probes a hop must all be answered here.
+    for ns in [&router, &target] {
+        ns.sysctl("net.ipv4.icmp_ratelimit=0");
+        ns.sysctl("net.ipv6.icmp.ratelimit=0");
+    }
+
+    let server = Server::start_in_netns(Some(&agent_ns.0));
+    let tech = server.add_user("tina", "2");
+    let agent = Agent::start(&server);
+    let ticket = agent.request_help("cannot reach the file server").to_string();
+    let trace = |host: &str, max_hops: &str| {
+        let (host, max_hops) = (format!("host={host}"), format!("max-hops={max_hops}"));
+        let run = check_run(&server, &tech, &[&agent.id, "traceroute", &host, &max_hops, "--ticket", &ticket]).unwrap();
+        assert_eq!(run["state"], "done", "{run:#}\nagent log:\n{}", agent.log());
+        run["result"].as_str().unwrap().to_owned()
+    };
+
+    // First, while the router has sent this sender nothing: Linux allows a refusing route's errors a burst of five,
+    // then one a second, per sender and in a bucket the other ICMP errors drain too (net.ipv4.route.error_cost,
+    // which a namespace cannot change).
+    let refused = trace("10.77.8.1", "5");
+    assert!(
+        refused.ends_with("stopped at hop 1: 10.77.1.2 says administratively prohibited (filtered)\n"),
+        "{refused}"
+    );
+    for (to, via) in [("10.77.2.2", "10.77.1.2"), ("fd77:2::2", "fd77:1::2")] {
+        let out = trace(to, "5");
+        assert!(out.contains(&format!("\n 1  {via}  ")), "{out}");
+        assert!(out.contains(&format!("\n 2  {to}  ")), "{out}");
+        assert!(out.ends_with(&format!("reached {to} in 2 hops\n")), "{out}");
+        assert_eq!(out.lines().count(), 4, "a heading, two hops and the ending:\n{out}");
+    }
+    let dropped = trace("10.77.9.1", "2");
+    assert!(dropped.contains("\n 2  *  *  *\n"), "{dropped}");
+    assert!(dropped.ends_with("10.77.9.1 not reached within 2 hops\n"), "{dropped}");
 }

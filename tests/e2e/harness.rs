@@ -329,22 +329,39 @@ pub struct Netns(pub String);
 
 impl Netns {
     pub fn create(veth_pairs: usize) -> Netns {
-        let name = format!("lifeline-e2e-{}", std::process::id());
-        let ip = |args: &[&str]| {
-            let mut cmd = Command::new("ip");
-            cmd.args(args);
-            let out = run(cmd);
-            assert!(out.ok, "ip {args:?}: {}", out.stderr);
-        };
-        ip(&["netns", "add", &name]);
-        let netns = Netns(name);
-        ip(&["-n", &netns.0, "link", "set", "lo", "up"]);
+        let netns = Netns::named("");
         for i in 0..veth_pairs {
             let (a, b) = (format!("llveth{i:03}a"), format!("llveth{i:03}b"));
             ip(&["-n", &netns.0, "link", "add", &a, "type", "veth", "peer", "name", &b]);
         }
         netns
     }
+
+    /// A namespace with only its loopback, up, for a test that links several itself; `role` tells apart the
+    /// namespaces of one test process.
+    pub fn named(role: &str) -> Netns {
+        let name = format!("lifeline-e2e-{}{role}", std::process::id());
+        ip(&["netns", "add", &name]);
+        let netns = Netns(name);
+        ip(&["-n", &netns.0, "link", "set", "lo", "up"]);
+        netns
+    }
+
+    /// Sets a sysctl of this namespace's own network stack, such as `net.ipv4.ip_forward=1`.
+    pub fn sysctl(&self, setting: &str) {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.0, "sysctl", "-qw", setting]);
+        let out = run(cmd);
+        assert!(out.ok, "sysctl {setting} in {}: {}", self.0, out.stderr);
+    }
+}
+
+/// `ip` with these arguments, which must succeed.
+pub fn ip(args: &[&str]) {
+    let mut cmd = Command::new("ip");
+    cmd.args(args);
+    let out = run(cmd);
+    assert!(out.ok, "ip {args:?}: {}", out.stderr);
 }
 
 impl Drop for Netns {

@@ -5,6 +5,8 @@
 
 mod cups;
 mod native;
+#[cfg(target_os = "linux")]
+mod traceroute;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

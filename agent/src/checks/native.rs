@@ -36,16 +36,38 @@ pub async fn run(check: &Check, config: &Config, link: Option<&quinn::Connection
         },
         Check::ClearPrintQueue { printer } => super::cups::clear_print_queue(&config.cups_socket, printer).await,
         Check::Ping { host, count } => {
-            let addr = tokio::net::lookup_host((host.as_str(), 0))
-                .await
-                .map_err(|e| format!("{host} does not resolve: {e}"))?
-                .next()
-                .ok_or_else(|| format!("{host} has no address"))?
-                .ip();
+            let addr = resolve(host).await?;
             let (host, count) = (host.clone(), *count);
             blocking(move || ping(&host, addr, count)).await
         }
+        Check::Traceroute { host, max_hops } => traceroute(host, *max_hops, check.definition().time_limit).await,
     }
+}
+
+/// The first address the system resolver gives, as every other program on the machine would use.
+async fn resolve(host: &str) -> Result<std::net::IpAddr, String> {
+    Ok(tokio::net::lookup_host((host, 0))
+        .await
+        .map_err(|e| format!("{host} does not resolve: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{host} has no address"))?
+        .ip())
+}
+
+#[cfg(target_os = "linux")]
+async fn traceroute(host: &str, max_hops: u8, limit: Duration) -> Result<String, String> {
+    let started = Instant::now();
+    let addr = resolve(host).await?;
+    // What the resolver took comes off the check's limit, with a margin, so that a long path is cut short by the
+    // trace itself and reported as far as it got rather than lost to the runner's timeout.
+    let budget = limit.saturating_sub(started.elapsed()).saturating_sub(Duration::from_secs(3));
+    let host = host.to_owned();
+    blocking(move || super::traceroute::trace(&host, addr, max_hops, budget)).await
+}
+
+#[cfg(not(target_os = "linux"))]
+async fn traceroute(_host: &str, _max_hops: u8, _limit: Duration) -> Result<String, String> {
+    Err("traceroute is not implemented on this OS yet".into())
 }
 
 /// Throughput over the agent's own QUIC connection, the path every snapshot takes: megabyte-sized probes up, then
