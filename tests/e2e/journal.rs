@@ -213,7 +213,7 @@ fn journal_errors_shows_one_units_errors_in_the_window_through_the_real_binaries
         "err    Failed to start cups.service - CUPS Scheduler.",
         "err    printer office-1 on fire",
         "1 compressed field(s) not read",
-        "system@0005f3-0005f4.journal: ends before the window",
+        "1 older file(s) end before the window",
         "user-1000.journal: not a journal file",
         "from 1 file(s)",
     ] {

@@ -32,27 +32,26 @@ pub fn journal_errors(dirs: &[PathBuf], unit: &str, hours: u8, deadline: Instant
     let filter = Filter { units: &units, since_us, until_us: u64::MAX, max_priority: MAX_PRIORITY };
 
     let mut skipped: Vec<(String, String)> = Vec::new();
+    let mut older = 0;
     let mut files = Vec::new();
     let paths: Vec<PathBuf> = present.iter().flat_map(|dir| journal_files(dir, &mut skipped)).collect();
+    let found_files = !paths.is_empty();
     for path in paths {
-        match JournalFile::open(&path, deadline) {
-            Ok(mut file) => match journal::header(&mut file) {
-                Ok(header) if header.tail_realtime_us < since_us => {
-                    skipped.push((shown_path(&path), "ends before the window".into()));
-                }
-                Ok(header) => files.push((path, file, header)),
-                Err(e) => skipped.push((shown_path(&path), e.to_string())),
-            },
+        // Opened again to be scanned: a machine may keep thousands of files, and holding them all open costs a
+        // descriptor each.
+        match JournalFile::open(&path, deadline).and_then(|mut f| journal::header(&mut f).map_err(|e| e.to_string())) {
+            Ok(header) if header.tail_realtime_us < since_us => older += 1,
+            Ok(header) => files.push((path, header)),
             Err(e) => skipped.push((shown_path(&path), e)),
         }
     }
-    if files.is_empty() && skipped.is_empty() {
+    if !found_files && skipped.is_empty() {
         return Err("no journal on this machine (journald keeps logs in memory only or is absent)".into());
     }
     // Newest files first, so the budget goes to the newest messages if it runs out.
-    files.sort_by_key(|f| std::cmp::Reverse(f.2.tail_realtime_us));
+    files.sort_by_key(|f| std::cmp::Reverse(f.1.tail_realtime_us));
     if files.len() > MAX_FILES {
-        for (path, ..) in files.drain(MAX_FILES..) {
+        for (path, _) in files.drain(MAX_FILES..) {
             skipped.push((shown_path(&path), format!("past the limit of {MAX_FILES} files")));
         }
     }
@@ -60,23 +59,24 @@ pub fn journal_errors(dirs: &[PathBuf], unit: &str, hours: u8, deadline: Instant
     let mut scan = Scan::default();
     let mut read = 0;
     let mut stopped = None;
-    for (path, mut file, header) in files {
+    for (path, header) in files {
         if let Some(why) = &stopped {
             skipped.push((shown_path(&path), format!("not read: {why}")));
             continue;
         }
-        match journal::scan(&mut file, &header, &filter, &LIMITS, &mut scan) {
-            Ok(()) => read += 1,
-            Err(e) => {
+        let result = JournalFile::open(&path, deadline).map_err(|e| format!("not read: {e}")).and_then(|mut file| {
+            journal::scan(&mut file, &header, &filter, &LIMITS, &mut scan).map_err(|e| {
                 let timed_out = matches!(&e, JournalError::Read(io) if io.kind() == std::io::ErrorKind::TimedOut);
+                let why = if timed_out { "the time limit was reached".to_owned() } else { e.to_string() };
                 if timed_out || matches!(e, JournalError::ReadLimit(_)) {
-                    let why = if timed_out { "the time limit was reached".to_owned() } else { e.to_string() };
                     stopped = Some(why.clone());
-                    skipped.push((shown_path(&path), format!("partly read: {why}")));
-                } else {
-                    skipped.push((shown_path(&path), format!("partly read: {e}")));
                 }
-            }
+                format!("partly read: {why}")
+            })
+        });
+        match result {
+            Ok(()) => read += 1,
+            Err(why) => skipped.push((shown_path(&path), why)),
         }
     }
 
@@ -113,6 +113,9 @@ pub fn journal_errors(dirs: &[PathBuf], unit: &str, hours: u8, deadline: Instant
             scan.compressed_fields
         );
     }
+    if older > 0 {
+        let _ = writeln!(out, "{older} older file(s) end before the window");
+    }
     if let Some(why) = &stopped {
         let _ = writeln!(out, "stopped early: {why}; older entries may be missing");
     }
@@ -125,7 +128,9 @@ pub fn journal_errors(dirs: &[PathBuf], unit: &str, hours: u8, deadline: Instant
     Ok(out)
 }
 
-/// The `*.journal` and `*.journal~` (renamed after an unclean shutdown, still readable) files one level down.
+/// The `*.journal` and `*.journal~` (renamed after an unclean shutdown, still readable) files in the machine id
+/// directories (`<id>` and `<id>.<namespace>`) of `root`. Other directories are not this machine's: `remote/` holds
+/// what systemd-journal-remote received from other machines.
 fn journal_files(root: &Path, skipped: &mut Vec<(String, String)>) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let machines = match std::fs::read_dir(root) {
@@ -136,7 +141,7 @@ fn journal_files(root: &Path, skipped: &mut Vec<(String, String)>) -> Vec<PathBu
         }
     };
     for machine in machines.flatten() {
-        if !machine.file_type().is_ok_and(|t| t.is_dir()) {
+        if !machine.file_type().is_ok_and(|t| t.is_dir()) || !is_machine_dir(&machine.file_name().to_string_lossy()) {
             continue;
         }
         let Ok(files) = std::fs::read_dir(machine.path()) else { continue };
@@ -151,6 +156,11 @@ fn journal_files(root: &Path, skipped: &mut Vec<(String, String)>) -> Vec<PathBu
         }
     }
     out
+}
+
+fn is_machine_dir(name: &str) -> bool {
+    let (id, namespace) = name.split_at_checked(32).unwrap_or((name, "-"));
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) && (namespace.is_empty() || namespace.starts_with('.'))
 }
 
 /// A journal file read in blocks through a small cache: the data objects most entries share (the unit, the priority,
@@ -273,16 +283,47 @@ mod tests {
     }
 
     #[test]
+    fn the_report_lists_the_newest_errors_then_what_was_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let machine = dir.path().join("3d1219c7c4c5404aaa1f6d2a48adfda4");
+        std::fs::create_dir(&machine).unwrap();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as u64;
+        const UNIT: (&str, bool) = ("_SYSTEMD_UNIT=cups.service", false);
+        let entries: Vec<journal::SampleEntry> = vec![
+            (now - 3_600_000_000, &[UNIT, ("PRIORITY=3", false), ("MESSAGE=printer on fire", false)]),
+            (now - 1_800_000_000, &[UNIT, ("PRIORITY=6", false), ("MESSAGE=job queued", false)]),
+            (now - 60_000_000, &[UNIT, ("PRIORITY=2", false), ("MESSAGE=a very long one", true)]),
+        ];
+        std::fs::write(machine.join("system.journal"), journal::sample_file(true, &entries)).unwrap();
+        let out = journal_errors(&[dir.path().to_owned()], "cups", 24, soon()).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(
+            lines[0].starts_with("cups or cups.service at priority err or worse in the last 24 h (since "),
+            "{out}"
+        );
+        assert_eq!(lines[1], "2 error(s), newest first:", "{out}");
+        assert!(lines[2].ends_with(" UTC crit   [compressed]"), "{out}");
+        assert!(lines[3].ends_with(" UTC err    printer on fire"), "{out}");
+        assert!(out.contains("scanned 3 entries in the window (1 KiB read) from 1 file(s)"), "{out}");
+        assert!(out.contains("1 compressed field(s) not read"), "{out}");
+    }
+
+    #[test]
     fn files_that_are_not_journals_are_listed_as_skipped() {
         let dir = tempfile::tempdir().unwrap();
         let machine = dir.path().join("3d1219c7c4c5404aaa1f6d2a48adfda4");
         std::fs::create_dir(&machine).unwrap();
         std::fs::write(machine.join("system.journal"), vec![0u8; 4096]).unwrap();
         std::fs::write(machine.join("notes.txt"), "ignored").unwrap();
+        let remote = dir.path().join("remote");
+        std::fs::create_dir(&remote).unwrap();
+        std::fs::write(remote.join("remote-10.0.0.7.journal"), "another machine's").unwrap();
         let out = journal_errors(&[dir.path().to_owned()], "cups", 1, soon()).unwrap();
         assert!(out.contains("cups or cups.service at priority err or worse in the last 1 h"), "{out}");
         assert!(out.contains("no errors logged by this unit in that time"), "{out}");
         assert!(out.contains("3d1219c7c4c5404aaa1f6d2a48adfda4/system.journal: not a journal file"), "{out}");
-        assert!(!out.contains("notes.txt"), "{out}");
+        assert!(!out.contains("notes.txt") && !out.contains("remote"), "{out}");
+        assert!(is_machine_dir("3d1219c7c4c5404aaa1f6d2a48adfda4.backup"));
+        assert!(!is_machine_dir("3d1219c7c4c5404aaa1f6d2a48adfda4x") && !is_machine_dir("remote"));
     }
 }
