@@ -36,6 +36,8 @@ pub struct Config {
     pub process_command_lines: bool,
     /// The CUPS scheduler's local socket, which the printing checks ask.
     pub cups_socket: PathBuf,
+    /// Where journald keeps its files, one directory per machine id in each; `journal-errors` reads them all.
+    pub journal_dirs: Vec<PathBuf>,
 }
 
 impl Default for Config {
@@ -52,6 +54,7 @@ impl Default for Config {
             restartable_services: Vec::new(),
             process_command_lines: false,
             cups_socket: PathBuf::from("/run/cups/cups.sock"),
+            journal_dirs: vec![PathBuf::from("/var/log/journal"), PathBuf::from("/run/log/journal")],
         }
     }
 }
@@ -86,6 +89,9 @@ impl Config {
         }
         if !config.cups_socket.is_absolute() {
             bail!("{}: cups_socket must be an absolute path", path.display());
+        }
+        if config.journal_dirs.iter().any(|d| !d.is_absolute()) {
+            bail!("{}: journal_dirs must be absolute paths", path.display());
         }
         if !(1..=50).contains(&config.top_processes) {
             bail!("{}: top_processes must be between 1 and 50", path.display());

@@ -11,6 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lifeline_shared::catalog::{Check, RecordType};
 use lifeline_shared::codec::{self, CodecError, MAX_FRAME_LEN, PREFIX_LEN};
 use lifeline_shared::ipp;
+use lifeline_shared::journal::{self, Filter, Limits, Scan};
 use lifeline_shared::token::EnrollToken;
 use lifeline_shared::wire::{
     AgentControl, EnrollRequest, EnrollResponse, LiveSample, LocalEvent, LocalRequest, LocalResponse, Request,
@@ -32,6 +33,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("token", token),
     ("server_control", server_control),
     ("ipp", ipp),
+    ("journal", journal_file),
 ];
 
 /// A type that crosses a trust boundary through [`codec`].
@@ -104,6 +106,32 @@ pub fn ipp(data: &[u8]) {
         ipp_body(&answer.body);
     }
     ipp_body(data);
+}
+
+/// `journal`: a journal file as the agent reads it from disk: the header, then every entry in a window starting
+/// halfway through the file's time span, within a byte budget. A scan ends (with an error or not) inside that budget,
+/// keeps no more matches than it may, newest first, and hands back messages without control characters.
+pub fn journal_file(data: &[u8]) {
+    let Ok(header) = journal::header(&mut &data[..]) else {
+        return;
+    };
+    let units = ["cups.service", "UNIT"];
+    let limits = Limits { max_bytes: 1 << 20, keep: 4, max_message: 64 };
+    let since_us = header.head_realtime_us / 2 + header.tail_realtime_us / 2;
+    let filter = Filter { units: &units, since_us, until_us: u64::MAX, max_priority: 7 };
+    let mut scan = Scan::default();
+    let _ = journal::scan(&mut &data[..], &header, &filter, &limits, &mut scan);
+    assert!(scan.bytes_read <= limits.max_bytes, "read {} bytes past the budget", scan.bytes_read);
+    let matched = scan.matched;
+    let newest = scan.newest(&limits);
+    assert!(newest.len() <= limits.keep && newest.len() as u64 <= matched, "kept {} of {matched}", newest.len());
+    assert!(newest.windows(2).all(|w| w[0].realtime_us >= w[1].realtime_us), "not newest first");
+    for found in newest {
+        assert!(found.priority <= 7 && found.realtime_us >= since_us, "{found:?}");
+        if let journal::Message::Text { text, .. } = &found.message {
+            assert!(!text.chars().any(char::is_control), "a control character in {text:?}");
+        }
+    }
 }
 
 /// A decoded IPP body holds no more than the decoder's limits allow.
@@ -246,6 +274,7 @@ fn params_of(check: &Check) -> Option<Vec<(String, String)>> {
             vec![p("command-lines", if *command_lines { "yes" } else { "no" }.to_owned())]
         }
         Check::ClearPrintQueue { printer } => vec![p("printer", printer.clone())],
+        Check::JournalErrors { unit, hours } => vec![p("unit", unit.clone()), p("hours", hours.to_string())],
         _ => return None,
     };
     Some(params)

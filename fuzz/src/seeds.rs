@@ -8,6 +8,7 @@ use lifeline_shared::catalog::{Check, RecordType};
 use lifeline_shared::codec;
 use lifeline_shared::findings::{Category, Finding, FindingKind, Severity};
 use lifeline_shared::ipp;
+use lifeline_shared::journal;
 use lifeline_shared::token::EnrollToken;
 use lifeline_shared::wire::{
     AgentControl, Battery, CheckOutcome, CheckReport, CheckRequest, ConsentWindow, Cpu, Disk, DiskRate, EnrollRequest,
@@ -68,7 +69,24 @@ pub fn all() -> Result<Vec<Seed>, codec::CodecError> {
             add(&mut out, "ipp", format!("{name}-body"), http.body);
         }
     }
+    for compact in [false, true] {
+        let name = if compact { "compact" } else { "regular" };
+        add(&mut out, "journal", format!("{name}-file"), journal::sample_file(compact, &journal_entries()));
+    }
     Ok(out)
+}
+
+/// A unit's errors, its other messages, systemd's own message about it, another unit, and a compressed message.
+fn journal_entries() -> Vec<journal::SampleEntry<'static>> {
+    const UNIT: (&str, bool) = ("_SYSTEMD_UNIT=cups.service", false);
+    vec![
+        (100, &[UNIT, ("PRIORITY=3", false), ("MESSAGE=printer on fire", false)]),
+        (200, &[UNIT, ("PRIORITY=6", false), ("MESSAGE=job queued", false)]),
+        (300, &[("_SYSTEMD_UNIT=sshd.service", false), ("PRIORITY=2", false), ("MESSAGE=other", false)]),
+        (400, &[("UNIT=cups.service", false), ("PRIORITY=3", false), ("MESSAGE=Failed to start", false)]),
+        (500, &[UNIT, ("PRIORITY=2", false), ("MESSAGE=long", true)]),
+        (600, &[UNIT, ("PRIORITY=3", false), ("MESSAGE=\x1b[31mred\n", false)]),
+    ]
 }
 
 /// Answers captured from a real cupsd (see `lifeline_shared::ipp`'s tests), byte for byte.
@@ -354,6 +372,8 @@ fn checks() -> Vec<(&'static str, Check)> {
         ("bad_port", Check::TcpConnect { host: "x".into(), port: 0 }),
         ("clear_print_queue", Check::ClearPrintQueue { printer: "office-1".into() }),
         ("bad_printer", Check::ClearPrintQueue { printer: "../x".into() }),
+        ("journal_errors", Check::JournalErrors { unit: "cups.service".into(), hours: 24 }),
+        ("bad_hours", Check::JournalErrors { unit: "cups.service".into(), hours: 0 }),
     ]
 }
 

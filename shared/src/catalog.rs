@@ -44,6 +44,7 @@ pub enum Check {
     Ping { host: String, count: u8 },
     Bandwidth { megabytes: u8 },
     ClearPrintQueue { printer: String },
+    JournalErrors { unit: String, hours: u8 },
     Traceroute { host: String, max_hops: u8 },
 }
 
@@ -150,6 +151,13 @@ pub const CATALOG: &[Definition] = &[
          is stopped",
     ),
     def(
+        "journal-errors",
+        Class::A,
+        20,
+        &[("unit", "a systemd unit name"), ("hours", "1 to 72, default 24")],
+        "the newest messages at priority err or worse that a systemd unit logged to the journal",
+    ),
+    def(
         "traceroute",
         Class::B,
         30,
@@ -192,6 +200,7 @@ impl Check {
             Check::Ping { .. } => 13,
             Check::Bandwidth { .. } => 14,
             Check::ClearPrintQueue { .. } => 15,
+            Check::JournalErrors { .. } => 16,
             Check::Traceroute { .. } => const { position("traceroute") },
         };
         &CATALOG[index]
@@ -232,6 +241,9 @@ impl Check {
             "bandwidth" => Check::Bandwidth { megabytes: p.number("megabytes", 1, 16, Some(4))? },
             "ping" => Check::Ping { host: p.text("host")?, count: p.number("count", 1, 10, Some(4))? },
             "clear-print-queue" => Check::ClearPrintQueue { printer: p.text("printer")? },
+            "journal-errors" => {
+                Check::JournalErrors { unit: p.text("unit")?, hours: p.number("hours", 1, 72, Some(24))? }
+            }
             "traceroute" => {
                 Check::Traceroute { host: p.text("host")?, max_hops: p.number("max-hops", 1, 30, Some(16))? }
             }
@@ -273,7 +285,10 @@ impl Check {
             Check::Bandwidth { megabytes } if !(1..=16).contains(megabytes) => Err(bad("megabytes", "must be 1 to 16")),
             Check::TcpConnect { port: 0, .. } => Err(bad("port", "must be 1 to 65535")),
             Check::HttpReach { url } => Url::parse(url).map(drop).map_err(|why| bad("url", why)),
-            Check::ServiceStatus { unit } | Check::RestartService { unit } if !is_unit_name(unit) => {
+            Check::JournalErrors { hours, .. } if !(1..=72).contains(hours) => Err(bad("hours", "must be 1 to 72")),
+            Check::ServiceStatus { unit } | Check::RestartService { unit } | Check::JournalErrors { unit, .. }
+                if !is_unit_name(unit) =>
+            {
                 Err(bad("unit", "must be a systemd unit name (letters, digits, '@', '.', '_', '-', ':')"))
             }
             Check::ClearPrintQueue { printer } if !is_printer_name(printer) => Err(bad(
@@ -299,6 +314,7 @@ impl Check {
             Check::Bandwidth { megabytes } => format!("{name} megabytes={megabytes}"),
             Check::ProcessList { command_lines } => format!("{name} command-lines={command_lines}"),
             Check::ClearPrintQueue { printer } => format!("{name} printer={printer}"),
+            Check::JournalErrors { unit, hours } => format!("{name} unit={unit} hours={hours}"),
             Check::Traceroute { host, max_hops } => format!("{name} host={host} max-hops={max_hops}"),
             _ => name.to_owned(),
         }
@@ -491,6 +507,7 @@ mod tests {
             parse("ping", &[("host", "::1")]),
             parse("bandwidth", &[]),
             parse("clear-print-queue", &[("printer", "office-1")]),
+            parse("journal-errors", &[("unit", "cups.service")]),
             parse("traceroute", &[("host", "example.org")]),
         ];
         assert_eq!(samples.len(), CATALOG.len());
@@ -518,6 +535,14 @@ mod tests {
             (
                 parse("clear-print-queue", &[("printer", "HP_LaserJet-4.2nd")]),
                 Check::ClearPrintQueue { printer: "HP_LaserJet-4.2nd".into() },
+            ),
+            (
+                parse("journal-errors", &[("unit", "cups.service")]),
+                Check::JournalErrors { unit: "cups.service".into(), hours: 24 },
+            ),
+            (
+                parse("journal-errors", &[("unit", "sshd@1.service"), ("hours", "72")]),
+                Check::JournalErrors { unit: "sshd@1.service".into(), hours: 72 },
             ),
             (
                 parse("traceroute", &[("host", "192.0.2.1")]),
@@ -568,6 +593,11 @@ mod tests {
             ("clear-print-queue", &[("printer", "office@print.example.org")], "CUPS queue name"),
             ("clear-print-queue", &[("printer", "-x")], "CUPS queue name"),
             ("clear-print-queue", &[("printer", &"p".repeat(128))], "CUPS queue name"),
+            ("journal-errors", &[], "needs parameter \"unit\""),
+            ("journal-errors", &[("unit", "a;reboot")], "unit name"),
+            ("journal-errors", &[("unit", "-x")], "unit name"),
+            ("journal-errors", &[("unit", "cups"), ("hours", "0")], "1 to 72"),
+            ("journal-errors", &[("unit", "cups"), ("hours", "73")], "1 to 72"),
             ("traceroute", &[], "needs parameter \"host\""),
             ("traceroute", &[("host", "a;b")], "host name or an IP"),
             ("traceroute", &[("host", "-I")], "host name or an IP"),
@@ -592,6 +622,9 @@ mod tests {
             Check::TcpConnect { host: "x".into(), port: 0 },
             Check::ClearPrintQueue { printer: "x/../y".into() },
             Check::ClearPrintQueue { printer: "p".repeat(300) },
+            Check::JournalErrors { unit: "cups.service".into(), hours: 0 },
+            Check::JournalErrors { unit: "cups.service".into(), hours: 200 },
+            Check::JournalErrors { unit: "../x y".into(), hours: 24 },
             Check::Traceroute { host: "x".into(), max_hops: 0 },
             Check::Traceroute { host: "x".into(), max_hops: 255 },
             Check::Traceroute { host: "$(id)".into(), max_hops: 4 },

@@ -8,6 +8,7 @@
 //! - [`token`]: the enrollment token's text form: where the server is, which CA to pin, and the secret.
 //! - [`backoff`]: the reconnect delay schedule, so every agent spreads its retries the same way.
 //! - [`ipp`]: the agent's requests to CUPS and the decoder of its answers, kept here so they can be fuzzed without IO.
+//! - [`journal`]: a bounded reader of systemd's journal files for the journal-errors check, here to be fuzzed too.
 //!
 //! **Invariant:** this crate does no IO, reads no clock, no environment and no randomness of its own; callers pass
 //! `now` and random input in. That keeps it testable in memory and safe to fuzz.
@@ -18,5 +19,6 @@ pub mod codec;
 pub mod diff;
 pub mod findings;
 pub mod ipp;
+pub mod journal;
 pub mod token;
 pub mod wire;

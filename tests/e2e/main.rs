@@ -10,6 +10,8 @@
 //! - `preseed`: enrollment on first start from a preseeded token file, as packages install it; bad tokens retried.
 //! - `checks`: approved checks: real data, the authorization matrix, hostile parameters, queueing, the audit chain.
 //! - `printing`: the printing checks against a private CUPS scheduler: listing a stuck queue, clearing it, refusals.
+//! - `journal`: journal-errors on journal files systemd's own writer made: the decoder on every layout and on damaged
+//!   files, then the check through the real server and agent.
 //! - `requester`: the user's side: pushed ticket threads, answers and confirmations, self-help, subscribed events.
 //! - `desktop`: `lifeline-help` on a real X display and session bus, driven by the keyboard; notifications shown.
 
@@ -21,6 +23,7 @@ mod delivery;
 mod desktop;
 mod flow;
 mod harness;
+mod journal;
 mod live;
 mod preseed;
 mod printing;

@@ -35,6 +35,11 @@ pub async fn run(check: &Check, config: &Config, link: Option<&quinn::Connection
             None => Err("no connection to the server to measure".into()),
         },
         Check::ClearPrintQueue { printer } => super::cups::clear_print_queue(&config.cups_socket, printer).await,
+        Check::JournalErrors { unit, hours } => {
+            let (dirs, unit, hours) = (config.journal_dirs.clone(), unit.clone(), *hours);
+            let deadline = super::journal::deadline(check.definition().time_limit);
+            blocking(move || super::journal::journal_errors(&dirs, &unit, hours, deadline)).await
+        }
         Check::Ping { host, count } => {
             let addr = resolve(host).await?;
             let (host, count) = (host.clone(), *count);
