@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The package test: builds the .deb and .rpm packages of both binaries from one release build, lints them, checks
-# what they contain, checks the units (syntax and exposure), then installs, enrolls, upgrades and purges the real
-# .deb packages in a fresh minimal Debian root, against a real server on loopback.
+# The package test: builds the .deb and .rpm packages of the agent, the server and the desktop program from the
+# release build, lints them, checks what they contain, checks the units (syntax and exposure), then installs, enrolls,
+# upgrades and purges the real .deb packages in a fresh minimal Debian root, against a real server on loopback; then
+# again with systemd running, in a second Debian root booted in a container.
 #
-# Needs root (chroot, mount), cargo-deb, cargo-generate-rpm, lintian, rpmlint, debootstrap and systemd-analyze
-# (.ci/run installs them). The Debian root is cached under the target directory; LIFELINE_DEBIAN_MIRROR overrides
-# the mirror, which is otherwise the one apt uses here.
+# Needs root (chroot, mount, systemd-nspawn), cargo-deb, cargo-generate-rpm, lintian, rpmlint, debootstrap,
+# systemd-analyze, systemd-nspawn, nsenter and desktop-file-validate (.ci/run installs them). The Debian roots are
+# cached under the target directory; LIFELINE_DEBIAN_MIRROR overrides the mirror, which is otherwise the one apt uses
+# here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then
@@ -21,8 +23,25 @@ mkdir -p "$out" "$cache"
 work=$(mktemp -d)
 root=$work/root
 pids=()
+container_pid=
+
+# Powers the container off (systemd-nspawn asks its systemd to halt on SIGTERM, and ends it at once on a second
+# one), waiting a bounded time. Its mounts are in its own namespace and go with it.
+stop_container() {
+    local signal
+    for signal in TERM TERM KILL; do
+        kill "-$signal" "$container_pid" 2>/dev/null || break
+        for _ in {1..40}; do
+            kill -0 "$container_pid" 2>/dev/null || break 2
+            sleep 0.5
+        done
+    done
+    wait "$container_pid" 2>/dev/null || true
+    container_pid=
+}
 
 cleanup() {
+    [ -z "$container_pid" ] || stop_container
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     mountpoint -q "$root/proc" && umount "$root/proc"
@@ -37,6 +56,10 @@ fail() {
     for log in "$work"/*.log; do
         [ -e "$log" ] && printf -- '--- %s\n' "$log" >&2 && cat "$log" >&2
     done
+    if [ -n "$container_pid" ] && [ -n "${leader:-}" ]; then
+        printf -- '--- the journal of the container\n' >&2
+        inside journalctl --no-pager --output short-monotonic >&2 || true
+    fi
     exit 1
 }
 
@@ -75,44 +98,57 @@ upgrade_deb=$(echo "$work"/lifeline-agent_"$version"-2_*.deb)
 
 step "lintian and rpmlint"
 # Warnings fail too: each accepted one is overridden in the package (deb) or filtered (rpm), with its reason.
-lintian --fail-on error,warning --tag-display-limit 0 "$(deb agent)" "$(deb server)"
-rpmlint --strict -r packaging/rpm/rpmlintrc "$(rpm_file agent)" "$(rpm_file server)"
+lintian --fail-on error,warning --tag-display-limit 0 "$(deb agent)" "$(deb server)" "$(deb help)"
+rpmlint --strict -r packaging/rpm/rpmlintrc "$(rpm_file agent)" "$(rpm_file server)" "$(rpm_file help)"
 
 step "package contents"
-# Exactly these files, with these modes: the binary, its unit, its config, the lintian overrides and what Debian
-# requires of every package (copyright, changelog); nothing writable by others.
+# Exactly these files, with these modes: the package's own files, then for Debian the lintian overrides and what
+# Debian requires of every package (copyright, changelog); nothing writable by others; its one file in /etc a
+# conffile / %config(noreplace). Arguments: the package file, its name, its file in /etc, then its other files.
 expect_deb() {
-    local deb=$1 name=$2
-    diff -u <(printf '%s\n' \
-        "-rw-r--r-- ./etc/lifeline/$name.toml" \
-        "-rw-r--r-- ./usr/lib/systemd/system/lifeline-$name.service" \
-        "-rwxr-xr-x ./usr/bin/lifeline-$name" \
-        "-rw-r--r-- ./usr/share/doc/lifeline-$name/changelog.Debian.gz" \
-        "-rw-r--r-- ./usr/share/doc/lifeline-$name/copyright" \
-        "-rw-r--r-- ./usr/share/lintian/overrides/lifeline-$name" | sort) \
+    local deb=$1 name=$2 config=$3
+    shift 3
+    diff -u <(printf '%s\n' "-rw-r--r-- $config" "$@" \
+        "-rw-r--r-- /usr/share/doc/lifeline-$name/changelog.Debian.gz" \
+        "-rw-r--r-- /usr/share/doc/lifeline-$name/copyright" \
+        "-rw-r--r-- /usr/share/lintian/overrides/lifeline-$name" | sed 's| /| ./|' | sort) \
         <(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ {print $1, $6}' | sort) || fail "unexpected contents in $deb"
     dpkg-deb -c "$deb" | awk '{print $1}' | grep -E '^.{8}w' && fail "$deb has a file writable by others"
-    dpkg-deb -I "$deb" conffiles | grep -qx "/etc/lifeline/$name.toml" || fail "$name.toml is not a conffile"
+    [ "$(dpkg-deb -I "$deb" conffiles)" = "$config" ] || fail "$config is not the one conffile of $deb"
 }
 expect_rpm() {
-    local rpm=$1 name=$2
-    diff -u <(printf '%s\n' \
-        "-rw-r--r-- /etc/lifeline/$name.toml" \
-        "-rwxr-xr-x /usr/bin/lifeline-$name" \
-        "-rw-r--r-- /usr/lib/systemd/system/lifeline-$name.service" | sort) \
+    local rpm=$1 config=$3
+    shift 3
+    diff -u <(printf '%s\n' "-rw-r--r-- $config" "$@" | sort) \
         <(rpm -qlvp "$rpm" | awk '{print $1, $9}' | sort) || fail "unexpected contents in $rpm"
-    rpm -qp --configfiles "$rpm" | grep -qx "/etc/lifeline/$name.toml" || fail "$name.toml is not %config in $rpm"
-    rpm -qp --qf '[%{FILEFLAGS:fflags} %{FILENAMES}\n]' "$rpm" | grep -qx "cn /etc/lifeline/$name.toml" ||
-        fail "$name.toml is not %config(noreplace) in $rpm"
+    [ "$(rpm -qp --configfiles "$rpm")" = "$config" ] || fail "$config is not the one %config file of $rpm"
+    rpm -qp --qf '[%{FILEFLAGS:fflags} %{FILENAMES}\n]' "$rpm" | grep -qx "cn $config" ||
+        fail "$config is not %config(noreplace) in $rpm"
 }
 for name in agent server; do
-    expect_deb "$(deb "$name")" "$name"
-    expect_rpm "$(rpm_file "$name")" "$name"
+    files=("-rwxr-xr-x /usr/bin/lifeline-$name" "-rw-r--r-- /usr/lib/systemd/system/lifeline-$name.service")
+    expect_deb "$(deb "$name")" "$name" "/etc/lifeline/$name.toml" "${files[@]}"
+    expect_rpm "$(rpm_file "$name")" "$name" "/etc/lifeline/$name.toml" "${files[@]}"
 done
+# The desktop program: the launcher in the menu, the tray started at login (an admin may edit or disable it, so it
+# is a conffile), the icon. Its texts are compiled into the binary, so there are no translation files.
+help_files=("-rwxr-xr-x /usr/bin/lifeline-help"
+    "-rw-r--r-- /usr/share/applications/lifeline-help.desktop"
+    "-rw-r--r-- /usr/share/icons/hicolor/scalable/apps/lifeline-help.svg")
+expect_deb "$(deb help)" help /etc/xdg/autostart/lifeline-help-tray.desktop "${help_files[@]}"
+expect_rpm "$(rpm_file help)" help /etc/xdg/autostart/lifeline-help-tray.desktop "${help_files[@]}"
+# It talks only to the agent, whose local protocol changes with the version: the same upstream version, any
+# package revision. help/Cargo.toml states the version; this catches a version bump that forgot it.
+help_depends=$(dpkg-deb -f "$(deb help)" Depends)
+for dep in "lifeline-agent (>= $version)" "lifeline-agent (<< $version.~)"; do
+    [[ ", $help_depends," == *", $dep,"* ]] || fail "lifeline-help does not depend on $dep: $help_depends"
+done
+rpm -qp --requires "$(rpm_file help)" | grep -qx "lifeline-agent = $version" ||
+    fail "the lifeline-help rpm does not require lifeline-agent = $version"
 # No enrollment token anywhere in a package: files, maintainer scripts, scriptlets. A token's body (address, 64 hex
 # digits of fingerprint, secret) is over 100 characters of base64url; shorter matches are strings in the binaries.
 token_pattern='ll1\.[A-Za-z0-9_-]{100,}'
-for name in agent server; do
+for name in agent server help; do
     dpkg-deb -R "$(deb "$name")" "$work/unpacked-$name-deb"
     mkdir "$work/unpacked-$name-rpm"
     rpm2archive -n - <"$(rpm_file "$name")" | tar -x -C "$work/unpacked-$name-rpm"
@@ -120,6 +156,9 @@ for name in agent server; do
     if grep -rqaE "$token_pattern" "$work/unpacked-$name-deb" "$work/unpacked-$name-rpm"; then
         fail "a lifeline-$name package holds something that looks like an enrollment token"
     fi
+done
+for entry in usr/share/applications/lifeline-help.desktop etc/xdg/autostart/lifeline-help-tray.desktop; do
+    desktop-file-validate "$work/unpacked-help-deb/$entry" || fail "$entry is not a valid desktop entry"
 done
 # The RPM scriptlets are not run here (there is no RPM root); at least they must parse as the shell rpm runs them.
 for script in packaging/rpm/*.sh; do sh -n "$script" || fail "$script is not valid sh"; done
@@ -149,17 +188,27 @@ apt_mirror() {
     done | grep -oE 'https?://[^ ]+/debian/?( |$)' | head -1 | tr -d ' '
 }
 
+# A fresh minimal Debian root in $2, with the packages $1 (comma-separated) besides, from a tar cached under the
+# target directory by that list.
+debian_root() {
+    local include=$1 dir=$2 tar mirror
+    tar=$cache/$suite-minbase-$(printf '%s' "$include" | sha256sum | cut -c1-12).tar
+    if [ ! -s "$tar" ]; then
+        mirror=${LIFELINE_DEBIAN_MIRROR:-$(apt_mirror || true)}
+        debootstrap --variant=minbase --include="$include" "$suite" "$work/fresh" \
+            "${mirror:-http://deb.debian.org/debian}" >"$work/debootstrap.log" || fail "debootstrap failed"
+        tar --numeric-owner -C "$work/fresh" -cf "$tar.part" . && mv "$tar.part" "$tar"
+        rm -rf "$work/fresh"
+    fi
+    mkdir "$dir"
+    tar --numeric-owner -C "$dir" -xf "$tar"
+}
+
 step "fresh Debian $suite root"
-root_tar=$cache/$suite-minbase.tar
-if [ ! -s "$root_tar" ]; then
-    mirror=${LIFELINE_DEBIAN_MIRROR:-$(apt_mirror || true)}
-    debootstrap --variant=minbase "$suite" "$work/fresh" "${mirror:-http://deb.debian.org/debian}" >"$work/debootstrap.log" ||
-        fail "debootstrap failed"
-    tar --numeric-owner -C "$work/fresh" -cf "$root_tar.part" . && mv "$root_tar.part" "$root_tar"
-    rm -rf "$work/fresh"
-fi
-mkdir "$root"
-tar --numeric-owner -C "$root" -xf "$root_tar"
+# With the libraries the desktop program depends on (its Depends but the agent), so that it installs offline.
+help_libs=$(dpkg-deb -f "$(deb help)" Depends | tr ',' '\n' | sed 's/(.*//; s/[[:space:]]//g' |
+    grep -vx lifeline-agent | sort -u | paste -sd, -)
+debian_root "$help_libs" "$root"
 mount -t proc proc "$root/proc"
 # What a fresh root holds, to compare with what is left after purge.
 inventory() {
@@ -169,6 +218,7 @@ inventory() {
 inventory >"$work/before.txt"
 cp "$(deb agent)" "$root/tmp/lifeline-agent.deb"
 cp "$(deb server)" "$root/tmp/lifeline-server.deb"
+cp "$(deb help)" "$root/tmp/lifeline-help.deb"
 cp "$upgrade_deb" "$root/tmp/lifeline-agent-upgrade.deb"
 
 step "server on loopback (from the build, outside the root)"
@@ -236,6 +286,22 @@ wait_until 30 has_snapshots 2
     fail "the server sees more than one agent after the upgrade"
 echo "agent $agent_id reconnected after the upgrade"
 
+step "desktop program: install beside the agent, purge"
+chroot "$root" dpkg -i /tmp/lifeline-help.deb >"$work/dpkg-help.log"
+[ "$(chroot "$root" lifeline-help --version)" = "lifeline-help $version" ] || fail "lifeline-help does not run"
+# What it opens with dlopen (a window through EGL on X11, the keyboard, the cursor) is in no dependency computed from
+# the binary: the package names it, and every library the binary names must be here now (each the last "lib" of a
+# match: the binary's strings are packed without separators). GLX (libGL) is only glutin's fallback when EGL fails.
+libraries=$(chroot "$root" ldconfig -p | awk 'NR > 1 {print $1}')
+while read -r lib; do
+    grep -qxF "$lib" <<<"$libraries" || fail "lifeline-help opens $lib, which its package does not install"
+done < <(grep -aoE 'lib[A-Za-z0-9_+-]+\.so\.[0-9]+' "$root/usr/bin/lifeline-help" | sed 's/.*lib/lib/' | sort -u |
+    grep -vx 'libGL\.so\.1')
+if chroot "$root" dpkg --remove lifeline-agent >>"$work/dpkg-help.log" 2>&1; then
+    fail "the agent could be removed from under the desktop program"
+fi
+chroot "$root" dpkg --purge lifeline-help >>"$work/dpkg-help.log"
+
 step "agent: remove keeps the identity, purge leaves nothing"
 stop_agent
 chroot "$root" dpkg --remove lifeline-agent >>"$work/dpkg-agent.log"
@@ -276,4 +342,154 @@ leftovers=$(comm -13 "$work/before.txt" <(inventory) | grep -vE '^\./etc/(passwd
 [ -z "$leftovers" ] || fail "purge left these behind: $leftovers"
 named=$(find "$root" -xdev -iname '*lifeline*' ! -path "$root/tmp/*")
 [ -z "$named" ] || fail "purge left these behind: $named"
+
+step "systemd as PID 1: a second fresh root, booted in a container"
+# What a chroot cannot show: the maintainer scripts' systemd branches (deb-systemd-helper and deb-systemd-invoke act
+# only when /run/systemd/system exists), the units' sandbox as systemd applies it, and the agent's class C checks
+# against a real systemd over D-Bus. The container has a network namespace of its own (loopback only), so the
+# packaged server listens on its default port there and the agent enrolls with it.
+sd_root=$work/systemd-root
+debian_root systemd,systemd-sysv,dbus "$sd_root"
+# Not under /tmp, where the booted system mounts a tmpfs.
+sd_pkgs=/root/lifeline-packages
+mkdir -p "$sd_root$sd_pkgs"
+cp "$(deb agent)" "$sd_root$sd_pkgs/lifeline-agent.deb"
+cp "$(deb server)" "$sd_root$sd_pkgs/lifeline-server.deb"
+cp "$upgrade_deb" "$sd_root$sd_pkgs/lifeline-agent-upgrade.deb"
+systemd-nspawn --quiet --boot --directory="$sd_root" --machine=lifeline-package-test --register=no --keep-unit \
+    --private-network --console=pipe >"$work/container.log" 2>&1 &
+container_pid=$!
+# Commands run in the container through its systemd's namespaces, with a clean environment.
+inside() { nsenter --target "$leader" --all env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
+booted() {
+    leader=$(pgrep --parent "$container_pid" --exact systemd) || return 1
+    local state
+    state=$(inside systemctl is-system-running 2>/dev/null) || true
+    [ "$state" = running ] || [ "$state" = degraded ]
+}
+wait_until 60 booted
+[ "$(inside systemctl is-system-running)" = running ] ||
+    fail "the container's system is degraded: $(inside systemctl --failed --no-legend)"
+prop() { inside systemctl show --property "$2" --value "$1"; }
+# How many lines of the unit's journal match $2 (a failed match prints 0).
+journal_count() { inside journalctl --unit "$1" --output cat --no-pager | grep -cE "$2" || true; }
+journal_has() { [ "$(journal_count "$1" "$2")" -ge "${3:-1}" ]; }
+# The unit is enabled and running, its main process as user $2 with the capability bounding set $3, no new
+# privileges, a system call filter and a read-only root (ProtectSystem=strict).
+running_sandboxed() {
+    local pid status want
+    [ "$(inside systemctl is-enabled "$1")" = enabled ] || fail "$1 is not enabled"
+    [ "$(inside systemctl is-active "$1")" = active ] || fail "$1 is not active"
+    pid=$(prop "$1" MainPID)
+    status=$(inside cat "/proc/$pid/status")
+    for want in "$(printf 'Uid:\t%s\t%s\t%s\t%s' "$2" "$2" "$2" "$2")" "$(printf 'CapBnd:\t%s' "$3")" \
+        "$(printf 'NoNewPrivs:\t1')" "$(printf 'Seccomp:\t2')"; do
+        grep -qxF "$want" <<<"$status" || fail "$1's process $pid has no '$want' in its status"
+    done
+    [[ $(inside cat "/proc/$pid/mountinfo" | awk '$5 == "/" {print $6}') == ro* ]] || fail "$1 can write to /"
+    echo "$1: pid $pid, uid $2, capabilities $3, sandboxed"
+}
+
+step "systemd: the server package is enabled, started and sandboxed"
+inside dpkg -i "$sd_pkgs/lifeline-server.deb" >"$work/sd-dpkg-server.log"
+wait_until 30 journal_has lifeline-server '^api listening on '
+sd_server_uid=$(inside id -u lifeline-server)
+running_sandboxed lifeline-server "$sd_server_uid" 0000000000000000
+[ "$(inside stat -c '%a %u' /var/lib/lifeline-server)" = "700 $sd_server_uid" ] ||
+    fail "/var/lib/lifeline-server is not 0700 lifeline-server"
+# The admin's commands on the server's data run as its user, as an admin would with runuser or sudo -u.
+srv() { inside runuser -u lifeline-server -- lifeline-server "$@" --config /etc/lifeline/server.toml; }
+sd_admin=$(srv user add admin --tier admin | sed -n 's/^API token: *//p')
+sd_cli() {
+    inside env LIFELINE_API=https://127.0.0.1:7443 LIFELINE_TOKEN="$sd_admin" \
+        LIFELINE_CA=/var/lib/lifeline-server/pki/ca.pem lifeline-server "$@"
+}
+sd_token=$(srv token create --server 127.0.0.1:7443 --uses 1 2>/dev/null)
+
+step "systemd: the agent package is enabled and started, and enrolls from a preseeded token file"
+(umask 077 && printf '%s\n' "$sd_token" >"$sd_root/etc/lifeline/enroll.token")
+inside dpkg -i "$sd_pkgs/lifeline-agent.deb" >"$work/sd-dpkg-agent.log"
+wait_until 60 journal_has lifeline-agent 'enrolled with the preseeded token'
+wait_until 30 journal_has lifeline-agent 'link: connected server='
+[ ! -e "$sd_root/etc/lifeline/enroll.token" ] || fail "the token file is still there after enrollment"
+# CAP_DAC_READ_SEARCH and CAP_NET_RAW, nothing else.
+running_sandboxed lifeline-agent 0 0000000000002004
+sd_agent=$(sed -n 's/^agent_id = "\(.*\)"$/\1/p' "$sd_root/var/lib/lifeline-agent/identity.toml")
+sd_has_snapshot() {
+    local count
+    count=$(sd_cli agent show "$sd_agent" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshot_count"])')
+    [ "$count" -ge 1 ]
+}
+wait_until 30 sd_has_snapshot
+echo "agent $sd_agent enrolled under systemd and sent a snapshot"
+
+step "systemd: upgrade restarts the agent on the new binary, with the admin's policy kept"
+# The policy for the class C check below: fixes enabled, and one harmless unit allowed to restart.
+sd_config=$sd_root/etc/lifeline/agent.toml
+sed -i -e 's/^enable_class_c = false$/enable_class_c = true/' \
+    -e 's/^restartable_services = \[\]$/restartable_services = ["lifeline-test-sleeper.service"]/' "$sd_config"
+cat >"$sd_root/etc/systemd/system/lifeline-test-sleeper.service" <<'UNIT'
+[Unit]
+Description=A service that does nothing, for the package test to restart
+
+[Service]
+ExecStart=/bin/sleep infinity
+UNIT
+inside systemctl daemon-reload
+inside systemctl start lifeline-test-sleeper.service
+old_pid=$(prop lifeline-agent MainPID)
+old_inode=$(inside stat -L -c %i "/proc/$old_pid/exe")
+inside dpkg -i "$sd_pkgs/lifeline-agent-upgrade.deb" >"$work/sd-dpkg-upgrade.log"
+grep -q "lifeline-agent.*$version-2" <(inside dpkg -l lifeline-agent) || fail "the upgrade was not installed"
+running_sandboxed lifeline-agent 0 0000000000002004
+new_pid=$(prop lifeline-agent MainPID)
+[ "$new_pid" != "$old_pid" ] || fail "the upgrade did not restart the agent (still pid $old_pid)"
+new_inode=$(inside stat -L -c %i "/proc/$new_pid/exe")
+if [ "$new_inode" = "$old_inode" ] || [ "$new_inode" != "$(inside stat -c %i /usr/bin/lifeline-agent)" ]; then
+    fail "the restarted agent does not run the binary the upgrade installed"
+fi
+grep -qx 'enable_class_c = true' "$sd_config" || fail "the upgrade replaced the edited config"
+wait_until 30 journal_has lifeline-agent 'link: connected server=' 2
+line=$(inside journalctl --unit lifeline-agent --output cat --no-pager | grep 'lifeline-agent started' | tail -1)
+[[ $line == *"agent_id=$sd_agent"* ]] || fail "after the upgrade the agent is not $sd_agent: $line"
+echo "agent restarted by the upgrade: pid $old_pid -> $new_pid, binary inode $old_inode -> $new_inode"
+
+step "systemd: a technician's restart-service check restarts the allowed unit"
+# A help request opens the consent window for its ticket, as the user would from the desktop.
+asked=$(inside lifeline-agent --socket /run/lifeline-agent/agent.sock request-help --subject "package test")
+sd_ticket=$(sed -n 's/.*ticket #\([0-9][0-9]*\).*/\1/p' <<<"$asked" | head -1)
+[ -n "$sd_ticket" ] || fail "request-help gave no ticket: $asked"
+before=$(prop lifeline-test-sleeper.service InvocationID)
+# The state of a check run from the technician CLI's JSON ("refused" when the agent refused it), or "none" when the
+# server refused to queue it.
+run_state() { python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])' <<<"$1" 2>/dev/null || echo none; }
+run=$(sd_cli check run "$sd_agent" restart-service unit=lifeline-test-sleeper.service --ticket "$sd_ticket" --json)
+[ "$(run_state "$run")" = "done" ] || fail "the restart-service check did not run: $run"
+restarted() { [ "$(prop lifeline-test-sleeper.service InvocationID)" != "$before" ]; }
+wait_until 30 restarted
+[ "$(inside systemctl is-active lifeline-test-sleeper.service)" = active ] || fail "the restarted unit is not active"
+# A unit off the allow list is refused by the agent, class C or not.
+# The CLI prints the refused run and exits non-zero; its message on stderr is not part of the JSON.
+run=$(sd_cli check run "$sd_agent" restart-service unit=dbus.service --ticket "$sd_ticket" --json 2>/dev/null || true)
+[ "$(run_state "$run")" = refused ] || fail "the agent did not refuse to restart dbus.service: $run"
+echo "lifeline-test-sleeper.service restarted by systemd: invocation $before -> $(prop lifeline-test-sleeper.service InvocationID)"
+
+step "systemd: remove stops the agent and keeps its identity; purge leaves no agent and no server user"
+inside dpkg --remove lifeline-agent >>"$work/sd-dpkg-agent.log"
+inside test -d "/proc/$new_pid" && fail "remove left the agent running"
+[ "$(inside systemctl is-active lifeline-agent || true)" = inactive ] || fail "lifeline-agent is still active"
+[ -e "$sd_root/var/lib/lifeline-agent/identity.toml" ] || fail "remove deleted the agent's identity"
+inside dpkg --purge lifeline-agent >>"$work/sd-dpkg-agent.log"
+wants=/etc/systemd/system/multi-user.target.wants
+for path in /var/lib/lifeline-agent /etc/lifeline/agent.toml "$wants/lifeline-agent.service"; do
+    [ ! -e "$sd_root$path" ] || fail "purge left $path"
+done
+sd_server_pid=$(prop lifeline-server MainPID)
+inside dpkg --purge lifeline-server >>"$work/sd-dpkg-server.log"
+inside test -d "/proc/$sd_server_pid" && fail "purge left the server running"
+inside getent passwd lifeline-server && fail "purge left the lifeline-server user"
+for path in /var/lib/lifeline-server /etc/lifeline "$wants/lifeline-server.service"; do
+    [ ! -e "$sd_root$path" ] || fail "purge left $path"
+done
+stop_container
 echo "packages OK"
