@@ -11,6 +11,7 @@
 //! - `checks`: approved checks: real data, the authorization matrix, hostile parameters, queueing, the audit chain.
 //! - `printing`: the printing checks against a private CUPS scheduler: listing a stuck queue, clearing it, refusals.
 //! - `requester`: the user's side: pushed ticket threads, answers and confirmations, self-help, subscribed events.
+//! - `swarm`: the load generator: bulk-enrolled identities connect, get snapshots acknowledged and stream live.
 //! - `desktop`: `lifeline-help` on a real X display and session bus, driven by the keyboard; notifications shown.
 
 // A test states its expectations by panicking on what it did not expect.
@@ -26,3 +27,4 @@ mod preseed;
 mod printing;
 mod refusals;
 mod requester;
+mod swarm;
