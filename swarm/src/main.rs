@@ -106,8 +106,8 @@ async fn run(cli: Cli) -> Result<fleet::Report> {
     let sockets = (0..cli.sockets).map(|_| endpoint(server)).collect::<Result<Vec<_>>>()?;
     let (stop, stopping) = watch::channel(false);
     let help_every = match cli.help_per_min {
-        0.0 => Duration::MAX / 4,
-        rate => seconds("help-per-min", agents as f64 * 60.0 / rate)?,
+        0.0 => None,
+        rate => Some(seconds("help-per-min", agents as f64 * 60.0 / rate)?),
     };
     let swarm = Arc::new(sim::Swarm {
         server,

@@ -32,8 +32,8 @@ pub struct Swarm {
     pub sample: LiveSample,
     /// Between one agent's snapshots; zero sends the next as soon as the previous one is acknowledged.
     pub snapshot_every: Duration,
-    /// Mean time between one agent's help requests.
-    pub help_every: Duration,
+    /// Mean time between one agent's help requests; none without.
+    pub help_every: Option<Duration>,
     pub fleet: Fleet,
     pub stopping: watch::Receiver<bool>,
 }
@@ -48,9 +48,9 @@ impl Swarm {
     }
 
     /// Exponentially distributed, so help requests across the swarm arrive as a Poisson process.
-    fn next_help(&self) -> Instant {
-        let wait = -(1.0 - rand::random::<f64>()).ln() * self.help_every.as_secs_f64();
-        Instant::now() + Duration::try_from_secs_f64(wait).unwrap_or(Duration::MAX / 2)
+    fn next_help(&self) -> Option<Instant> {
+        let wait = -(1.0 - rand::random::<f64>()).ln() * self.help_every?.as_secs_f64();
+        Instant::now().checked_add(Duration::try_from_secs_f64(wait).ok()?)
     }
 }
 
@@ -158,7 +158,7 @@ async fn uploads(swarm: &Swarm, conn: &quinn::Connection) -> Result<()> {
         if let Some(tick) = &mut tick {
             tick.tick().await;
         }
-        let help = Instant::now() >= next_help;
+        let help = next_help.is_some_and(|at| Instant::now() >= at);
         let request = if help {
             next_help = swarm.next_help();
             Request::Help(HelpRequest {
