@@ -564,7 +564,7 @@ async fn session(
 
 /// A sample goes as one datagram when it fits, so a lost one is simply replaced by the next; a bigger one (many
 /// cores or interfaces) on a one-way stream of its own, which nothing else waits behind either.
-fn send_sample(conn: &quinn::Connection, sample: &LiveSample) {
+pub fn send_sample(conn: &quinn::Connection, sample: &LiveSample) {
     let bytes = match lifeline_shared::codec::encode(sample) {
         Ok(bytes) => bytes,
         Err(e) => return warn!(error = %e, "cannot encode a live sample"),

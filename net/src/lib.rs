@@ -5,9 +5,11 @@
 //!   certificate fingerprints.
 //! - [`frame`]: reading and writing [`lifeline_shared::codec`] frames on quinn streams without buffering more than the
 //!   peer has actually sent.
+//! - [`udp`]: the socket under an endpoint that carries many connections, with buffers sized for bursts.
 //!
 //! It lives outside `shared` because `shared` stays free of IO; it is a separate crate rather than code in each binary
 //! because a second copy of the trust or framing rules is how two ends start to disagree.
 
 pub mod frame;
 pub mod tls;
+pub mod udp;

@@ -92,9 +92,7 @@ async fn enroll_answer(state: &State, req: EnrollRequest) -> EnrollResponse {
         warn!("enrollment with an invalid host description");
         return EnrollResponse::Refused { message: "hostname, os or version is missing or too long".into() };
     }
-    let mut id_bytes = [0u8; 6];
-    rand::Rng::fill(&mut rand::rng(), &mut id_bytes);
-    let agent_id = format!("ag-{}", hex::encode(id_bytes));
+    let agent_id = agents::new_id();
     let cert = match state.pki.sign_agent(&req.csr_der, &agent_id) {
         Ok(cert) => cert,
         Err(e) => {

@@ -121,7 +121,7 @@ pub fn prepare(config: Config) -> Result<State> {
 pub async fn bind(state: &State) -> Result<Bound> {
     let server_config = lifeline_net::tls::quic_server(state.pki.server.clone(), &state.pki.ca_der)?;
     let reset_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &state.pki.reset_key);
-    let socket = std::net::UdpSocket::bind(state.config.quic_listen)
+    let socket = lifeline_net::udp::bind(state.config.quic_listen)
         .with_context(|| format!("binding QUIC on udp/{}", state.config.quic_listen))?;
     // Connection IDs are signed with a key too; it must outlive the process for the reset above to be sent at all.
     let digest = ring::digest::digest(&ring::digest::SHA256, &[&b"lifeline cid"[..], &state.pki.reset_key].concat());

@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use lifeline_net::tls::write_private;
 use lifeline_server::client::{self, ApiArgs, Client};
 use lifeline_server::config::{Config, ConfigError, Overrides};
-use lifeline_server::store::{audit, auth, now_ms};
+use lifeline_server::store::{agents, audit, auth, now_ms};
 use lifeline_shared::token::EnrollToken;
 use serde_json::json;
 
@@ -72,6 +73,18 @@ enum Command {
     /// Agents (through the API)
     #[command(subcommand)]
     Agent(AgentCmd),
+    /// Enroll simulated agents for a load test with lifeline-swarm, writing their keys (works on this machine's
+    /// server data)
+    BulkEnroll {
+        /// How many agents
+        #[arg(long)]
+        count: u32,
+        /// File to write (mode 0600): the CA certificate, then each agent's certificate and private key, in PEM
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        local: Local,
+    },
     /// Tickets (through the API)
     #[command(subcommand)]
     Ticket(TicketCmd),
@@ -384,6 +397,32 @@ fn execute(command: Command) -> Result<()> {
                 EnrollToken { server, ca_fingerprint: state.pki.ca_fingerprint(), secret: token.secret }.encode();
             eprintln!("token {} valid for {expires}, {uses} use(s):", token.id);
             println!("{text}");
+            Ok(())
+        }
+        Command::BulkEnroll { count, out, local } => {
+            if count == 0 {
+                bail!("--count must be at least 1");
+            }
+            let state = lifeline_server::prepare(load(&local, Overrides::default())?)?;
+            let ca = state.config.pki_dir().join("ca.pem");
+            let mut bundle = std::fs::read_to_string(&ca).with_context(|| format!("reading {}", ca.display()))?;
+            let started = std::time::Instant::now();
+            let mut rows = Vec::with_capacity(count as usize);
+            for _ in 0..count {
+                let id = agents::new_id();
+                let (cert, key, fingerprint) = state.pki.issue_simulated_agent(&id)?;
+                bundle.push_str(&cert);
+                bundle.push_str(&key);
+                rows.push((id, hex::encode(fingerprint)));
+            }
+            // The file first: a path that cannot be written leaves no agents without keys behind.
+            write_private(&out, bundle.as_bytes()).with_context(|| format!("writing {}", out.display()))?;
+            runtime()?.block_on(state.store.write(move |c| agents::insert_simulated(c, &rows, now_ms())))?;
+            println!(
+                "enrolled {count} simulated agents in {:.1} s; identities in {}",
+                started.elapsed().as_secs_f64(),
+                out.display()
+            );
             Ok(())
         }
         Command::Agent(AgentCmd::List { api }) => {

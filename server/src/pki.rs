@@ -55,6 +55,16 @@ impl Pki {
             .context("signing the agent certificate")?;
         Ok(cert.der().clone())
     }
+
+    /// Makes a key and a certificate for a simulated agent of a load test, returned as PEM (certificate, key) with
+    /// the certificate's fingerprint. Unlike enrollment, the key is made here rather than on the agent's machine.
+    pub fn issue_simulated_agent(&self, agent_id: &str) -> Result<(String, String, [u8; 32])> {
+        let key = KeyPair::generate().context("generating an agent key")?;
+        let params = leaf_params(agent_id, AGENT_CERT_DAYS, ExtendedKeyUsagePurpose::ClientAuth, Vec::new())?;
+        let cert =
+            params.signed_by(&key, &issuer(&self.ca_der, &self.ca_key)?).context("signing an agent certificate")?;
+        Ok((cert.pem(), key.serialize_pem(), fingerprint(cert.der())))
+    }
 }
 
 fn issuer<'a>(ca_der: &CertificateDer<'_>, ca_key: &'a KeyPair) -> Result<Issuer<'static, &'a KeyPair>> {

@@ -4,12 +4,12 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::harness::{Agent, Proc, Server, help_bin};
+use crate::harness::{Agent, Proc, help_bin};
 use crate::{NODE_EXPORTER, Row, cpu_pct, cpu_ticks, mib};
 
 pub fn help_size() -> Row {
     Row {
-        figure: "help binary (stripped)",
+        figure: "help binary (stripped)".into(),
         value: mib(&help_bin()).unwrap(),
         unit: "MiB",
         baseline: mib(std::path::Path::new(NODE_EXPORTER)),
@@ -19,7 +19,7 @@ pub fn help_size() -> Row {
 
 /// `lifeline-help --tray` subscribed to a real agent, next to the session bus it talks over, both left alone for
 /// the same window: a tray that polled or redrew would show against a daemon that only waits.
-pub fn tray_idle(server: &Server, secs: u64) -> Vec<Row> {
+pub fn tray_idle(agent: &Agent, secs: u64) -> Vec<Row> {
     if Command::new("dbus-daemon").arg("--version").output().is_err() {
         println!("tray rows skipped: dbus-daemon is missing (apt-get install dbus)");
         return Vec::new();
@@ -28,7 +28,6 @@ pub fn tray_idle(server: &Server, secs: u64) -> Vec<Row> {
     bus.args(["--session", "--nofork", "--print-address=1"]);
     let bus = Proc::spawn("dbus-daemon", bus);
     let address = bus.wait_for_line("unix:", Duration::from_secs(30)).trim().to_owned();
-    let agent = Agent::start(server);
     let mut tray = Command::new(help_bin());
     tray.arg("--tray")
         .env("DBUS_SESSION_BUS_ADDRESS", &address)
@@ -43,14 +42,14 @@ pub fn tray_idle(server: &Server, secs: u64) -> Vec<Row> {
     let against = format!("its session's dbus-daemon, same {secs} s window");
     vec![
         Row {
-            figure: "tray idle RSS",
+            figure: "tray idle RSS".into(),
             value: tray.rss_kib() as f64 / 1024.0,
             unit: "MiB",
             baseline: Some(bus.rss_kib() as f64 / 1024.0),
             against: against.clone(),
         },
         Row {
-            figure: "tray idle CPU",
+            figure: "tray idle CPU".into(),
             value: cpu_pct(cpu_ticks(&tray) - start.0, secs),
             unit: "% core",
             baseline: Some(cpu_pct(cpu_ticks(&bus) - start.1, secs)),

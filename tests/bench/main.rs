@@ -2,7 +2,10 @@
 //! next to a baseline measured in the same run on the same machine, because shared machines are too noisy for
 //! absolute numbers to mean much. Prints one table; BENCHMARKS.md explains each row and records past runs.
 //!
-//! `LIFELINE_BENCH_IDLE_SECS` sets how long the idle footprint is watched (default 60).
+//! `LIFELINE_BENCH_IDLE_SECS` sets how long the idle footprint is watched (default 60), `LIFELINE_BENCH_MAX_AGENTS`
+//! the largest step of the server's capacity (default 20000; steps of 1k, 5k, 10k, 20k, 40k ...), and
+//! `LIFELINE_BENCH_LOAD_SECS` how long the ingest load runs besides the live measurement (default 20).
+//! `LIFELINE_BENCH_SMOKE=1` runs every row with a handful of agents for a few seconds, to keep the runner working.
 
 // A benchmark states what it needs by panicking when it cannot have it, as the tests do.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -16,7 +19,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::{Agent, Proc, Server, bin, status_kib};
+use harness::{Agent, Proc, Server, bin, status_kib, swarm};
 use lifeline_agent::collect::Collector;
 use lifeline_agent::config::Config;
 
@@ -25,24 +28,65 @@ const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
 const TICKS_PER_SEC: f64 = 100.0;
 
 struct Row {
-    figure: &'static str,
+    figure: String,
     value: f64,
     unit: &'static str,
     baseline: Option<f64>,
     against: String,
 }
 
+/// How big and how long, from the environment.
+struct Settings {
+    idle_secs: u64,
+    /// Idle agents per capacity step.
+    steps: Vec<usize>,
+    load_secs: u64,
+    /// Agents that upload back to back during the ingest figure.
+    ingest_agents: usize,
+    /// New connections per second while a swarm ramps up.
+    connect_rate: usize,
+}
+
+impl Settings {
+    fn from_env() -> Settings {
+        let var = |name: &str| std::env::var(name).ok().and_then(|s| s.parse::<u64>().ok());
+        if std::env::var_os("LIFELINE_BENCH_SMOKE").is_some() {
+            return Settings { idle_secs: 1, steps: vec![20], load_secs: 2, ingest_agents: 20, connect_rate: 100 };
+        }
+        let max = var("LIFELINE_BENCH_MAX_AGENTS").unwrap_or(20_000) as usize;
+        let mut steps: Vec<usize> =
+            [1_000, 5_000].into_iter().chain((0..).map(|i| 10_000 << i)).take_while(|&n| n <= max).collect();
+        if steps.is_empty() {
+            steps.push(max.max(1));
+        }
+        Settings {
+            idle_secs: var("LIFELINE_BENCH_IDLE_SECS").unwrap_or(60),
+            steps,
+            load_secs: var("LIFELINE_BENCH_LOAD_SECS").unwrap_or(20),
+            ingest_agents: 500,
+            connect_rate: 1_000,
+        }
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; any other argument is a filter nobody here needs.
-    let idle_secs: u64 = std::env::var("LIFELINE_BENCH_IDLE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
+    let settings = Settings::from_env();
     let server = Server::start();
     let mut rows = Vec::new();
-    rows.extend(idle_footprint(&server, idle_secs));
+    rows.extend(idle_footprint(&server, settings.idle_secs));
     rows.extend(binary_sizes());
     rows.push(desktop::help_size());
     rows.extend(snapshot_collection(&server));
-    rows.extend(live_latency(&server));
-    rows.extend(desktop::tray_idle(&server, idle_secs));
+    let agent = Agent::start(&server);
+    rows.extend(live_latency(&server, &agent, ""));
+    rows.extend(desktop::tray_idle(&agent, settings.idle_secs));
+    drop((agent, server));
+    // Each load figure on a server of its own, so that none inherits another's rows or connections.
+    let (capacity_rows, held) = capacity(&settings);
+    rows.extend(capacity_rows);
+    rows.extend(ingest(&settings));
+    rows.extend(reconnect_storm(&settings, held));
     print_table(&rows);
 }
 
@@ -63,21 +107,21 @@ fn idle_footprint(server: &Server, secs: u64) -> Vec<Row> {
     let against = format!("node-exporter, same {secs} s window");
     vec![
         Row {
-            figure: "agent idle RSS",
+            figure: "agent idle RSS".into(),
             value: proc.rss_kib() as f64 / 1024.0,
             unit: "MiB",
             baseline: baseline.as_ref().map(|b| b.rss_kib() as f64 / 1024.0),
             against: against.clone(),
         },
         Row {
-            figure: "agent idle peak RSS",
+            figure: "agent idle peak RSS".into(),
             value: peak_rss_kib(proc) as f64 / 1024.0,
             unit: "MiB",
             baseline: baseline.as_ref().map(|b| peak_rss_kib(b) as f64 / 1024.0),
             against: against.clone(),
         },
         Row {
-            figure: "agent idle CPU",
+            figure: "agent idle CPU".into(),
             value: cpu_pct(cpu_ticks(proc) - start.0, secs),
             unit: "% core",
             baseline: baseline.as_ref().zip(start.1).map(|(b, s)| cpu_pct(cpu_ticks(b) - s, secs)),
@@ -95,7 +139,7 @@ fn binary_sizes() -> Vec<Row> {
     [("lifeline-agent", "agent binary (stripped)"), ("lifeline-server", "server binary (stripped)")]
         .into_iter()
         .map(|(name, figure)| Row {
-            figure,
+            figure: figure.into(),
             value: mib(&bin(name)).unwrap(),
             unit: "MiB",
             baseline,
@@ -137,14 +181,14 @@ fn snapshot_collection(server: &Server) -> Vec<Row> {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     vec![
         Row {
-            figure: "snapshot, cold",
+            figure: "snapshot, cold".into(),
             value: ms(cold),
             unit: "ms",
             baseline: Some(ms(bare_cold)),
             against: "sysinfo System::new_all".into(),
         },
         Row {
-            figure: "snapshot, warm (median)",
+            figure: "snapshot, warm (median)".into(),
             value: ms(median(warm)),
             unit: "ms",
             baseline: Some(ms(median(bare_warm))),
@@ -155,9 +199,8 @@ fn snapshot_collection(server: &Server) -> Vec<Row> {
 
 /// From the agent taking a sample to the technician's client reading it off the server's event stream, next to an
 /// HTTPS round trip to the same server: the cheapest thing a client can ask of it.
-fn live_latency(server: &Server) -> Vec<Row> {
+fn live_latency(server: &Server, agent: &Agent, when: &str) -> Vec<Row> {
     const SAMPLES: usize = 100;
-    let agent = Agent::start(server);
     let count = SAMPLES.to_string();
     let mut watch = server.cli_command(
         &server.admin_token,
@@ -189,20 +232,247 @@ fn live_latency(server: &Server) -> Vec<Row> {
     let against = "HTTPS GET /health round trip, same percentile".to_owned();
     vec![
         Row {
-            figure: "live sample to client, p50",
+            figure: format!("live sample to client{when}, p50"),
             value: percentile(&latencies, 0.5),
             unit: "ms",
             baseline: Some(percentile(&round_trips, 0.5)),
             against: against.clone(),
         },
         Row {
-            figure: "live sample to client, p99",
+            figure: format!("live sample to client{when}, p99"),
             value: percentile(&latencies, 0.99),
             unit: "ms",
             baseline: Some(percentile(&round_trips, 0.99)),
             against,
         },
     ]
+}
+
+/// The most idle agents one server holds, step by step until a step fails or the last one passes: the server's
+/// memory and CPU at each step, next to the swarm's own for the client side of the same connections. Returns the
+/// rows and the largest step held.
+fn capacity(settings: &Settings) -> (Vec<Row>, usize) {
+    const WINDOW: Duration = Duration::from_secs(10);
+    let server = Server::start();
+    let largest = *settings.steps.last().unwrap();
+    // The swarm's footprint with one agent: what its per-connection figure is counted from.
+    let mut one = Proc::spawn("lifeline-swarm", swarm(&server, largest, &["--agents", "1", "--duration", "0"]));
+    one.wait_for_line("all 1 connected", Duration::from_secs(60));
+    let swarm_base = one.rss_kib();
+    one.terminate();
+    std::thread::sleep(Duration::from_secs(2));
+    let server_base = server.proc.rss_kib();
+    let kib_to_mib = |kib: u64| kib as f64 / 1024.0;
+    let mut rows = Vec::new();
+    let mut held = 0;
+    let mut failure = None;
+    for &n in &settings.steps {
+        let (agents, rate) = (n.to_string(), settings.connect_rate.to_string());
+        let args = ["--agents", &agents, "--duration", "0", "--connect-rate", &rate];
+        let mut load = Proc::spawn("lifeline-swarm", swarm(&server, largest, &args));
+        let limit = Duration::from_secs((n / settings.connect_rate) as u64 * 3 + 60);
+        let ramp = load.wait_for_line("ramp: ", limit);
+        let all = format!("all {n} connected");
+        // Agents whose first attempt failed retry with the agent's backoff, as real ones would.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !load.output().contains(&all) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        if !load.output().contains(&all) {
+            failure = Some(format!("{n} failed: {}", ramp.trim()));
+            load.terminate();
+            break;
+        }
+        // Past the ramp's handshakes and first snapshots, then a window of idle agents.
+        std::thread::sleep(Duration::from_secs(5));
+        let start = (cpu_ticks(&server.proc), cpu_ticks(&load));
+        std::thread::sleep(WINDOW);
+        let (server_rss, swarm_rss) = (server.proc.rss_kib(), load.rss_kib());
+        rows.push(Row {
+            figure: format!("server RSS, {n} idle agents"),
+            value: kib_to_mib(server_rss),
+            unit: "MiB",
+            baseline: Some(kib_to_mib(server_base)),
+            against: "the same server with no agent".into(),
+        });
+        rows.push(Row {
+            figure: format!("server CPU, {n} idle agents"),
+            value: cpu_pct(cpu_ticks(&server.proc) - start.0, WINDOW.as_secs()),
+            unit: "% core",
+            baseline: Some(cpu_pct(cpu_ticks(&load) - start.1, WINDOW.as_secs())),
+            against: format!("the swarm's own, same {} s window", WINDOW.as_secs()),
+        });
+        rows.push(Row {
+            figure: format!("memory per connection, {n}"),
+            value: server_rss.saturating_sub(server_base) as f64 / n as f64,
+            unit: "KiB",
+            baseline: Some(swarm_rss.saturating_sub(swarm_base) as f64 / n as f64),
+            against: "the swarm's, for the client side".into(),
+        });
+        load.terminate();
+        held = n;
+        // The server lets go of the closed connections before the next step counts again.
+        std::thread::sleep(Duration::from_secs(3));
+    }
+    rows.push(Row {
+        figure: "idle agents held".into(),
+        value: held as f64,
+        unit: "agents",
+        baseline: Some(largest as f64),
+        against: failure.unwrap_or_else(|| "the largest step tried (LIFELINE_BENCH_MAX_AGENTS)".into()),
+    });
+    (rows, held)
+}
+
+/// Acknowledged snapshots per second from agents uploading back to back, with live latency measured meanwhile,
+/// next to a raw batched insert of the same rows into SQLite on the same disk with the same durability.
+fn ingest(settings: &Settings) -> Vec<Row> {
+    let server = Server::start();
+    // Enrolled and connected before the load starts: under load, only the live path is measured.
+    let agent = Agent::start(&server);
+    let args = ["--duration", "0", "--snapshot-every", "0", "--help-per-min", "0"];
+    let mut load = Proc::spawn("lifeline-swarm", swarm(&server, settings.ingest_agents, &args));
+    load.wait_for_line("ramp: ", Duration::from_secs(120));
+    let mut rows = live_latency(&server, &agent, " under ingest");
+    let rest = Duration::from_secs(settings.load_secs).saturating_sub(Duration::from_secs(10));
+    std::thread::sleep(rest);
+    let report = report_of(&mut load);
+
+    // The same rows, written as the store writes them but without anything in front: one transaction per 256.
+    let raw_path = server.dir.path().join("raw.db");
+    let raw = rusqlite::Connection::open(&raw_path).unwrap();
+    // The agents the rows refer to are not there: nothing but the inserts is measured.
+    raw.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;").unwrap();
+    let source = server.sql();
+    let schema: Vec<String> = source
+        .prepare("SELECT sql FROM sqlite_master WHERE tbl_name = 'snapshots' AND sql IS NOT NULL")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    raw.execute_batch(&schema.join(";\n")).unwrap();
+    type Columns = (String, i64, f64, f64, f64, i64, Vec<u8>);
+    let row: Columns = source
+        .query_row(
+            "SELECT agent_id, taken_at, cpu_usage_pct, memory_used_pct, fullest_disk_pct, finding_count, body
+             FROM snapshots LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+        )
+        .unwrap();
+    let total = (report["acked"].as_u64().unwrap() as usize).max(2_560);
+    let mut batches = Vec::new();
+    let started = Instant::now();
+    for batch in 0..total.div_ceil(256) {
+        let t = Instant::now();
+        raw.execute_batch("BEGIN IMMEDIATE").unwrap();
+        for i in 0..256 {
+            raw.execute(
+                "INSERT INTO snapshots (agent_id, id, taken_at, received_at, cpu_usage_pct, memory_used_pct,
+                                        fullest_disk_pct, finding_count, body)
+                 VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8)",
+                rusqlite::params![row.0, format!("{batch:016x}{i:016x}"), row.1, row.2, row.3, row.4, row.5, row.6],
+            )
+            .unwrap();
+        }
+        raw.execute_batch("COMMIT").unwrap();
+        batches.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let raw_rate = (batches.len() * 256) as f64 / started.elapsed().as_secs_f64();
+    batches.sort_by(f64::total_cmp);
+
+    let latency = &report["latency_ms"];
+    rows.insert(
+        0,
+        Row {
+            figure: "ingest, acked snapshots/s".into(),
+            value: report["acked_per_sec"].as_f64().unwrap(),
+            unit: "/s",
+            baseline: Some(raw_rate),
+            against: format!(
+                "raw batched SQLite insert of the same rows, same disk; {agents} agents back to back",
+                agents = settings.ingest_agents
+            ),
+        },
+    );
+    for (p, key) in [(0.5, "p50"), (0.99, "p99")] {
+        rows.insert(
+            rows.len() - 2,
+            Row {
+                figure: format!("snapshot ack under ingest, {key}"),
+                value: latency[key].as_f64().unwrap(),
+                unit: "ms",
+                baseline: Some(percentile(&batches, p)),
+                against: "one raw 256-row transaction, same percentile".into(),
+            },
+        );
+    }
+    rows
+}
+
+/// The server stopped as systemd stops it and started again on the same data and port, with agents connected:
+/// how long until every one is back, and how slow acknowledgements are meanwhile.
+fn reconnect_storm(settings: &Settings, agents: usize) -> Vec<Row> {
+    let agents = agents.max(*settings.steps.first().unwrap());
+    let server = Server::start();
+    let n = agents.to_string();
+    let rate = settings.connect_rate.to_string();
+    // Every agent sends a snapshot a minute, the agents already back included.
+    let args = ["--duration", "0", "--connect-rate", &rate, "--snapshot-every", "60"];
+    let mut load = Proc::spawn("lifeline-swarm", swarm(&server, agents, &args));
+    load.wait_for_line(
+        &format!("all {n} connected"),
+        Duration::from_secs((agents / settings.connect_rate) as u64 * 3 + 60),
+    );
+    std::thread::sleep(Duration::from_secs(5));
+    let mut server = server;
+    let stopped = Instant::now();
+    server.proc.terminate();
+    let server = server.restart();
+    let restart = stopped.elapsed();
+    const LIMIT: Duration = Duration::from_secs(120);
+    let needle = format!("all {n} back");
+    while !load.output().contains(&needle) && stopped.elapsed() < LIMIT {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    let report = report_of(&mut load);
+    drop(server);
+    let outage = &report["outages"][0];
+    let (secs, against) = match outage["back_secs"].as_f64() {
+        Some(secs) => (secs, "the server's own restart, stop signal to listening".to_owned()),
+        None => {
+            let connected = &report["connected"];
+            (
+                LIMIT.as_secs_f64(),
+                format!("NOT all back: {connected} of {n} after {} s; the server's restart", LIMIT.as_secs()),
+            )
+        }
+    };
+    vec![
+        Row {
+            figure: format!("reconnect storm, {n} agents back"),
+            value: secs,
+            unit: "s",
+            baseline: Some(restart.as_secs_f64()),
+            against,
+        },
+        Row {
+            figure: "snapshot ack during the storm, p99".into(),
+            value: outage["latency_ms"]["p99"].as_f64().unwrap_or(f64::NAN),
+            unit: "ms",
+            baseline: Some(report["latency_ms"]["p99"].as_f64().unwrap()),
+            against: "the same swarm outside the storm".into(),
+        },
+    ]
+}
+
+/// Stops a swarm as Ctrl-C would and reads the JSON report it prints last.
+fn report_of(swarm: &mut Proc) -> serde_json::Value {
+    swarm.terminate();
+    let line = swarm.wait_for_line("{\"agents\"", Duration::from_secs(10));
+    serde_json::from_str(&line).unwrap()
 }
 
 /// CPU time a process used so far (user + system), in clock ticks.
@@ -236,14 +506,14 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn print_table(rows: &[Row]) {
-    println!("\n{:<28} {:>12} {:<7} {:>12}  {:>6}  baseline", "figure", "value", "", "baseline", "ratio");
+    println!("\n{:<36} {:>12} {:<7} {:>12}  {:>6}  baseline", "figure", "value", "", "baseline", "ratio");
     for r in rows {
         let (baseline, ratio) = match r.baseline {
             Some(b) if b > 0.0 => (format!("{b:.3}"), format!("{:.2}", r.value / b)),
             Some(b) => (format!("{b:.3}"), "-".into()),
             None => ("missing".into(), "-".into()),
         };
-        println!("{:<28} {:>12.3} {:<7} {:>12}  {:>6}  {}", r.figure, r.value, r.unit, baseline, ratio, r.against);
+        println!("{:<36} {:>12.3} {:<7} {:>12}  {:>6}  {}", r.figure, r.value, r.unit, baseline, ratio, r.against);
     }
     if rows.iter().any(|r| r.baseline.is_none()) {
         println!("\nA baseline is missing: install it with `apt-get install prometheus-node-exporter`.");

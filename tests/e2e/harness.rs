@@ -34,7 +34,7 @@ pub fn bin(name: &str) -> PathBuf {
     BUILD.call_once(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--bins", "-p", "lifeline-server", "-p", "lifeline-agent"]);
+        cmd.args(["build", "--bins", "-p", "lifeline-server", "-p", "lifeline-agent", "-p", "lifeline-swarm"]);
         if dir.ends_with("release") {
             cmd.arg("--release");
         }
@@ -457,6 +457,19 @@ impl Agent {
     pub fn log(&self) -> String {
         self.proc.as_ref().map(Proc::output).unwrap_or_default()
     }
+}
+
+/// `lifeline-swarm` against `server`: `count` agents enrolled with `bulk-enroll`, with these extra flags.
+pub fn swarm(server: &Server, count: usize, args: &[&str]) -> Command {
+    let identities = server.dir.path().join(format!("swarm-{count}.pem"));
+    if !identities.exists() {
+        let path = identities.to_str().expect("utf-8 path");
+        let out = run(server_cmd(server.dir.path(), &["bulk-enroll", "--count", &count.to_string(), "--out", path]));
+        assert!(out.ok, "bulk-enroll failed: {}{}", out.stdout, out.stderr);
+    }
+    let mut cmd = Command::new(bin("lifeline-swarm"));
+    cmd.arg("--identities").arg(&identities).args(["--server", &server.quic.to_string()]).args(args);
+    in_netns(server.netns.as_deref(), cmd)
 }
 
 /// The text after `label` on the first line containing it.

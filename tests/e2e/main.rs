@@ -13,6 +13,7 @@
 //! - `journal`: journal-errors on journal files systemd's own writer made: the decoder on every layout and on damaged
 //!   files, then the check through the real server and agent.
 //! - `requester`: the user's side: pushed ticket threads, answers and confirmations, self-help, subscribed events.
+//! - `swarm`: the load generator: bulk-enrolled identities connect, get snapshots acknowledged and stream live.
 //! - `desktop`: `lifeline-help` on a real X display and session bus, driven by the keyboard; notifications shown.
 
 // A test states its expectations by panicking on what it did not expect.
@@ -29,3 +30,4 @@ mod preseed;
 mod printing;
 mod refusals;
 mod requester;
+mod swarm;

@@ -38,6 +38,35 @@ pub fn insert(conn: &Connection, a: &NewAgent<'_>, now: i64) -> Result<(), Store
     super::audit::append(conn, a.id, "agent.enrolled", &detail, now)
 }
 
+/// A fresh agent id; the server chooses it when it signs the agent's certificate.
+pub fn new_id() -> String {
+    let mut bytes = [0u8; 6];
+    rand::Rng::fill(&mut rand::rng(), &mut bytes);
+    format!("ag-{}", hex::encode(bytes))
+}
+
+/// Registers the simulated agents of a load test as enrollment would register real ones: a token spent once per
+/// agent, then each agent's row and audit entry, all in the caller's transaction. `agents` holds (id, certificate
+/// fingerprint in hex); hostnames are `swarm-00000` onwards.
+pub fn insert_simulated(conn: &Connection, agents: &[(String, String)], now: i64) -> Result<(), StoreError> {
+    let uses = u32::try_from(agents.len()).map_err(|_| StoreError::Refused("too many agents at once".into()))?;
+    let token = super::auth::create_enrollment_token(conn, now, now + 60_000, uses, "simulated agents (bulk-enroll)")?;
+    for (i, (id, fingerprint)) in agents.iter().enumerate() {
+        let token_id = super::auth::spend_enrollment_token(conn, &token.secret, now)?;
+        let hostname = format!("swarm-{i:05}");
+        let new = NewAgent {
+            id,
+            cert_fingerprint: fingerprint,
+            hostname: &hostname,
+            os: "simulated",
+            agent_version: "",
+            token_id: &token_id,
+        };
+        insert(conn, &new, now)?;
+    }
+    Ok(())
+}
+
 const AGENT_COLUMNS: &str = "id, hostname, os, agent_version, enrolled_at, last_seen_at, revoked_at";
 
 fn agent_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Agent> {
