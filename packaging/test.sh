@@ -349,7 +349,7 @@ step "systemd as PID 1: a second fresh root, booted in a container"
 # against a real systemd over D-Bus. The container has a network namespace of its own (loopback only), so the
 # packaged server listens on its default port there and the agent enrolls with it.
 sd_root=$work/systemd-root
-debian_root systemd,systemd-sysv,dbus "$sd_root"
+debian_root systemd,systemd-sysv,dbus,systemd-resolved "$sd_root"
 # Not under /tmp, where the booted system mounts a tmpfs.
 sd_pkgs=/root/lifeline-packages
 mkdir -p "$sd_root$sd_pkgs"
@@ -473,6 +473,13 @@ wait_until 30 restarted
 run=$(sd_cli check run "$sd_agent" restart-service unit=dbus.service --ticket "$sd_ticket" --json 2>/dev/null || true)
 [ "$(run_state "$run")" = refused ] || fail "the agent did not refuse to restart dbus.service: $run"
 echo "lifeline-test-sleeper.service restarted by systemd: invocation $before -> $(prop lifeline-test-sleeper.service InvocationID)"
+
+step "systemd: a technician's flush-dns-cache check empties systemd-resolved's cache"
+[ "$(inside systemctl is-active systemd-resolved)" = active ] || fail "systemd-resolved is not running in the container"
+run=$(sd_cli check run "$sd_agent" flush-dns-cache --ticket "$sd_ticket" --json 2>/dev/null || true)
+[ "$(run_state "$run")" = "done" ] || fail "the flush-dns-cache check did not run: $run"
+wait_until 10 journal_has systemd-resolved 'Flushed all caches'
+echo "systemd-resolved flushed its caches at the agent's request"
 
 step "systemd: remove stops the agent and keeps its identity; purge leaves no agent and no server user"
 inside dpkg --remove lifeline-agent >>"$work/sd-dpkg-agent.log"
