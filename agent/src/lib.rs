@@ -47,11 +47,17 @@ pub fn now_ms() -> u64 {
 
 /// Milliseconds since 1970 as `YYYY-MM-DD HH:MM UTC`, the form the user's commands print.
 pub fn utc(ms: u64) -> String {
+    utc_to(ms, false)
+}
+
+/// The same to the second, for log lines whose order within a minute matters.
+pub fn utc_seconds(ms: u64) -> String {
+    utc_to(ms, true)
+}
+
+fn utc_to(ms: u64, seconds: bool) -> String {
     let secs = i64::try_from(ms / 1000).unwrap_or(i64::MAX);
-    match time::OffsetDateTime::from_unix_timestamp(secs) {
-        Ok(t) => {
-            format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
-        }
-        Err(_) => "invalid time".into(),
-    }
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(secs) else { return "invalid time".into() };
+    let minute = format!("{:04}-{:02}-{:02} {:02}:{:02}", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute());
+    if seconds { format!("{minute}:{:02} UTC", t.second()) } else { format!("{minute} UTC") }
 }

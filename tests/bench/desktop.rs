@@ -5,7 +5,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::harness::{Agent, Proc, help_bin};
-use crate::{NODE_EXPORTER, Row, cpu_pct, cpu_ticks, mib};
+use crate::{NODE_EXPORTER, Row, idle_window, mib};
 
 pub fn help_size() -> Row {
     Row {
@@ -35,25 +35,5 @@ pub fn tray_idle(agent: &Agent, secs: u64) -> Vec<Row> {
         .env_remove("DISPLAY");
     let tray = Proc::spawn("lifeline-help", tray);
     tray.wait_for_line("subscribed", Duration::from_secs(60));
-    // Past start-up (fonts, texts, the bus handshake) before the window opens.
-    std::thread::sleep(Duration::from_secs(5));
-    let start = (cpu_ticks(&tray), cpu_ticks(&bus));
-    std::thread::sleep(Duration::from_secs(secs));
-    let against = format!("its session's dbus-daemon, same {secs} s window");
-    vec![
-        Row {
-            figure: "tray idle RSS".into(),
-            value: tray.rss_kib() as f64 / 1024.0,
-            unit: "MiB",
-            baseline: Some(bus.rss_kib() as f64 / 1024.0),
-            against: against.clone(),
-        },
-        Row {
-            figure: "tray idle CPU".into(),
-            value: cpu_pct(cpu_ticks(&tray) - start.0, secs),
-            unit: "% core",
-            baseline: Some(cpu_pct(cpu_ticks(&bus) - start.1, secs)),
-            against,
-        },
-    ]
+    idle_window("tray", &tray, Some(&bus), secs, "its session's dbus-daemon")
 }

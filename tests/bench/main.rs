@@ -99,32 +99,36 @@ fn idle_footprint(server: &Server, secs: u64) -> Vec<Row> {
         cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"));
         Proc::spawn("node-exporter", cmd)
     });
-    // Both past their start-up work before the window opens.
+    idle_window("agent", agent.proc.as_ref().unwrap(), baseline.as_ref(), secs, "node-exporter")
+}
+
+/// RSS, peak RSS and CPU of `proc` and of `baseline` (named `against`), both past their start-up work and then left
+/// alone for the same `secs` window.
+fn idle_window(subject: &str, proc: &Proc, baseline: Option<&Proc>, secs: u64, against: &str) -> Vec<Row> {
     std::thread::sleep(Duration::from_secs(5));
-    let proc = agent.proc.as_ref().unwrap();
-    let start = (cpu_ticks(proc), baseline.as_ref().map(cpu_ticks));
+    let start = (cpu_ticks(proc), baseline.map(cpu_ticks));
     std::thread::sleep(Duration::from_secs(secs));
-    let against = format!("node-exporter, same {secs} s window");
+    let against = format!("{against}, same {secs} s window");
     vec![
         Row {
-            figure: "agent idle RSS".into(),
+            figure: format!("{subject} idle RSS"),
             value: proc.rss_kib() as f64 / 1024.0,
             unit: "MiB",
-            baseline: baseline.as_ref().map(|b| b.rss_kib() as f64 / 1024.0),
+            baseline: baseline.map(|b| b.rss_kib() as f64 / 1024.0),
             against: against.clone(),
         },
         Row {
-            figure: "agent idle peak RSS".into(),
+            figure: format!("{subject} idle peak RSS"),
             value: peak_rss_kib(proc) as f64 / 1024.0,
             unit: "MiB",
-            baseline: baseline.as_ref().map(|b| peak_rss_kib(b) as f64 / 1024.0),
+            baseline: baseline.map(|b| peak_rss_kib(b) as f64 / 1024.0),
             against: against.clone(),
         },
         Row {
-            figure: "agent idle CPU".into(),
+            figure: format!("{subject} idle CPU"),
             value: cpu_pct(cpu_ticks(proc) - start.0, secs),
             unit: "% core",
-            baseline: baseline.as_ref().zip(start.1).map(|(b, s)| cpu_pct(cpu_ticks(b) - s, secs)),
+            baseline: baseline.zip(start.1).map(|(b, s)| cpu_pct(cpu_ticks(b) - s, secs)),
             against,
         },
     ]

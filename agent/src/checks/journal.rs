@@ -243,21 +243,9 @@ fn priority_name(p: u8) -> &'static str {
     }
 }
 
-/// Microseconds since 1970 as `YYYY-MM-DD HH:MM:SS UTC`.
+/// Microseconds since 1970, as the journal counts, to the second.
 fn utc(us: u64) -> String {
-    let secs = i64::try_from(us / 1_000_000).unwrap_or(i64::MAX);
-    match time::OffsetDateTime::from_unix_timestamp(secs) {
-        Ok(t) => format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        ),
-        Err(_) => "invalid time".into(),
-    }
+    crate::utc_seconds(us / 1000)
 }
 
 /// What `deadline` a scan gets inside the check's time limit: enough margin to write the report of what it found.
