@@ -441,6 +441,9 @@ old_pid=$(prop lifeline-agent MainPID)
 old_inode=$(inside stat -L -c %i "/proc/$old_pid/exe")
 inside dpkg -i "$sd_pkgs/lifeline-agent-upgrade.deb" >"$work/sd-dpkg-upgrade.log"
 grep -q "lifeline-agent.*$version-2" <(inside dpkg -l lifeline-agent) || fail "the upgrade was not installed"
+# MainPID is known from the fork, before systemd has applied the sandbox and exec'd: wait for the new process to
+# speak before reading its status.
+wait_until 30 journal_has lifeline-agent 'link: connected server=' 2
 running_sandboxed lifeline-agent 0 0000000000002004
 new_pid=$(prop lifeline-agent MainPID)
 [ "$new_pid" != "$old_pid" ] || fail "the upgrade did not restart the agent (still pid $old_pid)"
@@ -449,7 +452,6 @@ if [ "$new_inode" = "$old_inode" ] || [ "$new_inode" != "$(inside stat -c %i /us
     fail "the restarted agent does not run the binary the upgrade installed"
 fi
 grep -qx 'enable_class_c = true' "$sd_config" || fail "the upgrade replaced the edited config"
-wait_until 30 journal_has lifeline-agent 'link: connected server=' 2
 line=$(inside journalctl --unit lifeline-agent --output cat --no-pager | grep 'lifeline-agent started' | tail -1)
 [[ $line == *"agent_id=$sd_agent"* ]] || fail "after the upgrade the agent is not $sd_agent: $line"
 echo "agent restarted by the upgrade: pid $old_pid -> $new_pid, binary inode $old_inode -> $new_inode"
