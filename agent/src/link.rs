@@ -15,9 +15,9 @@ use lifeline_net::tls::ServerTrust;
 use lifeline_shared::backoff::Backoff;
 use lifeline_shared::findings;
 use lifeline_shared::wire::{
-    AgentControl, ErrorCode, Hello, HelpRequest, LiveSample, LocalEvent, LocalRequest, LocalResponse, PROTOCOL_VERSION,
-    Probe, ProbeKind, Request, Response, SERVER_NAME, SelfHelpReport, ServerControl, Snapshot, UserAction,
-    UserTicketAction, WATCH_INTERVAL_MS, WATCH_MAX_SECS, close,
+    AgentControl, ErrorCode, Goodbye, Hello, HelpRequest, LiveSample, LocalEvent, LocalRequest, LocalResponse,
+    PROTOCOL_VERSION, Probe, ProbeKind, Request, Response, SERVER_NAME, SelfHelpReport, ServerControl, Snapshot,
+    UserAction, UserTicketAction, WATCH_INTERVAL_MS, WATCH_MAX_SECS, close,
 };
 use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
@@ -440,16 +440,28 @@ async fn connection_loop(
         let ended = session(&link, &client, &spool, &wake, &to_main, stopping.clone()).await;
         // Whoever watched did so through that connection.
         to_main.watching.send_replace(None);
-        match ended {
+        let goodbye = match ended {
             // The link was up, so this is a fresh outage: start the schedule over.
-            Ok(()) => attempt = 0,
-            Err(e) => warn!("{e:#}"),
-        }
+            Ok(goodbye) => {
+                attempt = 0;
+                goodbye
+            }
+            Err(e) => {
+                warn!("{e:#}");
+                None
+            }
+        };
         to_main.conn.send_replace(None);
         if *stopping.borrow() {
             return;
         }
-        let delay = backoff.delay(attempt, rand::random());
+        let delay = match goodbye {
+            Some(g) => {
+                info!(within_ms = g.reconnect_within_ms, "the server is restarting and spreads its agents' return");
+                backoff.within(Duration::from_millis(g.reconnect_within_ms.into()), rand::random())
+            }
+            None => backoff.delay(attempt, rand::random()),
+        };
         attempt = attempt.saturating_add(1);
         info!(retry_in_ms = delay.as_millis() as u64, "reconnecting");
         tokio::select! {
@@ -459,7 +471,8 @@ async fn connection_loop(
     }
 }
 
-/// One connection's life; `Ok` once it was up and then ended, `Err` when it never came up.
+/// One connection's life; `Ok` once it was up and then ended (with the server's goodbye if it restarts), `Err` when
+/// it never came up.
 async fn session(
     link: &Link,
     client: &quinn::ClientConfig,
@@ -467,7 +480,7 @@ async fn session(
     wake: &Arc<Notify>,
     to_main: &ToMain,
     mut stopping: watch::Receiver<bool>,
-) -> Result<()> {
+) -> Result<Option<Goodbye>> {
     let addr = resolve(&link.identity.server).await?;
     let endpoint = endpoint(addr)?;
     let conn = endpoint
@@ -556,10 +569,12 @@ async fn session(
         reason = conn.closed() => warn!("{}", describe_close(&reason)),
         _ = stopping.wait_for(|s| *s) => {}
     }
-    let goodbye: &[u8] = if *stopping.borrow() { b"agent stopping" } else { b"agent reconnecting" };
-    conn.close(close::NORMAL.into(), goodbye);
+    // Read before our own close, which replaces the reason.
+    let goodbye = frame::goodbye(&conn);
+    let reason: &[u8] = if *stopping.borrow() { b"agent stopping" } else { b"agent reconnecting" };
+    conn.close(close::NORMAL.into(), reason);
     let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
-    Ok(())
+    Ok(goodbye)
 }
 
 /// A sample goes as one datagram when it fits, so a lost one is simply replaced by the next; a bigger one (many
@@ -681,7 +696,7 @@ fn describe_close(reason: &quinn::ConnectionError) -> String {
             match u32::try_from(c.error_code.into_inner()).unwrap_or(u32::MAX) {
                 close::REVOKED => format!("the server refuses this agent: {text}; ask an admin to enroll it again"),
                 close::UNKNOWN_AGENT => format!("the server does not know this agent: {text}"),
-                close::SHUTDOWN => "the server is shutting down".into(),
+                close::SHUTDOWN => "the server is restarting or shutting down".into(),
                 code => format!("the server closed the connection (code {code}): {text}"),
             }
         }

@@ -14,7 +14,7 @@ use lifeline_shared::ipp;
 use lifeline_shared::journal::{self, Filter, Limits, Scan};
 use lifeline_shared::token::EnrollToken;
 use lifeline_shared::wire::{
-    AgentControl, EnrollRequest, EnrollResponse, LiveSample, LocalEvent, LocalRequest, LocalResponse, Request,
+    AgentControl, EnrollRequest, EnrollResponse, Goodbye, LiveSample, LocalEvent, LocalRequest, LocalResponse, Request,
     Response, ServerControl,
 };
 use serde::Serialize;
@@ -57,7 +57,8 @@ pub fn frame(data: &[u8]) {
     stream::<LiveSample>(data);
 }
 
-/// `messages`: one frame body (no length prefix), decoded as each message type in turn.
+/// `messages`: one frame body (no length prefix), decoded as each message type in turn (a server's goodbye arrives
+/// as a close reason, not on a stream, but through the same codec).
 pub fn messages(data: &[u8]) {
     body::<Request>(data);
     body::<Response>(data);
@@ -69,6 +70,7 @@ pub fn messages(data: &[u8]) {
     body::<LocalResponse>(data);
     body::<LiveSample>(data);
     body::<LocalEvent>(data);
+    body::<Goodbye>(data);
 }
 
 /// `enroll`: the one message the server reads from a peer that has no certificate yet, as a body and as a stream.

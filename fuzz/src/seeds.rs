@@ -12,7 +12,7 @@ use lifeline_shared::journal;
 use lifeline_shared::token::EnrollToken;
 use lifeline_shared::wire::{
     AgentControl, Battery, CheckOutcome, CheckReport, CheckRequest, ConsentWindow, Cpu, Disk, DiskRate, EnrollRequest,
-    EnrollResponse, ErrorCode, Hello, HelpRequest, HistoryEntry, Host, Interface, LiveSample, LocalEvent, LocalRequest,
+    EnrollResponse, ErrorCode, Goodbye, Hello, HelpRequest, HistoryEntry, Host, Interface, LiveSample, LocalEvent, LocalRequest,
     LocalResponse, Memory, NetRate, Network, Probe, ProbeKind, Process, Processes, Request, Response, Route,
     SelfHelpReport, ServerControl, Snapshot, Temperature, ThreadEntry, ThreadKind, TicketSummary, TicketThread,
     UserAction, UserTicketAction, WireError,
@@ -44,6 +44,7 @@ pub fn all() -> Result<Vec<Seed>, codec::CodecError> {
     framed(&mut out, "local_response", encode_all(local_responses())?, &[]);
     framed(&mut out, "live_sample", encode_all(live_samples())?, &[]);
     framed(&mut out, "local_event", encode_all(local_events())?, &[]);
+    framed(&mut out, "goodbye", encode_all(vec![("restart", Goodbye { reconnect_within_ms: 10_000 })])?, &[]);
 
     for (name, token) in tokens() {
         let text = token.encode();

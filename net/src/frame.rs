@@ -1,6 +1,7 @@
 //! Frames on any byte stream (quinn streams, the agent's local socket), through the one codec.
 
 use lifeline_shared::codec::{self, CodecError};
+use lifeline_shared::wire::{Goodbye, close};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -67,4 +68,28 @@ pub async fn request<Req: Serialize, Resp: DeserializeOwned>(
     write(&mut send, req).await?;
     send.finish()?;
     read(&mut recv).await?.ok_or(FrameError::NoAnswer)
+}
+
+/// Closes every connection of a server's endpoint for a restart, telling each agent the window to come back in.
+/// New handshakes are ignored from here on rather than refused: an agent's first packet keeps being resent until the
+/// next server process answers it, where a refusal would send the agent into its backoff.
+pub fn say_goodbye(endpoint: &quinn::Endpoint, goodbye: &Goodbye) -> Result<(), CodecError> {
+    let reason = codec::encode(goodbye)?;
+    endpoint.set_server_config(None);
+    endpoint.close(close::SHUTDOWN.into(), &reason);
+    Ok(())
+}
+
+/// The goodbye the server closed `conn` with, if it did; anything else in a shutdown's reason (an older server's
+/// text, garbage) is no goodbye.
+pub fn goodbye(conn: &quinn::Connection) -> Option<Goodbye> {
+    match conn.close_reason()? {
+        quinn::ConnectionError::ApplicationClosed(c) if c.error_code == close::SHUTDOWN.into() => {
+            match codec::decode_frame::<Goodbye>(&c.reason) {
+                Ok(Some((goodbye, used))) if used == c.reason.len() => Some(goodbye),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }

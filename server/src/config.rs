@@ -20,6 +20,10 @@ pub struct Config {
     /// Extra DNS names or IPs for the server certificate, for technicians reaching the API by name.
     pub tls_names: Vec<String>,
     pub heartbeat_secs: u32,
+    /// Agents this server takes back per second after a restart: its goodbye asks them to spread their return over
+    /// connected agents / this many seconds. About what a 2-core server handles (BENCHMARKS.md); raise it on bigger
+    /// hardware.
+    pub reconnects_per_sec: u32,
 }
 
 impl Default for Config {
@@ -32,6 +36,7 @@ impl Default for Config {
             advertise: None,
             tls_names: Vec::new(),
             heartbeat_secs: 15,
+            reconnects_per_sec: 1_000,
         }
     }
 }
@@ -46,6 +51,7 @@ struct File {
     advertise: Option<String>,
     tls_names: Option<Vec<String>>,
     heartbeat_secs: Option<u32>,
+    reconnects_per_sec: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +91,7 @@ impl Config {
             advertise: overrides.advertise.or(file.advertise),
             tls_names: file.tls_names.unwrap_or_default(),
             heartbeat_secs: file.heartbeat_secs.unwrap_or(d.heartbeat_secs),
+            reconnects_per_sec: file.reconnects_per_sec.unwrap_or(d.reconnects_per_sec),
         };
         config.validate()?;
         Ok(config)
@@ -97,6 +104,9 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         if !(1..=3600).contains(&self.heartbeat_secs) {
             return Err(ConfigError::Invalid("heartbeat_secs must be between 1 and 3600".into()));
+        }
+        if self.reconnects_per_sec == 0 {
+            return Err(ConfigError::Invalid("reconnects_per_sec must be at least 1".into()));
         }
         if let Some(a) = &self.advertise
             && a.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).is_none()
@@ -136,8 +146,10 @@ mod tests {
 
         std::fs::write(&path, "hearbeat_secs = 5\n").unwrap();
         assert!(matches!(Config::load(Some(&path), Overrides::default()), Err(ConfigError::Parse { .. })));
-        std::fs::write(&path, "heartbeat_secs = 0\n").unwrap();
-        assert!(matches!(Config::load(Some(&path), Overrides::default()), Err(ConfigError::Invalid(_))));
+        for zero in ["heartbeat_secs = 0\n", "reconnects_per_sec = 0\n"] {
+            std::fs::write(&path, zero).unwrap();
+            assert!(matches!(Config::load(Some(&path), Overrides::default()), Err(ConfigError::Invalid(_))), "{zero}");
+        }
         let bad = Overrides { advertise: Some("nohost".into()), ..Overrides::default() };
         assert!(matches!(Config::load(None, bad), Err(ConfigError::Invalid(_))));
     }

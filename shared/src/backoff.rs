@@ -22,6 +22,13 @@ impl Backoff {
         let ceiling_ms = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
         Duration::from_millis(random % ceiling_ms.saturating_add(1))
     }
+
+    /// The first delay after a server said goodbye: anywhere in the window it asked for, which `cap` bounds, so a
+    /// hostile server cannot park its agents for days.
+    pub fn within(&self, window: Duration, random: u64) -> Duration {
+        let window_ms = u64::try_from(window.min(self.cap).as_millis()).unwrap_or(u64::MAX);
+        Duration::from_millis(random % window_ms.saturating_add(1))
+    }
 }
 
 #[cfg(test)]
@@ -37,6 +44,16 @@ mod tests {
             assert_eq!(b.delay(attempt, ceiling_ms), Duration::from_millis(ceiling_ms), "attempt {attempt}");
             assert_eq!(b.delay(attempt, ceiling_ms + 1), Duration::ZERO, "attempt {attempt} wraps to zero");
         }
+    }
+
+    #[test]
+    fn a_goodbye_window_is_spread_over_and_capped() {
+        let b = Backoff::default();
+        assert_eq!(b.within(Duration::from_secs(10), 10_000), Duration::from_secs(10));
+        assert_eq!(b.within(Duration::from_secs(10), 10_001), Duration::ZERO);
+        assert_eq!(b.within(Duration::from_secs(10), 2_500), Duration::from_millis(2_500));
+        assert_eq!(b.within(Duration::from_secs(86_400), u64::MAX), Duration::from_millis(u64::MAX % 60_001));
+        assert_eq!(b.within(Duration::ZERO, 12_345), Duration::ZERO);
     }
 
     #[test]

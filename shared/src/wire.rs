@@ -31,6 +31,14 @@ pub mod close {
     pub const SHUTDOWN: u32 = 6;
 }
 
+/// The reason a server closing with [`close::SHUTDOWN`] gives, as one codec frame: the window its agents spread their
+/// reconnects over, sized by the server to how many were connected, so that a restart does not bring them all back in
+/// the same second, nor make a handful of agents wait as long as twenty thousand.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Goodbye {
+    pub reconnect_within_ms: u32,
+}
+
 /// First frame on the control stream, agent to server.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Hello {

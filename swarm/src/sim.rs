@@ -13,8 +13,8 @@ use lifeline_net::frame;
 use lifeline_net::tls::{Identity, ServerTrust, quic_client};
 use lifeline_shared::backoff::Backoff;
 use lifeline_shared::wire::{
-    AgentControl, Hello, HelpRequest, LiveSample, PROTOCOL_VERSION, Request, Response, SERVER_NAME, ServerControl,
-    Snapshot, WATCH_INTERVAL_MS, close,
+    AgentControl, Goodbye, Hello, HelpRequest, LiveSample, PROTOCOL_VERSION, Request, Response, SERVER_NAME,
+    ServerControl, Snapshot, WATCH_INTERVAL_MS, close,
 };
 use rustls_pki_types::CertificateDer;
 use tokio::sync::watch;
@@ -61,18 +61,25 @@ pub async fn agent(swarm: Arc<Swarm>, identity: Identity, endpoint: quinn::Endpo
     let mut first = true;
     let mut attempt = 0u32;
     loop {
-        match session(&swarm, &identity, &endpoint, first).await {
-            Ok(()) => attempt = 0,
+        let goodbye = match session(&swarm, &identity, &endpoint, first).await {
+            Ok(goodbye) => {
+                attempt = 0;
+                goodbye
+            }
             Err(e) => {
                 debug!("{e:#}");
                 swarm.fleet.failed(first);
+                None
             }
-        }
+        };
         first = false;
         if *stopping.borrow() {
             return;
         }
-        let delay = backoff.delay(attempt, rand::random());
+        let delay = match goodbye {
+            Some(g) => backoff.within(Duration::from_millis(g.reconnect_within_ms.into()), rand::random()),
+            None => backoff.delay(attempt, rand::random()),
+        };
         attempt = attempt.saturating_add(1);
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
@@ -81,8 +88,14 @@ pub async fn agent(swarm: Arc<Swarm>, identity: Identity, endpoint: quinn::Endpo
     }
 }
 
-/// One connection's life: `Ok` once it was up and then ended, `Err` when it never came up.
-async fn session(swarm: &Swarm, identity: &Identity, endpoint: &quinn::Endpoint, first: bool) -> Result<()> {
+/// One connection's life: `Ok` once it was up and then ended (with the server's goodbye if it restarts), `Err` when
+/// it never came up.
+async fn session(
+    swarm: &Swarm,
+    identity: &Identity,
+    endpoint: &quinn::Endpoint,
+    first: bool,
+) -> Result<Option<Goodbye>> {
     let client = quic_client(ServerTrust::Ca(swarm.ca.clone()), Some(identity.clone()))?;
     let conn = endpoint.connect_with(client, swarm.server, SERVER_NAME)?.await.context("connecting")?;
     let (mut send, mut recv) = conn.open_bi().await?;
@@ -139,8 +152,10 @@ async fn session(swarm: &Swarm, identity: &Identity, endpoint: &quinn::Endpoint,
         _ = stopping.wait_for(|s| *s) => {}
     }
     swarm.fleet.disconnected();
+    // Read before our own close, which replaces the reason.
+    let goodbye = frame::goodbye(&conn);
     conn.close(close::NORMAL.into(), b"agent stopping");
-    Ok(())
+    Ok(goodbye)
 }
 
 /// Snapshots on schedule, at a random phase as in a fleet whose agents started at different times (a reconnect

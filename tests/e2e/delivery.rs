@@ -1,6 +1,6 @@
-//! Nothing lost, nothing twice: the agent's spool across an offline server, a server killed with SIGKILL again and
-//! again, an agent killed with SIGKILL again and again, and a spool that fills up. Truth is read from the server's
-//! SQLite file and from the agent's own log of what it spooled and what the server acknowledged.
+//! Nothing lost, nothing twice: the agent's spool across an offline server, a restart's goodbye, a server killed with
+//! SIGKILL again and again, an agent killed with SIGKILL again and again, and a spool that fills up. Truth is read
+//! from the server's SQLite file and from the agent's own log of what it spooled and what the server acknowledged.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -101,6 +101,25 @@ fn an_offline_agent_keeps_everything_and_delivers_it_once() {
         ticket["findings"].as_array().is_some_and(|f| f.iter().any(|f| f["kind"] == "ServerUnreachable")),
         "{ticket}"
     );
+}
+
+/// A server stopped as systemd stops it tells its agents the window to spread their return over (a second for one
+/// agent), and the agent comes back within it to the restarted server.
+#[test]
+fn a_restarting_server_tells_its_agents_when_to_come_back() {
+    let mut server = Server::start();
+    let agent = start_agent(&server);
+    server.proc.terminate();
+    let said = server.proc.output();
+    assert!(said.contains("asking the agents to come back within the window agents=1 within_ms=1000"), "{said}");
+    eventually("the agent to hear the goodbye", WAIT, || {
+        agent.log().contains("the server is restarting and spreads its agents' return within_ms=1000").then_some(())
+    });
+    let connects = agent.log().matches("connected server=").count();
+    let _server = server.restart();
+    eventually("the agent back on the restarted server", WAIT, || {
+        (agent.log().matches("connected server=").count() > connects).then_some(())
+    });
 }
 
 #[test]
