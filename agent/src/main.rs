@@ -116,11 +116,19 @@ fn main() -> ExitCode {
 
 /// The daemon is small and mostly idle, so one thread serves it; `LIFELINE_LOG` filters as in the server.
 fn init_logging() {
-    let filter = std::env::var("LIFELINE_LOG").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_else(|_| "info".into());
+    use tracing_subscriber::prelude::*;
+    const DEFAULT: &str = "info";
+    let filter =
+        std::env::var("LIFELINE_LOG").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_else(|_| DEFAULT.into());
+    let targets = filter.parse::<tracing_subscriber::filter::Targets>().unwrap_or_else(|e| {
+        eprintln!("LIFELINE_LOG={filter:?} is not a log filter ({e}); using {DEFAULT:?}");
+        DEFAULT.parse().unwrap_or_default()
+    });
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .finish()
+        .with(targets)
         .init();
 }
 

@@ -110,13 +110,19 @@ fn main() -> ExitCode {
 /// Our warnings by default (winit's about the display are noise to a user); `LIFELINE_LOG` (or `RUST_LOG`)
 /// filters as in the other binaries.
 fn logging() {
-    let filter = std::env::var("LIFELINE_LOG")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "warn,winit=error".into());
+    use tracing_subscriber::prelude::*;
+    const DEFAULT: &str = "warn,winit=error";
+    let filter =
+        std::env::var("LIFELINE_LOG").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_else(|_| DEFAULT.into());
+    let targets = filter.parse::<tracing_subscriber::filter::Targets>().unwrap_or_else(|e| {
+        eprintln!("LIFELINE_LOG={filter:?} is not a log filter ({e}); using {DEFAULT:?}");
+        DEFAULT.parse().unwrap_or_default()
+    });
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
+        .finish()
+        .with(targets)
         .init();
 }
 

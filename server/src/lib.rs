@@ -195,16 +195,20 @@ pub async fn shutdown_signal() {
 /// Installs the one log subscriber of a binary: `LIFELINE_LOG` (or `RUST_LOG`) filters, `LIFELINE_LOG_FORMAT=json`
 /// switches to JSON lines for log collectors.
 pub fn init_logging(default: &str) {
+    use tracing_subscriber::prelude::*;
     let filter =
         std::env::var("LIFELINE_LOG").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_else(|_| default.to_owned());
+    let targets = filter.parse::<tracing_subscriber::filter::Targets>().unwrap_or_else(|e| {
+        eprintln!("LIFELINE_LOG={filter:?} is not a log filter ({e}); using {default:?}");
+        default.parse().unwrap_or_default()
+    });
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if std::env::var("LIFELINE_LOG_FORMAT").is_ok_and(|f| f == "json") {
-        builder.json().init();
+        builder.json().finish().with(targets).init();
     } else {
-        builder.init();
+        builder.finish().with(targets).init();
     }
 }
 
