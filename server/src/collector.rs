@@ -317,12 +317,14 @@ async fn answer(state: &State, agent_id: &str, req: Request) -> Response {
         Request::Snapshot(snap) => {
             let snap = sanitize(snap);
             let id = snap.id;
-            let found = findings::evaluate(&snap);
-            state
-                .store
-                .write(move |c| agents::insert_snapshot(c, &agent, &snap, &found, now_ms()))
-                .await
-                .map(|_| Response::Stored { id })
+            match agents::SnapshotRow::new(&snap, &findings::evaluate(&snap)) {
+                Ok(row) => state
+                    .store
+                    .write(move |c| agents::insert_snapshot(c, &agent, &row, now_ms()))
+                    .await
+                    .map(|_| Response::Stored { id }),
+                Err(e) => Err(e),
+            }
         }
         Request::Help(help) => {
             let request_id = help.id;
@@ -385,7 +387,7 @@ fn open_help_ticket(c: &rusqlite::Connection, agent_id: &str, help: HelpRequest)
     }
     let snap = sanitize(help.snapshot);
     let found = findings::evaluate(&snap);
-    let snapshot_id = agents::insert_snapshot(c, agent_id, &snap, &found, now_ms())?;
+    let snapshot_id = agents::insert_snapshot(c, agent_id, &agents::SnapshotRow::new(&snap, &found)?, now_ms())?;
     let events = [
         Event::Created {
             subject: help.subject,
@@ -409,7 +411,7 @@ fn attach_snapshot(c: &rusqlite::Connection, agent_id: &str, ticket: u64, snap: 
         return Err(StoreError::Refused(format!("ticket {ticket} is not about this agent")));
     }
     let found = findings::evaluate(snap);
-    let snapshot_id = agents::insert_snapshot(c, agent_id, snap, &found, now_ms())?;
+    let snapshot_id = agents::insert_snapshot(c, agent_id, &agents::SnapshotRow::new(snap, &found)?, now_ms())?;
     let attached = ticket_store::events(c, number)?
         .iter()
         .any(|e| matches!(&e.event, Event::SnapshotAttached { snapshot_id: s, .. } if *s == snapshot_id));

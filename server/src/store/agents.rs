@@ -83,7 +83,7 @@ fn agent_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Agent> {
 
 pub fn by_fingerprint(conn: &Connection, fingerprint: &str) -> Result<Option<Agent>, StoreError> {
     let sql = format!("SELECT {AGENT_COLUMNS} FROM agents WHERE cert_fingerprint = ?1");
-    Ok(conn.query_row(&sql, [fingerprint], agent_row).optional()?)
+    Ok(conn.prepare_cached(&sql)?.query_row([fingerprint], agent_row).optional()?)
 }
 
 pub fn by_id(conn: &Connection, id: &str) -> Result<Option<Agent>, StoreError> {
@@ -100,11 +100,10 @@ pub fn list(conn: &Connection) -> Result<Vec<Agent>, StoreError> {
 
 pub fn seen(conn: &Connection, id: &str, hello: Option<(&str, &str)>, now: i64) -> Result<(), StoreError> {
     match hello {
-        Some((version, os)) => conn.execute(
-            "UPDATE agents SET last_seen_at = ?2, agent_version = ?3, os = ?4 WHERE id = ?1",
-            params![id, now, version, os],
-        )?,
-        None => conn.execute("UPDATE agents SET last_seen_at = ?2 WHERE id = ?1", params![id, now])?,
+        Some((version, os)) => conn
+            .prepare_cached("UPDATE agents SET last_seen_at = ?2, agent_version = ?3, os = ?4 WHERE id = ?1")?
+            .execute(params![id, now, version, os])?,
+        None => conn.prepare_cached("UPDATE agents SET last_seen_at = ?2 WHERE id = ?1")?.execute(params![id, now])?,
     };
     Ok(())
 }
@@ -125,42 +124,61 @@ pub fn revoke(conn: &Connection, id: &str, by: &str, now: i64) -> Result<(), Sto
     super::audit::append(conn, by, "agent.revoked", &serde_json::json!({ "agent": id }), now)
 }
 
+/// A snapshot ready to store: its JSON compressed and its summary columns computed before the writer thread, which
+/// every acknowledgement waits for, sees it.
+#[derive(Debug)]
+pub struct SnapshotRow {
+    id: String,
+    taken_at: i64,
+    cpu_usage_pct: f64,
+    memory_used_pct: f64,
+    fullest_disk_pct: f64,
+    finding_count: i64,
+    body: Vec<u8>,
+}
+
+impl SnapshotRow {
+    pub fn new(snap: &Snapshot, findings: &[Finding]) -> Result<SnapshotRow, StoreError> {
+        let json = serde_json::to_vec(snap).map_err(|e| StoreError::Refused(format!("snapshot: {e}")))?;
+        Ok(SnapshotRow {
+            id: hex::encode(snap.id),
+            taken_at: i64::try_from(snap.taken_at_ms).unwrap_or(i64::MAX),
+            cpu_usage_pct: f64::from(snap.cpu.usage_pct),
+            memory_used_pct: percent(
+                snap.memory.total_bytes.saturating_sub(snap.memory.available_bytes),
+                snap.memory.total_bytes,
+            ),
+            fullest_disk_pct: snap
+                .disks
+                .iter()
+                .map(|d| percent(d.total_bytes.saturating_sub(d.available_bytes), d.total_bytes))
+                .fold(0.0, f64::max),
+            finding_count: i64::try_from(findings.len()).unwrap_or(i64::MAX),
+            body: lz4_flex::compress_prepend_size(&json),
+        })
+    }
+}
+
 /// Stores a snapshot once: a replay of the same id from the same agent is a no-op, which makes re-sending after a
-/// lost acknowledgement safe.
-pub fn insert_snapshot(
-    conn: &Connection,
-    agent_id: &str,
-    snap: &Snapshot,
-    findings: &[Finding],
-    now: i64,
-) -> Result<String, StoreError> {
-    let id = hex::encode(snap.id);
-    let json = serde_json::to_vec(snap).map_err(|e| StoreError::Refused(format!("snapshot: {e}")))?;
-    let body = lz4_flex::compress_prepend_size(&json);
-    let memory_used_pct =
-        percent(snap.memory.total_bytes.saturating_sub(snap.memory.available_bytes), snap.memory.total_bytes);
-    let fullest_disk_pct = snap
-        .disks
-        .iter()
-        .map(|d| percent(d.total_bytes.saturating_sub(d.available_bytes), d.total_bytes))
-        .fold(0.0, f64::max);
-    conn.execute(
+/// lost acknowledgement safe. Returns the snapshot's id.
+pub fn insert_snapshot(conn: &Connection, agent_id: &str, row: &SnapshotRow, now: i64) -> Result<String, StoreError> {
+    conn.prepare_cached(
         "INSERT INTO snapshots (agent_id, id, taken_at, received_at, cpu_usage_pct, memory_used_pct,
                                 fullest_disk_pct, finding_count, body)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
-        params![
-            agent_id,
-            id,
-            i64::try_from(snap.taken_at_ms).unwrap_or(i64::MAX),
-            now,
-            f64::from(snap.cpu.usage_pct),
-            memory_used_pct,
-            fullest_disk_pct,
-            i64::try_from(findings.len()).unwrap_or(i64::MAX),
-            body
-        ],
-    )?;
-    Ok(id)
+    )?
+    .execute(params![
+        agent_id,
+        row.id,
+        row.taken_at,
+        now,
+        row.cpu_usage_pct,
+        row.memory_used_pct,
+        row.fullest_disk_pct,
+        row.finding_count,
+        row.body
+    ])?;
+    Ok(row.id.clone())
 }
 
 fn percent(part: u64, whole: u64) -> f64 {
