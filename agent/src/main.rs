@@ -125,6 +125,8 @@ fn init_logging() {
         DEFAULT.parse().unwrap_or_default()
     });
     tracing_subscriber::fmt()
+        // Everything reaches the subscriber; the targets below are the one filter.
+        .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .finish()

@@ -119,6 +119,8 @@ fn logging() {
         DEFAULT.parse().unwrap_or_default()
     });
     tracing_subscriber::fmt()
+        // Everything reaches the subscriber; the targets below are the one filter.
+        .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .finish()

@@ -203,6 +203,8 @@ pub fn init_logging(default: &str) {
         default.parse().unwrap_or_default()
     });
     let builder = tracing_subscriber::fmt()
+        // Everything reaches the subscriber; the targets below are the one filter.
+        .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if std::env::var("LIFELINE_LOG_FORMAT").is_ok_and(|f| f == "json") {

@@ -64,7 +64,13 @@ fn main() -> ExitCode {
         eprintln!("LIFELINE_LOG={filter:?} is not a log filter ({e}); using {DEFAULT:?}");
         DEFAULT.parse().unwrap_or_default()
     });
-    tracing_subscriber::fmt().with_writer(std::io::stderr).finish().with(targets).init();
+    tracing_subscriber::fmt()
+        // Everything reaches the subscriber; the targets below are the one filter.
+        .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
+        .with_writer(std::io::stderr)
+        .finish()
+        .with(targets)
+        .init();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
     match runtime.context("starting the async runtime").and_then(|rt| rt.block_on(run(cli))) {
