@@ -439,11 +439,12 @@ inside systemctl daemon-reload
 inside systemctl start lifeline-test-sleeper.service
 old_pid=$(prop lifeline-agent MainPID)
 old_inode=$(inside stat -L -c %i "/proc/$old_pid/exe")
+connects=$(journal_count lifeline-agent 'link: connected server=')
 inside dpkg -i "$sd_pkgs/lifeline-agent-upgrade.deb" >"$work/sd-dpkg-upgrade.log"
 grep -q "lifeline-agent.*$version-2" <(inside dpkg -l lifeline-agent) || fail "the upgrade was not installed"
 # MainPID is known from the fork, before systemd has applied the sandbox and exec'd: wait for the new process to
 # speak before reading its status.
-wait_until 30 journal_has lifeline-agent 'link: connected server=' 2
+wait_until 30 journal_has lifeline-agent 'link: connected server=' $((connects + 1))
 running_sandboxed lifeline-agent 0 0000000000002004
 new_pid=$(prop lifeline-agent MainPID)
 [ "$new_pid" != "$old_pid" ] || fail "the upgrade did not restart the agent (still pid $old_pid)"
