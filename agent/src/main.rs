@@ -97,7 +97,8 @@ fn main() -> ExitCode {
             return if e.use_stderr() { ExitCode::from(64) } else { ExitCode::SUCCESS };
         }
     };
-    init_logging();
+    lifeline_net::logging::init("info");
+    // The daemon is small and mostly idle, so one thread serves it.
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -112,26 +113,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// The daemon is small and mostly idle, so one thread serves it; `LIFELINE_LOG` filters as in the server.
-fn init_logging() {
-    use tracing_subscriber::prelude::*;
-    const DEFAULT: &str = "info";
-    let filter =
-        std::env::var("LIFELINE_LOG").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_else(|_| DEFAULT.into());
-    let targets = filter.parse::<tracing_subscriber::filter::Targets>().unwrap_or_else(|e| {
-        eprintln!("LIFELINE_LOG={filter:?} is not a log filter ({e}); using {DEFAULT:?}");
-        DEFAULT.parse().unwrap_or_default()
-    });
-    tracing_subscriber::fmt()
-        // Everything reaches the subscriber; the targets below are the one filter.
-        .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .finish()
-        .with(targets)
-        .init();
 }
 
 async fn execute(cli: Cli) -> Result<()> {

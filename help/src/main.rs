@@ -108,7 +108,8 @@ fn main() -> ExitCode {
 }
 
 /// Our warnings by default (winit's about the display are noise to a user); `LIFELINE_LOG` (or `RUST_LOG`)
-/// filters as in the other binaries.
+/// filters as in the other binaries. A copy of `lifeline_net::logging::init` without JSON: linking that crate would
+/// bring QUIC into the desktop program for one function.
 fn logging() {
     use tracing_subscriber::prelude::*;
     const DEFAULT: &str = "warn,winit=error";

@@ -6,10 +6,12 @@
 //! - [`frame`]: reading and writing [`lifeline_shared::codec`] frames on quinn streams without buffering more than the
 //!   peer has actually sent.
 //! - [`udp`]: the socket under an endpoint that carries many connections, with buffers sized for bursts.
+//! - [`logging`]: the log subscriber the binaries that link this crate install.
 //!
 //! It lives outside `shared` because `shared` stays free of IO; it is a separate crate rather than code in each binary
 //! because a second copy of the trust or framing rules is how two ends start to disagree.
 
 pub mod frame;
+pub mod logging;
 pub mod tls;
 pub mod udp;

@@ -24,8 +24,8 @@ use crate::{State, checks, requester};
 /// How long a peer may take to send its first frame before we stop waiting for it.
 const FIRST_FRAME: Duration = Duration::from_secs(10);
 /// How stale a connected agent's last-seen time may get in the store. Heartbeats come more often (15 s by default),
-/// but a write for each is most of an idle server's work at 20,000 agents; "online" is the live connection anyway,
-/// and the time is written again when the agent leaves.
+/// but a write for each cost an idle server at 10,000 agents a quarter of its CPU (BENCHMARKS.md); "online" is the
+/// live connection anyway, and the time is written again when the agent leaves.
 const SEEN_EVERY: Duration = Duration::from_secs(60);
 
 pub async fn accept_loop(state: Arc<State>, endpoint: quinn::Endpoint) {

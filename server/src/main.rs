@@ -322,7 +322,7 @@ fn main() -> ExitCode {
             return if e.use_stderr() { ExitCode::from(64) } else { ExitCode::SUCCESS };
         }
     };
-    lifeline_server::init_logging("info");
+    lifeline_net::logging::init("info");
     match execute(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

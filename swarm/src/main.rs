@@ -57,20 +57,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    use tracing_subscriber::prelude::*;
-    const DEFAULT: &str = "warn";
-    let filter = std::env::var("LIFELINE_LOG").unwrap_or_else(|_| DEFAULT.into());
-    let targets = filter.parse::<tracing_subscriber::filter::Targets>().unwrap_or_else(|e| {
-        eprintln!("LIFELINE_LOG={filter:?} is not a log filter ({e}); using {DEFAULT:?}");
-        DEFAULT.parse().unwrap_or_default()
-    });
-    tracing_subscriber::fmt()
-        // Everything reaches the subscriber; the targets below are the one filter.
-        .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
-        .with_writer(std::io::stderr)
-        .finish()
-        .with(targets)
-        .init();
+    lifeline_net::logging::init("warn");
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
     match runtime.context("starting the async runtime").and_then(|rt| rt.block_on(run(cli))) {

@@ -1,6 +1,7 @@
-//! Nothing lost, nothing twice: the agent's spool across an offline server, a restart's goodbye, a server killed with
-//! SIGKILL again and again, an agent killed with SIGKILL again and again, and a spool that fills up. Truth is read
-//! from the server's SQLite file and from the agent's own log of what it spooled and what the server acknowledged.
+//! Nothing lost, nothing twice: the agent's spool across an offline server, a restart's goodbye, last-seen on leaving,
+//! a server killed with SIGKILL again and again, an agent killed with SIGKILL again and again, and a spool that fills
+//! up. Truth is read from the server's SQLite file and from the agent's own log of what it spooled and what the server
+//! acknowledged.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -119,6 +120,23 @@ fn a_restarting_server_tells_its_agents_when_to_come_back() {
     let _server = server.restart();
     eventually("the agent back on the restarted server", WAIT, || {
         (agent.log().matches("connected server=").count() > connects).then_some(())
+    });
+}
+
+/// Heartbeats refresh last-seen only once a minute, so leaving must write it: the time stored is the agent's goodbye,
+/// not its hello.
+#[test]
+fn an_agent_that_leaves_is_last_seen_when_it_left() {
+    let server = Server::start();
+    let mut agent = start_agent(&server);
+    std::thread::sleep(Duration::from_secs(2));
+    let leaving = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    agent.proc.take().unwrap().terminate();
+    // The hello wrote last-seen two seconds before `leaving`; only the departure can write a later one.
+    eventually("last-seen written when the agent left", WAIT, || {
+        let at: Option<i64> =
+            server.sql().query_row("SELECT last_seen_at FROM agents WHERE id = ?1", [&agent.id], |r| r.get(0)).unwrap();
+        at.filter(|&at| at >= leaving)
     });
 }
 
