@@ -59,10 +59,17 @@ fn roots(ca: &CertificateDer<'_>) -> Result<Arc<RootCertStore>, TlsError> {
     Ok(Arc::new(store))
 }
 
+enum Side {
+    Client,
+    Server,
+}
+
 /// Bounds every connection: few concurrent streams (one-way ones only for live samples too big for a datagram), a
 /// small datagram buffer, and an idle timeout that drops dead peers, so a hostile or broken agent costs a bounded
-/// amount of memory.
-fn transport(keep_alive: bool) -> Arc<quinn::TransportConfig> {
+/// amount of memory. Clients keep the link alive; the server sends no segmentation-offload batches, because quinn
+/// keeps each connection's transmit buffer at the largest batch it ever sent (13 KiB per idle agent after a lossy
+/// handshake, a quarter of the server's memory per connection) and what the server sends is small anyway.
+fn transport(side: Side) -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
     t.max_concurrent_bidi_streams(16u8.into())
         .max_concurrent_uni_streams(4u8.into())
@@ -72,9 +79,10 @@ fn transport(keep_alive: bool) -> Arc<quinn::TransportConfig> {
     if let Ok(idle) = Duration::from_secs(45).try_into() {
         t.max_idle_timeout(Some(idle));
     }
-    if keep_alive {
-        t.keep_alive_interval(Some(Duration::from_secs(10)));
-    }
+    match side {
+        Side::Client => t.keep_alive_interval(Some(Duration::from_secs(10))),
+        Side::Server => t.enable_segmentation_offload(false),
+    };
     Arc::new(t)
 }
 
@@ -105,7 +113,7 @@ pub fn quic_server(identity: Identity, client_ca: &CertificateDer<'_>) -> Result
     let tls = server_tls(identity, Some(client_ca), ALPN)?;
     let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(|e| TlsError::Quic(e.to_string()))?;
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-    config.transport_config(transport(false));
+    config.transport_config(transport(Side::Server));
     Ok(config)
 }
 
@@ -125,7 +133,7 @@ pub fn quic_client(trust: ServerTrust, identity: Option<Identity>) -> Result<qui
     tls.alpn_protocols = vec![ALPN.to_vec()];
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).map_err(|e| TlsError::Quic(e.to_string()))?;
     let mut config = quinn::ClientConfig::new(Arc::new(crypto));
-    config.transport_config(transport(true));
+    config.transport_config(transport(Side::Client));
     Ok(config)
 }
 

@@ -54,13 +54,16 @@ pub struct Connected(Mutex<HashMap<String, AgentLink>>);
 
 struct AgentLink {
     conn: quinn::Connection,
-    /// Into the session's control-stream writer.
-    control: tokio::sync::mpsc::Sender<ServerControl>,
+    control: ControlTx,
 }
+
+/// Into a session's control-stream writer. Boxed because the channel allocates its slots 32 at a time whatever its
+/// bound: unboxed, the largest message made that 3.6 KiB for every idle agent (BENCHMARKS.md).
+pub type ControlTx = tokio::sync::mpsc::Sender<Box<ServerControl>>;
 
 impl Connected {
     /// A reconnecting agent replaces its stale connection, which is closed rather than left to time out.
-    fn insert(&self, agent_id: &str, conn: quinn::Connection, control: tokio::sync::mpsc::Sender<ServerControl>) {
+    fn insert(&self, agent_id: &str, conn: quinn::Connection, control: ControlTx) {
         if let Ok(mut map) = self.0.lock()
             && let Some(old) = map.insert(agent_id.to_owned(), AgentLink { conn, control })
         {
@@ -78,7 +81,7 @@ impl Connected {
 
     /// Hands a message to the agent's control-stream writer; false if the agent is not connected.
     pub fn send(&self, agent_id: &str, msg: ServerControl) -> bool {
-        self.0.lock().ok().and_then(|m| m.get(agent_id).map(|l| l.control.try_send(msg).is_ok())).unwrap_or(false)
+        self.0.lock().ok().and_then(|m| m.get(agent_id).map(|l| l.control.try_send(Box::new(msg)).is_ok())).unwrap_or(false)
     }
 
     pub fn count(&self) -> usize {

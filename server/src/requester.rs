@@ -3,12 +3,11 @@
 //! thread, pushed on the control stream, so the agent can keep it and tell the user without ever polling.
 
 use lifeline_shared::wire::{Response, SelfHelpReport, ServerControl, UserAction, UserTicketAction};
-use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use crate::State;
 use crate::store::{StoreError, now_ms, tickets as ticket_store};
 use crate::tickets::{Event, Status};
+use crate::{ControlTx, State};
 
 /// Applies a requester's action on their own ticket. An answer on a resolved or pending ticket reopens it; "solved"
 /// resolves an open ticket and closes a resolved one. A replay of the same action id changes nothing.
@@ -88,12 +87,12 @@ pub async fn push(state: &State, number: i64) {
 
 /// A connecting agent gets the threads of its users' tickets, so what changed while it was away reaches them. Sent
 /// through that session's own control queue, waiting for room rather than dropping any.
-pub async fn sync(state: std::sync::Arc<State>, agent_id: String, control: mpsc::Sender<ServerControl>) {
+pub async fn sync(state: std::sync::Arc<State>, agent_id: String, control: ControlTx) {
     let agent = agent_id.clone();
     match state.store.read(move |c| ticket_store::threads_for_agent(c, &agent, now_ms())).await {
         Ok(threads) => {
             for thread in threads {
-                if control.send(ServerControl::TicketChanged(thread)).await.is_err() {
+                if control.send(Box::new(ServerControl::TicketChanged(thread))).await.is_err() {
                     return;
                 }
             }
