@@ -28,15 +28,29 @@ const FIRST_FRAME: Duration = Duration::from_secs(10);
 /// live connection anyway, and the time is written again when the agent leaves.
 const SEEN_EVERY: Duration = Duration::from_secs(60);
 
+/// Handshakes the server works on at once. The rest wait in arrival order, their first packets held by quinn,
+/// which costs them no retransmission timer; a storm of reconnects then finishes handshakes at the pace the server
+/// can sign and verify, instead of starting all of them, finishing none in time, and having agents give up and back
+/// off (BENCHMARKS.md, "restart storm").
+const MAX_HANDSHAKES: usize = 256;
+/// How long an admitted handshake may take before its place goes to the next one.
+const HANDSHAKE: Duration = Duration::from_secs(10);
+
 pub async fn accept_loop(state: Arc<State>, endpoint: quinn::Endpoint) {
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
     while let Some(incoming) = endpoint.accept().await {
         let state = state.clone();
+        let handshakes = handshakes.clone();
         let peer = incoming.remote_address();
         tokio::spawn(
             async move {
-                match incoming.await {
-                    Ok(conn) => handle(state, conn).await,
-                    Err(e) => debug!(error = %e, "handshake failed"),
+                let Ok(turn) = handshakes.acquire_owned().await else { return };
+                let accepted = tokio::time::timeout(HANDSHAKE, incoming).await;
+                drop(turn);
+                match accepted {
+                    Ok(Ok(conn)) => handle(state, conn).await,
+                    Ok(Err(e)) => debug!(error = %e, "handshake failed"),
+                    Err(_) => debug!("handshake timed out"),
                 }
             }
             .instrument(info_span!("conn", %peer)),
@@ -202,14 +216,14 @@ async fn control_loop(
     agent_id: &str,
     mut send: quinn::SendStream,
     mut recv: quinn::RecvStream,
-    mut outbox: mpsc::Receiver<ServerControl>,
+    mut outbox: mpsc::Receiver<Box<ServerControl>>,
 ) {
     let (acks_tx, mut acks) = mpsc::channel::<u64>(8);
     let writer = async {
         loop {
             let msg = tokio::select! {
                 Some(seq) = acks.recv() => ServerControl::HeartbeatAck { seq },
-                Some(msg) = outbox.recv() => match msg {
+                Some(msg) = outbox.recv() => match *msg {
                     ServerControl::RunCheck(req) => {
                         let Ok(id) = i64::try_from(req.id) else { continue };
                         // A run that ended meanwhile is not sent; one sent before is sent again (the agent knows
