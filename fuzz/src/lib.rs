@@ -5,11 +5,13 @@
 //! property below failing. Decoding errors are the expected outcome for most inputs and are ignored.
 
 use std::fmt::Debug;
+use std::num::NonZeroU32;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lifeline_shared::catalog::{Check, RecordType};
 use lifeline_shared::codec::{self, CodecError, MAX_FRAME_LEN, PREFIX_LEN};
+use lifeline_shared::dbus::{self, Kind, MethodCall};
 use lifeline_shared::ipp;
 use lifeline_shared::journal::{self, Filter, Limits, Scan};
 use lifeline_shared::token::EnrollToken;
@@ -34,6 +36,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("server_control", server_control),
     ("ipp", ipp),
     ("journal", journal_file),
+    ("dbus", dbus_message),
 ];
 
 /// A type that crosses a trust boundary through [`codec`].
@@ -134,6 +137,60 @@ pub fn journal_file(data: &[u8]) {
             assert!(!text.chars().any(char::is_control), "a control character in {text:?}");
         }
     }
+}
+
+/// `dbus`: what the agent reads from the system bus. The length the first 16 bytes announce, and the input decoded as
+/// one message, whole and cut at that length as the agent reads it; the same bytes as the bus's answer to
+/// authentication. Then the input's text as the arguments of a call, which must decode again as what was sent.
+pub fn dbus_message(data: &[u8]) {
+    let announced = data.first_chunk().map(dbus::message_len);
+    if let Ok(message) = dbus::decode(data) {
+        assert_eq!(announced, Some(Ok(data.len())), "decoded a message whose header announces another length");
+        assert!(data.len() <= dbus::MAX_MESSAGE, "decoded {} bytes, past the cap", data.len());
+        match message.kind {
+            Kind::MethodReturn => assert!(message.reply_serial.is_some(), "{message:?}"),
+            Kind::Error => assert!(message.reply_serial.is_some() && message.error_name.is_some(), "{message:?}"),
+            _ => {}
+        }
+        let text_first = matches!(message.signature.as_bytes().first(), Some(b's' | b'o'));
+        assert_eq!(message.first_arg.is_some(), text_first, "{message:?}");
+    }
+    if let Some(Ok(len)) = announced {
+        assert!(len <= dbus::MAX_MESSAGE, "announced {len} bytes, past the cap");
+        if let Some(message) = data.get(..len) {
+            let _ = dbus::decode(message);
+        }
+    }
+    let _ = dbus::auth_accepted(data);
+
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let args: Vec<&str> = text.split('\n').take(8).collect();
+    let call = MethodCall {
+        destination: "org.freedesktop.systemd1",
+        path: "/org/freedesktop/systemd1",
+        interface: "org.freedesktop.systemd1.Manager",
+        member: "RestartUnit",
+        args: &args,
+    };
+    let serial = NonZeroU32::MIN.saturating_add(data.len() as u32);
+    match dbus::method_call(&call, serial) {
+        Ok(bytes) => match dbus::decode(&bytes) {
+            Ok(m) => {
+                assert_eq!((m.kind, m.serial), (Kind::MethodCall, serial.get()), "{m:?}");
+                assert_eq!(m.signature, "s".repeat(args.len()));
+                assert_eq!(m.first_arg.as_deref(), args.first().copied());
+            }
+            Err(e) => panic!("a call with {args:?} does not decode again: {e}"),
+        },
+        Err(e) => assert!(text.contains('\0') || bytes_needed(&args) > dbus::MAX_MESSAGE, "{args:?}: {e}"),
+    }
+}
+
+/// An upper bound on the size of a call with these arguments: its header is under 256 bytes.
+fn bytes_needed(args: &[&str]) -> usize {
+    256 + args.iter().map(|a| a.len() + 8).sum::<usize>()
 }
 
 /// A decoded IPP body holds no more than the decoder's limits allow.

@@ -6,15 +6,16 @@
 
 use lifeline_shared::catalog::{Check, RecordType};
 use lifeline_shared::codec;
+use lifeline_shared::dbus::{self, MethodCall};
 use lifeline_shared::findings::{Category, Finding, FindingKind, Severity};
 use lifeline_shared::ipp;
 use lifeline_shared::journal;
 use lifeline_shared::token::EnrollToken;
 use lifeline_shared::wire::{
     AgentControl, Battery, CheckOutcome, CheckReport, CheckRequest, ConsentWindow, Cpu, Disk, DiskRate, EnrollRequest,
-    EnrollResponse, ErrorCode, Goodbye, Hello, HelpRequest, HistoryEntry, Host, Interface, LiveSample, LocalEvent, LocalRequest,
-    LocalResponse, Memory, NetRate, Network, Probe, ProbeKind, Process, Processes, Request, Response, Route,
-    SelfHelpReport, ServerControl, Snapshot, Temperature, ThreadEntry, ThreadKind, TicketSummary, TicketThread,
+    EnrollResponse, ErrorCode, Goodbye, Hello, HelpRequest, HistoryEntry, Host, Interface, LiveSample, LocalEvent,
+    LocalRequest, LocalResponse, Memory, NetRate, Network, Probe, ProbeKind, Process, Processes, Request, Response,
+    Route, SelfHelpReport, ServerControl, Snapshot, Temperature, ThreadEntry, ThreadKind, TicketSummary, TicketThread,
     UserAction, UserTicketAction, WireError,
 };
 use serde::Serialize;
@@ -74,7 +75,36 @@ pub fn all() -> Result<Vec<Seed>, codec::CodecError> {
         let name = if compact { "compact" } else { "regular" };
         add(&mut out, "journal", format!("{name}-file"), journal::sample_file(compact, &journal_entries()));
     }
+    for (name, message) in bus_messages() {
+        add(&mut out, "dbus", name.into(), message.to_vec());
+    }
+    let restart = MethodCall {
+        destination: "org.freedesktop.systemd1",
+        path: "/org/freedesktop/systemd1",
+        interface: "org.freedesktop.systemd1.Manager",
+        member: "RestartUnit",
+        args: &["cups.service", "replace"],
+    };
+    if let Ok(call) = dbus::method_call(&restart, std::num::NonZeroU32::MIN) {
+        add(&mut out, "dbus", "restart-unit-call".into(), call);
+    }
+    add(&mut out, "dbus", "auth-ok".into(), b"OK 2ebb509d8debaf84ea6c60c86b0c6cb9\r\n".to_vec());
+    add(&mut out, "dbus", "auth-rejected".into(), b"REJECTED EXTERNAL\r\n".to_vec());
+    add(&mut out, "dbus", "call-arguments".into(), b"cups.service\nreplace".to_vec());
     Ok(out)
+}
+
+/// What a bus sends the agent (see `lifeline_shared::dbus`'s tests): dbus-daemon's answer to Hello, its NameAcquired
+/// signal and its error for a name nobody has; systemd's answers to RestartUnit in both byte orders.
+fn bus_messages() -> [(&'static str, &'static [u8]); 6] {
+    [
+        ("hello-reply", include_bytes!("../../shared/testdata/dbus/hello-reply.bin")),
+        ("name-acquired", include_bytes!("../../shared/testdata/dbus/name-acquired.bin")),
+        ("service-unknown", include_bytes!("../../shared/testdata/dbus/service-unknown.bin")),
+        ("restart-unit-reply-le", include_bytes!("../../shared/testdata/dbus/restart-unit-reply-le.bin")),
+        ("restart-unit-reply-be", include_bytes!("../../shared/testdata/dbus/restart-unit-reply-be.bin")),
+        ("no-such-unit-be", include_bytes!("../../shared/testdata/dbus/no-such-unit-be.bin")),
+    ]
 }
 
 /// A unit's errors, its other messages, systemd's own message about it, another unit, and a compressed message.

@@ -9,6 +9,7 @@
 //! - [`backoff`]: the reconnect delay schedule, so every agent spreads its retries the same way.
 //! - [`ipp`]: the agent's requests to CUPS and the decoder of its answers, kept here so they can be fuzzed without IO.
 //! - [`journal`]: a bounded reader of systemd's journal files for the journal-errors check, here to be fuzzed too.
+//! - [`dbus`]: the agent's calls to systemd over D-Bus and the decoder of what the bus sends back, for the same reason.
 //!
 //! **Invariant:** this crate does no IO, reads no clock, no environment and no randomness of its own; callers pass
 //! `now` and random input in. That keeps it testable in memory and safe to fuzz.
@@ -16,6 +17,7 @@
 pub mod backoff;
 pub mod catalog;
 pub mod codec;
+pub mod dbus;
 pub mod diff;
 pub mod findings;
 pub mod ipp;

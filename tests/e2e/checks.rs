@@ -1,12 +1,13 @@
 //! Approved checks through the real binaries: each check's real output, the authorization matrix (roles x classes x
-//! consent states x agent policy), hostile parameters refused twice, queueing for offline agents, the audit chain, and
-//! a traceroute across a router of its own.
+//! consent states x agent policy), hostile parameters refused twice, queueing for offline agents, the audit chain, the
+//! systemd checks' D-Bus calls on a private bus, and a traceroute across a router of its own.
 
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{Agent, Netns, Server, eventually, ip, may_act_as_root};
+use crate::harness::{Agent, Netns, Proc, Server, eventually, ip, may_act_as_root};
 
 /// Runs `check run` as the holder of `token` and returns the run's JSON, or the server's refusal as an `Err`.
 pub fn check_run(server: &Server, token: &str, args: &[&str]) -> Result<Value, String> {
@@ -210,6 +211,68 @@ fn authorization_matrix_over_roles_classes_consent_and_policy() {
     assert_eq!(audit_count(&server, "check.executed"), ran);
     let verify = server.cli(&["audit", "verify"]);
     assert!(verify.ok && verify.stdout.contains("intact"), "{}{}", verify.stdout, verify.stderr);
+}
+
+/// The agent finds the system bus where `DBUS_SYSTEM_BUS_ADDRESS` says, as every D-Bus client does: here a private
+/// dbus-daemon without systemd, so both calls reach the bus and come back as its error, word for word in the result.
+/// (`packaging/test.sh` runs the same checks against a booted systemd.)
+#[test]
+fn the_systemd_checks_call_the_bus_the_environment_names_and_report_its_errors() {
+    let server = Server::start();
+    let tech = server.add_user("tom", "3");
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("bus");
+    // No service directories, so the bus starts nothing and answers at once that no one has the name.
+    let config = dir.path().join("bus.conf");
+    let policy = r#"<allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/>"#;
+    let text = format!(
+        "<busconfig><listen>unix:path={}</listen><auth>EXTERNAL</auth>\
+         <policy context=\"default\">{policy}</policy></busconfig>",
+        socket.display()
+    );
+    std::fs::write(&config, text).unwrap();
+    let mut daemon = Command::new("dbus-daemon");
+    daemon.arg(format!("--config-file={}", config.display())).args(["--nofork", "--print-address=1"]);
+    let mut daemon = Proc::spawn("dbus-daemon", daemon);
+    daemon.wait_for_line("unix:path=", Duration::from_secs(30));
+
+    let mut agent = Agent::enroll(&server);
+    let policy = agent.dir.path().join("agent.toml");
+    std::fs::write(&policy, "enable_class_c = true\nrestartable_services = [\"cups.service\"]\n").unwrap();
+    let mut run = agent.command(&["run", "--config", policy.to_str().unwrap()]);
+    run.env("DBUS_SYSTEM_BUS_ADDRESS", format!("unix:path={},guid=0123456789abcdef0123456789abcdef", socket.display()));
+    let proc = Proc::spawn("lifeline-agent", run);
+    proc.wait_for_line("connected", Duration::from_secs(30));
+    agent.proc = Some(proc);
+    let ticket = agent.request_help("restart the printer service").to_string();
+
+    let unknown = |name: &str| {
+        format!("org.freedesktop.DBus.Error.ServiceUnknown: The name {name} was not provided by any .service files")
+    };
+    let cases = [
+        (
+            &["restart-service", "unit=cups.service"][..],
+            format!("systemd refused to restart cups.service: {}", unknown("org.freedesktop.systemd1")),
+        ),
+        (
+            &["flush-dns-cache"],
+            format!("systemd-resolved did not flush its cache: {}", unknown("org.freedesktop.resolve1")),
+        ),
+    ];
+    for (check, expected) in &cases {
+        let mut args = vec![agent.id.as_str()];
+        args.extend_from_slice(check);
+        args.extend(["--ticket", ticket.as_str()]);
+        let run = check_run(&server, &tech, &args).unwrap_or_else(|e| panic!("{check:?} refused: {e}"));
+        assert_eq!(run["state"], "failed", "{check:?}: {run:#}\nagent log:\n{}", agent.log());
+        assert_eq!(run["result"].as_str(), Some(expected.as_str()), "{check:?}: {run:#}");
+    }
+
+    daemon.kill();
+    let run = check_run(&server, &tech, &[&agent.id, "flush-dns-cache", "--ticket", &ticket]).unwrap();
+    let result = run["result"].as_str().unwrap_or_default();
+    let expected = format!("cannot reach the system bus (is systemd running?): cannot connect to {}", socket.display());
+    assert!(result.starts_with(&expected), "{run:#}");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! lands in the user's history. Checks are native Rust: nothing here can start a program.
 
 mod cups;
+mod dbus;
 mod journal;
 mod native;
 #[cfg(target_os = "linux")]

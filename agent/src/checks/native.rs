@@ -5,8 +5,10 @@ use std::fmt::Write;
 use std::time::{Duration, Instant};
 
 use lifeline_shared::catalog::{Check, RecordType};
+use lifeline_shared::dbus::MethodCall;
 use lifeline_shared::wire::Snapshot;
 
+use super::dbus::Bus;
 use crate::collect::{CollectConfig, Collector};
 use crate::config::Config;
 
@@ -27,8 +29,8 @@ pub async fn run(check: &Check, config: &Config, link: Option<&quinn::Connection
         Check::ProcessList { command_lines } => {
             process_list(*command_lines && config.process_command_lines, config.process_command_lines)
         }
-        Check::RestartService { unit } => restart_service(unit).await,
-        Check::FlushDnsCache => flush_dns_cache().await,
+        Check::RestartService { unit } => restart_service(unit, check.definition().time_limit).await,
+        Check::FlushDnsCache => flush_dns_cache(check.definition().time_limit).await,
         Check::HttpReach { url } => http_reach(url).await,
         Check::Bandwidth { megabytes } => match link {
             Some(conn) => bandwidth(conn, *megabytes).await,
@@ -238,39 +240,42 @@ async fn http_reach(url: &str) -> Result<String, String> {
 }
 
 /// Asks systemd itself over the system bus: the same call `systemctl restart` makes, without starting a program.
-async fn restart_service(unit: &str) -> Result<String, String> {
-    let bus = system_bus().await?;
-    let reply = bus
-        .call_method(
-            Some("org.freedesktop.systemd1"),
-            "/org/freedesktop/systemd1",
-            Some("org.freedesktop.systemd1.Manager"),
-            "RestartUnit",
-            &(unit, "replace"),
-        )
+async fn restart_service(unit: &str, limit: Duration) -> Result<String, String> {
+    let mut bus = system_bus(limit).await?;
+    let job = bus
+        .call(&MethodCall {
+            destination: "org.freedesktop.systemd1",
+            path: "/org/freedesktop/systemd1",
+            interface: "org.freedesktop.systemd1.Manager",
+            member: "RestartUnit",
+            args: &[unit, "replace"],
+        })
         .await
-        .map_err(|e| format!("systemd refused to restart {unit}: {e}"))?;
-    let job: zbus::zvariant::OwnedObjectPath =
-        reply.body().deserialize().map_err(|e| format!("systemd's answer was unreadable: {e}"))?;
-    Ok(format!("restart of {unit} queued as systemd job {}\n", job.as_str()))
+        .map_err(|e| format!("systemd refused to restart {unit}: {e}"))?
+        .ok_or("systemd's answer was unreadable: it holds no job path")?;
+    Ok(format!("restart of {unit} queued as systemd job {job}\n"))
 }
 
-async fn flush_dns_cache() -> Result<String, String> {
-    let bus = system_bus().await?;
-    bus.call_method(
-        Some("org.freedesktop.resolve1"),
-        "/org/freedesktop/resolve1",
-        Some("org.freedesktop.resolve1.Manager"),
-        "FlushCaches",
-        &(),
-    )
+async fn flush_dns_cache(limit: Duration) -> Result<String, String> {
+    let mut bus = system_bus(limit).await?;
+    bus.call(&MethodCall {
+        destination: "org.freedesktop.resolve1",
+        path: "/org/freedesktop/resolve1",
+        interface: "org.freedesktop.resolve1.Manager",
+        member: "FlushCaches",
+        args: &[],
+    })
     .await
     .map_err(|e| format!("systemd-resolved did not flush its cache: {e}"))?;
     Ok("systemd-resolved's DNS cache is empty\n".into())
 }
 
-async fn system_bus() -> Result<zbus::Connection, String> {
-    zbus::Connection::system().await.map_err(|e| format!("cannot reach the system bus (is systemd running?): {e}"))
+/// The whole conversation with the bus gets the check's limit less a second, so that a bus or a service that does not
+/// answer is reported as such rather than as the runner's bare timeout.
+async fn system_bus(limit: Duration) -> Result<Bus, String> {
+    Bus::connect(&super::dbus::system_bus(), limit.saturating_sub(Duration::from_secs(1)))
+        .await
+        .map_err(|e| format!("cannot reach the system bus (is systemd running?): {e}"))
 }
 
 async fn snapshot(top_n: usize) -> Snapshot {
