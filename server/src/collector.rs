@@ -10,8 +10,7 @@ use lifeline_shared::codec::CodecError;
 use lifeline_shared::findings;
 use lifeline_shared::wire::{
     AgentControl, EnrollRequest, EnrollResponse, ErrorCode, HelpRequest, LiveSample, MAX_PROBE_REPLY,
-    MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, Request, Response, ServerControl, Snapshot, TicketSummary, WireError,
-    close,
+    MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, Request, Response, ServerControl, Snapshot, WireError, close,
 };
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -369,19 +368,10 @@ async fn answer(state: &State, agent_id: &str, req: Request) -> Response {
             // The payload has done its job by arriving; the answer is zeros, as many as asked within one frame.
             Ok(Response::Probe { payload: vec![0; reply_len.min(MAX_PROBE_REPLY) as usize] })
         }
-        Request::Tickets { user } => {
-            state.store.read(move |c| ticket_store::list_for_requester(c, &agent, &user)).await.map(|list| {
-                Response::Tickets(
-                    list.into_iter()
-                        .map(|t| TicketSummary {
-                            number: u64::try_from(t.number).unwrap_or_default(),
-                            subject: t.subject,
-                            status: t.status,
-                            updated_at_ms: u64::try_from(t.updated_at).unwrap_or_default(),
-                        })
-                        .collect(),
-                )
-            })
+        // Agents keep their users' threads, which the server pushes, and answer "my tickets" from them offline too;
+        // an agent never asks. The variant stays on the wire, whose enums are only appended to.
+        Request::Tickets { .. } => {
+            Err(StoreError::Refused("tickets requests are retired: the server pushes each ticket's thread".into()))
         }
         Request::UserTicket(action) => requester::act(state, agent_id, action).await,
         Request::SelfHelp(report) => requester::self_help(state, agent_id, report).await,

@@ -166,6 +166,8 @@ pub enum CheckOutcome {
 pub enum Request {
     Snapshot(Snapshot),
     Help(HelpRequest),
+    /// Retired: agents answer "my tickets" from the threads the server pushes, and the server refuses this. It stays
+    /// because variants are only appended, never removed.
     Tickets {
         user: String,
     },

@@ -223,10 +223,18 @@ fn bad_frames_and_noise_leave_the_server_serving_real_agents() {
             matches!(ack, Ok(Ok(Some(ServerControl::HeartbeatAck { seq: 7 })))),
             "the connection should still work after the refused frame: {ack:?}"
         );
-        let listed = tokio::time::timeout(NET, frame::request(&conn, &Request::Tickets { user: "nobody".into() }))
-            .await
-            .expect("no answer to a tickets request");
-        assert!(matches!(listed, Ok(Response::Tickets(ref t)) if t.is_empty()), "{listed:?}");
+        let probe = Request::Probe { payload: vec![1; 16], reply_len: 8 };
+        let answer = tokio::time::timeout(NET, frame::request(&conn, &probe)).await.expect("no answer to a probe");
+        assert!(matches!(answer, Ok(Response::Probe { ref payload }) if payload.len() == 8), "{answer:?}");
+        // Agents keep their users' threads now; the retired request is refused clearly and the connection stays.
+        let tickets = Request::Tickets { user: "nobody".into() };
+        let refused = tokio::time::timeout(NET, frame::request(&conn, &tickets)).await.expect("no answer to tickets");
+        match refused {
+            Ok(Response::Error(WireError { code: ErrorCode::Refused, message })) => {
+                assert!(message.contains("retired"), "unclear message: {message:?}")
+            }
+            other => panic!("a tickets request should be refused as retired, got {other:?}"),
+        }
         hang_up(endpoint, conn).await;
     });
     real.request_help("after an oversized frame");

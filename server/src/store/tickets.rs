@@ -153,16 +153,6 @@ pub fn list(conn: &Connection, status: Option<Status>) -> Result<Vec<ListedTicke
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// What one person sees from their own machine: only tickets they opened there.
-pub fn list_for_requester(conn: &Connection, agent_id: &str, requester: &str) -> Result<Vec<ListedTicket>, StoreError> {
-    let sql = format!(
-        "SELECT {LIST_COLUMNS} FROM tickets WHERE agent_id = ?1 AND requester = ?2 ORDER BY number DESC LIMIT 100"
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map([agent_id, requester], listed_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
 /// Bounds the text of one thread so that it always fits in a frame, whatever the technicians wrote.
 const MAX_THREAD_TEXT: usize = 256 * 1024;
 
