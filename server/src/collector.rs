@@ -27,8 +27,8 @@ const FIRST_FRAME: Duration = Duration::from_secs(10);
 /// live connection anyway, and the time is written again when the agent leaves.
 const SEEN_EVERY: Duration = Duration::from_secs(60);
 
-/// Handshakes the server works on at once. The rest wait in arrival order, their first packets held by quinn,
-/// which costs them no retransmission timer; a storm of reconnects then finishes handshakes at the pace the server
+/// Handshakes the server works on at once. The rest wait in arrival order, their first packets held by quinn, so
+/// one is answered as soon as its turn comes rather than at the agent's next resend; a storm of reconnects then finishes handshakes at the pace the server
 /// can sign and verify, instead of starting all of them, finishing none in time, and having agents give up and back
 /// off (BENCHMARKS.md, "restart storm").
 const MAX_HANDSHAKES: usize = 256;
