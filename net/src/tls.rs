@@ -44,8 +44,12 @@ pub enum ServerTrust {
     Fingerprint([u8; 32]),
 }
 
+/// ring's provider with AES-128-GCM/SHA-256 preferred over AES-256-GCM/SHA-384: SHA-256 has CPU instructions on
+/// current x86 and ARM, SHA-384 does not, and a reconnect storm is a few dozen key-schedule hashes per agent.
 pub fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    let mut provider = rustls::crypto::ring::default_provider();
+    provider.cipher_suites.sort_by_key(|s| s.suite() != rustls::CipherSuite::TLS13_AES_128_GCM_SHA256);
+    Arc::new(provider)
 }
 
 /// SHA-256 of a DER certificate, the form enrollment tokens carry and the server keys agents by.
@@ -64,18 +68,22 @@ enum Side {
     Server,
 }
 
-/// Bounds every connection: few concurrent streams (one-way ones only for live samples too big for a datagram), a
-/// small datagram buffer, and an idle timeout that drops dead peers, so a hostile or broken agent costs a bounded
-/// amount of memory. Clients keep the link alive; the server sends no segmentation-offload batches, because quinn
-/// keeps each connection's transmit buffer at the largest batch it ever sent (13 KiB per idle agent after a lossy
-/// handshake, a quarter of the server's memory per connection) and what the server sends is small anyway.
+/// Bounds every connection: few concurrent streams (one-way ones only for live samples too big for a datagram), a small
+/// datagram buffer, and an idle timeout that drops dead peers, so a hostile or broken agent costs a bounded amount of
+/// memory. No path MTU discovery: its probes are padded packets that both ends build, encrypt, send and parse byte by
+/// byte, several per connection, a visible part of a reconnect storm's cost, for a protocol whose messages are small
+/// and whose snapshots travel well in 1,200-byte packets. Clients keep the link alive; the server sends no
+/// segmentation-offload batches, because quinn keeps each connection's transmit buffer at the largest batch it ever
+/// sent (13 KiB per idle agent after a lossy handshake, a quarter of the server's memory per connection) and what the
+/// server sends is small anyway.
 fn transport(side: Side) -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
     t.max_concurrent_bidi_streams(16u8.into())
         .max_concurrent_uni_streams(4u8.into())
         .stream_receive_window((2u32 * 1024 * 1024).into())
         .receive_window((4u32 * 1024 * 1024).into())
-        .datagram_receive_buffer_size(Some(64 * 1024));
+        .datagram_receive_buffer_size(Some(64 * 1024))
+        .mtu_discovery_config(None);
     if let Ok(idle) = Duration::from_secs(45).try_into() {
         t.max_idle_timeout(Some(idle));
     }

@@ -18,7 +18,7 @@ use lifeline_shared::wire::{
 };
 use rustls_pki_types::CertificateDer;
 use tokio::sync::watch;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::fleet::Fleet;
 
@@ -56,12 +56,22 @@ impl Swarm {
 
 /// Runs one agent until the swarm stops: connect, serve the session, back off, again.
 pub async fn agent(swarm: Arc<Swarm>, identity: Identity, endpoint: quinn::Endpoint) {
+    // One configuration for the agent's whole life, as a real agent has: building one per connection cost the
+    // swarm a root store and a verifier for every reconnect of a storm.
+    let client = match quic_client(ServerTrust::Ca(swarm.ca.clone()), Some(identity)) {
+        Ok(client) => client,
+        Err(e) => {
+            warn!("{e:#}");
+            swarm.fleet.failed(true);
+            return;
+        }
+    };
     let backoff = Backoff::default();
     let mut stopping = swarm.stopping.clone();
     let mut first = true;
     let mut attempt = 0u32;
     loop {
-        let goodbye = match session(&swarm, &identity, &endpoint, first).await {
+        let goodbye = match session(&swarm, &client, &endpoint, first).await {
             Ok(goodbye) => {
                 attempt = 0;
                 goodbye
@@ -92,12 +102,11 @@ pub async fn agent(swarm: Arc<Swarm>, identity: Identity, endpoint: quinn::Endpo
 /// it never came up.
 async fn session(
     swarm: &Swarm,
-    identity: &Identity,
+    client: &quinn::ClientConfig,
     endpoint: &quinn::Endpoint,
     first: bool,
 ) -> Result<Option<Goodbye>> {
-    let client = quic_client(ServerTrust::Ca(swarm.ca.clone()), Some(identity.clone()))?;
-    let conn = endpoint.connect_with(client, swarm.server, SERVER_NAME)?.await.context("connecting")?;
+    let conn = endpoint.connect_with(client.clone(), swarm.server, SERVER_NAME)?.await.context("connecting")?;
     let (mut send, mut recv) = conn.open_bi().await?;
     let hello = Hello {
         protocol: PROTOCOL_VERSION,

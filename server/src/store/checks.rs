@@ -147,7 +147,7 @@ pub fn get(conn: &Connection, id: i64) -> Result<Run, StoreError> {
 pub fn pending(conn: &Connection, agent_id: &str) -> Result<Vec<Run>, StoreError> {
     let sql =
         format!("SELECT {COLUMNS} FROM check_runs WHERE agent_id = ?1 AND state IN ('queued', 'sent') ORDER BY id");
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([agent_id], from_row)?;
     rows.map(|r| r?).collect()
 }

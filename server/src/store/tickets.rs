@@ -161,7 +161,8 @@ const MAX_THREAD_TEXT: usize = 256 * 1024;
 pub fn requester_thread(conn: &Connection, number: i64) -> Result<Option<(String, TicketThread)>, StoreError> {
     let ticket = get(conn, number)?;
     let Some(agent_id) = ticket.state.agent_id.clone() else { return Ok(None) };
-    let mut stmt = conn.prepare("SELECT id, at, actor, event FROM ticket_events WHERE ticket = ?1 ORDER BY id DESC")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT id, at, actor, event FROM ticket_events WHERE ticket = ?1 ORDER BY id DESC")?;
     let rows = stmt.query_map([number], |r| {
         Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
     })?;
@@ -202,7 +203,7 @@ pub fn requester_thread(conn: &Connection, number: i64) -> Result<Option<(String
 pub fn threads_for_agent(conn: &Connection, agent_id: &str, now: i64) -> Result<Vec<TicketThread>, StoreError> {
     const RECENT_MS: i64 = 7 * 24 * 3600 * 1000;
     const MAX_TICKETS: i64 = 50;
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT number FROM tickets WHERE agent_id = ?1 AND (status != 'closed' OR updated_at > ?2)
          ORDER BY number DESC LIMIT ?3",
     )?;
