@@ -117,8 +117,16 @@ pub fn server_tls(
     Ok(config)
 }
 
-pub fn quic_server(identity: Identity, client_ca: &CertificateDer<'_>) -> Result<quinn::ServerConfig, TlsError> {
-    let tls = server_tls(identity, Some(client_ca), ALPN)?;
+/// The agents' listener. `tickets` seals its session tickets; one per connection is enough, because an agent takes
+/// its ticket out of its cache when it reconnects and is handed a new one.
+pub fn quic_server(
+    identity: Identity,
+    client_ca: &CertificateDer<'_>,
+    tickets: Arc<dyn rustls::server::ProducesTickets>,
+) -> Result<quinn::ServerConfig, TlsError> {
+    let mut tls = server_tls(identity, Some(client_ca), ALPN)?;
+    tls.ticketer = tickets;
+    tls.send_tls13_tickets = 1;
     let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(|e| TlsError::Quic(e.to_string()))?;
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     config.transport_config(transport(Side::Server));

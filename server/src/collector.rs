@@ -28,9 +28,9 @@ const FIRST_FRAME: Duration = Duration::from_secs(10);
 const SEEN_EVERY: Duration = Duration::from_secs(60);
 
 /// Handshakes the server works on at once. The rest wait in arrival order, their first packets held by quinn, so
-/// one is answered as soon as its turn comes rather than at the agent's next resend; a storm of reconnects then finishes handshakes at the pace the server
-/// can sign and verify, instead of starting all of them, finishing none in time, and having agents give up and back
-/// off (BENCHMARKS.md, "restart storm").
+/// one is answered as soon as its turn comes rather than at the agent's next resend; a storm of reconnects then
+/// finishes handshakes at the pace the server can, instead of starting all of them, finishing none in time, and
+/// having agents give up and back off (BENCHMARKS.md, "restart storm").
 const MAX_HANDSHAKES: usize = 256;
 /// How long an admitted handshake may take before its place goes to the next one.
 const HANDSHAKE: Duration = Duration::from_secs(10);

@@ -130,7 +130,8 @@ pub fn prepare(config: Config) -> Result<State> {
 }
 
 pub async fn bind(state: &State) -> Result<Bound> {
-    let server_config = lifeline_net::tls::quic_server(state.pki.server.clone(), &state.pki.ca_der)?;
+    let server_config =
+        lifeline_net::tls::quic_server(state.pki.server.clone(), &state.pki.ca_der, state.pki.tickets.clone())?;
     let reset_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &state.pki.reset_key);
     let socket = lifeline_net::udp::bind(state.config.quic_listen)
         .with_context(|| format!("binding QUIC on udp/{}", state.config.quic_listen))?;

@@ -2,6 +2,7 @@
 //! agent's. Agents trust only this CA, and the server accepts only client certificates it issued.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
 use lifeline_net::tls::{Identity, fingerprint, write_private};
@@ -26,6 +27,7 @@ pub struct Pki {
     /// Kept across restarts so that a restarted server can send QUIC stateless resets that agents still recognise:
     /// they learn at once that their old connection is gone instead of waiting for an idle timeout.
     pub reset_key: [u8; 32],
+    pub tickets: Arc<SessionTickets>,
 }
 
 impl Pki {
@@ -36,7 +38,9 @@ impl Pki {
         let (ca_der, ca_key) =
             if key_path.exists() { load_ca(&cert_path, &key_path)? } else { create_ca(&cert_path, &key_path)? };
         let server = issue_server(&ca_der, &ca_key, names)?;
-        Ok(Pki { ca_der, ca_key, server, reset_key: reset_key(&dir.join("reset.key"))? })
+        let reset_key = secret_key(&dir.join("reset.key"))?;
+        let tickets = Arc::new(SessionTickets::new(&secret_key(&dir.join("ticket.key"))?));
+        Ok(Pki { ca_der, ca_key, server, reset_key, tickets })
     }
 
     /// Hex SHA-256 of the CA certificate: what tokens pin and what an admin can compare by eye.
@@ -100,7 +104,8 @@ fn issue_server(ca_der: &CertificateDer<'static>, ca_key: &KeyPair, names: &[Str
     })
 }
 
-fn reset_key(path: &Path) -> Result<[u8; 32]> {
+/// A 32-byte key kept in `path`, made on first use.
+fn secret_key(path: &Path) -> Result<[u8; 32]> {
     if let Ok(bytes) = std::fs::read(path) {
         return <[u8; 32]>::try_from(bytes.as_slice())
             .map_err(|_| anyhow!("{} is not a 32-byte key; delete it to make a new one", path.display()));
@@ -137,6 +142,97 @@ fn load_ca(cert_path: &Path, key_path: &Path) -> Result<(CertificateDer<'static>
     Ok((der, key))
 }
 
+/// How long a session ticket resumes: the longest TLS 1.3 allows, because agents stay connected for days and the
+/// ticket they got when they connected is the one they resume with after a restart.
+const TICKET_DAYS: u32 = 7;
+/// Tickets carry the agent's certificate chain and a few secrets: well under this. Anything longer is not ours.
+const MAX_TICKET: usize = 8 * 1024;
+const NONCE: usize = 12;
+
+/// Seals the QUIC listener's TLS session tickets under a key kept across restarts, so that the agents of a restarted
+/// server resume their sessions: a resumed handshake skips the certificate signatures and chain checks on both ends,
+/// most of what a reconnect storm costs (BENCHMARKS.md). A ticket carries the agent's certificate chain, so this
+/// key could mint an agent's identity and is kept like the CA key; revocation is unaffected, because the collector
+/// checks it on every connection, resumed or not.
+///
+/// rustls leaves a ticket's lifetime to whoever seals it: each day's tickets are sealed under that day's key,
+/// derived from the stored one, and refused once older than [`TICKET_DAYS`]. A ticket is the day (4 bytes,
+/// big-endian, authenticated), a random nonce, then AES-256-GCM ciphertext and tag.
+#[derive(Debug)]
+pub struct SessionTickets {
+    master: ring::hmac::Key,
+    rng: ring::rand::SystemRandom,
+}
+
+impl SessionTickets {
+    fn new(key: &[u8; 32]) -> SessionTickets {
+        SessionTickets {
+            master: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key),
+            rng: ring::rand::SystemRandom::new(),
+        }
+    }
+
+    fn day_key(&self, day: u32) -> Option<ring::aead::LessSafeKey> {
+        let tag = ring::hmac::sign(&self.master, &[&b"lifeline session tickets"[..], &day.to_be_bytes()].concat());
+        let key = ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, tag.as_ref()).ok()?;
+        Some(ring::aead::LessSafeKey::new(key))
+    }
+
+    fn seal(&self, day: u32, plain: &[u8]) -> Option<Vec<u8>> {
+        let mut nonce = [0u8; NONCE];
+        ring::rand::SecureRandom::fill(&self.rng, &mut nonce).ok()?;
+        let header = day.to_be_bytes();
+        let mut body = plain.to_vec();
+        let tag = self.day_key(day)?.seal_in_place_separate_tag(
+            ring::aead::Nonce::assume_unique_for_key(nonce),
+            ring::aead::Aad::from(header),
+            &mut body,
+        );
+        Some([&header[..], &nonce, &body, tag.ok()?.as_ref()].concat())
+    }
+
+    fn open(&self, today: u32, ticket: &[u8]) -> Option<Vec<u8>> {
+        if ticket.len() > MAX_TICKET {
+            return None;
+        }
+        let (header, rest) = ticket.split_first_chunk::<4>()?;
+        let (nonce, sealed) = rest.split_first_chunk::<NONCE>()?;
+        let day = u32::from_be_bytes(*header);
+        if day > today || today - day > TICKET_DAYS {
+            return None;
+        }
+        let mut body = sealed.to_vec();
+        let nonce = ring::aead::Nonce::assume_unique_for_key(*nonce);
+        let plain = self.day_key(day)?.open_in_place(nonce, ring::aead::Aad::from(*header), &mut body).ok()?;
+        let len = plain.len();
+        body.truncate(len);
+        Some(body)
+    }
+}
+
+fn today() -> u32 {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    u32::try_from(secs / 86_400).unwrap_or(u32::MAX)
+}
+
+impl rustls::server::ProducesTickets for SessionTickets {
+    fn enabled(&self) -> bool {
+        true
+    }
+
+    fn lifetime(&self) -> u32 {
+        TICKET_DAYS * 86_400
+    }
+
+    fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
+        self.seal(today(), plain)
+    }
+
+    fn decrypt(&self, ticket: &[u8]) -> Option<Vec<u8>> {
+        self.open(today(), ticket)
+    }
+}
+
 fn name(common_name: &str) -> DistinguishedName {
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, common_name);
@@ -153,4 +249,172 @@ fn serial() -> SerialNumber {
 fn pem_der(text: &str) -> Result<CertificateDer<'static>> {
     use rustls_pki_types::pem::PemObject;
     CertificateDer::from_pem_slice(text.as_bytes()).map_err(|e| anyhow!("not a PEM certificate: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use lifeline_shared::wire::ALPN;
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::{DigitallySignedStruct, SignatureScheme};
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{ServerName, UnixTime};
+
+    use super::*;
+
+    #[test]
+    fn a_ticket_opens_only_whole_with_its_key_and_within_its_days() {
+        let tickets = SessionTickets::new(&[7; 32]);
+        let plain = b"session state".to_vec();
+        let day = 20_000;
+        let sealed = tickets.seal(day, &plain).unwrap();
+        assert_eq!(tickets.open(day, &sealed), Some(plain.clone()));
+        assert_eq!(tickets.open(day + TICKET_DAYS, &sealed), Some(plain.clone()));
+        assert_eq!(tickets.open(day + TICKET_DAYS + 1, &sealed), None, "too old");
+        assert_eq!(tickets.open(day - 1, &sealed), None, "from a day still to come");
+        assert_eq!(SessionTickets::new(&[8; 32]).open(day, &sealed), None, "sealed under another key");
+        assert_ne!(tickets.seal(day, &plain), Some(sealed.clone()), "a nonce is never reused");
+        for len in 0..sealed.len() {
+            assert_eq!(tickets.open(day, &sealed[..len]), None, "cut to {len} bytes");
+        }
+        // Opened the day after, so that a flipped bit of the day itself still names a day in the window.
+        for bit in 0..sealed.len() * 8 {
+            let mut bad = sealed.clone();
+            bad[bit / 8] ^= 1 << (bit % 8);
+            assert_eq!(tickets.open(day + 1, &bad), None, "bit {bit} flipped");
+        }
+        assert_eq!(tickets.open(day, &[sealed.as_slice(), &[0; MAX_TICKET]].concat()), None, "oversized");
+    }
+
+    /// Counts the full handshakes a client makes: a resumed one verifies no server certificate.
+    #[derive(Debug)]
+    struct Counting {
+        inner: Arc<rustls::client::WebPkiServerVerifier>,
+        full: AtomicUsize,
+    }
+
+    impl ServerCertVerifier for Counting {
+        fn verify_server_cert(
+            &self,
+            end_entity: &CertificateDer<'_>,
+            intermediates: &[CertificateDer<'_>],
+            server_name: &ServerName<'_>,
+            ocsp: &[u8],
+            now: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            self.full.fetch_add(1, Ordering::SeqCst);
+            self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            self.inner.verify_tls12_signature(message, cert, dss)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            self.inner.verify_tls13_signature(message, cert, dss)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.inner.supported_verify_schemes()
+        }
+    }
+
+    /// A listener configured as the server's, answering each connection's first stream with the fingerprint of
+    /// the client certificate it sees.
+    fn listen(pki: &Pki) -> (quinn::Endpoint, SocketAddr) {
+        let config = lifeline_net::tls::quic_server(pki.server.clone(), &pki.ca_der, pki.tickets.clone()).unwrap();
+        let endpoint = quinn::Endpoint::server(config, "127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = endpoint.local_addr().unwrap();
+        let accepting = endpoint.clone();
+        tokio::spawn(async move {
+            while let Some(incoming) = accepting.accept().await {
+                tokio::spawn(async move {
+                    let Ok(conn) = incoming.await else { return };
+                    let leaf = lifeline_net::tls::peer_leaf(&conn).map(|l| fingerprint(&l).to_vec());
+                    if let Ok((mut send, _)) = conn.accept_bi().await {
+                        let _ = send.write_all(&leaf.unwrap_or_default()).await;
+                        let _ = send.finish();
+                    }
+                    conn.closed().await;
+                });
+            }
+        });
+        (endpoint, addr)
+    }
+
+    /// Connects, and returns the fingerprint the server saw for this client.
+    async fn fingerprint_seen(client: &quinn::Endpoint, server: SocketAddr) -> Vec<u8> {
+        let conn = client.connect(server, SERVER_NAME).unwrap().await.unwrap();
+        let (mut send, mut recv) = conn.open_bi().await.unwrap();
+        send.write_all(b"?").await.unwrap();
+        send.finish().unwrap();
+        let seen = recv.read_to_end(64).await.unwrap();
+        conn.close(0u8.into(), b"");
+        seen
+    }
+
+    #[tokio::test]
+    async fn agents_resume_their_sessions_across_a_restart_and_are_still_known_by_their_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = Pki::load_or_create(dir.path(), &[]).unwrap();
+        let (cert, key, fp) = pki.issue_simulated_agent("ag-resume").unwrap();
+        let roots = Arc::new({
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(pki.ca_der.clone()).unwrap();
+            roots
+        });
+        let provider = lifeline_net::tls::provider();
+        let verifier = Arc::new(Counting {
+            inner: rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+                .build()
+                .unwrap(),
+            full: AtomicUsize::new(0),
+        });
+        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(verifier.clone())
+            .with_client_auth_cert(
+                vec![CertificateDer::from_pem_slice(cert.as_bytes()).unwrap()],
+                PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap(),
+            )
+            .unwrap();
+        tls.alpn_protocols = vec![ALPN.to_vec()];
+        let mut client = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+        client.set_default_client_config(quinn::ClientConfig::new(Arc::new(
+            quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap(),
+        )));
+
+        let (first, addr) = listen(&pki);
+        assert_eq!(fingerprint_seen(&client, addr).await, fp);
+        assert_eq!(verifier.full.load(Ordering::SeqCst), 1);
+        assert_eq!(fingerprint_seen(&client, addr).await, fp, "the resumed session still names the agent");
+        assert_eq!(verifier.full.load(Ordering::SeqCst), 1, "the second connection resumed");
+        first.close(0u8.into(), b"");
+
+        // A restart: a new server certificate, the same ticket key on disk.
+        let (second, addr) = listen(&Pki::load_or_create(dir.path(), &[]).unwrap());
+        assert_eq!(fingerprint_seen(&client, addr).await, fp);
+        assert_eq!(verifier.full.load(Ordering::SeqCst), 1, "resumed with the ticket of the server before");
+        second.close(0u8.into(), b"");
+
+        // A ticket this server cannot open costs a full handshake, nothing more.
+        std::fs::remove_file(dir.path().join("ticket.key")).unwrap();
+        let (_third, addr) = listen(&Pki::load_or_create(dir.path(), &[]).unwrap());
+        assert_eq!(fingerprint_seen(&client, addr).await, fp);
+        assert_eq!(verifier.full.load(Ordering::SeqCst), 2, "a full handshake after the key changed");
+    }
 }

@@ -56,8 +56,8 @@ impl Swarm {
 
 /// Runs one agent until the swarm stops: connect, serve the session, back off, again.
 pub async fn agent(swarm: Arc<Swarm>, identity: Identity, endpoint: quinn::Endpoint) {
-    // One configuration for the agent's whole life, as a real agent has: building one per connection cost the
-    // swarm a root store and a verifier for every reconnect of a storm.
+    // One configuration for the agent's whole life, as a real agent has: it keeps the session ticket that resumes
+    // the next connection, and building one per connection cost a root store and a verifier for every reconnect.
     let client = match quic_client(ServerTrust::Ca(swarm.ca.clone()), Some(identity)) {
         Ok(client) => client,
         Err(e) => {

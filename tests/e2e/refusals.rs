@@ -158,32 +158,40 @@ fn a_revoked_agent_is_cut_off_and_only_an_admin_may_revoke() {
     let again = server.cli(&["agent", "revoke", &agent.id]);
     assert!(!again.ok && again.stderr.contains("already revoked"), "{}", again.stderr);
 
-    // From then on its own certificate and key are closed right after the handshake, with the revoked code.
+    // From then on its own certificate and key are closed right after the handshake, with the revoked code: on a
+    // full handshake, and on the next, which resumes the session of the first with its ticket.
     let snapshots = snapshots_of(&server, &agent.id);
     let before = stored(&server);
     let (ca, identity) = (server_ca(&server), agent_identity(&agent));
+    let config = lifeline_net::tls::quic_client(ServerTrust::Ca(ca), Some(identity)).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let refusal = rt.block_on(async {
-        let (endpoint, conn) = connect(server.quic, ServerTrust::Ca(ca), Some(identity)).await;
-        let refusal = match conn {
-            Err(e) => e,
-            Ok(conn) => {
-                // Try to be served anyway: a hello must get no welcome.
-                let served = tokio::time::timeout(NET, async {
-                    let (mut send, mut recv) = conn.open_bi().await?;
-                    frame::write(&mut send, &AgentControl::Hello(hello())).await?;
-                    frame::read::<ServerControl>(&mut recv).await
-                })
-                .await
-                .expect("no answer and no close within the limit");
-                assert!(!matches!(served, Ok(Some(_))), "a revoked agent was served: {served:?}");
-                tokio::time::timeout(NET, conn.closed()).await.expect("the server never closed it")
-            }
-        };
-        endpoint.close(0u32.into(), b"");
-        refusal
-    });
-    assert_eq!(app_close_code(&refusal), Some(close::REVOKED), "expected the revoked close code, got: {refusal}");
+    for attempt in ["full", "resumed"] {
+        let refusal = rt.block_on(async {
+            let (endpoint, conn) = connect_with(server.quic, config.clone()).await;
+            let refusal = match conn {
+                Err(e) => e,
+                Ok(conn) => {
+                    // Try to be served anyway: a hello must get no welcome.
+                    let served = tokio::time::timeout(NET, async {
+                        let (mut send, mut recv) = conn.open_bi().await?;
+                        frame::write(&mut send, &AgentControl::Hello(hello())).await?;
+                        frame::read::<ServerControl>(&mut recv).await
+                    })
+                    .await
+                    .expect("no answer and no close within the limit");
+                    assert!(!matches!(served, Ok(Some(_))), "a revoked agent was served: {served:?}");
+                    tokio::time::timeout(NET, conn.closed()).await.expect("the server never closed it")
+                }
+            };
+            endpoint.close(0u32.into(), b"");
+            refusal
+        });
+        assert_eq!(
+            app_close_code(&refusal),
+            Some(close::REVOKED),
+            "{attempt}: expected the revoked code, got: {refusal}"
+        );
+    }
     assert_eq!(snapshots_of(&server, &agent.id), snapshots, "a revoked agent's snapshot was stored");
     assert_eq!(stored(&server), before, "a revoked agent's connection stored something");
 }
@@ -602,7 +610,14 @@ async fn connect(
     trust: ServerTrust,
     identity: Option<Identity>,
 ) -> (quinn::Endpoint, Result<quinn::Connection, quinn::ConnectionError>) {
-    let config = lifeline_net::tls::quic_client(trust, identity).unwrap();
+    connect_with(server, lifeline_net::tls::quic_client(trust, identity).unwrap()).await
+}
+
+/// As `connect`, with a configuration the caller keeps: the session ticket of one connection resumes the next.
+async fn connect_with(
+    server: SocketAddr,
+    config: quinn::ClientConfig,
+) -> (quinn::Endpoint, Result<quinn::Connection, quinn::ConnectionError>) {
     let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     let connecting = endpoint.connect_with(config, server, SERVER_NAME).unwrap();
     let conn = tokio::time::timeout(NET, connecting).await.expect("the handshake neither finished nor failed");
