@@ -39,7 +39,7 @@ impl Pki {
             if key_path.exists() { load_ca(&cert_path, &key_path)? } else { create_ca(&cert_path, &key_path)? };
         let server = issue_server(&ca_der, &ca_key, names)?;
         let reset_key = secret_key(&dir.join("reset.key"))?;
-        let tickets = Arc::new(SessionTickets::new(&secret_key(&dir.join("ticket.key"))?));
+        let tickets = Arc::new(SessionTickets::new(&secret_key(&dir.join("ticket.key"))?, &fingerprint(&ca_der)));
         Ok(Pki { ca_der, ca_key, server, reset_key, tickets })
     }
 
@@ -156,24 +156,28 @@ const NONCE: usize = 12;
 /// checks it on every connection, resumed or not.
 ///
 /// rustls leaves a ticket's lifetime to whoever seals it: each day's tickets are sealed under that day's key,
-/// derived from the stored one, and refused once older than [`TICKET_DAYS`]. A ticket is the day (4 bytes,
+/// derived from the stored one and the CA's fingerprint, and refused once older than [`TICKET_DAYS`]; a new CA
+/// thus ends every ticket sealed under the old one, whose chains it never signed. A ticket is the day (4 bytes,
 /// big-endian, authenticated), a random nonce, then AES-256-GCM ciphertext and tag.
 #[derive(Debug)]
 pub struct SessionTickets {
     master: ring::hmac::Key,
+    ca: [u8; 32],
     rng: ring::rand::SystemRandom,
 }
 
 impl SessionTickets {
-    fn new(key: &[u8; 32]) -> SessionTickets {
+    fn new(key: &[u8; 32], ca: &[u8; 32]) -> SessionTickets {
         SessionTickets {
             master: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key),
+            ca: *ca,
             rng: ring::rand::SystemRandom::new(),
         }
     }
 
     fn day_key(&self, day: u32) -> Option<ring::aead::LessSafeKey> {
-        let tag = ring::hmac::sign(&self.master, &[&b"lifeline session tickets"[..], &day.to_be_bytes()].concat());
+        let label = [&b"lifeline session tickets"[..], &self.ca, &day.to_be_bytes()].concat();
+        let tag = ring::hmac::sign(&self.master, &label);
         let key = ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, tag.as_ref()).ok()?;
         Some(ring::aead::LessSafeKey::new(key))
     }
@@ -266,7 +270,7 @@ mod tests {
 
     #[test]
     fn a_ticket_opens_only_whole_with_its_key_and_within_its_days() {
-        let tickets = SessionTickets::new(&[7; 32]);
+        let tickets = SessionTickets::new(&[7; 32], &[1; 32]);
         let plain = b"session state".to_vec();
         let day = 20_000;
         let sealed = tickets.seal(day, &plain).unwrap();
@@ -274,7 +278,8 @@ mod tests {
         assert_eq!(tickets.open(day + TICKET_DAYS, &sealed), Some(plain.clone()));
         assert_eq!(tickets.open(day + TICKET_DAYS + 1, &sealed), None, "too old");
         assert_eq!(tickets.open(day - 1, &sealed), None, "from a day still to come");
-        assert_eq!(SessionTickets::new(&[8; 32]).open(day, &sealed), None, "sealed under another key");
+        assert_eq!(SessionTickets::new(&[8; 32], &[1; 32]).open(day, &sealed), None, "sealed under another key");
+        assert_eq!(SessionTickets::new(&[7; 32], &[2; 32]).open(day, &sealed), None, "sealed for another CA");
         assert_ne!(tickets.seal(day, &plain), Some(sealed.clone()), "a nonce is never reused");
         for len in 0..sealed.len() {
             assert_eq!(tickets.open(day, &sealed[..len]), None, "cut to {len} bytes");
@@ -413,8 +418,17 @@ mod tests {
 
         // A ticket this server cannot open costs a full handshake, nothing more.
         std::fs::remove_file(dir.path().join("ticket.key")).unwrap();
-        let (_third, addr) = listen(&Pki::load_or_create(dir.path(), &[]).unwrap());
+        let (third, addr) = listen(&Pki::load_or_create(dir.path(), &[]).unwrap());
         assert_eq!(fingerprint_seen(&client, addr).await, fp);
         assert_eq!(verifier.full.load(Ordering::SeqCst), 2, "a full handshake after the key changed");
+        third.close(0u8.into(), b"");
+
+        // A new CA, the ticket key kept: the ticket from just now is not honoured, so the client verifies the new
+        // server certificate, which its old CA never signed, and the connection fails.
+        std::fs::remove_file(dir.path().join("ca.key")).unwrap();
+        let (_fourth, addr) = listen(&Pki::load_or_create(dir.path(), &[]).unwrap());
+        let refused = client.connect(addr, SERVER_NAME).unwrap().await;
+        assert!(refused.is_err(), "a session sealed under the old CA resumed");
+        assert_eq!(verifier.full.load(Ordering::SeqCst), 3, "the new server's certificate was checked");
     }
 }
