@@ -88,8 +88,13 @@ impl Connected {
             .unwrap_or(false)
     }
 
-    pub fn count(&self) -> usize {
-        self.0.lock().map(|m| m.len()).unwrap_or(0)
+    /// Each agent connection with the number of datagrams it has sent so far: once that number moves after the
+    /// goodbye, its close packet has been sent, because a closed connection sends nothing else.
+    fn sent_so_far(&self) -> Vec<(quinn::Connection, u64)> {
+        self.0
+            .lock()
+            .map(|m| m.values().map(|l| (l.conn.clone(), l.conn.stats().udp_tx.datagrams)).collect())
+            .unwrap_or_default()
     }
 
     pub fn contains(&self, agent_id: &str) -> bool {
@@ -147,7 +152,8 @@ pub async fn bind(state: &State) -> Result<Bound> {
     Ok(Bound { quic, api })
 }
 
-/// Serves until `shutdown` resolves, then closes agent connections with a reason and drains for a short grace period.
+/// Serves until `shutdown` resolves, then closes agent connections with a reason and waits until each close packet
+/// has been sent.
 pub async fn run(state: Arc<State>, bound: Bound, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
     let quic = bound.quic.clone();
     let tls = lifeline_net::tls::server_tls(state.pki.server.clone(), None, b"http/1.1")?;
@@ -156,7 +162,8 @@ pub async fn run(state: Arc<State>, bound: Bound, shutdown: impl std::future::Fu
     shutdown.await;
     tracing::info!("shutting down");
     api.abort();
-    let agents = state.connected.count();
+    let mut unsent = state.connected.sent_so_far();
+    let agents = unsent.len();
     let goodbye = Goodbye { reconnect_within_ms: reconnect_window(agents, state.config.reconnects_per_sec) };
     tracing::info!(agents, within_ms = goodbye.reconnect_within_ms, "asking the agents to come back within the window");
     if let Err(e) = lifeline_net::frame::say_goodbye(&quic, &goodbye) {
@@ -164,17 +171,25 @@ pub async fn run(state: Arc<State>, bound: Bound, shutdown: impl std::future::Fu
         quic.close(close::SHUTDOWN.into(), b"server shutting down");
     }
     let closing = std::time::Instant::now();
-    let drained = tokio::time::timeout(CLOSE_GRACE, quic.wait_idle()).await.is_ok();
-    tracing::info!(drained, ms = closing.elapsed().as_millis() as u64, "agent connections closed");
+    while !unsent.is_empty() && closing.elapsed() < CLOSE_GRACE {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        unsent.retain(|(conn, before)| conn.stats().udp_tx.datagrams == *before);
+    }
+    tokio::time::sleep(CLOSE_MARGIN).await;
+    let unsent = unsent.len();
+    tracing::info!(agents, unsent, ms = closing.elapsed().as_millis() as u64, "agent connections closed");
     collector.abort();
     Ok(())
 }
 
-/// How long a stopping server waits for its connections to drain: long enough for every close packet to leave a
-/// busy process, not for the full draining period (three times a connection's PTO). With 0.5 s, 237 of 10,000 agents
-/// on a loaded machine missed their goodbye; they learned of the restart only from the next process's stateless
-/// reset, at their next probe, which QUIC's doubling retransmission timer put up to 40 s later (BENCHMARKS.md).
+/// How long a stopping server waits at most for every agent connection to send its close packet. Waiting for the
+/// connections to drain instead (three times each one's PTO) kept every restart at this limit, since PTOs grow
+/// under load; a wait of 0.5 s let 237 of 10,000 agents on a loaded machine miss their goodbye and learn of the
+/// restart only from the next process's stateless reset, at their next probe, up to 40 s later (BENCHMARKS.md).
 const CLOSE_GRACE: Duration = Duration::from_millis(2000);
+/// quinn counts a datagram when it builds it; this lets the last ones leave the socket, and covers a connection
+/// that sent something else between being counted and being closed.
+const CLOSE_MARGIN: Duration = Duration::from_millis(100);
 
 /// How long the agents of a server going down should spread their return over: a second at least, a minute at most.
 fn reconnect_window(agents: usize, per_sec: u32) -> u32 {
