@@ -21,8 +21,8 @@ pub struct Config {
     pub tls_names: Vec<String>,
     pub heartbeat_secs: u32,
     /// Agents this server takes back per second after a restart: its goodbye asks them to spread their return over
-    /// connected agents / this many seconds. A 2-core server resuming its agents' TLS sessions takes back about
-    /// 1,500 a second with the load generator's own handshakes on the same two cores (BENCHMARKS.md); raise it on
+    /// connected agents / this many seconds. A 2-core server resuming its agents' TLS sessions took back 1,000 to
+    /// 1,550 a second with the load generator's own handshakes on the same two cores (BENCHMARKS.md); raise it on
     /// bigger hardware.
     pub reconnects_per_sec: u32,
 }

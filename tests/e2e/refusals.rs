@@ -159,7 +159,8 @@ fn a_revoked_agent_is_cut_off_and_only_an_admin_may_revoke() {
     assert!(!again.ok && again.stderr.contains("already revoked"), "{}", again.stderr);
 
     // From then on its own certificate and key are closed right after the handshake, with the revoked code: on a
-    // full handshake, and on the next, which resumes the session of the first with its ticket.
+    // full handshake, and on the next, which offers the session ticket of the first if it arrived before the close
+    // (that a resumed session keeps its certificate is proven in the server's `pki` tests).
     let snapshots = snapshots_of(&server, &agent.id);
     let before = stored(&server);
     let (ca, identity) = (server_ca(&server), agent_identity(&agent));
