@@ -163,6 +163,13 @@ impl StateDir {
         write("identity.toml", toml::to_string(identity).context("encoding identity")?.as_bytes())
     }
 
+    /// A renewed certificate for the key the agent already has: one file replaced in one rename, so the pair on disk
+    /// always matches.
+    pub fn save_certificate(&self, cert_der: &[u8]) -> Result<()> {
+        let path = self.0.join("agent.crt");
+        lifeline_net::tls::write_private(&path, cert_der).with_context(|| format!("writing {}", path.display()))
+    }
+
     pub fn load(&self) -> Result<(Identity, lifeline_net::tls::Identity, CertificateDer<'static>)> {
         if !self.is_enrolled() {
             bail!(

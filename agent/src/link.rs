@@ -24,7 +24,7 @@ use tracing::{debug, info, warn};
 
 use crate::checks::Runner;
 use crate::collect::Collector;
-use crate::config::{Config, Identity};
+use crate::config::{Config, Identity, StateDir};
 use crate::now_ms;
 use crate::spool::{Kind, Spool, SpoolError};
 use crate::tickets::TicketBook;
@@ -51,6 +51,7 @@ pub fn endpoint(server: SocketAddr) -> Result<quinn::Endpoint> {
 }
 
 pub struct Link {
+    pub state: StateDir,
     pub identity: Identity,
     pub tls: lifeline_net::tls::Identity,
     pub ca: rustls_pki_types::CertificateDer<'static>,
@@ -427,7 +428,7 @@ struct ToMain {
 
 async fn connection_loop(
     link: Arc<Link>,
-    client: quinn::ClientConfig,
+    mut client: quinn::ClientConfig,
     spool: SharedSpool,
     wake: Arc<Notify>,
     to_main: ToMain,
@@ -437,7 +438,7 @@ async fn connection_loop(
     let mut attempt = 0u32;
     loop {
         // A session sees `stopping` itself, so that it can say goodbye before it returns.
-        let ended = session(&link, &client, &spool, &wake, &to_main, stopping.clone()).await;
+        let ended = session(&link, &mut client, &spool, &wake, &to_main, stopping.clone()).await;
         // Whoever watched did so through that connection.
         to_main.watching.send_replace(None);
         let goodbye = match ended {
@@ -475,7 +476,7 @@ async fn connection_loop(
 /// it never came up.
 async fn session(
     link: &Link,
-    client: &quinn::ClientConfig,
+    client: &mut quinn::ClientConfig,
     spool: &SharedSpool,
     wake: &Arc<Notify>,
     to_main: &ToMain,
@@ -555,6 +556,13 @@ async fn session(
                         let _ = link.events.send(LocalEvent::TicketChanged { thread, new });
                     }
                 }
+                Ok(Some(ServerControl::CertificateRenewed { cert_der })) => match renewed(link, cert_der) {
+                    Ok(config) => {
+                        *client = config;
+                        info!("the server renewed this agent's certificate; it is used from the next connection on");
+                    }
+                    Err(e) => warn!("keeping the current certificate: {e:#}"),
+                },
                 Ok(Some(_)) => {}
                 Ok(None) => return,
                 Err(e) => return warn!(error = %e, "bad frame from the server on the control stream"),
@@ -575,6 +583,16 @@ async fn session(
     conn.close(close::NORMAL.into(), reason);
     let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
     Ok(goodbye)
+}
+
+/// Checks that a renewed certificate fits the agent's key (building the TLS configuration does), then keeps it.
+fn renewed(link: &Link, cert_der: Vec<u8>) -> Result<quinn::ClientConfig> {
+    let cert = rustls_pki_types::CertificateDer::from(cert_der);
+    let tls = lifeline_net::tls::Identity { chain: vec![cert.clone()], key: link.tls.key.clone_key() };
+    let config = lifeline_net::tls::quic_client(ServerTrust::Ca(link.ca.clone()), Some(tls))
+        .context("the renewed certificate does not fit this agent's key")?;
+    link.state.save_certificate(&cert)?;
+    Ok(config)
 }
 
 /// A sample goes as one datagram when it fits, so a lost one is simply replaced by the next; a bigger one (many
@@ -697,6 +715,7 @@ fn describe_close(reason: &quinn::ConnectionError) -> String {
                 close::REVOKED => format!("the server refuses this agent: {text}; ask an admin to enroll it again"),
                 close::UNKNOWN_AGENT => format!("the server does not know this agent: {text}"),
                 close::SHUTDOWN => "the server is restarting or shutting down".into(),
+                close::EXPIRED => format!("the server refuses this agent: {text}"),
                 code => format!("the server closed the connection (code {code}): {text}"),
             }
         }

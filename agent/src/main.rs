@@ -166,6 +166,7 @@ async fn execute(cli: Cli) -> Result<()> {
             let runner = Runner::new(config.clone(), Consents::open(&state.consent_path()), history);
             let book = Mutex::new(TicketBook::open(&state.tickets_path()));
             let link = Link {
+                state,
                 identity,
                 tls,
                 ca,

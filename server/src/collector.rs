@@ -12,9 +12,11 @@ use lifeline_shared::wire::{
     AgentControl, EnrollRequest, EnrollResponse, ErrorCode, HelpRequest, LiveSample, MAX_PROBE_REPLY,
     MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, Request, Response, ServerControl, Snapshot, WireError, close,
 };
+use rustls_pki_types::CertificateDer;
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, info, info_span, warn};
 
+use crate::pki::{AGENT_CERT_DAYS, Lifetime};
 use crate::store::checks as check_runs;
 use crate::store::{StoreError, agents, auth, now_ms, tickets as ticket_store};
 use crate::tickets::{Channel, Event};
@@ -62,14 +64,29 @@ async fn handle(state: Arc<State>, conn: quinn::Connection) {
         None => enroll(&state, &conn).await,
         Some(leaf) => {
             let fp = hex::encode(fingerprint(&leaf));
+            // Only our CA's certificates get this far, so one we cannot read is our fault, not the agent's.
+            let lifetime = match Lifetime::of(&leaf) {
+                Ok(lifetime) => lifetime,
+                Err(e) => {
+                    warn!(error = %e, "cannot read an agent certificate");
+                    conn.close(close::INTERNAL.into(), b"server error");
+                    return;
+                }
+            };
             match state.store.read(move |c| agents::by_fingerprint(c, &fp)).await {
                 Ok(Some(agent)) if agent.revoked_at.is_some() => {
                     warn!(agent_id = %agent.id, "refused revoked agent");
                     conn.close(close::REVOKED.into(), b"this agent has been revoked");
                 }
+                // A full handshake refuses such a certificate; a resumed session checks no dates, so we do.
+                Ok(Some(agent)) if !lifetime.covers(now_ms() / 1000) => {
+                    warn!(agent_id = %agent.id, not_after = lifetime.not_after, "refused an expired agent certificate");
+                    conn.close(close::EXPIRED.into(), b"this agent's certificate has expired; enroll it again");
+                }
                 Ok(Some(agent)) => {
                     let id = agent.id.clone();
-                    session(&state, conn, agent).instrument(info_span!("agent", agent_id = %id)).await;
+                    let presented = Presented { leaf, lifetime };
+                    session(&state, conn, agent, presented).instrument(info_span!("agent", agent_id = %id)).await;
                 }
                 Ok(None) => {
                     warn!("refused a certificate with no enrolled agent");
@@ -151,7 +168,13 @@ async fn enroll_answer(state: &State, req: EnrollRequest) -> EnrollResponse {
     }
 }
 
-async fn session(state: &Arc<State>, conn: quinn::Connection, agent: agents::Agent) {
+/// The certificate an agent connected with.
+struct Presented {
+    leaf: CertificateDer<'static>,
+    lifetime: Lifetime,
+}
+
+async fn session(state: &Arc<State>, conn: quinn::Connection, agent: agents::Agent, presented: Presented) {
     let Ok(Ok((mut send, mut recv))) = tokio::time::timeout(FIRST_FRAME, conn.accept_bi()).await else {
         conn.close(close::PROTOCOL.into(), b"control stream expected");
         return;
@@ -185,7 +208,7 @@ async fn session(state: &Arc<State>, conn: quinn::Connection, agent: agents::Age
     info!(host = %hello.hostname, version = %hello.agent_version, "agent connected");
     let (control_tx, control_rx) = mpsc::channel(64);
     tokio::spawn(requester::sync(state.clone(), agent.id.clone(), control_tx.clone()).in_current_span());
-    state.connected.insert(&agent.id, conn.clone(), control_tx);
+    state.connected.insert(&agent.id, conn.clone(), control_tx.clone());
     checks::dispatch_queued(state, &agent.id).await;
     state.live.resume(state, &agent.id);
 
@@ -201,11 +224,47 @@ async fn session(state: &Arc<State>, conn: quinn::Connection, agent: agents::Age
         () = control => conn.close(close::PROTOCOL.into(), b"control stream failed"),
         () = requests => {}
         () = live_samples(state, &agent.id, &conn) => {}
+        () = renewal(state, &agent.id, presented, hello.protocol, control_tx) => {}
     }
     state.connected.remove(&agent.id, &conn);
     let id = agent.id.clone();
     let _ = state.store.write(move |c| agents::seen(c, &id, None, now_ms())).await;
     info!(reason = ?conn.close_reason(), "agent disconnected");
+}
+
+/// Renews the agent's certificate when it is due, on this connection: an agent may stay connected for weeks. Never
+/// returns; the session ends for its own reasons.
+async fn renewal(
+    state: &State,
+    agent_id: &str,
+    presented: Presented,
+    protocol: u16,
+    control: mpsc::Sender<Box<ServerControl>>,
+) {
+    if protocol >= 2 {
+        let wait = presented.lifetime.renew_at().saturating_sub(now_ms() / 1000);
+        tokio::time::sleep(Duration::from_secs(u64::try_from(wait).unwrap_or(0))).await;
+        loop {
+            match renew(state, agent_id, &presented.leaf).await {
+                Ok(cert_der) => {
+                    info!(days = AGENT_CERT_DAYS, "renewed the agent's certificate");
+                    let _ = control.send(Box::new(ServerControl::CertificateRenewed { cert_der })).await;
+                    break;
+                }
+                Err(e) => warn!(error = %e, "cannot renew the agent's certificate; trying again in an hour"),
+            }
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+    }
+    std::future::pending().await
+}
+
+async fn renew(state: &State, agent_id: &str, leaf: &CertificateDer<'static>) -> anyhow::Result<Vec<u8>> {
+    let cert = state.pki.renew_agent(leaf, agent_id)?;
+    let (id, presented, renewed) =
+        (agent_id.to_owned(), hex::encode(fingerprint(leaf)), hex::encode(fingerprint(&cert)));
+    state.store.write(move |c| agents::renew(c, &id, &presented, &renewed, now_ms())).await?;
+    Ok(cert.to_vec())
 }
 
 /// Reads the agent's control frames while one writer sends heartbeat acks and checks; reading is never raced

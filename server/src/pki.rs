@@ -14,7 +14,8 @@ use rcgen::{
 use rustls_pki_types::{CertificateDer, CertificateSigningRequestDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use time::{Duration, OffsetDateTime};
 
-/// Agent certificates are short-lived so that a stolen one ages out; renewal over the mTLS link is on the roadmap.
+/// Agent certificates are short-lived so that a stolen one ages out; a connected agent gets a new one for its own
+/// key when two thirds of that time have passed ([`Lifetime::renew_at`]).
 pub const AGENT_CERT_DAYS: i64 = 90;
 const SERVER_CERT_DAYS: i64 = 365;
 const CA_YEARS: i64 = 10;
@@ -60,6 +61,19 @@ impl Pki {
         Ok(cert.der().clone())
     }
 
+    /// A new certificate for the key of one we issued. Nothing is asked of the agent: the key it proves it holds on
+    /// every connection is the one certified again, so its key file never changes and cannot fall out of step with
+    /// its certificate file.
+    pub fn renew_agent(&self, leaf: &CertificateDer<'_>, agent_id: &str) -> Result<CertificateDer<'static>> {
+        let (_, cert) =
+            x509_parser::parse_x509_certificate(leaf).map_err(|e| anyhow!("unreadable certificate: {e}"))?;
+        let key = rcgen::SubjectPublicKeyInfo::from_der(cert.public_key().raw)
+            .map_err(|e| anyhow!("unusable public key: {e}"))?;
+        let params = leaf_params(agent_id, AGENT_CERT_DAYS, ExtendedKeyUsagePurpose::ClientAuth, Vec::new())?;
+        let cert = params.signed_by(&key, &issuer(&self.ca_der, &self.ca_key)?).context("signing the renewal")?;
+        Ok(cert.der().clone())
+    }
+
     /// Makes a key and a certificate for a simulated agent of a load test, returned as PEM (certificate, key) with
     /// the certificate's fingerprint. Unlike enrollment, the key is made here rather than on the agent's machine.
     pub fn issue_simulated_agent(&self, agent_id: &str) -> Result<(String, String, [u8; 32])> {
@@ -68,6 +82,32 @@ impl Pki {
         let cert =
             params.signed_by(&key, &issuer(&self.ca_der, &self.ca_key)?).context("signing an agent certificate")?;
         Ok((cert.pem(), key.serialize_pem(), fingerprint(cert.der())))
+    }
+}
+
+/// A certificate's validity period in Unix seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lifetime {
+    pub not_before: i64,
+    pub not_after: i64,
+}
+
+impl Lifetime {
+    pub fn of(cert: &CertificateDer<'_>) -> Result<Lifetime> {
+        let (_, cert) =
+            x509_parser::parse_x509_certificate(cert).map_err(|e| anyhow!("unreadable certificate: {e}"))?;
+        let validity = cert.validity();
+        Ok(Lifetime { not_before: validity.not_before.timestamp(), not_after: validity.not_after.timestamp() })
+    }
+
+    pub fn covers(&self, unix_secs: i64) -> bool {
+        (self.not_before..=self.not_after).contains(&unix_secs)
+    }
+
+    /// Two thirds through: the last third (30 days of 90) lets an agent that was away for weeks still come back
+    /// with a working certificate and renew it.
+    pub fn renew_at(&self) -> i64 {
+        self.not_before + (self.not_after - self.not_before) * 2 / 3
     }
 }
 
@@ -291,6 +331,55 @@ mod tests {
             assert_eq!(tickets.open(day + 1, &bad), None, "bit {bit} flipped");
         }
         assert_eq!(tickets.open(day, &[sealed.as_slice(), &[0; MAX_TICKET]].concat()), None, "oversized");
+    }
+
+    #[test]
+    fn a_renewal_certifies_the_same_key_for_a_whole_new_lifetime() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = Pki::load_or_create(dir.path(), &[]).unwrap();
+        let (cert, key, _) = pki.issue_simulated_agent("ag-renew").unwrap();
+        let old = CertificateDer::from_pem_slice(cert.as_bytes()).unwrap();
+        let new = pki.renew_agent(&old, "ag-renew").unwrap();
+        assert_ne!(fingerprint(&old), fingerprint(&new));
+        let parse = |der: &CertificateDer<'_>| {
+            let (_, cert) = x509_parser::parse_x509_certificate(der).unwrap();
+            let name = cert.subject().iter_common_name().next().unwrap().as_str().unwrap().to_owned();
+            (name, cert.public_key().raw.to_vec(), cert.issuer().to_string())
+        };
+        assert_eq!(parse(&old), parse(&new), "same name, key and issuer");
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let life = Lifetime::of(&new).unwrap();
+        assert!(life.covers(now));
+        assert!((life.not_after - now - AGENT_CERT_DAYS * 86_400).abs() < 60, "{life:?}");
+        // The agent's side: rustls accepts the pair only if the certificate is for its key.
+        let client = rustls::ClientConfig::builder_with_provider(lifeline_net::tls::provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_root_certificates(rustls::RootCertStore::empty());
+        assert!(
+            client
+                .with_client_auth_cert(vec![new.clone()], PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap())
+                .is_ok()
+        );
+        let (_, other_key, _) = pki.issue_simulated_agent("ag-other").unwrap();
+        let client = rustls::ClientConfig::builder_with_provider(lifeline_net::tls::provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_root_certificates(rustls::RootCertStore::empty());
+        assert!(
+            client
+                .with_client_auth_cert(vec![new], PrivateKeyDer::from_pem_slice(other_key.as_bytes()).unwrap())
+                .is_err()
+        );
+        assert!(pki.renew_agent(&CertificateDer::from(vec![0x30, 0x03, 1, 2, 3]), "ag-renew").is_err());
+    }
+
+    #[test]
+    fn a_certificate_is_renewed_two_thirds_through_its_life() {
+        let life = Lifetime { not_before: 1_000, not_after: 1_000 + 90 * 86_400 };
+        assert_eq!(life.renew_at(), 1_000 + 60 * 86_400);
+        assert!(life.covers(1_000) && life.covers(life.not_after));
+        assert!(!life.covers(999) && !life.covers(life.not_after + 1));
     }
 
     /// Counts the full handshakes a client makes: a resumed one verifies no server certificate.

@@ -150,6 +150,7 @@ mod tests {
         check_golden(&ServerControl::WatchStart { interval_ms: 1000 }, "0000000403fbe803");
         check_golden(&ServerControl::WatchStop, "0000000104");
         check_golden(&ServerControl::SnapshotNow { ticket: 42 }, "00000002052a");
+        check_golden(&ServerControl::CertificateRenewed { cert_der: vec![1, 2, 3] }, "000000050703010203");
         check_golden(&Goodbye { reconnect_within_ms: 10_000 }, "00000003fb1027");
     }
 

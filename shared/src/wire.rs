@@ -5,8 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The protocol this build speaks; sent in `Hello` and echoed (or refused) in `Welcome`.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// The protocol this build speaks; sent in `Hello` and echoed (or refused) in `Welcome`. Version 2 added
+/// [`ServerControl::CertificateRenewed`], which the server sends only to agents that speak it.
+pub const PROTOCOL_VERSION: u16 = 2;
 /// The oldest agent protocol this build's server still serves.
 pub const MIN_PROTOCOL_VERSION: u16 = 1;
 /// TLS application protocol negotiated on every connection.
@@ -29,6 +30,9 @@ pub mod close {
     pub const UNSUPPORTED_VERSION: u32 = 4;
     pub const INTERNAL: u32 = 5;
     pub const SHUTDOWN: u32 = 6;
+    /// The agent's certificate is outside its validity period: only a resumed TLS session gets this far, since a
+    /// full handshake refuses the certificate itself.
+    pub const EXPIRED: u32 = 7;
 }
 
 /// The reason a server closing with [`close::SHUTDOWN`] gives, as one codec frame: the window its agents spread their
@@ -81,6 +85,12 @@ pub enum ServerControl {
     /// One of this machine's tickets changed where its requester can see it (or the agent just connected): the whole
     /// public thread, for the agent to keep, so the user's programs can show it offline and notice what is new.
     TicketChanged(TicketThread),
+    /// A new certificate for the agent's own key, sent once two thirds of its current certificate's life have
+    /// passed. The agent uses it from its next connection on; the certificate it connected with keeps working, so a
+    /// renewal lost on the way costs nothing but another one next time.
+    CertificateRenewed {
+        cert_der: Vec<u8>,
+    },
 }
 
 /// Fastest and slowest sampling a watch may ask for.

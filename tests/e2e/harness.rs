@@ -189,11 +189,11 @@ impl Server {
         let admin = run(server_cmd(dir.path(), &["user", "add", "admin", "--tier", "admin"]));
         assert!(admin.ok, "user add failed: {}", admin.stderr);
         let admin_token = field(&admin.stdout, "API token:");
-        Server::start_in(dir, admin_token, "127.0.0.1:0", netns.map(str::to_owned))
+        Server::start_in(dir, admin_token, "127.0.0.1:0", netns.map(str::to_owned), 0)
     }
 
-    fn start_in(dir: TempDir, admin_token: String, quic: &str, netns: Option<String>) -> Server {
-        let mut cmd = server_cmd(dir.path(), &["serve", "--quic", quic, "--api", "127.0.0.1:0"]);
+    fn start_in(dir: TempDir, admin_token: String, quic: &str, netns: Option<String>, days_on: u32) -> Server {
+        let mut cmd = days_ahead(server_cmd(dir.path(), &["serve", "--quic", quic, "--api", "127.0.0.1:0"]), days_on);
         cmd.env("LIFELINE_LOG", "info");
         let proc = Proc::spawn("lifeline-server", in_netns(netns.as_deref(), cmd));
         let quic = proc.wait_for_line("quic listening on ", Duration::from_secs(30));
@@ -210,9 +210,14 @@ impl Server {
 
     /// Stops the server and starts it again on the same QUIC port with the same data.
     pub fn restart(self) -> Server {
+        self.restart_days_ahead(0)
+    }
+
+    /// As `restart`, with the server's clock `days` ahead of the machine's.
+    pub fn restart_days_ahead(self, days: u32) -> Server {
         let Server { dir, mut proc, quic, admin_token, netns, .. } = self;
         proc.kill();
-        Server::start_in(dir, admin_token, &quic.to_string(), netns)
+        Server::start_in(dir, admin_token, &quic.to_string(), netns, days)
     }
 
     pub fn ca(&self) -> PathBuf {
@@ -384,6 +389,17 @@ pub fn in_netns(netns: Option<&str>, cmd: Command) -> Command {
     wrapped
 }
 
+/// Runs `cmd` with its wall clock `days` ahead (libfaketime; none for 0), to see what ageing does to certificates
+/// and session tickets without waiting for it. Timers, which use the monotonic clock, are left alone.
+pub fn days_ahead(mut cmd: Command, days: u32) -> Command {
+    if days > 0 {
+        const LIB: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+        assert!(Path::new(LIB).exists(), "{LIB} is missing: install Debian's faketime package");
+        cmd.env("LD_PRELOAD", LIB).env("FAKETIME", format!("+{days}d")).env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+    }
+    cmd
+}
+
 pub fn server_cmd(data_dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(bin("lifeline-server"));
     cmd.args(args).env("LIFELINE_DATA_DIR", data_dir).env_remove("LIFELINE_SERVER_CONFIG");
@@ -424,7 +440,12 @@ impl Agent {
     }
 
     pub fn run(&mut self) {
-        self.proc = Some(Proc::spawn("lifeline-agent", self.command(&["run"])));
+        self.run_days_ahead(0);
+    }
+
+    /// Runs the service with its clock `days` ahead of the machine's.
+    pub fn run_days_ahead(&mut self, days: u32) {
+        self.proc = Some(Proc::spawn("lifeline-agent", days_ahead(self.command(&["run"]), days)));
     }
 
     /// Runs the service with this policy file (TOML, as in packaging/agent.toml) and waits until it is connected.

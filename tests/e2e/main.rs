@@ -6,6 +6,8 @@
 //! - `delivery`: the spool across an offline server, a killed server, a killed agent and a full spool: nothing lost
 //!   or doubled, and only routine snapshots ever dropped.
 //! - `refusals`: everything that must be refused, with a clear error and nothing stored.
+//! - `certificates`: an agent's certificate as its clock moves on: renewed two thirds through its life, refused once
+//!   expired, on a full handshake and on a resumed session.
 //! - `live`: watching an agent live (the stream, sharing it, what cannot be watched); refresh now and the diff.
 //! - `preseed`: enrollment on first start from a preseeded token file, as packages install it; bad tokens retried.
 //! - `checks`: approved checks: real data, the authorization matrix, hostile parameters, queueing, the audit chain.
@@ -19,6 +21,7 @@
 // A test states its expectations by panicking on what it did not expect.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod certificates;
 mod checks;
 mod delivery;
 mod desktop;

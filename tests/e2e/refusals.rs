@@ -25,9 +25,9 @@ use tempfile::TempDir;
 use crate::harness::{Agent, Run, Server, eventually, field, run, server_cmd};
 
 /// Bound on waits for processes (an agent's first connection, a log line).
-const WAIT: Duration = Duration::from_secs(30);
+pub(crate) const WAIT: Duration = Duration::from_secs(30);
 /// Bound on every network await of a raw client.
-const NET: Duration = Duration::from_secs(10);
+pub(crate) const NET: Duration = Duration::from_secs(10);
 
 #[test]
 fn enrollment_is_refused_clearly_and_stores_nothing() {
@@ -502,7 +502,7 @@ fn db_path(server: &Server) -> std::path::PathBuf {
     server.dir.path().join("lifeline.db")
 }
 
-fn db(server: &Server) -> rusqlite::Connection {
+pub(crate) fn db(server: &Server) -> rusqlite::Connection {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = rusqlite::Connection::open_with_flags(db_path(server), flags).unwrap();
     conn.busy_timeout(Duration::from_secs(5)).unwrap();
@@ -521,7 +521,7 @@ fn stored(server: &Server) -> Stored {
     }
 }
 
-fn snapshots_of(server: &Server, agent_id: &str) -> i64 {
+pub(crate) fn snapshots_of(server: &Server, agent_id: &str) -> i64 {
     db(server).query_row("SELECT COUNT(*) FROM snapshots WHERE agent_id = ?1", [agent_id], |r| r.get(0)).unwrap()
 }
 
@@ -562,11 +562,11 @@ fn assert_not_enrolled(dir: &TempDir) {
     }
 }
 
-fn server_ca(server: &Server) -> CertificateDer<'static> {
+pub(crate) fn server_ca(server: &Server) -> CertificateDer<'static> {
     CertificateDer::from_pem_file(server.ca()).unwrap()
 }
 
-fn agent_identity(agent: &Agent) -> Identity {
+pub(crate) fn agent_identity(agent: &Agent) -> Identity {
     let state = agent.dir.path().join("state");
     let read = |name: &str| std::fs::read(state.join(name)).unwrap();
     Identity {
@@ -615,7 +615,7 @@ async fn connect(
 }
 
 /// As `connect`, with a configuration the caller keeps: the session ticket of one connection resumes the next.
-async fn connect_with(
+pub(crate) async fn connect_with(
     server: SocketAddr,
     config: quinn::ClientConfig,
 ) -> (quinn::Endpoint, Result<quinn::Connection, quinn::ConnectionError>) {
@@ -639,12 +639,12 @@ async fn say_hello(conn: &quinn::Connection) -> (quinn::SendStream, quinn::RecvS
     .expect("no welcome in time")
 }
 
-async fn hang_up(endpoint: quinn::Endpoint, conn: quinn::Connection) {
+pub(crate) async fn hang_up(endpoint: quinn::Endpoint, conn: quinn::Connection) {
     conn.close(close::NORMAL.into(), b"done");
     let _ = tokio::time::timeout(NET, endpoint.wait_idle()).await;
 }
 
-fn app_close_code(e: &quinn::ConnectionError) -> Option<u32> {
+pub(crate) fn app_close_code(e: &quinn::ConnectionError) -> Option<u32> {
     match e {
         quinn::ConnectionError::ApplicationClosed(c) => u32::try_from(c.error_code.into_inner()).ok(),
         _ => None,
@@ -652,7 +652,7 @@ fn app_close_code(e: &quinn::ConnectionError) -> Option<u32> {
 }
 
 /// QUIC carries a TLS alert as transport error 0x100 + alert.
-fn is_tls_alert(code: quinn::TransportErrorCode) -> bool {
+pub(crate) fn is_tls_alert(code: quinn::TransportErrorCode) -> bool {
     (0x100..0x200).contains(&u64::from(code))
 }
 

@@ -81,8 +81,9 @@ fn agent_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Agent> {
     })
 }
 
+/// The agent holding this certificate: its current one, or the one it had before its last renewal.
 pub fn by_fingerprint(conn: &Connection, fingerprint: &str) -> Result<Option<Agent>, StoreError> {
-    let sql = format!("SELECT {AGENT_COLUMNS} FROM agents WHERE cert_fingerprint = ?1");
+    let sql = format!("SELECT {AGENT_COLUMNS} FROM agents WHERE cert_fingerprint = ?1 OR previous_fingerprint = ?1");
     Ok(conn.prepare_cached(&sql)?.query_row([fingerprint], agent_row).optional()?)
 }
 
@@ -122,6 +123,19 @@ pub fn revoke(conn: &Connection, id: &str, by: &str, now: i64) -> Result<(), Sto
         });
     }
     super::audit::append(conn, by, "agent.revoked", &serde_json::json!({ "agent": id }), now)
+}
+
+/// Records a renewed certificate. The one the agent connected with (`presented`) stays valid: it is the one the agent
+/// surely holds, whether or not the new one reaches it.
+pub fn renew(conn: &Connection, id: &str, presented: &str, renewed: &str, now: i64) -> Result<(), StoreError> {
+    let changed = conn.execute(
+        "UPDATE agents SET previous_fingerprint = ?2, cert_fingerprint = ?3 WHERE id = ?1 AND revoked_at IS NULL",
+        params![id, presented, renewed],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::Refused(format!("agent {id} is revoked or unknown")));
+    }
+    super::audit::append(conn, id, "agent.certificate_renewed", &serde_json::json!({ "fingerprint": renewed }), now)
 }
 
 /// A snapshot ready to store: its JSON compressed and its summary columns computed before the writer thread, which
@@ -205,4 +219,33 @@ pub fn latest_snapshot_id(conn: &Connection, agent_id: &str) -> Result<Option<St
 
 pub fn snapshot_count(conn: &Connection, agent_id: &str) -> Result<i64, StoreError> {
     Ok(conn.query_row("SELECT count(*) FROM snapshots WHERE agent_id = ?1", [agent_id], |r| r.get(0))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_renewed_agent_is_known_by_its_new_certificate_and_the_one_it_renewed_with() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        let agents = [("ag-1".to_owned(), "f1".to_owned()), ("ag-2".to_owned(), "g1".to_owned())];
+        insert_simulated(&conn, &agents, 1).unwrap();
+        let holder = |fp: &str| by_fingerprint(&conn, fp).unwrap().map(|a| a.id);
+        renew(&conn, "ag-1", "f1", "f2", 2).unwrap();
+        assert_eq!((holder("f1"), holder("f2")), (Some("ag-1".into()), Some("ag-1".into())));
+        // The new certificate never arrived: the agent renews again with the one it has, which stays valid.
+        renew(&conn, "ag-1", "f1", "f3", 3).unwrap();
+        assert_eq!((holder("f1"), holder("f2"), holder("f3")), (Some("ag-1".into()), None, Some("ag-1".into())));
+        renew(&conn, "ag-1", "f3", "f4", 4).unwrap();
+        assert_eq!((holder("f1"), holder("f3"), holder("f4")), (None, Some("ag-1".into()), Some("ag-1".into())));
+        assert_eq!(holder("g1"), Some("ag-2".into()));
+        revoke(&conn, "ag-2", "admin", 5).unwrap();
+        assert!(matches!(renew(&conn, "ag-2", "g1", "g2", 6), Err(StoreError::Refused(_))));
+        assert_eq!(holder("g2"), None);
+        let renewals: i64 = conn
+            .query_row("SELECT count(*) FROM audit WHERE action = 'agent.certificate_renewed'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(renewals, 3);
+    }
 }

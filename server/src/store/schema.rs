@@ -130,6 +130,12 @@ CREATE INDEX self_help_by_time ON self_help(at);
 -- Tokens from a password login end; tokens an admin created at the console (NULL) do not.
 ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER;
 "#,
+    r#"
+-- The certificate an agent connected with when it was last renewed. It keeps working until it expires, so a renewal
+-- lost on its way to the agent locks nobody out.
+ALTER TABLE agents ADD COLUMN previous_fingerprint TEXT;
+CREATE UNIQUE INDEX agents_by_previous_fingerprint ON agents(previous_fingerprint);
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
