@@ -487,6 +487,7 @@ async fn session(
     let conn = endpoint
         .connect_with(client.clone(), addr, SERVER_NAME)?
         .await
+        .map_err(|e| if certificate_expired(&e) { anyhow!(EXPIRED_CERTIFICATE) } else { anyhow!(e) })
         .with_context(|| format!("connecting to {}", link.identity.server))?;
     let (mut send, mut recv) = conn.open_bi().await?;
     let hello = Hello {
@@ -707,6 +708,14 @@ fn refusal(conn: &quinn::Connection) -> Option<String> {
     conn.close_reason().map(|r| describe_close(&r))
 }
 
+const EXPIRED_CERTIFICATE: &str = "the server refuses this agent's certificate: it has expired; enroll the agent again";
+
+/// TLS's alert for an expired certificate: the server checks the agent's in a full handshake.
+fn certificate_expired(e: &quinn::ConnectionError) -> bool {
+    let alert = quinn::TransportErrorCode::crypto(rustls::AlertDescription::CertificateExpired.into());
+    matches!(e, quinn::ConnectionError::ConnectionClosed(c) if c.error_code == alert)
+}
+
 fn describe_close(reason: &quinn::ConnectionError) -> String {
     match reason {
         quinn::ConnectionError::ApplicationClosed(c) => {
@@ -719,6 +728,7 @@ fn describe_close(reason: &quinn::ConnectionError) -> String {
                 code => format!("the server closed the connection (code {code}): {text}"),
             }
         }
+        other if certificate_expired(other) => EXPIRED_CERTIFICATE.into(),
         other => format!("connection lost: {other}"),
     }
 }

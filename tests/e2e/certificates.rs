@@ -24,6 +24,8 @@ fn an_agent_certificate_is_renewed_before_it_expires_and_refused_once_it_has() {
     eventually("the agent's first snapshot", WAIT, || (snapshots_of(&server, &agent.id) >= 1).then_some(()));
     let enrolled = agent_identity(&agent);
     agent.proc = None;
+    // Enrolled the same day, then switched off until its certificate has expired.
+    let mut away = Agent::enroll(&server);
 
     // 61 days on, two thirds of the certificate's life have passed: the server renews it on the agent's connection.
     let server = server.restart_days_ahead(61);
@@ -97,6 +99,10 @@ fn an_agent_certificate_is_renewed_before_it_expires_and_refused_once_it_has() {
         matches!(refusal, quinn::ConnectionError::ConnectionClosed(ref c) if is_tls_alert(c.error_code)),
         "expected a TLS alert, got: {refusal}"
     );
+
+    // The agent that was away is told what to do.
+    away.run_days_ahead(91);
+    away.proc.as_ref().unwrap().wait_for_line("certificate: it has expired; enroll the agent again", WAIT);
 
     // The renewed certificate is good for another two months.
     let snapshots = snapshots_of(&server, &agent.id);
