@@ -342,49 +342,29 @@ fn ingest(settings: &Settings) -> Vec<Row> {
     std::thread::sleep(rest);
     let report = report_of(&mut load);
 
-    // The same rows, written as the store writes them but without anything in front: one transaction per 256.
-    let raw_path = server.dir.path().join("raw.db");
-    let raw = rusqlite::Connection::open(&raw_path).unwrap();
-    // The agents the rows refer to are not there: nothing but the inserts is measured.
-    raw.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;").unwrap();
+    // The same rows, written as the store wrote them but without anything in front: one transaction per 256.
     let source = server.sql();
-    let schema: Vec<String> = source
-        .prepare("SELECT sql FROM sqlite_master WHERE tbl_name = 'snapshots' AND sql IS NOT NULL")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    raw.execute_batch(&schema.join(";\n")).unwrap();
-    type Columns = (String, i64, f64, f64, f64, i64, Vec<u8>);
-    let row: Columns = source
-        .query_row(
-            "SELECT agent_id, taken_at, cpu_usage_pct, memory_used_pct, fullest_disk_pct, finding_count, body
-             FROM snapshots LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
-        )
-        .unwrap();
-    let total = (report["acked"].as_u64().unwrap() as usize).max(2_560);
-    let mut batches = Vec::new();
-    let started = Instant::now();
-    for batch in 0..total.div_ceil(256) {
-        let t = Instant::now();
-        raw.execute_batch("BEGIN IMMEDIATE").unwrap();
-        for i in 0..256 {
-            raw.execute(
-                "INSERT INTO snapshots (agent_id, id, taken_at, received_at, cpu_usage_pct, memory_used_pct,
-                                        fullest_disk_pct, finding_count, body)
-                 VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8)",
-                rusqlite::params![row.0, format!("{batch:016x}{i:016x}"), row.1, row.2, row.3, row.4, row.5, row.6],
-            )
-            .unwrap();
-        }
-        raw.execute_batch("COMMIT").unwrap();
-        batches.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
-    let raw_rate = (batches.len() * 256) as f64 / started.elapsed().as_secs_f64();
-    batches.sort_by(f64::total_cmp);
+    let (raw_rate, batches) = raw_insert(&source, &server.dir.path().join("raw.db"), |after| {
+        source
+            .prepare_cached(&format!(
+                "SELECT rowid, {RAW_COLUMNS} FROM snapshots WHERE rowid > ?1 ORDER BY rowid LIMIT 256"
+            ))
+            .unwrap()
+            .query_map([after], |r| Ok((r.get(0)?, raw_row(r, 1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    });
+    // The baseline of the runs before 2026-11-30, kept to compare with them: the first row again and again as if
+    // one agent sent them all, so that every index write is an append, which the rows of many agents never are.
+    let first =
+        source.query_row(&format!("SELECT {RAW_COLUMNS} FROM snapshots LIMIT 1"), [], |r| raw_row(r, 0)).unwrap();
+    let stored = source.query_row("SELECT max(rowid) FROM snapshots", [], |r| r.get::<_, i64>(0)).unwrap();
+    let (one_agent_rate, _) = raw_insert(&source, &server.dir.path().join("raw-one-agent.db"), |after| {
+        (after + 1..=(after + 256).min(stored.max(2_560)))
+            .map(|n| (n, RawRow { id: format!("{n:032x}"), ..first.clone() }))
+            .collect()
+    });
 
     let latency = &report["latency_ms"];
     rows.insert(
@@ -395,9 +375,21 @@ fn ingest(settings: &Settings) -> Vec<Row> {
             unit: "/s",
             baseline: Some(raw_rate),
             against: format!(
-                "raw batched SQLite insert of the same rows, same disk; {agents} agents back to back",
+                "the same rows inserted raw into SQLite in the order stored, same disk; {agents} agents back to back",
                 agents = settings.ingest_agents
             ),
+        },
+    );
+    rows.insert(
+        1,
+        Row {
+            figure: "ingest, against one agent's rows".into(),
+            value: report["acked_per_sec"].as_f64().unwrap(),
+            unit: "/s",
+            baseline: Some(one_agent_rate),
+            against:
+                "the first stored row inserted raw again and again as one agent's (the baseline before 2026-11-30)"
+                    .into(),
         },
     );
     for (p, key) in [(0.5, "p50"), (0.99, "p99")] {
@@ -413,6 +405,89 @@ fn ingest(settings: &Settings) -> Vec<Row> {
         );
     }
     rows
+}
+
+const RAW_COLUMNS: &str =
+    "agent_id, id, taken_at, received_at, cpu_usage_pct, memory_used_pct, fullest_disk_pct, finding_count, body";
+
+#[derive(Clone)]
+struct RawRow {
+    agent_id: String,
+    id: String,
+    taken_at: i64,
+    received_at: i64,
+    cpu: f64,
+    memory: f64,
+    disk: f64,
+    findings: i64,
+    body: Vec<u8>,
+}
+
+fn raw_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<RawRow> {
+    Ok(RawRow {
+        agent_id: r.get(at)?,
+        id: r.get(at + 1)?,
+        taken_at: r.get(at + 2)?,
+        received_at: r.get(at + 3)?,
+        cpu: r.get(at + 4)?,
+        memory: r.get(at + 5)?,
+        disk: r.get(at + 6)?,
+        findings: r.get(at + 7)?,
+        body: r.get(at + 8)?,
+    })
+}
+
+/// Inserts the batches `next` gives (each row with its position; `next` is asked for the batch after a position)
+/// into a new file with the store's snapshot table, with the store's durability, one transaction per batch, until
+/// one comes back empty. Only the transactions are timed: rows per second, and each transaction's milliseconds.
+fn raw_insert(
+    source: &rusqlite::Connection,
+    path: &std::path::Path,
+    mut next: impl FnMut(i64) -> Vec<(i64, RawRow)>,
+) -> (f64, Vec<f64>) {
+    let raw = rusqlite::Connection::open(path).unwrap();
+    // The agents the rows refer to are not there: nothing but the inserts is measured.
+    raw.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;").unwrap();
+    let schema: Vec<String> = source
+        .prepare("SELECT sql FROM sqlite_master WHERE tbl_name = 'snapshots' AND sql IS NOT NULL")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    raw.execute_batch(&schema.join(";\n")).unwrap();
+    let (mut after, mut inserted, mut spent, mut batches) = (0, 0, Duration::ZERO, Vec::new());
+    loop {
+        let batch = next(after);
+        let Some(&(last, _)) = batch.last() else { break };
+        let t = Instant::now();
+        raw.execute_batch("BEGIN IMMEDIATE").unwrap();
+        for (_, row) in &batch {
+            raw.prepare_cached(&format!(
+                "INSERT INTO snapshots ({RAW_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            ))
+            .unwrap()
+            .execute(rusqlite::params![
+                row.agent_id,
+                row.id,
+                row.taken_at,
+                row.received_at,
+                row.cpu,
+                row.memory,
+                row.disk,
+                row.findings,
+                row.body
+            ])
+            .unwrap();
+        }
+        raw.execute_batch("COMMIT").unwrap();
+        spent += t.elapsed();
+        batches.push(t.elapsed().as_secs_f64() * 1000.0);
+        inserted += batch.len();
+        after = last;
+    }
+    batches.sort_by(f64::total_cmp);
+    (inserted as f64 / spent.as_secs_f64(), batches)
 }
 
 /// The server stopped as systemd stops it and started again on the same data and port, with agents connected:
