@@ -3,12 +3,14 @@
 //! full handshake (TLS does) and on a resumed session, which checks no dates in TLS (the server does).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use lifeline_net::frame;
 use lifeline_net::tls::Identity;
 use lifeline_shared::wire::{ALPN, AgentControl, Hello, ServerControl, close};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{ClientSessionStore, Tls12ClientSessionValue, Tls13ClientSessionValue};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
@@ -56,18 +58,25 @@ fn an_agent_certificate_is_renewed_before_it_expires_and_refused_once_it_has() {
     // 89 days on, the enrolled certificate is still valid for a day. A client of protocol 1, which cannot take a
     // renewal, is served with it and keeps the session ticket.
     let server = server.restart_days_ahead(89);
-    let old_client = client_days_ahead(&server, enrolled.clone(), 89);
+    let tickets = Arc::new(Tickets::default());
+    let old_client = client_days_ahead(&server, enrolled.clone(), 89, tickets.clone());
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let (endpoint, conn) = connect_with(server.quic, old_client.clone()).await;
         let conn = conn.expect("the enrolled certificate is still valid");
         welcome(&conn).await.expect("served on the last day of the certificate");
-        // The ticket follows the handshake; give it time to land before hanging up.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::timeout(NET, async {
+            while tickets.received.load(Ordering::SeqCst) == 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("no session ticket from the server");
         hang_up(endpoint, conn).await;
     });
 
-    // 91 days on, it has expired. Resuming that session skips TLS's date checks; the server refuses it itself.
+    // 91 days on, it has expired. Resuming that session skips TLS's date checks (the ticket is used, so the client
+    // does resume); the server refuses it itself.
     let server = server.restart_days_ahead(91);
     let refusal = rt.block_on(async {
         let (endpoint, conn) = connect_with(server.quic, old_client).await;
@@ -82,12 +91,14 @@ fn an_agent_certificate_is_renewed_before_it_expires_and_refused_once_it_has() {
         endpoint.close(0u32.into(), b"");
         refusal
     });
+    assert_eq!(tickets.taken.load(Ordering::SeqCst), 1, "the session was not offered for resumption");
     assert_eq!(app_close_code(&refusal), Some(close::EXPIRED), "expected the expired code, got: {refusal}");
     server.proc.wait_for_line("refused an expired agent certificate", WAIT);
 
     // A full handshake with it fails in TLS.
     let refusal = rt.block_on(async {
-        let (endpoint, conn) = connect_with(server.quic, client_days_ahead(&server, enrolled, 91)).await;
+        let fresh = client_days_ahead(&server, enrolled, 91, Arc::default());
+        let (endpoint, conn) = connect_with(server.quic, fresh).await;
         let refusal = match conn {
             Err(e) => e,
             Ok(conn) => tokio::time::timeout(NET, conn.closed()).await.expect("the server never closed it"),
@@ -139,8 +150,8 @@ async fn welcome(conn: &quinn::Connection) -> Option<ServerControl> {
 }
 
 /// A client with this identity whose idea of the date is `days` ahead, as the server's is; it keeps the session
-/// tickets it is given, so a second connection resumes the first.
-fn client_days_ahead(server: &Server, identity: Identity, days: u64) -> quinn::ClientConfig {
+/// tickets it is given in `tickets`, so a second connection resumes the first.
+fn client_days_ahead(server: &Server, identity: Identity, days: u64, tickets: Arc<Tickets>) -> quinn::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(server_ca(server)).unwrap();
     let provider = lifeline_net::tls::provider();
@@ -154,7 +165,59 @@ fn client_days_ahead(server: &Server, identity: Identity, days: u64) -> quinn::C
         .with_client_auth_cert(identity.chain, identity.key)
         .unwrap();
     tls.alpn_protocols = vec![ALPN.to_vec()];
+    tls.resumption = rustls::client::Resumption::store(tickets);
     quinn::ClientConfig::new(Arc::new(quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap()))
+}
+
+/// The client's session store, counting the tickets it received and offered.
+#[derive(Debug)]
+struct Tickets {
+    inner: rustls::client::ClientSessionMemoryCache,
+    received: AtomicUsize,
+    taken: AtomicUsize,
+}
+
+impl Default for Tickets {
+    fn default() -> Self {
+        Tickets {
+            inner: rustls::client::ClientSessionMemoryCache::new(8),
+            received: AtomicUsize::new(0),
+            taken: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl ClientSessionStore for Tickets {
+    fn set_kx_hint(&self, server_name: ServerName<'static>, group: rustls::NamedGroup) {
+        self.inner.set_kx_hint(server_name, group);
+    }
+
+    fn kx_hint(&self, server_name: &ServerName<'_>) -> Option<rustls::NamedGroup> {
+        self.inner.kx_hint(server_name)
+    }
+
+    fn set_tls12_session(&self, server_name: ServerName<'static>, value: Tls12ClientSessionValue) {
+        self.inner.set_tls12_session(server_name, value);
+    }
+
+    fn tls12_session(&self, server_name: &ServerName<'_>) -> Option<Tls12ClientSessionValue> {
+        self.inner.tls12_session(server_name)
+    }
+
+    fn remove_tls12_session(&self, server_name: &ServerName<'static>) {
+        self.inner.remove_tls12_session(server_name);
+    }
+
+    fn insert_tls13_ticket(&self, server_name: ServerName<'static>, value: Tls13ClientSessionValue) {
+        self.received.fetch_add(1, Ordering::SeqCst);
+        self.inner.insert_tls13_ticket(server_name, value);
+    }
+
+    fn take_tls13_ticket(&self, server_name: &ServerName<'static>) -> Option<Tls13ClientSessionValue> {
+        let ticket = self.inner.take_tls13_ticket(server_name);
+        self.taken.fetch_add(usize::from(ticket.is_some()), Ordering::SeqCst);
+        ticket
+    }
 }
 
 #[derive(Debug)]
