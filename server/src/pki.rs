@@ -300,6 +300,7 @@ mod tests {
     use std::net::SocketAddr;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    use lifeline_net::tls::ServerTrust;
     use lifeline_shared::wire::ALPN;
     use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
     use rustls::{DigitallySignedStruct, SignatureScheme};
@@ -351,26 +352,15 @@ mod tests {
         let life = Lifetime::of(&new).unwrap();
         assert!(life.covers(now));
         assert!((life.not_after - now - AGENT_CERT_DAYS * 86_400).abs() < 60, "{life:?}");
-        // The agent's side: rustls accepts the pair only if the certificate is for its key.
-        let client = rustls::ClientConfig::builder_with_provider(lifeline_net::tls::provider())
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .unwrap()
-            .with_root_certificates(rustls::RootCertStore::empty());
-        assert!(
-            client
-                .with_client_auth_cert(vec![new.clone()], PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap())
-                .is_ok()
-        );
+        // The agent's side: its TLS configuration takes the pair only if the certificate is for its key.
+        let fits = |key: &str| {
+            let identity =
+                Identity { chain: vec![new.clone()], key: PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap() };
+            lifeline_net::tls::quic_client(ServerTrust::Ca(pki.ca_der.clone()), Some(identity)).is_ok()
+        };
+        assert!(fits(&key));
         let (_, other_key, _) = pki.issue_simulated_agent("ag-other").unwrap();
-        let client = rustls::ClientConfig::builder_with_provider(lifeline_net::tls::provider())
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .unwrap()
-            .with_root_certificates(rustls::RootCertStore::empty());
-        assert!(
-            client
-                .with_client_auth_cert(vec![new], PrivateKeyDer::from_pem_slice(other_key.as_bytes()).unwrap())
-                .is_err()
-        );
+        assert!(!fits(&other_key));
         assert!(pki.renew_agent(&CertificateDer::from(vec![0x30, 0x03, 1, 2, 3]), "ag-renew").is_err());
     }
 

@@ -456,6 +456,7 @@ fn raw_insert(
         .map(Result::unwrap)
         .collect();
     raw.execute_batch(&schema.join(";\n")).unwrap();
+    let insert = format!("INSERT INTO snapshots ({RAW_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
     let (mut after, mut inserted, mut spent, mut batches) = (0, 0, Duration::ZERO, Vec::new());
     loop {
         let batch = next(after);
@@ -463,22 +464,20 @@ fn raw_insert(
         let t = Instant::now();
         raw.execute_batch("BEGIN IMMEDIATE").unwrap();
         for (_, row) in &batch {
-            raw.prepare_cached(&format!(
-                "INSERT INTO snapshots ({RAW_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-            ))
-            .unwrap()
-            .execute(rusqlite::params![
-                row.agent_id,
-                row.id,
-                row.taken_at,
-                row.received_at,
-                row.cpu,
-                row.memory,
-                row.disk,
-                row.findings,
-                row.body
-            ])
-            .unwrap();
+            raw.prepare_cached(&insert)
+                .unwrap()
+                .execute(rusqlite::params![
+                    row.agent_id,
+                    row.id,
+                    row.taken_at,
+                    row.received_at,
+                    row.cpu,
+                    row.memory,
+                    row.disk,
+                    row.findings,
+                    row.body
+                ])
+                .unwrap();
         }
         raw.execute_batch("COMMIT").unwrap();
         spent += t.elapsed();
