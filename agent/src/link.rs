@@ -15,9 +15,9 @@ use lifeline_net::tls::ServerTrust;
 use lifeline_shared::backoff::Backoff;
 use lifeline_shared::findings;
 use lifeline_shared::wire::{
-    AgentControl, ErrorCode, Goodbye, Hello, HelpRequest, LiveSample, LocalEvent, LocalRequest, LocalResponse,
-    PROTOCOL_VERSION, Probe, ProbeKind, Request, Response, SERVER_NAME, SelfHelpReport, ServerControl, Snapshot,
-    UserAction, UserTicketAction, WATCH_INTERVAL_MS, WATCH_MAX_SECS, close,
+    AgentControl, Goodbye, Hello, HelpRequest, LiveSample, LocalEvent, LocalRequest, LocalResponse, PROTOCOL_VERSION,
+    Probe, ProbeKind, Request, Response, SERVER_NAME, SelfHelpReport, ServerControl, Snapshot, UserAction,
+    UserTicketAction, WATCH_INTERVAL_MS, WATCH_MAX_SECS, close,
 };
 use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
@@ -112,6 +112,8 @@ impl Link {
         tokio::pin!(next_sample);
 
         let mut waiting: HashMap<u64, Waiting> = HashMap::new();
+        // Whether the server's last answer was "not now" (its store cannot write): reset by its next answer.
+        let mut server_deferring = false;
         // Windows already warned about, by ticket and end: an extended window is warned about again.
         let mut warned: HashSet<(u64, u64)> = HashSet::new();
         let mut expiry = tokio::time::interval(Duration::from_secs(30));
@@ -185,13 +187,26 @@ impl Link {
                 }
                 call = calls.recv() => match call {
                     Some(call) => {
-                        let outbox = Outbox { spool: &spool, wake: &wake, conn: &conn_rx, waiting: &mut waiting };
+                        let outbox = Outbox {
+                            spool: &spool,
+                            wake: &wake,
+                            conn: &conn_rx,
+                            deferring: server_deferring,
+                            waiting: &mut waiting,
+                        };
                         link.local_call(call, &mut collector, outbox).await;
                     }
                     None => break,
                 },
                 Some(Outcome { seq, response }) = outcomes.recv() => {
-                    if let Some(Waiting { reply, .. }) = waiting.remove(&seq) {
+                    server_deferring = matches!(&response, Response::Error(e) if e.code.is_retryable());
+                    if server_deferring {
+                        // The head of the spool waits for the server, and everything behind it with it: whoever
+                        // waits is told their request is safe and queued, as when the link drops.
+                        for (_, Waiting { reply, queued }) in waiting.drain() {
+                            let _ = reply.send(queued);
+                        }
+                    } else if let Some(Waiting { reply, .. }) = waiting.remove(&seq) {
                         let _ = reply.send(match response {
                             Response::HelpAccepted { ticket, .. } => LocalResponse::HelpAccepted { ticket },
                             Response::Recorded { .. } => LocalResponse::Saved { delivered: true },
@@ -201,6 +216,7 @@ impl Link {
                     }
                 }
                 Ok(()) = conn_rx.changed() => {
+                    server_deferring = false;
                     // Whoever is still waiting when the link drops is told their request is safe and queued.
                     if conn_rx.borrow().is_none() {
                         for (_, Waiting { reply, queued }) in waiting.drain() {
@@ -373,6 +389,8 @@ struct Outbox<'a> {
     spool: &'a SharedSpool,
     wake: &'a Notify,
     conn: &'a watch::Receiver<Option<quinn::Connection>>,
+    /// The server said it cannot store anything right now: nobody waits for it.
+    deferring: bool,
     waiting: &'a mut HashMap<u64, Waiting>,
 }
 
@@ -383,7 +401,7 @@ impl Outbox<'_> {
         match spool_push(self.spool, Kind::Kept, request).await {
             Ok(Some(seq)) => {
                 debug!(seq, "spooled for a local user");
-                if self.conn.borrow().is_some() {
+                if self.conn.borrow().is_some() && !self.deferring {
                     self.waiting.insert(seq, Waiting { reply, queued });
                 } else {
                     let _ = reply.send(queued);
@@ -623,6 +641,10 @@ pub fn send_sample(conn: &quinn::Connection, sample: &LiveSample) {
     });
 }
 
+/// Pauses between tries of an item the server could not store: from about a second to a minute, random within
+/// each step so that agents turned away together do not come back together.
+const RETRY: Backoff = Backoff { base: Duration::from_secs(1), cap: Duration::from_secs(60) };
+
 /// Sends spooled items oldest first, one at a time so order holds, deleting each only after its acknowledgement.
 async fn upload(
     link: &Link,
@@ -631,6 +653,8 @@ async fn upload(
     wake: &Notify,
     outcomes: &mpsc::Sender<Outcome>,
 ) -> Result<()> {
+    // Failed tries of the item at the head of the spool, for the pause before the next.
+    let mut failures = 0u32;
     loop {
         let next = spool.lock().map_err(|_| anyhow!("spool lock poisoned"))?.oldest();
         let Some(seq) = next else {
@@ -686,13 +710,25 @@ async fn upload(
                 }
                 true
             }
+            // The server cannot store it now (its disk is full, say): the item stays first in the spool and goes
+            // again after a growing pause. The connection stays: a new one would meet the same store.
+            Response::Error(e) if e.code.is_retryable() => {
+                let delay = RETRY.delay(failures, rand::random());
+                failures = failures.saturating_add(1);
+                let retry_in_ms = delay.as_millis() as u64;
+                warn!(seq, error = %e.message, retry_in_ms, "the server could not store a spooled item; it is kept");
+                let _ = outcomes.send(Outcome { seq, response }).await;
+                tokio::time::sleep(delay).await;
+                continue;
+            }
             // The server will never take this item as it is: keep it from blocking the spool forever.
-            Response::Error(e) if matches!(e.code, ErrorCode::Malformed | ErrorCode::TooLarge | ErrorCode::Refused) => {
+            Response::Error(e) => {
                 warn!(seq, error = %e.message, "the server refused a spooled item; it is dropped");
                 true
             }
-            other => bail!("the server could not store a spooled item, will retry: {other:?}"),
+            other => bail!("unexpected answer to a spooled item, will retry: {other:?}"),
         };
+        failures = 0;
         if done {
             let spool = spool.clone();
             tokio::task::spawn_blocking(move || {

@@ -357,6 +357,7 @@ fn responses() -> Vec<(&'static str, Response)> {
         ("tickets", Response::Tickets(vec![ticket(17), ticket(18)])),
         ("error", Response::Error(WireError { code: ErrorCode::TooLarge, message: "big".into() })),
         ("error_refused", Response::Error(WireError { code: ErrorCode::Refused, message: "no".into() })),
+        ("error_unavailable", Response::Error(WireError { code: ErrorCode::Unavailable, message: "full".into() })),
         ("probe", Response::Probe { payload: vec![0; 64] }),
         ("recorded", Response::Recorded { id: [3; 16] }),
     ]

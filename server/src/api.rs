@@ -7,8 +7,8 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequestParts, Path, Query, State as AxumState};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,7 +19,7 @@ use lifeline_shared::wire::{ServerControl, Snapshot, WATCH_INTERVAL_MS, WATCH_MA
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::broadcast;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::checks::{self, Ask, CheckError};
 use crate::live::Live;
@@ -93,6 +93,10 @@ pub struct ApiError {
     message: String,
 }
 
+/// What a client is asked to wait before it tries again after a 503: long enough for an admin to free space or a
+/// busy writer to let go, short enough that a script's retry loop notices recovery soon.
+const RETRY_AFTER_SECS: u32 = 5;
+
 impl ApiError {
     fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
         ApiError { status, message: message.into() }
@@ -101,18 +105,26 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": self.message }))).into_response()
+        let body = Json(json!({ "error": self.message }));
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            return (self.status, [(header::RETRY_AFTER, RETRY_AFTER_SECS.to_string())], body).into_response();
+        }
+        (self.status, body).into_response()
     }
 }
 
+/// The one place a store error becomes a status: 4xx for the caller's faults, 503 (try again) for a passing fault of
+/// ours, 500 for the rest.
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         let status = match &e {
             StoreError::NotFound(_) => StatusCode::NOT_FOUND,
             StoreError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             StoreError::Conflict(_) => StatusCode::CONFLICT,
-            StoreError::Sql(_) | StoreError::Corrupt(_) | StoreError::Closed => {
-                warn!(error = %e, "store error behind an API request");
+            // Logged by the store once per burst.
+            StoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            StoreError::Internal(_) | StoreError::Corrupt(_) => {
+                error!(error = %e, "store error behind an API request");
                 return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server error; see the server log");
             }
         };

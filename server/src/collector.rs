@@ -14,7 +14,7 @@ use lifeline_shared::wire::{
 };
 use rustls_pki_types::CertificateDer;
 use tokio::sync::mpsc;
-use tracing::{Instrument, debug, info, info_span, warn};
+use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use crate::pki::{AGENT_CERT_DAYS, Lifetime};
 use crate::store::checks as check_runs;
@@ -213,11 +213,12 @@ async fn session(state: &Arc<State>, conn: quinn::Connection, agent: agents::Age
     state.live.resume(state, &agent.id);
 
     let control = control_loop(state, &agent.id, send, recv, control_rx);
+    let protocol = hello.protocol;
     let requests = async {
         while let Ok((send, recv)) = conn.accept_bi().await {
             let state = state.clone();
             let id = agent.id.clone();
-            tokio::spawn(request(state, id, send, recv).in_current_span());
+            tokio::spawn(request(state, id, protocol, send, recv).in_current_span());
         }
     };
     tokio::select! {
@@ -364,9 +365,15 @@ async fn live_samples(state: &State, agent_id: &str, conn: &quinn::Connection) {
     tokio::join!(datagrams, streams);
 }
 
-async fn request(state: Arc<State>, agent_id: String, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
+async fn request(
+    state: Arc<State>,
+    agent_id: String,
+    protocol: u16,
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+) {
     let response = match frame::read::<Request>(&mut recv).await {
-        Ok(Some(req)) => answer(&state, &agent_id, req).await,
+        Ok(Some(req)) => answer(&state, &agent_id, req).await.unwrap_or_else(|e| failed(e, protocol)),
         Ok(None) => return,
         Err(e) => {
             warn!(error = %e, "bad request frame");
@@ -383,27 +390,19 @@ async fn request(state: Arc<State>, agent_id: String, mut send: quinn::SendStrea
     }
 }
 
-async fn answer(state: &State, agent_id: &str, req: Request) -> Response {
+async fn answer(state: &State, agent_id: &str, req: Request) -> Result<Response, StoreError> {
     let agent = agent_id.to_owned();
-    let result = match req {
+    match req {
         Request::Snapshot(snap) => {
             let snap = sanitize(snap);
             let id = snap.id;
-            match agents::SnapshotRow::new(&snap, &findings::evaluate(&snap)) {
-                Ok(row) => state
-                    .store
-                    .write(move |c| agents::insert_snapshot(c, &agent, &row, now_ms()))
-                    .await
-                    .map(|_| Response::Stored { id }),
-                Err(e) => Err(e),
-            }
+            let row = agents::SnapshotRow::new(&snap, &findings::evaluate(&snap))?;
+            state.store.write(move |c| agents::insert_snapshot(c, &agent, &row, now_ms())).await?;
+            Ok(Response::Stored { id })
         }
         Request::Help(help) => {
             let request_id = help.id;
-            let (number, created) = match state.store.write(move |c| open_help_ticket(c, &agent, help)).await {
-                Ok(opened) => opened,
-                Err(e) => return refused(e),
-            };
+            let (number, created) = state.store.write(move |c| open_help_ticket(c, &agent, help)).await?;
             if created {
                 info!(ticket = number, "help request opened a ticket");
                 requester::push(state, number).await;
@@ -434,13 +433,26 @@ async fn answer(state: &State, agent_id: &str, req: Request) -> Response {
         }
         Request::UserTicket(action) => requester::act(state, agent_id, action).await,
         Request::SelfHelp(report) => requester::self_help(state, agent_id, report).await,
-    };
-    result.unwrap_or_else(refused)
+    }
 }
 
-fn refused(e: StoreError) -> Response {
-    warn!(error = %e, "request failed");
-    let code = if matches!(e, StoreError::Refused(_)) { ErrorCode::Refused } else { ErrorCode::Internal };
+/// The one place a failed request's kind becomes the agent's: whether it drops the item or keeps it for later.
+fn failed(e: StoreError, protocol: u16) -> Response {
+    let code = match &e {
+        StoreError::Refused(_) | StoreError::NotFound(_) | StoreError::Conflict(_) => ErrorCode::Refused,
+        // The store logs a burst of these once; each agent's retry is no news.
+        StoreError::Unavailable(_) if protocol >= 3 => ErrorCode::Unavailable,
+        // Agents before protocol 3 keep an item the server failed on, too, but cannot read the newer code.
+        StoreError::Unavailable(_) => ErrorCode::Internal,
+        StoreError::Internal(_) | StoreError::Corrupt(_) => ErrorCode::Internal,
+    };
+    if code == ErrorCode::Refused {
+        warn!(error = %e, "request refused");
+    } else if e.is_retryable() {
+        debug!(error = %e, "request failed for now; the agent will send it again");
+    } else {
+        error!(error = %e, "request failed");
+    }
     Response::Error(WireError { code, message: e.to_string() })
 }
 
@@ -469,7 +481,10 @@ fn open_help_ticket(c: &rusqlite::Connection, agent_id: &str, help: HelpRequest)
 /// acknowledgement finds it already attached.
 fn attach_snapshot(c: &rusqlite::Connection, agent_id: &str, ticket: u64, snap: &Snapshot) -> Result<(), StoreError> {
     let number = i64::try_from(ticket).map_err(|_| StoreError::Refused(format!("no ticket {ticket}")))?;
-    let state = ticket_store::get(c, number).map_err(|_| StoreError::Refused(format!("no ticket {ticket}")))?.state;
+    let state = match ticket_store::get(c, number) {
+        Err(StoreError::NotFound(_)) => return Err(StoreError::Refused(format!("no ticket {ticket}"))),
+        found => found?.state,
+    };
     if state.agent_id.as_deref() != Some(agent_id) {
         return Err(StoreError::Refused(format!("ticket {ticket} is not about this agent")));
     }

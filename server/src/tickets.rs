@@ -122,6 +122,20 @@ pub enum RuleError {
     AlreadyCreated,
     #[error("{0}")]
     Invalid(&'static str),
+    /// The command was made against a state the ticket has left: somebody else acted meanwhile.
+    #[error("{0}")]
+    Stale(&'static str),
+}
+
+impl RuleError {
+    /// Whether the refusal comes from what the ticket is now rather than from the command itself: the same command
+    /// may have been right a moment ago (an API's 409, not 422).
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self,
+            RuleError::Stale(_) | RuleError::SameStatus(_) | RuleError::Transition { .. } | RuleError::Closed
+        )
+    }
 }
 
 /// The projection of a ticket's events; what lists show.
@@ -194,7 +208,7 @@ impl TicketState {
             }
             Event::StatusChanged { from, to, .. } => {
                 if *from != s.status {
-                    return Err(RuleError::Invalid("status changed meanwhile; reload the ticket"));
+                    return Err(RuleError::Stale("the status changed meanwhile; reload the ticket"));
                 }
                 if *to == s.status {
                     return Err(RuleError::SameStatus(s.status));
@@ -209,7 +223,10 @@ impl TicketState {
                 s.assignee = Some(to.clone());
             }
             Event::Escalated { from_tier, to_tier, .. } => {
-                if *from_tier != s.tier || *to_tier <= s.tier || *to_tier > 3 {
+                if *from_tier != s.tier {
+                    return Err(RuleError::Stale("the tier changed meanwhile; reload the ticket"));
+                }
+                if *to_tier <= s.tier || *to_tier > 3 {
                     return Err(RuleError::Tier { from: s.tier, to: *to_tier });
                 }
                 s.tier = *to_tier;

@@ -128,6 +128,10 @@ mod tests {
             &Response::Error(WireError { code: ErrorCode::TooLarge, message: "big".into() }),
             "00000006030103626967",
         );
+        check_golden(
+            &Response::Error(WireError { code: ErrorCode::Unavailable, message: "full".into() }),
+            "0000000703040466756c6c",
+        );
         check_golden(&EnrollResponse::Refused { message: "expired".into() }, "00000009010765787069726564");
         check_golden(&Request::Tickets { user: "ann".into() }, "000000050203616e6e");
         check_golden(

@@ -6,8 +6,9 @@
 use serde::{Deserialize, Serialize};
 
 /// The protocol this build speaks; sent in `Hello` and echoed (or refused) in `Welcome`. Version 2 added
-/// [`ServerControl::CertificateRenewed`], which the server sends only to agents that speak it.
-pub const PROTOCOL_VERSION: u16 = 2;
+/// [`ServerControl::CertificateRenewed`] and version 3 [`ErrorCode::Unavailable`], which the server sends only to
+/// agents that speak them.
+pub const PROTOCOL_VERSION: u16 = 3;
 /// The oldest agent protocol this build's server still serves.
 pub const MIN_PROTOCOL_VERSION: u16 = 1;
 /// TLS application protocol negotiated on every connection.
@@ -235,12 +236,27 @@ pub struct WireError {
     pub message: String,
 }
 
+/// Whose fault a failed request was, and so what the agent does with the spooled item behind it.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
+    /// The agent's: the same bytes will never pass; the item is dropped.
     Malformed,
+    /// The agent's, as `Malformed`.
     TooLarge,
+    /// The agent's, as `Malformed`: a rule says no to this request.
     Refused,
+    /// The server's: kept and sent again later.
     Internal,
+    /// The server's, and passing (its store is full or busy): kept and sent again after a growing pause, on the
+    /// same connection.
+    Unavailable,
+}
+
+impl ErrorCode {
+    /// Whether the agent keeps the item and sends it again.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, ErrorCode::Internal | ErrorCode::Unavailable)
+    }
 }
 
 /// A person asked for help from their own machine.

@@ -236,3 +236,91 @@ fn a_full_spool_drops_routine_snapshots_oldest_first_and_never_a_help_request() 
     });
     assert!(told, "no snapshot told the technicians about the drop");
 }
+
+/// A tmpfs of a few MiB mounted over a directory, unmounted when dropped. Mounting needs root.
+struct SmallDisk {
+    dir: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(dir: &Path, mib: u32) -> SmallDisk {
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m,mode=0700"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "this test needs root to mount a small filesystem: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        SmallDisk { dir: dir.to_owned() }
+    }
+
+    /// Writes a file until the filesystem is full; removing it frees the space again.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.dir.join("filler");
+        let mut file = std::fs::File::create(&path).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        // Bounded: a few MiB at most, then the filesystem says it is full.
+        for _ in 0..1024 {
+            if file.write_all(&chunk).is_err() {
+                return path;
+            }
+        }
+        panic!("the small filesystem never filled up");
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("--lazy").arg(&self.dir).status();
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// A full disk on the server is the server's passing fault: nothing is acknowledged and nothing is dropped, the agent
+/// keeps its items and sends them again, reads go on, and once space is freed everything arrives exactly once.
+#[test]
+fn a_full_disk_on_the_server_loses_nothing_and_doubles_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = SmallDisk::mount(dir.path(), 16);
+    let server = Server::start_on(dir, None);
+    let agent = start_agent(&server);
+    let log = || agent.log();
+    eventually("a first acknowledged snapshot", WAIT, || {
+        (!ids(&log(), "snapshot acknowledged").is_empty()).then_some(())
+    });
+
+    let filler = disk.fill();
+    eventually("the agent to be told to try again", WAIT, || {
+        log().contains("the server could not store a spooled item; it is kept").then_some(())
+    });
+    let acked = ids(&log(), "snapshot acknowledged");
+    let help = agent.call(&["request-help", "--subject", "help while the server's disk is full"]);
+    assert!(
+        help.ok && help.stdout.contains("saved"),
+        "the user is told the request is kept: {}{}",
+        help.stdout,
+        help.stderr
+    );
+    eventually("a few more refused tries", WAIT, || {
+        (log().matches("the server could not store a spooled item; it is kept").count() >= 3).then_some(())
+    });
+    assert_eq!(ids(&log(), "snapshot acknowledged"), acked, "nothing is acknowledged while the disk is full");
+    assert!(!spool_is_empty(&agent));
+    assert!(!log().contains("it is dropped"), "nothing is dropped on the agent:\n{}", log());
+    let agents = server.cli(&["agent", "list"]);
+    assert!(agents.ok && agents.stdout.contains(&agent.id), "reads go on: {}{}", agents.stdout, agents.stderr);
+    let said = server.proc.output();
+    assert_eq!(said.matches("the store cannot write").count(), 1, "one line for the burst:\n{said}");
+
+    std::fs::remove_file(filler).unwrap();
+    eventually("the spool to drain", WAIT, || {
+        (spool_is_empty(&agent) && log().contains("help request acknowledged")).then_some(())
+    });
+    assert!(server.proc.output().contains("the store writes again"));
+    assert_all_stored_once(&server.db(), &ids(&log(), "snapshot spooled"));
+    assert_eq!(tickets(&server.db()), ["help while the server's disk is full"], "the ticket exists once");
+}

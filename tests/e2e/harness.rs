@@ -185,7 +185,11 @@ impl Server {
 
     /// A server whose loopback is that of network namespace `netns`; agents enrolled with it run there too.
     pub fn start_in_netns(netns: Option<&str>) -> Server {
-        let dir = tempfile::tempdir().expect("temp dir");
+        Server::start_on(tempfile::tempdir().expect("temp dir"), netns)
+    }
+
+    /// A new server whose data directory is `dir`, which the caller may have prepared (a small filesystem, say).
+    pub fn start_on(dir: TempDir, netns: Option<&str>) -> Server {
         let admin = run(server_cmd(dir.path(), &["user", "add", "admin", "--tier", "admin"]));
         assert!(admin.ok, "user add failed: {}", admin.stderr);
         let admin_token = field(&admin.stdout, "API token:");

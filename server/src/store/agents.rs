@@ -153,7 +153,8 @@ pub struct SnapshotRow {
 
 impl SnapshotRow {
     pub fn new(snap: &Snapshot, findings: &[Finding]) -> Result<SnapshotRow, StoreError> {
-        let json = serde_json::to_vec(snap).map_err(|e| StoreError::Refused(format!("snapshot: {e}")))?;
+        let json =
+            serde_json::to_vec(snap).map_err(|e| StoreError::Internal(format!("cannot encode a snapshot: {e}")))?;
         Ok(SnapshotRow {
             id: hex::encode(snap.id),
             taken_at: i64::try_from(snap.taken_at_ms).unwrap_or(i64::MAX),

@@ -148,11 +148,12 @@ fn hash_password(password: &str) -> Result<String, StoreError> {
     use argon2::password_hash::SaltString;
     let mut salt_bytes = [0u8; 16];
     rand::Rng::fill(&mut rand::rng(), &mut salt_bytes);
-    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| StoreError::Refused(e.to_string()))?;
+    let salt =
+        SaltString::encode_b64(&salt_bytes).map_err(|e| StoreError::Internal(format!("cannot make a salt: {e}")))?;
     argon2::Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| StoreError::Refused(format!("cannot hash password: {e}")))
+        .map_err(|e| StoreError::Internal(format!("cannot hash the password: {e}")))
 }
 
 /// Issues an API token for `user`, ending at `expires_at` if given; the plain token is returned once and only its

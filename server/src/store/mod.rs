@@ -17,20 +17,60 @@ use std::sync::{Arc, Mutex};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+/// What went wrong, said so that each edge can tell whose fault it was and whether trying again can help: the
+/// collector answers an agent with it (which keeps or drops its spooled item by it), the API with a status code.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The caller's: no such thing.
     #[error("not found: {0}")]
     NotFound(String),
+    /// The caller's: the same request will never pass (a rule or a value says no).
     #[error("refused: {0}")]
     Refused(String),
+    /// The caller's, of the moment: what they acted on changed meanwhile; look again, then decide.
     #[error("conflict: {0}")]
     Conflict(String),
-    #[error("database: {0}")]
-    Sql(#[from] rusqlite::Error),
+    /// Ours, and passing: the database cannot take it right now (disk full, I/O error, busy, the writer gone).
+    /// Nothing of the request was stored; the same request later may well pass.
+    #[error("the store is unavailable, try again later: {0}")]
+    Unavailable(String),
+    /// Ours: a fault no retry mends (a bug, or a database that does not fit this build).
+    #[error("internal: {0}")]
+    Internal(String),
+    /// Ours: stored data does not decode.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
-    #[error("store is shut down")]
-    Closed,
+}
+
+impl StoreError {
+    /// Whether the same request may pass later: what an agent keeps its spooled item for, and the API's 503.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+
+    fn stopped() -> StoreError {
+        StoreError::Unavailable("the store's writer has stopped".into())
+    }
+}
+
+impl From<crate::tickets::RuleError> for StoreError {
+    fn from(e: crate::tickets::RuleError) -> StoreError {
+        if e.is_conflict() { StoreError::Conflict(e.to_string()) } else { StoreError::Refused(e.to_string()) }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    /// SQLite's result codes for the machine's state rather than the statement's: each of these can pass on a later
+    /// try, once space is freed, the disk recovers or another writer lets go.
+    fn from(e: rusqlite::Error) -> StoreError {
+        use rusqlite::ErrorCode::*;
+        match e.sqlite_error_code() {
+            Some(DiskFull | SystemIoFailure | DatabaseBusy | DatabaseLocked | CannotOpen | OutOfMemory) => {
+                StoreError::Unavailable(e.to_string())
+            }
+            _ => StoreError::Internal(format!("database: {e}")),
+        }
+    }
 }
 
 type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
@@ -50,6 +90,39 @@ const CHECKPOINT_PAGES: i64 = 10_000;
 pub struct Store {
     jobs: mpsc::Sender<Job>,
     reader: Arc<Mutex<Connection>>,
+    health: Arc<Mutex<Health>>,
+}
+
+/// Whether writes are failing for a reason of the machine's: logged once when a burst of failures starts and once
+/// when it ends, not once per request, which under a full disk would be every agent's every retry.
+#[derive(Default)]
+struct Health {
+    failing: Option<(std::time::Instant, u64)>,
+}
+
+impl Health {
+    fn record<T>(&mut self, outcome: &Result<T, StoreError>) {
+        match (outcome, &mut self.failing) {
+            (Err(e), Some((_, failures))) if e.is_retryable() => *failures += 1,
+            (Err(e), None) if e.is_retryable() => {
+                tracing::error!(
+                    error = %e,
+                    "the store cannot write; requests are answered \"try again later\" and nothing already stored is \
+                     touched until it can"
+                );
+                self.failing = Some((std::time::Instant::now(), 1));
+            }
+            (Ok(_), Some((since, failures))) => {
+                tracing::warn!(
+                    failed_writes = *failures,
+                    seconds = since.elapsed().as_secs(),
+                    "the store writes again"
+                );
+                self.failing = None;
+            }
+            _ => {}
+        }
+    }
 }
 
 impl Store {
@@ -64,8 +137,8 @@ impl Store {
         std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || write_loop(writer, rx))
-            .map_err(|e| StoreError::Refused(format!("cannot start the store writer thread: {e}")))?;
-        Ok(Store { jobs, reader: Arc::new(Mutex::new(reader)) })
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the store writer thread: {e}")))?;
+        Ok(Store { jobs, reader: Arc::new(Mutex::new(reader)), health: Arc::default() })
     }
 
     /// Runs `f` in the writer's next transaction and answers once that transaction committed.
@@ -78,18 +151,24 @@ impl Store {
         let job: Job = Box::new(move |conn| {
             let result = match conn {
                 Some(conn) => in_savepoint(conn, f),
-                None => Err(StoreError::Refused("the database could not start a transaction".into())),
+                None => Err(StoreError::Unavailable("the database could not start a transaction".into())),
             };
             Box::new(move |commit: Result<(), String>| {
                 let outcome = match commit {
                     Ok(()) => result,
-                    Err(e) => Err(StoreError::Refused(format!("transaction did not commit: {e}"))),
+                    Err(e) => Err(StoreError::Unavailable(format!("the transaction did not commit: {e}"))),
                 };
                 let _ = tx.send(outcome);
             })
         });
-        self.jobs.send(job).await.map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        let outcome = match self.jobs.send(job).await {
+            Ok(()) => rx.await.unwrap_or_else(|_| Err(StoreError::stopped())),
+            Err(_) => Err(StoreError::stopped()),
+        };
+        if let Ok(mut health) = self.health.lock() {
+            health.record(&outcome);
+        }
+        outcome
     }
 
     pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -99,11 +178,11 @@ impl Store {
     {
         let reader = self.reader.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = reader.lock().map_err(|_| StoreError::Closed)?;
+            let conn = reader.lock().map_err(|_| StoreError::Unavailable("the store's reader failed".into()))?;
             f(&conn)
         })
         .await
-        .map_err(|_| StoreError::Closed)?
+        .map_err(|_| StoreError::Unavailable("the store's reader failed".into()))?
     }
 }
 
@@ -140,9 +219,9 @@ fn write_loop(conn: Connection, mut rx: mpsc::Receiver<Job>) {
         let begun = conn.execute_batch("BEGIN IMMEDIATE");
         let live = begun.is_ok().then_some(&conn);
         let finishes: Vec<Finish> = batch.drain(..).map(|job| job(live)).collect();
+        // A failure is logged by the jobs' callers, once per burst (`Health`).
         let commit = begun.and_then(|()| conn.execute_batch("COMMIT")).map_err(|e| e.to_string());
-        if let Err(e) = &commit {
-            tracing::error!(error = %e, jobs = finishes.len(), "store transaction failed");
+        if commit.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
         for finish in finishes {

@@ -45,7 +45,7 @@ pub fn open(
             return Ok((number, false));
         }
     }
-    let state = TicketState::replay(events.iter().map(|e| (e, now))).map_err(|e| StoreError::Refused(e.to_string()))?;
+    let state = TicketState::replay(events.iter().map(|e| (e, now)))?;
     conn.execute(
         "INSERT INTO tickets (subject, status, category, tier, assignee, channel, requester, agent_id, request_id,
                               created_at, updated_at)
@@ -74,7 +74,7 @@ pub fn open(
 /// Appends one event after checking it against the rules, and updates the cached columns in the same transaction.
 pub fn append(conn: &Connection, number: i64, actor: &str, event: &Event, now: i64) -> Result<Ticket, StoreError> {
     let current = get(conn, number)?.state;
-    let next = TicketState::apply(Some(current), event, now).map_err(|e| StoreError::Refused(e.to_string()))?;
+    let next = TicketState::apply(Some(current), event, now)?;
     insert_event(conn, number, actor, event, now)?;
     conn.execute(
         "UPDATE tickets SET status = ?2, category = ?3, tier = ?4, assignee = ?5, updated_at = ?6 WHERE number = ?1",
@@ -84,7 +84,8 @@ pub fn append(conn: &Connection, number: i64, actor: &str, event: &Event, now: i
 }
 
 fn insert_event(conn: &Connection, number: i64, actor: &str, event: &Event, now: i64) -> Result<(), StoreError> {
-    let json = serde_json::to_string(event).map_err(|e| StoreError::Refused(format!("event: {e}")))?;
+    let json =
+        serde_json::to_string(event).map_err(|e| StoreError::Internal(format!("cannot encode an event: {e}")))?;
     conn.execute(
         "INSERT INTO ticket_events (ticket, at, actor, event) VALUES (?1, ?2, ?3, ?4)",
         params![number, now, actor, json],
