@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{Agent, Netns, Proc, Server, eventually, ip, may_act_as_root};
+use crate::harness::{Agent, Netns, Proc, Server, eventually, ip, require_root};
 
 /// Runs `check run` as the holder of `token` and returns the run's JSON, or the server's refusal as an `Err`.
 pub fn check_run(server: &Server, token: &str, args: &[&str]) -> Result<Value, String> {
@@ -456,9 +456,7 @@ fn traceroute_reaches_loopback_in_one_hop_and_needs_tier_2() {
 /// router's reason, and one it silently drops shows as stars up to the hop limit.
 #[test]
 fn traceroute_names_the_router_on_the_way_and_says_how_the_path_ends() {
-    if !may_act_as_root("network namespaces") {
-        return;
-    }
+    require_root("network namespaces");
     // Declared first, so dropped last: after the processes running inside them.
     let (agent_ns, router, target) = (Netns::named("-a"), Netns::named("-r"), Netns::named("-t"));
     let link = |left: &Netns, right: &Netns, net: u8| {

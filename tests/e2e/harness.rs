@@ -300,22 +300,20 @@ impl Server {
     }
 }
 
-/// Whether this run may do what only root can (create users, network namespaces). CI runs as root and always may; a
-/// developer's run without root says what it leaves out, rather than failing for want of it.
-pub fn may_act_as_root(what: &str) -> bool {
+/// Fails the test, saying `what` needs root, unless it runs as root (to create users or network namespaces). So a test
+/// that needs root never passes without having run: `./test` leaves it out by name, and says so, where it does not
+/// run as root (and fails instead under `CI=true`).
+pub fn require_root(what: &str) {
     let mut id = Command::new("id");
     id.arg("-u");
-    if run(id).stdout.trim() == "0" || std::env::var_os("CI").is_some() {
-        return true;
-    }
-    eprintln!("not run: {what} needs root (CI runs it)");
-    false
+    let uid = run(id).stdout.trim().to_owned();
+    assert!(uid == "0", "{what} needs root, and this test runs as uid {uid} (./test leaves it out where not root)");
 }
 
 /// A second login on the machine, created for the tests that need two users, as a help desk's users would be.
 pub const OTHER_USER: &str = "lifeline-e2e-other";
 
-/// The uid of [`OTHER_USER`], created if missing (needs root: see [`may_act_as_root`]).
+/// The uid of [`OTHER_USER`], created if missing (needs root: see [`require_root`]).
 pub fn other_user() -> u32 {
     let id = || {
         let mut cmd = Command::new("id");
@@ -398,7 +396,10 @@ pub fn in_netns(netns: Option<&str>, cmd: Command) -> Command {
 pub fn days_ahead(mut cmd: Command, days: u32) -> Command {
     if days > 0 {
         const LIB: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
-        assert!(Path::new(LIB).exists(), "{LIB} is missing: install Debian's faketime package");
+        assert!(
+            Path::new(LIB).exists(),
+            "{LIB} is missing: install Debian's faketime package (./test does, or leaves this test out where it cannot)"
+        );
         cmd.env("LD_PRELOAD", LIB).env("FAKETIME", format!("+{days}d")).env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
     }
     cmd

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use lifeline_shared::wire::LiveSample;
 
-use crate::harness::{Agent, Netns, Proc, Server, bin, eventually, may_act_as_root};
+use crate::harness::{Agent, Netns, Proc, Server, bin, eventually, require_root};
 
 fn samples(stdout: &str) -> Vec<Value> {
     stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON sample ({e}): {l}"))).collect()
@@ -90,9 +90,7 @@ fn the_live_view_quits_on_q_or_ctrl_c_and_gives_the_terminal_back() {
 /// arrives, whole, on a stream of its own.
 #[test]
 fn a_sample_too_big_for_a_datagram_arrives_on_a_stream() {
-    if !may_act_as_root("a network namespace") {
-        return;
-    }
+    require_root("a network namespace");
     let netns = Netns::create(60);
     let server = Server::start_in_netns(Some(&netns.0));
     let agent = Agent::start(&server);

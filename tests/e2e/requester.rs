@@ -13,7 +13,7 @@ use lifeline_shared::codec;
 use lifeline_shared::wire::{LocalEvent, LocalRequest, LocalResponse, ThreadKind};
 use serde::de::DeserializeOwned;
 
-use crate::harness::{Agent, OTHER_USER, Server, bin, eventually, may_act_as_root, other_user, run};
+use crate::harness::{Agent, OTHER_USER, Server, bin, eventually, other_user, require_root, run};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -201,9 +201,7 @@ fn self_help_advice_outcomes_are_counted_and_checks_are_announced() {
 
 #[test]
 fn two_users_on_one_machine_see_and_answer_only_their_own_tickets() {
-    if !may_act_as_root("creating a second user") {
-        return;
-    }
+    require_root("creating a second user");
     let uid = other_user();
     let server = Server::start();
     let agent = Agent::start(&server);
