@@ -152,7 +152,7 @@ impl StateDir {
     /// Writes the key, certificate and CA first and the identity file last, so a crash mid-way leaves the agent
     /// either fully enrolled or not at all.
     pub fn save(&self, identity: &Identity, key_der: &[u8], cert_der: &[u8], ca_der: &[u8]) -> Result<()> {
-        std::fs::create_dir_all(&self.0).with_context(|| format!("creating {}", self.0.display()))?;
+        lifeline_net::tls::private_dir(&self.0).with_context(|| format!("creating {}", self.0.display()))?;
         let write = |name: &str, bytes: &[u8]| {
             let path = self.0.join(name);
             lifeline_net::tls::write_private(&path, bytes).with_context(|| format!("writing {}", path.display()))
@@ -177,6 +177,8 @@ impl StateDir {
                 self.identity_path().display()
             );
         }
+        // A state directory from an older build, or made by hand, is tightened: it holds the key and the spool.
+        lifeline_net::tls::private_dir(&self.0).with_context(|| format!("securing {}", self.0.display()))?;
         let read = |name: &str| {
             let path = self.0.join(name);
             std::fs::read(&path).with_context(|| format!("reading {}", path.display()))

@@ -210,6 +210,24 @@ pub fn peer_leaf(conn: &quinn::Connection) -> Option<CertificateDer<'static>> {
     conn.peer_identity()?.downcast::<Vec<CertificateDer<'static>>>().ok()?.into_iter().next()
 }
 
+/// Makes `path` (and any missing parent) a directory only its owner can enter: data directories hold keys, password
+/// and token hashes and every machine's snapshots. One that exists with looser bits is tightened, and said so.
+pub fn private_dir(path: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(path)?;
+        let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(path = %path.display(), was = format!("{mode:o}"), "made the directory private (0700)");
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(path)
+}
+
 /// Writes key material so that no other user can ever read it, not even for an instant: created 0600 under a
 /// temporary name in the same directory, synced, then renamed over the target, and the directory synced so the
 /// rename itself survives a power cut (an agent that lost its new identity would have to enroll again).
@@ -234,6 +252,21 @@ pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()
 #[cfg(all(test, unix))]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn private_directories_are_made_owner_only_with_their_parents_and_a_looser_one_is_tightened() -> std::io::Result<()>
+    {
+        let root = tempfile::tempdir()?;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777);
+        let nested = root.path().join("data/server");
+        super::private_dir(&nested)?;
+        assert_eq!(mode(&nested)?, 0o700);
+        assert_eq!(mode(&root.path().join("data"))?, 0o700);
+        std::fs::set_permissions(&nested, std::fs::Permissions::from_mode(0o755))?;
+        super::private_dir(&nested)?;
+        assert_eq!(mode(&nested)?, 0o700);
+        Ok(())
+    }
 
     #[test]
     fn private_files_are_owner_only_replaced_whole_and_leave_no_temporary_behind() -> std::io::Result<()> {

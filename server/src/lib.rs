@@ -127,7 +127,7 @@ impl Bound {
 
 /// Opens the store and the CA; everything that can fail on bad config or data fails here, before any socket exists.
 pub fn prepare(config: Config) -> Result<State> {
-    std::fs::create_dir_all(&config.data_dir)
+    lifeline_net::tls::private_dir(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let store = Store::open(&config.db_path()).with_context(|| format!("opening {}", config.db_path().display()))?;
     let pki = Pki::load_or_create(&config.pki_dir(), &config.tls_names)?;

@@ -34,7 +34,7 @@ pub struct Pki {
 impl Pki {
     /// Loads the CA from `dir`, creating it on first use, and issues a fresh server certificate for `names`.
     pub fn load_or_create(dir: &Path, names: &[String]) -> Result<Pki> {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        lifeline_net::tls::private_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
         let (cert_path, key_path) = (dir.join("ca.pem"), dir.join("ca.key"));
         let (ca_der, ca_key) =
             if key_path.exists() { load_ca(&cert_path, &key_path)? } else { create_ca(&cert_path, &key_path)? };

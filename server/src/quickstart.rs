@@ -17,6 +17,8 @@ const TECH: &str = "tech";
 
 pub async fn run(data_dir: PathBuf, port: u16) -> Result<()> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    // It will hold the technician's token (env.sh) and the agent's identity beside the server's store.
+    lifeline_net::tls::private_dir(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     let config = Config {
         data_dir: data_dir.join("server"),
         quic_listen: addr,
@@ -54,7 +56,7 @@ pub async fn run(data_dir: PathBuf, port: u16) -> Result<()> {
     let socket = agent_dir.join("agent.sock");
     let token = EnrollToken { server: addr.to_string(), ca_fingerprint: state.pki.ca_fingerprint(), secret };
     let token_file = agent_dir.join("enroll.token");
-    std::fs::create_dir_all(&agent_dir).with_context(|| format!("creating {}", agent_dir.display()))?;
+    lifeline_net::tls::private_dir(&agent_dir).with_context(|| format!("creating {}", agent_dir.display()))?;
     lifeline_net::tls::write_private(&token_file, token.encode().as_bytes())?;
     let enrolled = tokio::process::Command::new(&agent_bin)
         .arg("--state-dir")

@@ -139,7 +139,13 @@ fn quickstart_runs_the_whole_loop_and_survives_a_rerun() {
     let list = run(cmd);
     assert!(list.stdout.contains("quickstart works"), "{}{}", list.stdout, list.stderr);
     qs.terminate();
+    let data = dir.path().join("lifeline-data");
+    assert_private(&data);
 
+    // What an older build left readable to every local user is tightened on the next start.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(data.join("server"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(data.join("server/lifeline.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
     let mut qs = start();
     assert!(qs.output().contains("existing"), "a rerun reuses the account:\n{}", qs.output());
     let env = parse_env(&std::fs::read_to_string(dir.path().join("lifeline-data/env.sh")).unwrap());
@@ -150,7 +156,26 @@ fn quickstart_runs_the_whole_loop_and_survives_a_rerun() {
     let agents = with_env("lifeline-server", &["agent", "list"]);
     assert_eq!(agents.stdout.lines().count(), 2, "the rerun keeps the one enrolled agent:\n{}", agents.stdout);
     assert!(agents.stdout.contains("online"), "{}", agents.stdout);
+    assert_private(&data);
     qs.terminate();
+}
+
+/// No other local user can read the store (password and token hashes, every machine's snapshots), the CA, the
+/// agent's key or the technician's token in env.sh.
+fn assert_private(data: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    for dir in ["", "server", "server/pki", "agent"] {
+        assert_eq!(mode(&data.join(dir)), 0o700, "{dir:?} must be 0700");
+    }
+    for file in ["server/lifeline.db", "env.sh", "agent/agent.key"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file} must be 0600");
+    }
+    for wal in ["server/lifeline.db-wal", "server/lifeline.db-shm"] {
+        if data.join(wal).exists() {
+            assert_eq!(mode(&data.join(wal)), 0o600, "{wal} must be 0600");
+        }
+    }
 }
 
 fn parse_env(text: &str) -> Vec<(String, String)> {

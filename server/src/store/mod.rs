@@ -129,6 +129,7 @@ impl Store {
     /// Opens (creating if needed) and migrates the database, then starts the writer thread. The thread ends when the
     /// last `Store` clone is dropped.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        owner_only(path)?;
         let mut writer = connect(path)?;
         schema::migrate(&mut writer)?;
         writer.pragma_update(None, "wal_autocheckpoint", CHECKPOINT_PAGES)?;
@@ -184,6 +185,23 @@ impl Store {
         .await
         .map_err(|_| StoreError::Unavailable("the store's reader failed".into()))?
     }
+}
+
+/// The database holds password and token hashes and every machine's snapshots: it is made 0600 before SQLite opens
+/// it, and SQLite gives its WAL and shared-memory files the database's mode. Files of an older build are tightened.
+fn owner_only(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let denied = |e: std::io::Error| StoreError::Internal(format!("cannot secure {}: {e}", path.display()));
+    std::fs::OpenOptions::new().append(true).create(true).mode(0o600).open(path).map_err(denied)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(denied(e)),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn connect(path: &Path) -> Result<Connection, StoreError> {
