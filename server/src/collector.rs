@@ -7,20 +7,19 @@ use std::time::{Duration, Instant};
 use lifeline_net::frame::{self, FrameError};
 use lifeline_net::tls::{fingerprint, peer_leaf};
 use lifeline_shared::codec::CodecError;
-use lifeline_shared::findings;
 use lifeline_shared::wire::{
-    AgentControl, EnrollRequest, EnrollResponse, ErrorCode, HelpRequest, LiveSample, MAX_PROBE_REPLY,
-    MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, Request, Response, ServerControl, Snapshot, WireError, close,
+    AgentControl, EnrollRequest, EnrollResponse, ErrorCode, LiveSample, MAX_PROBE_REPLY, MIN_PROTOCOL_VERSION,
+    PROTOCOL_VERSION, Request, Response, ServerControl, WireError, close,
 };
 use rustls_pki_types::CertificateDer;
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
+use crate::State;
 use crate::pki::{AGENT_CERT_DAYS, Lifetime};
-use crate::store::checks as check_runs;
-use crate::store::{StoreError, agents, auth, now_ms, tickets as ticket_store};
-use crate::tickets::{Channel, Event};
-use crate::{State, checks, requester};
+use crate::service::{agents, checks, requester, tickets};
+use crate::store::agents::Agent;
+use crate::store::{StoreError, now_ms};
 
 /// How long a peer may take to send its first frame before we stop waiting for it.
 const FIRST_FRAME: Duration = Duration::from_secs(10);
@@ -73,7 +72,7 @@ async fn handle(state: Arc<State>, conn: quinn::Connection) {
                     return;
                 }
             };
-            match state.store.read(move |c| agents::by_fingerprint(c, &fp)).await {
+            match agents::by_fingerprint(&state.store, fp).await {
                 Ok(Some(agent)) if agent.revoked_at.is_some() => {
                     warn!(agent_id = %agent.id, "refused revoked agent");
                     conn.close(close::REVOKED.into(), b"this agent has been revoked");
@@ -122,47 +121,17 @@ async fn enroll(state: &State, conn: &quinn::Connection) {
 }
 
 async fn enroll_answer(state: &State, req: EnrollRequest) -> EnrollResponse {
-    if req.hostname.is_empty() || req.hostname.len() > 255 || req.os.len() > 255 || req.agent_version.len() > 64 {
-        warn!("enrollment with an invalid host description");
-        return EnrollResponse::Refused { message: "hostname, os or version is missing or too long".into() };
-    }
-    let agent_id = agents::new_id();
-    let cert = match state.pki.sign_agent(&req.csr_der, &agent_id) {
-        Ok(cert) => cert,
-        Err(e) => {
-            warn!(error = %e, "refused enrollment");
-            return EnrollResponse::Refused { message: e.to_string() };
-        }
-    };
-    let fp = hex::encode(fingerprint(&cert));
-    let id = agent_id.clone();
-    let result = state
-        .store
-        .write(move |c| {
-            let now = now_ms();
-            let token_id = auth::spend_enrollment_token(c, &req.token_secret, now)?;
-            let new = agents::NewAgent {
-                id: &id,
-                cert_fingerprint: &fp,
-                hostname: &req.hostname,
-                os: &req.os,
-                agent_version: &req.agent_version,
-                token_id: &token_id,
-            };
-            agents::insert(c, &new, now)
-        })
-        .await;
-    match result {
-        Ok(()) => {
-            info!(%agent_id, "enrolled agent");
+    match agents::enroll(&state.store, &state.pki, req).await {
+        Ok((agent_id, cert)) => {
             EnrollResponse::Enrolled { agent_id, cert_der: cert.to_vec(), ca_der: state.pki.ca_der.to_vec() }
         }
         Err(StoreError::Refused(message)) => {
             warn!(%message, "refused enrollment");
             EnrollResponse::Refused { message }
         }
+        Err(e) if e.is_retryable() => EnrollResponse::Refused { message: format!("{e}; enroll again later") },
         Err(e) => {
-            warn!(error = %e, "enrollment failed");
+            error!(error = %e, "enrollment failed");
             EnrollResponse::Refused { message: "server error; try again later".into() }
         }
     }
@@ -174,7 +143,7 @@ struct Presented {
     lifetime: Lifetime,
 }
 
-async fn session(state: &Arc<State>, conn: quinn::Connection, agent: agents::Agent, presented: Presented) {
+async fn session(state: &Arc<State>, conn: quinn::Connection, agent: Agent, presented: Presented) {
     let Ok(Ok((mut send, mut recv))) = tokio::time::timeout(FIRST_FRAME, conn.accept_bi()).await else {
         conn.close(close::PROTOCOL.into(), b"control stream expected");
         return;
@@ -202,14 +171,15 @@ async fn session(state: &Arc<State>, conn: quinn::Connection, agent: agents::Age
         debug!(error = %e, "agent left before welcome");
         return;
     }
-    let id = agent.id.clone();
-    let (version, os) = (hello.agent_version.clone(), hello.os.clone());
-    let _ = state.store.write(move |c| agents::seen(c, &id, Some((&version, &os)), now_ms())).await;
+    let _ = agents::seen(&state.store, &agent.id, Some((hello.agent_version.clone(), hello.os.clone()))).await;
     info!(host = %hello.hostname, version = %hello.agent_version, "agent connected");
     let (control_tx, control_rx) = mpsc::channel(64);
     tokio::spawn(requester::sync(state.clone(), agent.id.clone(), control_tx.clone()).in_current_span());
     state.connected.insert(&agent.id, conn.clone(), control_tx.clone());
-    checks::dispatch_queued(state, &agent.id).await;
+    match checks::pending(&state.store, &agent.id).await {
+        Ok(effects) => drop(effects.carry_out(state).await),
+        Err(e) => warn!(error = %e, "cannot read the checks waiting for this agent"),
+    }
     state.live.resume(state, &agent.id);
 
     let control = control_loop(state, &agent.id, send, recv, control_rx);
@@ -228,8 +198,7 @@ async fn session(state: &Arc<State>, conn: quinn::Connection, agent: agents::Age
         () = renewal(state, &agent.id, presented, hello.protocol, control_tx) => {}
     }
     state.connected.remove(&agent.id, &conn);
-    let id = agent.id.clone();
-    let _ = state.store.write(move |c| agents::seen(c, &id, None, now_ms())).await;
+    let _ = agents::seen(&state.store, &agent.id, None).await;
     info!(reason = ?conn.close_reason(), "agent disconnected");
 }
 
@@ -246,7 +215,7 @@ async fn renewal(
         let wait = presented.lifetime.renew_at().saturating_sub(now_ms() / 1000);
         tokio::time::sleep(Duration::from_secs(u64::try_from(wait).unwrap_or(0))).await;
         loop {
-            match renew(state, agent_id, &presented.leaf).await {
+            match agents::renew(&state.store, &state.pki, agent_id, &presented.leaf).await {
                 Ok(cert_der) => {
                     info!(days = AGENT_CERT_DAYS, "renewed the agent's certificate");
                     let _ = control.send(Box::new(ServerControl::CertificateRenewed { cert_der })).await;
@@ -258,14 +227,6 @@ async fn renewal(
         }
     }
     std::future::pending().await
-}
-
-async fn renew(state: &State, agent_id: &str, leaf: &CertificateDer<'static>) -> anyhow::Result<Vec<u8>> {
-    let cert = state.pki.renew_agent(leaf, agent_id)?;
-    let (id, presented, renewed) =
-        (agent_id.to_owned(), hex::encode(fingerprint(leaf)), hex::encode(fingerprint(&cert)));
-    state.store.write(move |c| agents::renew(c, &id, &presented, &renewed, now_ms())).await?;
-    Ok(cert.to_vec())
 }
 
 /// Reads the agent's control frames while one writer sends heartbeat acks and checks; reading is never raced
@@ -287,7 +248,7 @@ async fn control_loop(
                         let Ok(id) = i64::try_from(req.id) else { continue };
                         // A run that ended meanwhile is not sent; one sent before is sent again (the agent knows
                         // the runs it handled and runs none twice).
-                        match state.store.write(move |c| check_runs::mark_sent(c, id, now_ms())).await {
+                        match checks::mark_sent(&state.store, id).await {
                             Ok(true) => {}
                             Ok(false) => continue,
                             Err(e) => {
@@ -317,8 +278,7 @@ async fn control_loop(
                     }
                     if last_written.elapsed() >= SEEN_EVERY {
                         last_written = Instant::now();
-                        let id = agent_id.to_owned();
-                        let _ = state.store.write(move |c| agents::seen(c, &id, None, now_ms())).await;
+                        let _ = agents::seen(&state.store, agent_id, None).await;
                     }
                 }
                 Ok(Some(AgentControl::Hello(_))) => {
@@ -391,36 +351,27 @@ async fn request(
 }
 
 async fn answer(state: &State, agent_id: &str, req: Request) -> Result<Response, StoreError> {
-    let agent = agent_id.to_owned();
     match req {
         Request::Snapshot(snap) => {
-            let snap = sanitize(snap);
             let id = snap.id;
-            let row = agents::SnapshotRow::new(&snap, &findings::evaluate(&snap))?;
-            state.store.write(move |c| agents::insert_snapshot(c, &agent, &row, now_ms())).await?;
+            agents::ingest(&state.store, agent_id, snap).await?;
             Ok(Response::Stored { id })
         }
         Request::Help(help) => {
             let request_id = help.id;
-            let (number, created) = state.store.write(move |c| open_help_ticket(c, &agent, help)).await?;
-            if created {
-                info!(ticket = number, "help request opened a ticket");
-                requester::push(state, number).await;
-            }
+            let (number, _, effects) = tickets::open_help(&state.store, agent_id, help).await?;
+            effects.carry_out(state).await;
             Ok(Response::HelpAccepted { request_id, ticket: u64::try_from(number).unwrap_or_default() })
         }
         Request::TicketSnapshot { ticket, snapshot } => {
-            let snap = sanitize(snapshot);
-            let id = snap.id;
-            state
-                .store
-                .write(move |c| attach_snapshot(c, &agent, ticket, &snap))
-                .await
-                .map(|()| Response::Stored { id })
+            let id = snapshot.id;
+            tickets::attach_snapshot(&state.store, agent_id, ticket, snapshot).await?;
+            Ok(Response::Stored { id })
         }
         Request::CheckResult(report) => {
             let id = report.id;
-            checks::report(state, agent_id, report).await.map(|()| Response::CheckRecorded { id })
+            checks::report(&state.store, agent_id, report).await?;
+            Ok(Response::CheckRecorded { id })
         }
         Request::Probe { reply_len, .. } => {
             // The payload has done its job by arriving; the answer is zeros, as many as asked within one frame.
@@ -431,8 +382,16 @@ async fn answer(state: &State, agent_id: &str, req: Request) -> Result<Response,
         Request::Tickets { .. } => {
             Err(StoreError::Refused("tickets requests are retired: the server pushes each ticket's thread".into()))
         }
-        Request::UserTicket(action) => requester::act(state, agent_id, action).await,
-        Request::SelfHelp(report) => requester::self_help(state, agent_id, report).await,
+        Request::UserTicket(action) => {
+            let id = action.id;
+            requester::act(&state.store, agent_id, action).await?.carry_out(state).await;
+            Ok(Response::Recorded { id })
+        }
+        Request::SelfHelp(report) => {
+            let id = report.id;
+            requester::self_help(&state.store, agent_id, report).await?;
+            Ok(Response::Recorded { id })
+        }
     }
 }
 
@@ -454,80 +413,4 @@ fn failed(e: StoreError, protocol: u16) -> Response {
         error!(error = %e, "request failed");
     }
     Response::Error(WireError { code, message: e.to_string() })
-}
-
-fn open_help_ticket(c: &rusqlite::Connection, agent_id: &str, help: HelpRequest) -> Result<(i64, bool), StoreError> {
-    if help.user.is_empty() || help.user.len() > 64 {
-        return Err(StoreError::Refused("the requesting user's name is missing or too long".into()));
-    }
-    let snap = sanitize(help.snapshot);
-    let found = findings::evaluate(&snap);
-    let snapshot_id = agents::insert_snapshot(c, agent_id, &agents::SnapshotRow::new(&snap, &found)?, now_ms())?;
-    let events = [
-        Event::Created {
-            subject: help.subject,
-            description: help.description,
-            channel: Channel::Agent,
-            requester: help.user.clone(),
-            agent_id: Some(agent_id.to_owned()),
-            category: None,
-        },
-        Event::SnapshotAttached { agent_id: agent_id.to_owned(), snapshot_id, findings: found },
-    ];
-    ticket_store::open(c, Some((agent_id, &hex::encode(help.id))), &help.user, &events, now_ms())
-}
-
-/// Stores a snapshot a technician asked for and attaches it to their ticket, once: a replay after a lost
-/// acknowledgement finds it already attached.
-fn attach_snapshot(c: &rusqlite::Connection, agent_id: &str, ticket: u64, snap: &Snapshot) -> Result<(), StoreError> {
-    let number = i64::try_from(ticket).map_err(|_| StoreError::Refused(format!("no ticket {ticket}")))?;
-    let state = match ticket_store::get(c, number) {
-        Err(StoreError::NotFound(_)) => return Err(StoreError::Refused(format!("no ticket {ticket}"))),
-        found => found?.state,
-    };
-    if state.agent_id.as_deref() != Some(agent_id) {
-        return Err(StoreError::Refused(format!("ticket {ticket} is not about this agent")));
-    }
-    let found = findings::evaluate(snap);
-    let snapshot_id = agents::insert_snapshot(c, agent_id, &agents::SnapshotRow::new(snap, &found)?, now_ms())?;
-    let attached = ticket_store::events(c, number)?
-        .iter()
-        .any(|e| matches!(&e.event, Event::SnapshotAttached { snapshot_id: s, .. } if *s == snapshot_id));
-    if !attached {
-        let event = Event::SnapshotAttached { agent_id: agent_id.to_owned(), snapshot_id, findings: found };
-        ticket_store::append(c, number, agent_id, &event, now_ms())?;
-    }
-    Ok(())
-}
-
-/// JSON has no NaN or infinity, and the store keeps snapshots as JSON: a sensor that reports one must not make the
-/// whole snapshot unreadable later.
-fn sanitize(mut s: Snapshot) -> Snapshot {
-    let fix32 = |v: &mut f32| {
-        if !v.is_finite() {
-            *v = 0.0
-        }
-    };
-    fix32(&mut s.cpu.usage_pct);
-    for l in &mut s.cpu.load_avg {
-        if !l.is_finite() {
-            *l = 0.0;
-        }
-    }
-    for t in &mut s.temperatures {
-        fix32(&mut t.celsius);
-        if t.critical_celsius.is_some_and(|c| !c.is_finite()) {
-            t.critical_celsius = None;
-        }
-    }
-    if let Some(b) = &mut s.battery {
-        fix32(&mut b.percent);
-        if b.health_pct.is_some_and(|h| !h.is_finite()) {
-            b.health_pct = None;
-        }
-    }
-    for p in s.processes.top_cpu.iter_mut().chain(s.processes.top_memory.iter_mut()) {
-        fix32(&mut p.cpu_pct);
-    }
-    s
 }

@@ -4,11 +4,10 @@
 //! - [`config`]: the typed configuration, loaded and validated before anything is bound.
 //! - [`pki`]: the CA, the server certificate and the signing of agents' certificate requests.
 //! - [`store`]: SQLite with one batching writer; acknowledgements wait for its commits.
-//! - [`tickets`]: the workflow rules; a ticket is the fold of its event log.
+//! - [`desk`]: the help desk's rules, pure: tickets as folds of their events, who may do what, check runs' states.
+//! - [`service`]: the use cases, each owning its transaction and returning what its caller must then tell agents.
 //! - [`collector`]: the QUIC endpoint, one task per agent connection.
-//! - [`checks`]: approved checks: authorization, queueing for offline agents, outcomes onto tickets and the audit log.
 //! - [`live`]: live samples from watched agents, fanned out to every watcher.
-//! - [`requester`]: what a ticket's requester does and sees from their own machine, through its agent.
 //! - [`api`]: the technicians' HTTPS JSON API.
 //! - [`client`]: the technician and admin CLI, which talks to [`api`] and never to the database.
 //! - [`quickstart`]: the newcomer's one command: server, CA, account, token and an enrolled local agent.
@@ -16,16 +15,15 @@
 //! [`run`] takes sockets that are already bound, so tests and the quickstart bind port 0 and read the real address.
 
 pub mod api;
-pub mod checks;
 pub mod client;
 pub mod collector;
 pub mod config;
+pub mod desk;
 pub mod live;
 pub mod pki;
 pub mod quickstart;
-pub mod requester;
+pub mod service;
 pub mod store;
-pub mod tickets;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

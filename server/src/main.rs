@@ -482,8 +482,9 @@ fn execute(command: Command) -> Result<()> {
     }
 }
 
-fn parse_role(tier: &str) -> Result<auth::Role> {
-    auth::Role::parse(tier).with_context(|| format!("--tier must be 1, 2, 3, admin or auditor, not {tier:?}"))
+fn parse_role(tier: &str) -> Result<lifeline_server::desk::access::Role> {
+    lifeline_server::desk::access::Role::parse(tier)
+        .with_context(|| format!("--tier must be 1, 2, 3, admin or auditor, not {tier:?}"))
 }
 
 fn check(cmd: CheckCmd) -> Result<()> {

@@ -38,7 +38,7 @@ pub async fn run(data_dir: PathBuf, port: u16) -> Result<()> {
                 Some(user) => (user, None),
                 None => {
                     let password = auth::random_secret(15);
-                    (auth::add_user(c, TECH, auth::Role::Admin, &password, now)?, Some(password))
+                    (auth::add_user(c, TECH, crate::desk::access::Role::Admin, &password, now)?, Some(password))
                 }
             };
             let api_token = auth::issue_api_token(c, &user, now, None)?;

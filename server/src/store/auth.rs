@@ -8,51 +8,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{StoreError, audit};
-
-#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-#[serde(rename_all = "kebab-case")]
-pub enum Role {
-    Tier1,
-    Tier2,
-    Tier3,
-    Admin,
-    /// Reads everything, including the audit log, and changes nothing.
-    Auditor,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Tier1 => "tier1",
-            Role::Tier2 => "tier2",
-            Role::Tier3 => "tier3",
-            Role::Admin => "admin",
-            Role::Auditor => "auditor",
-        }
-    }
-
-    /// The support tier this role works at: what it may escalate to and which check classes it may run.
-    pub fn tier(self) -> u8 {
-        match self {
-            Role::Tier1 => 1,
-            Role::Tier2 => 2,
-            Role::Tier3 | Role::Admin => 3,
-            Role::Auditor => 0,
-        }
-    }
-
-    /// Accepts the stored form and the CLI's `1`, `2`, `3`, `admin`, `auditor`.
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "1" | "tier1" => Some(Role::Tier1),
-            "2" | "tier2" => Some(Role::Tier2),
-            "3" | "tier3" => Some(Role::Tier3),
-            "admin" => Some(Role::Admin),
-            "auditor" => Some(Role::Auditor),
-            _ => None,
-        }
-    }
-}
+use crate::desk::access::Role;
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct User {

@@ -1,72 +1,11 @@
 //! Check runs: each technician request, from queued (the agent may be offline) through sent to its outcome.
 
 use lifeline_shared::catalog::Check;
-use lifeline_shared::wire::CheckOutcome;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
 use super::StoreError;
-
-#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum RunState {
-    Queued,
-    Sent,
-    Done,
-    /// The agent would not run it (consent, policy or parameters).
-    Refused,
-    Failed,
-    TimedOut,
-    /// Still queued when its expiry passed.
-    Expired,
-}
-
-impl RunState {
-    const ALL: [RunState; 7] = [
-        RunState::Queued,
-        RunState::Sent,
-        RunState::Done,
-        RunState::Refused,
-        RunState::Failed,
-        RunState::TimedOut,
-        RunState::Expired,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunState::Queued => "queued",
-            RunState::Sent => "sent",
-            RunState::Done => "done",
-            RunState::Refused => "refused",
-            RunState::Failed => "failed",
-            RunState::TimedOut => "timed-out",
-            RunState::Expired => "expired",
-        }
-    }
-
-    fn parse(s: &str) -> Result<RunState, StoreError> {
-        RunState::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| StoreError::Corrupt(format!("unknown check run state {s:?}")))
-    }
-
-    pub fn is_final(self) -> bool {
-        !matches!(self, RunState::Queued | RunState::Sent)
-    }
-
-    /// The final state an agent's report puts a run in, and the text kept as its result.
-    pub fn of(outcome: &CheckOutcome) -> (RunState, String, Option<u64>) {
-        match outcome {
-            CheckOutcome::Done { output, elapsed_ms } => (RunState::Done, output.clone(), Some(*elapsed_ms)),
-            CheckOutcome::Refused { reason } => (RunState::Refused, reason.clone(), None),
-            CheckOutcome::Failed { error } => (RunState::Failed, error.clone(), None),
-            CheckOutcome::TimedOut { limit_ms } => {
-                (RunState::TimedOut, format!("no answer within the check's limit of {limit_ms} ms"), None)
-            }
-        }
-    }
-}
+use crate::desk::checks::RunState;
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct Run {
@@ -108,7 +47,8 @@ fn from_row(r: &Row) -> rusqlite::Result<Result<Run, StoreError>> {
             name: check.definition().name,
             description: check.describe(),
             check,
-            state: RunState::parse(&state)?,
+            state: RunState::parse(&state)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown check run state {state:?}")))?,
             requested_at,
             expires_at,
             sent_at,

@@ -53,8 +53,8 @@ impl StoreError {
     }
 }
 
-impl From<crate::tickets::RuleError> for StoreError {
-    fn from(e: crate::tickets::RuleError) -> StoreError {
+impl From<crate::desk::tickets::RuleError> for StoreError {
+    fn from(e: crate::desk::tickets::RuleError) -> StoreError {
         if e.is_conflict() { StoreError::Conflict(e.to_string()) } else { StoreError::Refused(e.to_string()) }
     }
 }
@@ -254,6 +254,27 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// Another writer holding the database until dropped, as a stuck disk or a second process would: the store's writes
+/// then fail as unavailable after its busy timeout, while reads go on.
+#[cfg(test)]
+pub struct HeldByAnotherWriter(Connection);
+
+#[cfg(test)]
+impl HeldByAnotherWriter {
+    pub fn hold(path: &Path) -> HeldByAnotherWriter {
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        HeldByAnotherWriter(conn)
+    }
+}
+
+#[cfg(test)]
+impl Drop for HeldByAnotherWriter {
+    fn drop(&mut self) {
+        let _ = self.0.execute_batch("ROLLBACK");
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use serde::Serialize;
 use lifeline_shared::wire::{MAX_THREAD_ENTRIES, SelfHelpReport, ThreadEntry, ThreadKind, TicketSummary, TicketThread};
 
 use super::StoreError;
-use crate::tickets::{Channel, Event, Status, TicketState};
+use crate::desk::tickets::{Channel, Event, Status, TicketState};
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct Ticket {
@@ -172,12 +172,7 @@ pub fn requester_thread(conn: &Connection, number: i64) -> Result<Option<(String
         let (id, at, actor, json) = row?;
         let event: Event =
             serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("event of ticket {number}: {e}")))?;
-        let kind = match event {
-            Event::PublicReply { body } => ThreadKind::Reply { author: actor, text: body },
-            Event::RequesterReply { body } => ThreadKind::Answer { text: body },
-            Event::StatusChanged { to, .. } => ThreadKind::Status { status: to.as_str().to_owned() },
-            _ => continue,
-        };
+        let Some(kind) = event.seen_by_requester(&actor) else { continue };
         text += match &kind {
             ThreadKind::Reply { author, text } => author.len() + text.len(),
             ThreadKind::Answer { text } => text.len(),

@@ -8,25 +8,17 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
-use crate::State;
-use crate::store::auth::{Role, User};
-use crate::store::checks::{self as runs, NewRun, Run, RunState};
-use crate::store::{StoreError, agents, audit, now_ms, tickets as ticket_store};
-use crate::tickets::{Event, Status};
+use super::{Effects, Error};
+use crate::desk::access::{Act, Denied, require};
+use crate::desk::checks::RunState;
+use crate::desk::tickets::{Event, Status};
+use crate::store::auth::User;
+use crate::store::checks::{self as runs, NewRun, Run};
+use crate::store::{Store, StoreError, agents, audit, now_ms, tickets as ticket_store};
 
 /// How long a check may wait for an offline agent unless the technician says otherwise, and the most they may say.
 pub const DEFAULT_EXPIRY_MINUTES: u32 = 60;
 pub const MAX_EXPIRY_MINUTES: u32 = 24 * 60;
-
-#[derive(Debug, thiserror::Error)]
-pub enum CheckError {
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("{0}")]
-    Invalid(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
 
 pub struct Ask {
     pub agent_id: String,
@@ -36,15 +28,15 @@ pub struct Ask {
     pub expires_minutes: u32,
 }
 
-/// Authorizes, queues and (if the agent is online) sends one check. Every refusal is audited before it is returned.
-pub async fn request(state: &State, user: &User, ask: Ask) -> Result<Run, CheckError> {
-    let refusal = match gate(state, user, &ask).await {
+/// Authorizes and queues one check, to be sent to its agent now if it is connected and when it connects otherwise.
+/// Every refusal is audited before it is returned.
+pub async fn request(store: &Store, user: &User, ask: Ask) -> Result<(Run, Effects), Error> {
+    let refusal = match gate(store, user, &ask).await {
         Ok(check) => {
             let (tech, agent_id, ticket) = (user.name.clone(), ask.agent_id.clone(), ask.ticket);
             let role = user.role.as_str();
             let expires_at = now_ms() + i64::from(ask.expires_minutes) * 60_000;
-            let run = state
-                .store
+            let run = store
                 .write(move |c| {
                     let now = now_ms();
                     let new = NewRun { agent_id: &agent_id, ticket, technician: &tech, check: &check, expires_at };
@@ -57,11 +49,10 @@ pub async fn request(state: &State, user: &User, ask: Ask) -> Result<Run, CheckE
                 })
                 .await?;
             info!(run = run.id, agent_id = %run.agent_id, by = %user.name, check = %run.description, "check requested");
-            if !state.connected.send(&run.agent_id, ServerControl::RunCheck(to_wire(&run))) {
-                info!(run = run.id, "agent offline; the check waits for it to connect");
-            }
-            return Ok(run);
+            let send = vec![(run.agent_id.clone(), ServerControl::RunCheck(to_wire(&run)))];
+            return Ok((run, Effects { send, ..Effects::default() }));
         }
+        Err(Error::Store(e)) if e.is_retryable() => return Err(e.into()),
         Err(refusal) => refusal,
     };
     warn!(by = %user.name, agent_id = %ask.agent_id, check = %ask.name, reason = %refusal, "check refused");
@@ -70,31 +61,30 @@ pub async fn request(state: &State, user: &User, ask: Ask) -> Result<Run, CheckE
         "role": user.role.as_str(), "reason": refusal.to_string(),
     });
     let actor = user.name.clone();
-    state.store.write(move |c| audit::append(c, &actor, "check.refused", &detail, now_ms())).await?;
+    store.write(move |c| audit::append(c, &actor, "check.refused", &detail, now_ms())).await?;
     Err(refusal)
 }
 
-async fn gate(state: &State, user: &User, ask: &Ask) -> Result<Check, CheckError> {
-    if user.role == Role::Auditor {
-        return Err(CheckError::Forbidden("auditors may read but not run checks".into()));
-    }
-    let check = Check::parse(&ask.name, &ask.params).map_err(|e| CheckError::Invalid(e.to_string()))?;
+/// The server's gate: the role, the check's class against the technician's tier, its parameters, and the agent and
+/// ticket it is for. Passing faults of the store are not refusals and are not audited as such.
+async fn gate(store: &Store, user: &User, ask: &Ask) -> Result<Check, Error> {
+    require(user.role, Act::RunChecks)?;
+    let check = Check::parse(&ask.name, &ask.params).map_err(|e| StoreError::Refused(e.to_string()))?;
     let definition = check.definition();
     if user.role.tier() < definition.min_tier {
-        return Err(CheckError::Forbidden(format!(
+        return Err(Error::Denied(Denied(format!(
             "{} is a class {:?} check for tier {} and up; you work at tier {}",
             definition.name,
             definition.class,
             definition.min_tier,
             user.role.tier()
-        )));
+        ))));
     }
     if !(1..=MAX_EXPIRY_MINUTES).contains(&ask.expires_minutes) {
-        return Err(CheckError::Invalid(format!("expiry must be 1 to {MAX_EXPIRY_MINUTES} minutes")));
+        return Err(StoreError::Refused(format!("expiry must be 1 to {MAX_EXPIRY_MINUTES} minutes")).into());
     }
     let (agent_id, ticket) = (ask.agent_id.clone(), ask.ticket);
-    state
-        .store
+    store
         .read(move |c| {
             let agent =
                 agents::by_id(c, &agent_id)?.ok_or_else(|| StoreError::NotFound(format!("agent {agent_id}")))?;
@@ -112,11 +102,7 @@ async fn gate(state: &State, user: &User, ask: &Ask) -> Result<Check, CheckError
             }
             Ok(())
         })
-        .await
-        .map_err(|e| match e {
-            StoreError::Refused(m) => CheckError::Invalid(m),
-            other => CheckError::Store(other),
-        })?;
+        .await?;
     Ok(check)
 }
 
@@ -129,30 +115,29 @@ pub fn to_wire(run: &Run) -> CheckRequest {
     }
 }
 
-/// Sends what waits for this agent, in order: runs never sent, unless they waited too long, and runs sent before
-/// whose result has not arrived (the agent runs none twice, and a result still in its spool comes on its own).
-pub async fn dispatch_queued(state: &State, agent_id: &str) {
+/// What waits for a connecting agent, in order: runs never sent, unless they waited too long (those expire here),
+/// and runs sent before whose result has not arrived (the agent runs none twice, and a result still in its spool
+/// comes on its own).
+pub async fn pending(store: &Store, agent_id: &str) -> Result<Effects, StoreError> {
     let id = agent_id.to_owned();
-    let pending = match state.store.read(move |c| runs::pending(c, &id)).await {
-        Ok(pending) => pending,
-        Err(e) => return warn!(error = %e, "cannot read pending checks"),
-    };
-    for run in pending {
+    let mut send = Vec::new();
+    for run in store.read(move |c| runs::pending(c, &id)).await? {
         if run.state == RunState::Queued && run.expires_at <= now_ms() {
             let reason = "the agent did not connect before the request expired";
-            if let Err(e) = finish(state, agent_id, run.id, RunState::Expired, reason.into(), None).await {
+            if let Err(e) = finish(store, agent_id, run.id, RunState::Expired, reason.into(), None).await {
                 warn!(run = run.id, error = %e, "cannot expire a check");
             }
-        } else if !state.connected.send(agent_id, ServerControl::RunCheck(to_wire(&run))) {
-            return;
+        } else {
+            send.push((agent_id.to_owned(), ServerControl::RunCheck(to_wire(&run))));
         }
     }
+    Ok(Effects { send, ..Effects::default() })
 }
 
 /// Records a run's end once: on the run, as an event on its ticket, and in the audit log with a hash of the result.
 /// A second report of the same run, or one for a run that is not this agent's, changes nothing.
 pub async fn finish(
-    state: &State,
+    store: &Store,
     agent_id: &str,
     run_id: i64,
     end: RunState,
@@ -160,8 +145,7 @@ pub async fn finish(
     elapsed: Option<u64>,
 ) -> Result<(), StoreError> {
     let agent = agent_id.to_owned();
-    let outcome = state
-        .store
+    let outcome = store
         .write(move |c| {
             let now = now_ms();
             let Some(run) = runs::finish(c, run_id, &agent, end, &result, elapsed, now)? else {
@@ -188,7 +172,7 @@ pub async fn finish(
                 };
                 // A ticket closed meanwhile takes no more events; the run and the audit entry still hold the result.
                 match ticket_store::append(c, number, &run.technician, &event, now) {
-                    Err(StoreError::Refused(why)) => warn!(run = run.id, ticket = number, %why, "result not attached"),
+                    Err(StoreError::Conflict(why)) => warn!(run = run.id, ticket = number, %why, "result not attached"),
                     other => drop(other?),
                 }
             }
@@ -203,8 +187,18 @@ pub async fn finish(
 }
 
 /// The agent's report on a run it was sent; answered only once it is committed.
-pub async fn report(state: &State, agent_id: &str, report: CheckReport) -> Result<(), StoreError> {
+pub async fn report(store: &Store, agent_id: &str, report: CheckReport) -> Result<(), StoreError> {
     let (end, result, elapsed) = RunState::of(&report.outcome);
     let id = i64::try_from(report.id).map_err(|_| StoreError::Refused(format!("no check run {}", report.id)))?;
-    finish(state, agent_id, id, end, result, elapsed).await
+    finish(store, agent_id, id, end, result, elapsed).await
+}
+
+/// Marks a run sent as it goes to its agent; false when it ended meanwhile, so it is not sent.
+pub async fn mark_sent(store: &Store, id: i64) -> Result<bool, StoreError> {
+    store.write(move |c| runs::mark_sent(c, id, now_ms())).await
+}
+
+pub async fn get(store: &Store, user: &User, id: i64) -> Result<Run, Error> {
+    require(user.role, Act::Read)?;
+    Ok(store.read(move |c| runs::get(c, id)).await?)
 }

@@ -2,21 +2,20 @@
 //! spooled requests (stored once by id), and every change they may see goes back to that agent as the whole public
 //! thread, pushed on the control stream, so the agent can keep it and tell the user without ever polling.
 
-use lifeline_shared::wire::{Response, SelfHelpReport, ServerControl, UserAction, UserTicketAction};
+use lifeline_shared::wire::{SelfHelpReport, ServerControl, UserAction, UserTicketAction};
 use tracing::{debug, info, warn};
 
-use crate::store::{StoreError, now_ms, tickets as ticket_store};
-use crate::tickets::{Event, Status};
+use super::Effects;
+use crate::desk::tickets::{Event, Status};
+use crate::store::{Store, StoreError, now_ms, tickets as ticket_store};
 use crate::{ControlTx, State};
 
 /// Applies a requester's action on their own ticket. An answer on a resolved or pending ticket reopens it; "solved"
 /// resolves an open ticket and closes a resolved one. A replay of the same action id changes nothing.
-pub async fn act(state: &State, agent_id: &str, action: UserTicketAction) -> Result<Response, StoreError> {
-    let id = action.id;
+pub async fn act(store: &Store, agent_id: &str, action: UserTicketAction) -> Result<Effects, StoreError> {
     let number = i64::try_from(action.ticket).map_err(|_| StoreError::Refused("no such ticket".into()))?;
     let agent = agent_id.to_owned();
-    let changed = state
-        .store
+    let changed = store
         .write(move |c| {
             let current = ticket_store::get(c, number)?.state;
             if current.agent_id.as_deref() != Some(agent.as_str()) || current.requester != action.user {
@@ -53,22 +52,22 @@ pub async fn act(state: &State, agent_id: &str, action: UserTicketAction) -> Res
             Ok(true)
         })
         .await?;
-    if changed {
-        info!(ticket = number, "the requester acted on their ticket");
-        push(state, number).await;
+    if !changed {
+        return Ok(Effects::default());
     }
-    Ok(Response::Recorded { id })
+    info!(ticket = number, "the requester acted on their ticket");
+    Ok(Effects::thread(number))
 }
 
-pub async fn self_help(state: &State, agent_id: &str, report: SelfHelpReport) -> Result<Response, StoreError> {
+pub async fn self_help(store: &Store, agent_id: &str, report: SelfHelpReport) -> Result<(), StoreError> {
     if report.user.is_empty() || report.user.len() > 64 || report.shown.len() > 64 {
         return Err(StoreError::Refused("a self-help report needs a user and at most 64 findings".into()));
     }
-    let (id, solved) = (report.id, report.solved);
+    let solved = report.solved;
     let agent = agent_id.to_owned();
-    state.store.write(move |c| ticket_store::record_self_help(c, &agent, &report)).await?;
+    store.write(move |c| ticket_store::record_self_help(c, &agent, &report)).await?;
     info!(solved, "self-help advice was shown");
-    Ok(Response::Recorded { id })
+    Ok(())
 }
 
 /// Sends the ticket's public thread to its requester's agent, if it is connected; one that is not gets every open

@@ -2,6 +2,7 @@
 //! `tickets` table only caches that fold for fast lists, and every statistic is computed from events.
 
 use lifeline_shared::findings::Finding;
+use lifeline_shared::wire::ThreadKind;
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,13 +129,11 @@ pub enum RuleError {
 }
 
 impl RuleError {
-    /// Whether the refusal comes from what the ticket is now rather than from the command itself: the same command
-    /// may have been right a moment ago (an API's 409, not 422).
+    /// Whether the refusal says the ticket moved on under the person rather than that their command is wrong: the
+    /// same command may have been right a moment ago (an API's 409, not 422). A transition the workflow never
+    /// allows is the command's fault.
     pub fn is_conflict(&self) -> bool {
-        matches!(
-            self,
-            RuleError::Stale(_) | RuleError::SameStatus(_) | RuleError::Transition { .. } | RuleError::Closed
-        )
+        matches!(self, RuleError::Stale(_) | RuleError::SameStatus(_) | RuleError::Closed)
     }
 }
 
@@ -238,6 +237,42 @@ impl TicketState {
     }
 }
 
+/// What a technician asks to do to a ticket; [`Command::decide`] makes it the event to append.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Reply { body: String },
+    Note { body: String },
+    Assign { to: String },
+    Status { to: Status, reason: Option<String> },
+    Escalate { tier: u8, reason: Option<String> },
+}
+
+impl Command {
+    /// The event this command appends to a ticket as it stands; [`TicketState::apply`] then judges it.
+    pub fn decide(self, current: &TicketState) -> Event {
+        match self {
+            Command::Reply { body } => Event::PublicReply { body },
+            Command::Note { body } => Event::InternalNote { body },
+            Command::Assign { to } => Event::Assigned { to },
+            Command::Status { to, reason } => Event::StatusChanged { from: current.status, to, reason },
+            Command::Escalate { tier, reason } => Event::Escalated { from_tier: current.tier, to_tier: tier, reason },
+        }
+    }
+}
+
+impl Event {
+    /// What the ticket's requester sees of this event, by `actor`: technicians' public replies, their own answers
+    /// and status changes; never notes, assignments, escalations or check output.
+    pub fn seen_by_requester(&self, actor: &str) -> Option<ThreadKind> {
+        match self {
+            Event::PublicReply { body } => Some(ThreadKind::Reply { author: actor.to_owned(), text: body.clone() }),
+            Event::RequesterReply { body } => Some(ThreadKind::Answer { text: body.clone() }),
+            Event::StatusChanged { to, .. } => Some(ThreadKind::Status { status: to.as_str().to_owned() }),
+            _ => None,
+        }
+    }
+}
+
 fn validate_text(text: &str, max: usize, message: &'static str) -> Result<(), RuleError> {
     if text.trim().is_empty() || text.len() > max {
         return Err(RuleError::Invalid(message));
@@ -262,6 +297,44 @@ mod tests {
 
     fn status(from: Status, to: Status) -> Event {
         Event::StatusChanged { from, to, reason: None }
+    }
+
+    #[test]
+    fn commands_become_events_against_the_ticket_as_it_stands() {
+        let mut current = TicketState::replay([(&created(), 1)]).unwrap();
+        current.tier = 2;
+        let cases = [
+            (Command::Reply { body: "hi".into() }, Event::PublicReply { body: "hi".into() }),
+            (Command::Note { body: "n".into() }, Event::InternalNote { body: "n".into() }),
+            (Command::Assign { to: "bob".into() }, Event::Assigned { to: "bob".into() }),
+            (Command::Status { to: Status::Open, reason: None }, status(Status::New, Status::Open)),
+            (
+                Command::Escalate { tier: 3, reason: Some("disk".into()) },
+                Event::Escalated { from_tier: 2, to_tier: 3, reason: Some("disk".into()) },
+            ),
+        ];
+        for (command, event) in cases {
+            assert_eq!(command.decide(&current), event);
+        }
+    }
+
+    #[test]
+    fn the_requester_sees_replies_answers_and_statuses_only() {
+        let cases = [
+            (
+                Event::PublicReply { body: "b".into() },
+                Some(ThreadKind::Reply { author: "bob".into(), text: "b".into() }),
+            ),
+            (Event::RequesterReply { body: "a".into() }, Some(ThreadKind::Answer { text: "a".into() })),
+            (status(Status::New, Status::Open), Some(ThreadKind::Status { status: "open".into() })),
+            (Event::InternalNote { body: "secret".into() }, None),
+            (Event::Assigned { to: "bob".into() }, None),
+            (Event::Escalated { from_tier: 1, to_tier: 2, reason: None }, None),
+            (created(), None),
+        ];
+        for (event, seen) in cases {
+            assert_eq!(event.seen_by_requester("bob"), seen, "{event:?}");
+        }
     }
 
     #[test]
@@ -332,9 +405,36 @@ mod tests {
                 RuleError::Invalid("a reply or note must be 1 to 20000 bytes"),
             ),
             (Some(closed), Event::PublicReply { body: "hi".into() }, RuleError::Closed),
+            (
+                Some(new.clone()),
+                status(Status::Open, Status::Resolved),
+                RuleError::Stale("the status changed meanwhile; reload the ticket"),
+            ),
+            (
+                Some(new.clone()),
+                Event::Escalated { from_tier: 2, to_tier: 3, reason: None },
+                RuleError::Stale("the tier changed meanwhile; reload the ticket"),
+            ),
         ];
         for (state, event, expected) in cases {
             assert_eq!(TicketState::apply(state, &event, 2), Err(expected), "{event:?}");
+        }
+    }
+
+    #[test]
+    fn a_conflict_is_a_ticket_that_moved_on_and_the_rest_are_the_commands_fault() {
+        let cases = [
+            (RuleError::Stale("the status changed meanwhile; reload the ticket"), true),
+            (RuleError::SameStatus(Status::Resolved), true),
+            (RuleError::Closed, true),
+            (RuleError::Transition { from: Status::Open, to: Status::Closed }, false),
+            (RuleError::Tier { from: 1, to: 1 }, false),
+            (RuleError::Invalid("subject must be 1 to 200 characters"), false),
+            (RuleError::NotCreated, false),
+            (RuleError::AlreadyCreated, false),
+        ];
+        for (error, conflict) in cases {
+            assert_eq!(error.is_conflict(), conflict, "{error:?}");
         }
     }
 

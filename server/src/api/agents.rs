@@ -1,0 +1,78 @@
+//! Machines: the list, one with its latest snapshot, revoking, and the live view.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State as AxumState};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use lifeline_shared::wire::{WATCH_INTERVAL_MS, WATCH_MAX_SECS};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::broadcast;
+
+use super::AppState;
+use super::auth::Tech;
+use super::error::ApiError;
+use super::views::{AgentDetail, AgentRow};
+use crate::live::Live;
+use crate::service::agents;
+
+pub async fn list(AxumState(state): AxumState<AppState>, Tech(user): Tech) -> Result<Json<Vec<AgentRow>>, ApiError> {
+    let list = agents::list(&state.store, &user).await?;
+    Ok(Json(list.into_iter().map(|agent| AgentRow { connected: state.connected.contains(&agent.id), agent }).collect()))
+}
+
+pub async fn show(
+    AxumState(state): AxumState<AppState>,
+    Tech(user): Tech,
+    Path(id): Path<String>,
+) -> Result<Json<AgentDetail>, ApiError> {
+    let detail = agents::show(&state.store, &user, id.clone()).await?;
+    Ok(Json(AgentDetail::new(detail, state.connected.contains(&id))))
+}
+
+pub async fn revoke(
+    AxumState(state): AxumState<AppState>,
+    Tech(user): Tech,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    agents::revoke(&state.store, &user, &id).await?.carry_out(&state).await;
+    Ok(Json(json!({ "revoked": id })))
+}
+
+#[derive(Deserialize)]
+pub struct LiveQuery {
+    interval_ms: Option<u32>,
+}
+
+/// Server-Sent Events, one `sample` event per live sample, for as long as the client stays (at most
+/// [`WATCH_MAX_SECS`]; reconnecting starts a new watch).
+pub async fn live(
+    AxumState(state): AxumState<AppState>,
+    Tech(user): Tech,
+    Path(id): Path<String>,
+    query: Result<Query<LiveQuery>, QueryRejection>,
+) -> Result<Sse<impl futures_util::Stream<Item = Result<SseEvent, std::convert::Infallible>>>, ApiError> {
+    let Query(q) = query?;
+    let interval = q.interval_ms.unwrap_or(1000);
+    if !WATCH_INTERVAL_MS.contains(&interval) {
+        let (min, max) = (WATCH_INTERVAL_MS.start(), WATCH_INTERVAL_MS.end());
+        return Err(ApiError::bad_request(format!("interval_ms must be {min} to {max}")));
+    }
+    agents::get(&state.store, &user, id.clone()).await?;
+    let watcher = Live::watch(&state, &id, interval)
+        .map_err(|e| ApiError::new(axum::http::StatusCode::CONFLICT, e.to_string()))?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(WATCH_MAX_SECS);
+    let events = futures_util::stream::unfold(watcher, move |mut watcher| async move {
+        loop {
+            match tokio::time::timeout_at(deadline, watcher.samples.recv()).await {
+                Ok(Ok(json)) => return Some((Ok(SseEvent::default().event("sample").data(&*json)), watcher)),
+                // Fell behind: skip to the newest, which is what a live view wants.
+                Ok(Err(broadcast::error::RecvError::Lagged(_))) => continue,
+                Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => return None,
+            }
+        }
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}

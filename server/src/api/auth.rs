@@ -1,0 +1,70 @@
+//! Who is asking: a bearer token on every request but the login, which trades a name and password for one.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequestParts, State as AxumState};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::Deserialize;
+use serde_json::json;
+use tracing::{info, warn};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::service;
+use crate::store::auth::User;
+
+/// The authenticated technician behind a request.
+pub struct Tech(pub User);
+
+impl FromRequestParts<AppState> for Tech {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "missing bearer token"))?;
+        match service::auth::user_by_token(&state.store, token).await? {
+            Some(user) => Ok(Tech(user)),
+            None => {
+                warn!(path = %parts.uri.path(), "refused an unknown API token");
+                Err(ApiError::new(StatusCode::UNAUTHORIZED, "unknown API token"))
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LoginBody {
+    user: String,
+    password: String,
+}
+
+/// Name and password for a token that ends after a working day; one answer for an unknown name and a wrong password.
+pub async fn login(
+    AxumState(state): AxumState<AppState>,
+    body: Result<Json<LoginBody>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(LoginBody { user: name, password }) = body?;
+    if name.is_empty() || name.len() > 64 || password.len() > 1024 {
+        return Err(ApiError::bad_request("user must be 1 to 64 bytes, password at most 1024"));
+    }
+    match service::auth::login(&state.store, name.clone(), password).await? {
+        Some(session) => {
+            info!(user = %session.user.name, "login");
+            Ok(Json(json!({ "token": session.token, "user": session.user, "expires_at": session.expires_at })))
+        }
+        None => {
+            warn!(user = %name, "login refused");
+            Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong user name or password"))
+        }
+    }
+}
+
+pub async fn me(Tech(user): Tech) -> Json<User> {
+    Json(user)
+}

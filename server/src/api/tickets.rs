@@ -1,0 +1,125 @@
+//! Tickets: the list, one with its findings, snapshot and log, a technician's actions, a fresh snapshot, and the
+//! before/after of two snapshots.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State as AxumState};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use super::auth::Tech;
+use super::error::ApiError;
+use super::views::{DiffView, TicketDetail};
+use crate::desk::tickets::{Command, Status};
+use crate::service::tickets;
+use crate::store::tickets::{ListedTicket, Ticket};
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    status: Option<String>,
+}
+
+pub async fn list(
+    AxumState(state): AxumState<AppState>,
+    Tech(user): Tech,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Vec<ListedTicket>>, ApiError> {
+    let Query(q) = query?;
+    let status = q.status.as_deref().map(parse_status).transpose()?;
+    Ok(Json(tickets::list(&state.store, &user, status).await?))
+}
+
+pub async fn show(
+    AxumState(state): AxumState<AppState>,
+    Tech(user): Tech,
+    Path(number): Path<String>,
+) -> Result<Json<TicketDetail>, ApiError> {
+    let number = parse_number(&number)?;
+    Ok(Json(tickets::show(&state.store, &user, number).await?.into()))
+}
+
+/// What a technician sends to act on a ticket, as JSON.
+#[derive(Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    Reply { body: String },
+    Note { body: String },
+    Assign { to: String },
+    Status { status: String, reason: Option<String> },
+    Escalate { tier: u8, reason: Option<String> },
+}
+
+impl TryFrom<Action> for Command {
+    type Error = ApiError;
+
+    fn try_from(action: Action) -> Result<Command, ApiError> {
+        Ok(match action {
+            Action::Reply { body } => Command::Reply { body },
+            Action::Note { body } => Command::Note { body },
+            Action::Assign { to } => Command::Assign { to },
+            Action::Status { status, reason } => Command::Status { to: parse_status(&status)?, reason },
+            Action::Escalate { tier, reason } => Command::Escalate { tier, reason },
+        })
+    }
+}
+
+pub async fn act(
+    AxumState(state): AxumState<AppState>,
+    Tech(user): Tech,
+    Path(number): Path<String>,
+    body: Result<Json<Action>, JsonRejection>,
+) -> Result<Json<Ticket>, ApiError> {
+    let number = parse_number(&number)?;
+    let Json(action) = body?;
+    let (ticket, effects) = tickets::act(&state.store, &user, number, action.try_into()?).await?;
+    effects.carry_out(&state).await;
+    Ok(Json(ticket))
+}
+
+/// Asks the ticket's agent for a fresh snapshot; it is attached to the ticket when it arrives.
+pub async fn refresh(
+    AxumState(state): AxumState<AppState>,
+    Tech(user): Tech,
+    Path(number): Path<String>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let number = parse_number(&number)?;
+    let (agent_id, effects) = tickets::refresh(&state.store, &user, number).await?;
+    if !effects.carry_out(&state).await.is_empty() {
+        return Err(ApiError::new(StatusCode::CONFLICT, format!("agent {agent_id} is not connected")));
+    }
+    Ok((StatusCode::ACCEPTED, Json(json!({ "ticket": number, "agent_id": agent_id, "requested": true }))))
+}
+
+#[derive(Deserialize)]
+pub struct DiffQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// What changed between two snapshots on a ticket: by default its first and its latest.
+pub async fn diff(
+    AxumState(state): AxumState<AppState>,
+    Tech(user): Tech,
+    Path(number): Path<String>,
+    query: Result<Query<DiffQuery>, QueryRejection>,
+) -> Result<Json<DiffView>, ApiError> {
+    let number = parse_number(&number)?;
+    let Query(q) = query?;
+    Ok(Json(tickets::diff(&state.store, &user, number, q.from, q.to).await?.into()))
+}
+
+fn parse_status(s: &str) -> Result<Status, ApiError> {
+    Status::parse(s).ok_or_else(|| {
+        let names: Vec<_> = Status::ALL.iter().map(|s| s.as_str()).collect();
+        ApiError::bad_request(format!("unknown status {s:?}; one of {}", names.join(", ")))
+    })
+}
+
+fn parse_number(s: &str) -> Result<i64, ApiError> {
+    s.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| ApiError::bad_request(format!("ticket number must be a positive integer, got {s:?}")))
+}

@@ -1,0 +1,130 @@
+//! Who may do what: the roles, and one table of the acts each may do, which every adapter asks through [`require`]
+//! (the API, the console and the CLI alike), so no route carries a rule of its own.
+
+use serde::Serialize;
+
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Tier1,
+    Tier2,
+    Tier3,
+    Admin,
+    /// Reads everything, including the audit log, and changes nothing.
+    Auditor,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [Role::Tier1, Role::Tier2, Role::Tier3, Role::Admin, Role::Auditor];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Tier1 => "tier1",
+            Role::Tier2 => "tier2",
+            Role::Tier3 => "tier3",
+            Role::Admin => "admin",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    /// The support tier this role works at: what it may escalate to and which check classes it may run.
+    pub fn tier(self) -> u8 {
+        match self {
+            Role::Tier1 => 1,
+            Role::Tier2 => 2,
+            Role::Tier3 | Role::Admin => 3,
+            Role::Auditor => 0,
+        }
+    }
+
+    /// Accepts the stored form and the CLI's `1`, `2`, `3`, `admin`, `auditor`.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "1" | "tier1" => Some(Role::Tier1),
+            "2" | "tier2" => Some(Role::Tier2),
+            "3" | "tier3" => Some(Role::Tier3),
+            "admin" => Some(Role::Admin),
+            "auditor" => Some(Role::Auditor),
+            _ => None,
+        }
+    }
+}
+
+/// What a signed-in person asks to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    /// Tickets, machines, snapshots, the catalog, check runs, live views and figures.
+    Read,
+    /// Reply, note, assign, change status, escalate, ask a machine for a fresh snapshot.
+    WorkTickets,
+    /// Ask for an approved check; the check's own class then needs the tier [`Role::tier`] gives.
+    RunChecks,
+    RevokeAgents,
+    ReadAudit,
+}
+
+use Role::*;
+
+/// The whole policy: the roles that may do each act, and what the others are told. A `match`, so a new act cannot
+/// be added without its row.
+fn rule(act: Act) -> (&'static [Role], &'static str) {
+    match act {
+        Act::Read => (&[Tier1, Tier2, Tier3, Admin, Auditor], "may not read"),
+        Act::WorkTickets => (&[Tier1, Tier2, Tier3, Admin], "auditors may read but not change tickets"),
+        Act::RunChecks => (&[Tier1, Tier2, Tier3, Admin], "auditors may read but not run checks"),
+        Act::RevokeAgents => (&[Admin], "only an admin may revoke agents"),
+        Act::ReadAudit => (&[Admin, Auditor], "only admins and auditors may read the audit log"),
+    }
+}
+
+/// A refusal, with the sentence that tells the person why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Denied(pub String);
+
+pub fn permits(role: Role, act: Act) -> bool {
+    rule(act).0.contains(&role)
+}
+
+pub fn require(role: Role, act: Act) -> Result<(), Denied> {
+    let (roles, why) = rule(act);
+    if roles.contains(&role) { Ok(()) } else { Err(Denied(why.to_owned())) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_as_a_table() {
+        // Rows: Read, WorkTickets, RunChecks, RevokeAgents, ReadAudit; columns: tier 1, 2, 3, admin, auditor.
+        let expected = [
+            (Act::Read, [true, true, true, true, true]),
+            (Act::WorkTickets, [true, true, true, true, false]),
+            (Act::RunChecks, [true, true, true, true, false]),
+            (Act::RevokeAgents, [false, false, false, true, false]),
+            (Act::ReadAudit, [false, false, false, true, true]),
+        ];
+        for (act, allowed) in expected {
+            for (role, allowed) in Role::ALL.into_iter().zip(allowed) {
+                assert_eq!(permits(role, act), allowed, "{role:?} {act:?}");
+                assert_eq!(require(role, act).is_ok(), allowed, "{role:?} {act:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_refusal_says_why() {
+        assert_eq!(require(Auditor, Act::WorkTickets), Err(Denied("auditors may read but not change tickets".into())));
+        assert_eq!(require(Tier3, Act::RevokeAgents), Err(Denied("only an admin may revoke agents".into())));
+    }
+
+    #[test]
+    fn roles_parse_from_the_stored_and_the_cli_forms() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::parse("2"), Some(Tier2));
+        assert_eq!(Role::parse("root"), None);
+    }
+}

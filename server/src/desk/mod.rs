@@ -1,0 +1,10 @@
+//! The help desk's rules, with no IO, no SQL and no HTTP: what the store, the collector, the API and the CLI all
+//! obey, each tested as tables here.
+//!
+//! - [`tickets`]: events, the fold that makes a ticket of them, and what its requester may see.
+//! - [`access`]: roles, and the one table of which role may do what.
+//! - [`checks`]: a check run's states and what an agent's report makes of them.
+
+pub mod access;
+pub mod checks;
+pub mod tickets;
