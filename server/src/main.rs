@@ -366,8 +366,8 @@ fn execute(command: Command) -> Result<()> {
             let state = lifeline_server::prepare(load(&local, Overrides::default())?)?;
             let password = auth::random_secret(15);
             let (user, token) = runtime()?.block_on(state.store.write(move |c| {
-                let user = auth::add_user(c, &name, role, &password, now_ms())?;
-                let token = auth::issue_api_token(c, &user, now_ms(), None)?;
+                let user = c.add_user(&name, role, &password, now_ms())?;
+                let token = c.issue_api_token(&user, now_ms(), None)?;
                 Ok((user, (password, token)))
             }))?;
             println!("created {} ({})", user.name, user.role.as_str());
@@ -391,7 +391,7 @@ fn execute(command: Command) -> Result<()> {
             let state = lifeline_server::prepare(config)?;
             let token = runtime()?.block_on(state.store.write(move |c| {
                 let now = now_ms();
-                auth::create_enrollment_token(c, now, now + lifetime, uses, &label)
+                c.create_enrollment_token(now, now + lifetime, uses, &label)
             }))?;
             let text =
                 EnrollToken { server, ca_fingerprint: state.pki.ca_fingerprint(), secret: token.secret }.encode();
@@ -417,7 +417,7 @@ fn execute(command: Command) -> Result<()> {
             }
             // The file first: a path that cannot be written leaves no agents without keys behind.
             write_private(&out, bundle.as_bytes()).with_context(|| format!("writing {}", out.display()))?;
-            runtime()?.block_on(state.store.write(move |c| agents::insert_simulated(c, &rows, now_ms())))?;
+            runtime()?.block_on(state.store.write(move |c| c.insert_simulated_agents(&rows, now_ms())))?;
             println!(
                 "enrolled {count} simulated agents in {:.1} s; identities in {}",
                 started.elapsed().as_secs_f64(),
@@ -467,7 +467,7 @@ fn execute(command: Command) -> Result<()> {
             let role = parse_role(&tier)?;
             let state = lifeline_server::prepare(load(&local, Overrides::default())?)?;
             let who = name.clone();
-            let old = runtime()?.block_on(state.store.write(move |c| auth::set_role(c, &who, role, now_ms())))?;
+            let old = runtime()?.block_on(state.store.write(move |c| c.set_role(&who, role, now_ms())))?;
             println!("{name}: {} -> {}", old.as_str(), role.as_str());
             Ok(())
         }

@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use lifeline_shared::token::EnrollToken;
 
 use crate::config::Config;
-use crate::store::{agents, auth, now_ms};
+use crate::store::{auth, now_ms};
 
 const TECH: &str = "tech";
 
@@ -34,15 +34,15 @@ pub async fn run(data_dir: PathBuf, port: u16) -> Result<()> {
         .store
         .write(|c| {
             let now = now_ms();
-            let (user, password) = match auth::user_by_name(c, TECH)? {
+            let (user, password) = match c.user_by_name(TECH)? {
                 Some(user) => (user, None),
                 None => {
                     let password = auth::random_secret(15);
-                    (auth::add_user(c, TECH, crate::desk::access::Role::Admin, &password, now)?, Some(password))
+                    (c.add_user(TECH, crate::desk::access::Role::Admin, &password, now)?, Some(password))
                 }
             };
-            let api_token = auth::issue_api_token(c, &user, now, None)?;
-            let token = auth::create_enrollment_token(c, now, now + 10 * 60_000, 1, "quickstart")?;
+            let api_token = c.issue_api_token(&user, now, None)?;
+            let token = c.create_enrollment_token(now, now + 10 * 60_000, 1, "quickstart")?;
             Ok((password, api_token, token.secret))
         })
         .await?;
@@ -94,7 +94,7 @@ pub async fn run(data_dir: PathBuf, port: u16) -> Result<()> {
         absolute(&socket).display(),
         absolute(&state.config.data_dir).display()
     );
-    let newest = state.store.read(agents::list).await?.into_iter().max_by_key(|a| a.enrolled_at);
+    let newest = state.store.read(|c| c.agents()).await?.into_iter().max_by_key(|a| a.enrolled_at);
     let agent_id = newest.map_or_else(|| "AGENT".to_owned(), |a| a.id);
     lifeline_net::tls::write_private(&env_file, exports.as_bytes())?;
     let bin = agent_bin.parent().unwrap_or(Path::new(".")).display().to_string();

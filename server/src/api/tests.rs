@@ -12,7 +12,7 @@ use crate::State;
 use crate::config::Config;
 use crate::desk::access::Role;
 use crate::desk::tickets::{Channel, Event};
-use crate::store::{HeldByAnotherWriter, auth, now_ms, tickets as ticket_store};
+use crate::store::{HeldByAnotherWriter, now_ms};
 
 struct Desk {
     _dir: tempfile::TempDir,
@@ -33,8 +33,8 @@ impl Desk {
         self.state
             .store
             .write(move |c| {
-                let user = auth::add_user(c, &name, role, "a long enough password", now_ms())?;
-                auth::issue_api_token(c, &user, now_ms(), None)
+                let user = c.add_user(&name, role, "a long enough password", now_ms())?;
+                c.issue_api_token(&user, now_ms(), None)
             })
             .await
             .unwrap()
@@ -50,7 +50,7 @@ impl Desk {
             agent_id: None,
             category: None,
         };
-        let opened = self.state.store.write(move |c| ticket_store::open(c, None, "bob", &[created], now_ms())).await;
+        let opened = self.state.store.write(move |c| c.open_ticket(None, "bob", &[created], now_ms())).await;
         opened.unwrap().0
     }
 

@@ -111,13 +111,13 @@ mod tests {
     use super::{answer, failed};
     use crate::State;
     use crate::config::Config;
-    use crate::store::{StoreError, agents, now_ms};
+    use crate::store::{StoreError, now_ms};
 
     async fn server_with_agent(dir: &tempfile::TempDir) -> Arc<State> {
         let config = Config { data_dir: dir.path().join("data"), ..Config::default() };
         let state = Arc::new(crate::prepare(config).unwrap());
         let agent = [("ag-1".to_owned(), "fp-1".to_owned())];
-        state.store.write(move |c| agents::insert_simulated(c, &agent, now_ms())).await.unwrap();
+        state.store.write(move |c| c.insert_simulated_agents(&agent, now_ms())).await.unwrap();
         state
     }
 
@@ -173,7 +173,7 @@ mod tests {
         assert_eq!(first, Response::HelpAccepted { ticket: 1, request_id: [1; 16] });
         let second = answer(&state, "ag-1", help(2, "screen")).await.unwrap();
         assert!(matches!(second, Response::HelpAccepted { ticket: 2, .. }), "{second:?}");
-        let count = state.store.read(|c| agents::snapshot_count(c, "ag-1")).await.unwrap();
+        let count = state.store.read(|c| c.snapshot_count("ag-1")).await.unwrap();
         assert_eq!(count, 3, "one routine snapshot and one per help request");
     }
 

@@ -11,7 +11,7 @@ use super::{Effects, Error};
 use crate::desk::access::{Act, require};
 use crate::pki::Pki;
 use crate::store::agents::{self, Agent, SnapshotRow};
-use crate::store::auth::{self, User};
+use crate::store::auth::User;
 use crate::store::{Store, StoreError, now_ms};
 
 /// A snapshot as it is stored: made storable, its findings judged once, and its row encoded before the writer
@@ -32,30 +32,30 @@ pub fn judge(snapshot: Snapshot) -> Result<Judged, StoreError> {
 pub async fn ingest(store: &Store, agent_id: &str, snapshot: Snapshot) -> Result<(), StoreError> {
     let judged = judge(snapshot)?;
     let agent = agent_id.to_owned();
-    store.write(move |c| agents::insert_snapshot(c, &agent, &judged.row, now_ms())).await?;
+    store.write(move |c| c.insert_snapshot(&agent, &judged.row, now_ms())).await?;
     Ok(())
 }
 
 /// The connection's own bookkeeping: when the agent was last heard, and what it runs (given on hello).
 pub async fn seen(store: &Store, agent_id: &str, hello: Option<(String, String)>) -> Result<(), StoreError> {
     let id = agent_id.to_owned();
-    store.write(move |c| agents::seen(c, &id, hello.as_ref().map(|(v, os)| (v.as_str(), os.as_str())), now_ms())).await
+    store.write(move |c| c.agent_seen(&id, hello.as_ref().map(|(v, os)| (v.as_str(), os.as_str())), now_ms())).await
 }
 
 /// The agent behind a certificate's fingerprint, revoked or not.
 pub async fn by_fingerprint(store: &Store, fingerprint: String) -> Result<Option<Agent>, StoreError> {
-    store.read(move |c| agents::by_fingerprint(c, &fingerprint)).await
+    store.read(move |c| c.agent_by_fingerprint(&fingerprint)).await
 }
 
 pub async fn list(store: &Store, user: &User) -> Result<Vec<Agent>, Error> {
     require(user.role, Act::Read)?;
-    Ok(store.read(agents::list).await?)
+    Ok(store.read(|c| c.agents()).await?)
 }
 
 /// One machine, revoked or not.
 pub async fn get(store: &Store, user: &User, id: String) -> Result<Agent, Error> {
     require(user.role, Act::Read)?;
-    Ok(store.read(move |c| agents::by_id(c, &id)?.ok_or_else(|| StoreError::NotFound(format!("agent {id}")))).await?)
+    Ok(store.read(move |c| c.agent(&id)?.ok_or_else(|| StoreError::NotFound(format!("agent {id}")))).await?)
 }
 
 /// A machine with its latest snapshot, so a technician sees it without waiting for a ticket.
@@ -71,10 +71,10 @@ pub async fn show(store: &Store, user: &User, id: String) -> Result<Detail, Erro
     require(user.role, Act::Read)?;
     let (agent, snapshot_count, snapshot) = store
         .read(move |c| {
-            let agent = agents::by_id(c, &id)?.ok_or_else(|| StoreError::NotFound(format!("agent {id}")))?;
-            let latest = agents::latest_snapshot_id(c, &id)?;
-            let snapshot = latest.map(|snap| agents::snapshot(c, &id, &snap)).transpose()?;
-            Ok((agent, agents::snapshot_count(c, &id)?, snapshot))
+            let agent = c.agent(&id)?.ok_or_else(|| StoreError::NotFound(format!("agent {id}")))?;
+            let latest = c.latest_snapshot_id(&id)?;
+            let snapshot = latest.map(|snap| c.snapshot(&id, &snap)).transpose()?;
+            Ok((agent, c.snapshot_count(&id)?, snapshot))
         })
         .await?;
     // Routine snapshots keep only the number of their findings; the latest one's are judged again here.
@@ -86,7 +86,7 @@ pub async fn show(store: &Store, user: &User, id: String) -> Result<Detail, Erro
 pub async fn revoke(store: &Store, user: &User, id: &str) -> Result<Effects, Error> {
     require(user.role, Act::RevokeAgents)?;
     let (agent, by) = (id.to_owned(), user.name.clone());
-    store.write(move |c| agents::revoke(c, &agent, &by, now_ms())).await?;
+    store.write(move |c| c.revoke_agent(&agent, &by, now_ms())).await?;
     info!(agent_id = %id, by = %user.name, "revoked agent");
     Ok(Effects {
         disconnect: vec![(id.to_owned(), close::REVOKED, b"this agent has been revoked")],
@@ -110,7 +110,7 @@ pub async fn enroll(
     store
         .write(move |c| {
             let now = now_ms();
-            let token_id = auth::spend_enrollment_token(c, &req.token_secret, now)?;
+            let token_id = c.spend_enrollment_token(&req.token_secret, now)?;
             let new = agents::NewAgent {
                 id: &id,
                 cert_fingerprint: &fp,
@@ -119,7 +119,7 @@ pub async fn enroll(
                 agent_version: &req.agent_version,
                 token_id: &token_id,
             };
-            agents::insert(c, &new, now)
+            c.insert_agent(&new, now)
         })
         .await?;
     info!(%agent_id, "enrolled agent");
@@ -136,7 +136,7 @@ pub async fn renew(
     let cert = pki.renew_agent(leaf, agent_id)?;
     let (id, presented, renewed) =
         (agent_id.to_owned(), hex::encode(fingerprint(leaf)), hex::encode(fingerprint(&cert)));
-    store.write(move |c| agents::renew(c, &id, &presented, &renewed, now_ms())).await?;
+    store.write(move |c| c.renew_agent(&id, &presented, &renewed, now_ms())).await?;
     Ok(cert.to_vec())
 }
 

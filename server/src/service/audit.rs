@@ -8,12 +8,12 @@ use crate::store::{Store, audit};
 /// Entries after `after`, oldest first, at most `limit`.
 pub async fn entries(store: &Store, user: &User, after: i64, limit: i64) -> Result<Vec<audit::Entry>, Error> {
     require(user.role, Act::ReadAudit)?;
-    Ok(store.read(move |c| audit::list(c, after, limit)).await?)
+    Ok(store.read(move |c| c.audit_entries(after, limit)).await?)
 }
 
 pub async fn verify(store: &Store, user: &User) -> Result<audit::Verdict, Error> {
     require(user.role, Act::ReadAudit)?;
-    let verdict = store.read(audit::verify_stored).await?;
+    let verdict = store.read(|c| c.verify_audit()).await?;
     if let Some(broken) = &verdict.broken {
         tracing::warn!(seq = broken.seq, reason = %broken.reason, "audit chain is broken");
     }

@@ -15,7 +15,7 @@ pub struct Session {
 /// timing tells which accounts exist; both are audited.
 pub async fn login(store: &Store, name: String, password: String) -> Result<Option<Session>, StoreError> {
     let lookup = name.clone();
-    let account = store.read(move |c| auth::password_hash(c, &lookup)).await?;
+    let account = store.read(move |c| c.password_hash(&lookup)).await?;
     let user = tokio::task::spawn_blocking(move || match account {
         Some((user, hash)) => auth::password_matches(&password, &hash).then_some(user),
         None => {
@@ -27,11 +27,11 @@ pub async fn login(store: &Store, name: String, password: String) -> Result<Opti
     .map_err(|e| StoreError::Internal(format!("the password check failed: {e}")))?;
     let now = now_ms();
     let checked = user.clone();
-    let token = store.write(move |c| auth::record_login(c, &name, checked.as_ref(), now)).await?;
+    let token = store.write(move |c| c.record_login(&name, checked.as_ref(), now)).await?;
     Ok(token.zip(user).map(|(token, user)| Session { token, user, expires_at: now + auth::LOGIN_TOKEN_MS }))
 }
 
 /// The person a bearer token belongs to, if it is known and has not ended.
 pub async fn user_by_token(store: &Store, token: String) -> Result<Option<User>, StoreError> {
-    store.read(move |c| auth::user_by_api_token(c, &token, now_ms())).await
+    store.read(move |c| c.user_by_api_token(&token, now_ms())).await
 }

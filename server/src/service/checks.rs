@@ -13,8 +13,8 @@ use crate::desk::access::{Act, Denied, require};
 use crate::desk::checks::RunState;
 use crate::desk::tickets::{Event, Status};
 use crate::store::auth::User;
-use crate::store::checks::{self as runs, NewRun, Run};
-use crate::store::{Store, StoreError, agents, audit, now_ms, tickets as ticket_store};
+use crate::store::checks::{NewRun, Run};
+use crate::store::{Store, StoreError, now_ms};
 
 /// How long a check may wait for an offline agent unless the technician says otherwise, and the most they may say.
 pub const DEFAULT_EXPIRY_MINUTES: u32 = 60;
@@ -40,12 +40,12 @@ pub async fn request(store: &Store, user: &User, ask: Ask) -> Result<(Run, Effec
                 .write(move |c| {
                     let now = now_ms();
                     let new = NewRun { agent_id: &agent_id, ticket, technician: &tech, check: &check, expires_at };
-                    let id = runs::insert(c, &new, now)?;
+                    let id = c.insert_run(&new, now)?;
                     let detail = json!({
                         "run": id, "agent": agent_id, "ticket": ticket, "check": check.describe(), "role": role,
                     });
-                    audit::append(c, &tech, "check.requested", &detail, now)?;
-                    runs::get(c, id)
+                    c.audit(&tech, "check.requested", &detail, now)?;
+                    c.run(id)
                 })
                 .await?;
             info!(run = run.id, agent_id = %run.agent_id, by = %user.name, check = %run.description, "check requested");
@@ -61,7 +61,7 @@ pub async fn request(store: &Store, user: &User, ask: Ask) -> Result<(Run, Effec
         "role": user.role.as_str(), "reason": refusal.to_string(),
     });
     let actor = user.name.clone();
-    store.write(move |c| audit::append(c, &actor, "check.refused", &detail, now_ms())).await?;
+    store.write(move |c| c.audit(&actor, "check.refused", &detail, now_ms())).await?;
     Err(refusal)
 }
 
@@ -86,13 +86,12 @@ async fn gate(store: &Store, user: &User, ask: &Ask) -> Result<Check, Error> {
     let (agent_id, ticket) = (ask.agent_id.clone(), ask.ticket);
     store
         .read(move |c| {
-            let agent =
-                agents::by_id(c, &agent_id)?.ok_or_else(|| StoreError::NotFound(format!("agent {agent_id}")))?;
+            let agent = c.agent(&agent_id)?.ok_or_else(|| StoreError::NotFound(format!("agent {agent_id}")))?;
             if agent.revoked_at.is_some() {
                 return Err(StoreError::Refused(format!("agent {agent_id} is revoked")));
             }
             if let Some(number) = ticket {
-                let t = ticket_store::get(c, number)?.state;
+                let t = c.ticket(number)?.state;
                 if t.agent_id.as_deref() != Some(agent_id.as_str()) {
                     return Err(StoreError::Refused(format!("ticket {number} is not about agent {agent_id}")));
                 }
@@ -121,7 +120,7 @@ pub fn to_wire(run: &Run) -> CheckRequest {
 pub async fn pending(store: &Store, agent_id: &str) -> Result<Effects, StoreError> {
     let id = agent_id.to_owned();
     let mut send = Vec::new();
-    for run in store.read(move |c| runs::pending(c, &id)).await? {
+    for run in store.read(move |c| c.pending_runs(&id)).await? {
         if run.state == RunState::Queued && run.expires_at <= now_ms() {
             let reason = "the agent did not connect before the request expired";
             if let Err(e) = finish(store, agent_id, run.id, RunState::Expired, reason.into(), None).await {
@@ -148,7 +147,7 @@ pub async fn finish(
     let outcome = store
         .write(move |c| {
             let now = now_ms();
-            let Some(run) = runs::finish(c, run_id, &agent, end, &result, elapsed, now)? else {
+            let Some(run) = c.finish_run(run_id, &agent, end, &result, elapsed, now)? else {
                 return Ok(None);
             };
             let action = match end {
@@ -161,7 +160,7 @@ pub async fn finish(
                 "state": end.as_str(), "elapsed_ms": run.elapsed_ms,
                 "result_sha256": hex::encode(Sha256::digest(result.as_bytes())),
             });
-            audit::append(c, &agent, action, &detail, now)?;
+            c.audit(&agent, action, &detail, now)?;
             if let Some(number) = run.ticket {
                 let event = Event::CheckRun {
                     run: run.id,
@@ -171,7 +170,7 @@ pub async fn finish(
                     result,
                 };
                 // A ticket closed meanwhile takes no more events; the run and the audit entry still hold the result.
-                match ticket_store::append(c, number, &run.technician, &event, now) {
+                match c.append_event(number, &run.technician, &event, now) {
                     Err(StoreError::Conflict(why)) => warn!(run = run.id, ticket = number, %why, "result not attached"),
                     other => drop(other?),
                 }
@@ -195,10 +194,10 @@ pub async fn report(store: &Store, agent_id: &str, report: CheckReport) -> Resul
 
 /// Marks a run sent as it goes to its agent; false when it ended meanwhile, so it is not sent.
 pub async fn mark_sent(store: &Store, id: i64) -> Result<bool, StoreError> {
-    store.write(move |c| runs::mark_sent(c, id, now_ms())).await
+    store.write(move |c| c.mark_run_sent(id, now_ms())).await
 }
 
 pub async fn get(store: &Store, user: &User, id: i64) -> Result<Run, Error> {
     require(user.role, Act::Read)?;
-    Ok(store.read(move |c| runs::get(c, id)).await?)
+    Ok(store.read(move |c| c.run(id)).await?)
 }

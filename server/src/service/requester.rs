@@ -7,7 +7,7 @@ use tracing::{debug, info, warn};
 
 use super::Effects;
 use crate::desk::tickets::{Event, Status};
-use crate::store::{Store, StoreError, now_ms, tickets as ticket_store};
+use crate::store::{Store, StoreError, Tx, now_ms};
 use crate::{ControlTx, State};
 
 /// Applies a requester's action on their own ticket. An answer on a resolved or pending ticket reopens it; "solved"
@@ -17,24 +17,24 @@ pub async fn act(store: &Store, agent_id: &str, action: UserTicketAction) -> Res
     let agent = agent_id.to_owned();
     let changed = store
         .write(move |c| {
-            let current = ticket_store::get(c, number)?.state;
+            let current = c.ticket(number)?.state;
             if current.agent_id.as_deref() != Some(agent.as_str()) || current.requester != action.user {
                 return Err(StoreError::Refused(format!(
                     "ticket {number} is not {}'s ticket on this machine",
                     action.user
                 )));
             }
-            if !ticket_store::first_requester_action(c, &agent, &hex::encode(action.id), number, now_ms())? {
+            if !c.first_requester_action(&agent, &hex::encode(action.id), number, now_ms())? {
                 return Ok(false);
             }
             let actor = action.user.as_str();
-            let change_status = |c: &rusqlite::Connection, from: Status, to: Status, reason: &str| {
+            let change_status = |c: &Tx<'_>, from: Status, to: Status, reason: &str| {
                 let event = Event::StatusChanged { from, to, reason: Some(reason.to_owned()) };
-                ticket_store::append(c, number, actor, &event, now_ms())
+                c.append_event(number, actor, &event, now_ms())
             };
             match action.action {
                 UserAction::Reply { text } => {
-                    ticket_store::append(c, number, actor, &Event::RequesterReply { body: text }, now_ms())?;
+                    c.append_event(number, actor, &Event::RequesterReply { body: text }, now_ms())?;
                     if matches!(current.status, Status::Resolved | Status::PendingUser) {
                         change_status(c, current.status, Status::Open, "the requester answered")?;
                     }
@@ -65,7 +65,7 @@ pub async fn self_help(store: &Store, agent_id: &str, report: SelfHelpReport) ->
     }
     let solved = report.solved;
     let agent = agent_id.to_owned();
-    store.write(move |c| ticket_store::record_self_help(c, &agent, &report)).await?;
+    store.write(move |c| c.record_self_help(&agent, &report)).await?;
     info!(solved, "self-help advice was shown");
     Ok(())
 }
@@ -73,7 +73,7 @@ pub async fn self_help(store: &Store, agent_id: &str, report: SelfHelpReport) ->
 /// Sends the ticket's public thread to its requester's agent, if it is connected; one that is not gets every open
 /// thread when it comes back ([`sync`]).
 pub async fn push(state: &State, number: i64) {
-    match state.store.read(move |c| ticket_store::requester_thread(c, number)).await {
+    match state.store.read(move |c| c.requester_thread(number)).await {
         Ok(Some((agent_id, thread))) => {
             if !state.connected.send(&agent_id, ServerControl::TicketChanged(thread)) {
                 debug!(ticket = number, agent_id, "requester's agent offline; it gets the thread on reconnect");
@@ -88,7 +88,7 @@ pub async fn push(state: &State, number: i64) {
 /// through that session's own control queue, waiting for room rather than dropping any.
 pub async fn sync(state: std::sync::Arc<State>, agent_id: String, control: ControlTx) {
     let agent = agent_id.clone();
-    match state.store.read(move |c| ticket_store::threads_for_agent(c, &agent, now_ms())).await {
+    match state.store.read(move |c| c.threads_for_agent(&agent, now_ms())).await {
         Ok(threads) => {
             for thread in threads {
                 if control.send(Box::new(ServerControl::TicketChanged(thread))).await.is_err() {

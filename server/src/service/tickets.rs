@@ -11,7 +11,7 @@ use crate::desk::access::{Act, require};
 use crate::desk::tickets::{Channel, Command, Event, Status};
 use crate::store::auth::User;
 use crate::store::tickets::{ListedTicket, LoggedEvent, Ticket};
-use crate::store::{Store, StoreError, agents, auth, now_ms, tickets as ticket_store};
+use crate::store::{Store, StoreError, now_ms};
 
 /// A person asked for help from their own machine: the ticket opens with the snapshot and its findings. A replay of
 /// the same request (a lost acknowledgement) finds the ticket it opened; `created` says which.
@@ -24,7 +24,7 @@ pub async fn open_help(store: &Store, agent_id: &str, help: HelpRequest) -> Resu
     let (number, created) = store
         .write(move |c| {
             let now = now_ms();
-            let snapshot_id = agents::insert_snapshot(c, &agent, &judged.row, now)?;
+            let snapshot_id = c.insert_snapshot(&agent, &judged.row, now)?;
             let events = [
                 Event::Created {
                     subject: help.subject,
@@ -36,7 +36,7 @@ pub async fn open_help(store: &Store, agent_id: &str, help: HelpRequest) -> Resu
                 },
                 Event::SnapshotAttached { agent_id: agent.clone(), snapshot_id, findings: judged.findings },
             ];
-            ticket_store::open(c, Some((&agent, &hex::encode(help.id))), &help.user, &events, now)
+            c.open_ticket(Some((&agent, &hex::encode(help.id))), &help.user, &events, now)
         })
         .await?;
     if created {
@@ -54,7 +54,7 @@ pub async fn attach_snapshot(store: &Store, agent_id: &str, ticket: u64, snap: S
     let agent = agent_id.to_owned();
     store
         .write(move |c| {
-            let state = match ticket_store::get(c, number) {
+            let state = match c.ticket(number) {
                 Err(StoreError::NotFound(_)) => return Err(StoreError::Refused(format!("no ticket {ticket}"))),
                 found => found?.state,
             };
@@ -62,13 +62,14 @@ pub async fn attach_snapshot(store: &Store, agent_id: &str, ticket: u64, snap: S
                 return Err(StoreError::Refused(format!("ticket {ticket} is not about this agent")));
             }
             let now = now_ms();
-            let snapshot_id = agents::insert_snapshot(c, &agent, &judged.row, now)?;
-            let attached = ticket_store::events(c, number)?
+            let snapshot_id = c.insert_snapshot(&agent, &judged.row, now)?;
+            let attached = c
+                .ticket_events(number)?
                 .iter()
                 .any(|e| matches!(&e.event, Event::SnapshotAttached { snapshot_id: s, .. } if *s == snapshot_id));
             if !attached {
                 let event = Event::SnapshotAttached { agent_id: agent.clone(), snapshot_id, findings: judged.findings };
-                ticket_store::append(c, number, &agent, &event, now)?;
+                c.append_event(number, &agent, &event, now)?;
             }
             Ok(())
         })
@@ -83,13 +84,13 @@ pub async fn act(store: &Store, user: &User, number: i64, command: Command) -> R
     let ticket = store
         .write(move |c| {
             if let Command::Assign { to } = &command
-                && auth::user_by_name(c, to)?.is_none()
+                && c.user_by_name(to)?.is_none()
             {
                 return Err(StoreError::Refused(format!("no user named {to:?}")));
             }
-            let event = command.decide(&ticket_store::get(c, number)?.state);
+            let event = command.decide(&c.ticket(number)?.state);
             let public = event.seen_by_requester(&actor).is_some();
-            Ok((ticket_store::append(c, number, &actor, &event, now_ms())?, public))
+            Ok((c.append_event(number, &actor, &event, now_ms())?, public))
         })
         .await;
     let (ticket, public) = ticket?;
@@ -101,7 +102,7 @@ pub async fn act(store: &Store, user: &User, number: i64, command: Command) -> R
 /// arrives even across a dropped connection). Returns the machine's agent.
 pub async fn refresh(store: &Store, user: &User, number: i64) -> Result<(String, Effects), Error> {
     require(user.role, Act::WorkTickets)?;
-    let ticket = store.read(move |c| ticket_store::get(c, number)).await?;
+    let ticket = store.read(move |c| c.ticket(number)).await?;
     let agent_id = ticket.state.agent_id.ok_or_else(|| StoreError::Refused(format!("ticket {number} has no agent")))?;
     let msg = ServerControl::SnapshotNow { ticket: u64::try_from(number).unwrap_or_default() };
     info!(ticket = number, by = %user.name, "fresh snapshot requested");
@@ -110,7 +111,7 @@ pub async fn refresh(store: &Store, user: &User, number: i64) -> Result<(String,
 
 pub async fn list(store: &Store, user: &User, status: Option<Status>) -> Result<Vec<ListedTicket>, Error> {
     require(user.role, Act::Read)?;
-    Ok(store.read(move |c| ticket_store::list(c, status)).await?)
+    Ok(store.read(move |c| c.tickets(status)).await?)
 }
 
 /// A ticket with its log and the latest snapshot attached to it, with the findings judged when that snapshot was
@@ -127,14 +128,14 @@ pub async fn show(store: &Store, user: &User, number: i64) -> Result<Detail, Err
     require(user.role, Act::Read)?;
     let detail = store
         .read(move |c| {
-            let ticket = ticket_store::get(c, number)?;
-            let events = ticket_store::events(c, number)?;
+            let ticket = c.ticket(number)?;
+            let events = c.ticket_events(number)?;
             let attached = events.iter().rev().find_map(|e| match &e.event {
                 Event::SnapshotAttached { agent_id, snapshot_id, findings } => Some((agent_id, snapshot_id, findings)),
                 _ => None,
             });
             let (snapshot, findings) = match attached {
-                Some((agent, id, findings)) => (Some(agents::snapshot(c, agent, id)?), findings.clone()),
+                Some((agent, id, findings)) => (Some(c.snapshot(agent, id)?), findings.clone()),
                 None => (None, Vec::new()),
             };
             Ok(Detail { ticket, findings, snapshot, events })
@@ -162,7 +163,8 @@ pub async fn diff(
     require(user.role, Act::Read)?;
     let (from, to) = store
         .read(move |c| {
-            let attached: Vec<(String, String)> = ticket_store::events(c, number)?
+            let attached: Vec<(String, String)> = c
+                .ticket_events(number)?
                 .into_iter()
                 .filter_map(|e| match e.event {
                     Event::SnapshotAttached { agent_id, snapshot_id, .. } => Some((agent_id, snapshot_id)),
@@ -183,7 +185,7 @@ pub async fn diff(
                     "ticket {number} has one snapshot to compare; ask for a fresh one with `ticket refresh {number}`"
                 )));
             }
-            Ok((agents::snapshot(c, &a.0, &a.1)?, agents::snapshot(c, &b.0, &b.1)?))
+            Ok((c.snapshot(&a.0, &a.1)?, c.snapshot(&b.0, &b.1)?))
         })
         .await?;
     let changes = diff::diff(&from, &to);

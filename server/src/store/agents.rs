@@ -3,10 +3,10 @@
 
 use lifeline_shared::findings::Finding;
 use lifeline_shared::wire::Snapshot;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::StoreError;
+use super::{Read, StoreError, Tx};
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct Agent {
@@ -28,43 +28,163 @@ pub struct NewAgent<'a> {
     pub token_id: &'a str,
 }
 
-pub fn insert(conn: &Connection, a: &NewAgent<'_>, now: i64) -> Result<(), StoreError> {
-    conn.execute(
-        "INSERT INTO agents (id, cert_fingerprint, hostname, os, agent_version, token_id, enrolled_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![a.id, a.cert_fingerprint, a.hostname, a.os, a.agent_version, a.token_id, now],
-    )?;
-    let detail = serde_json::json!({ "hostname": a.hostname, "token": a.token_id, "fingerprint": a.cert_fingerprint });
-    super::audit::append(conn, a.id, "agent.enrolled", &detail, now)
+impl Read<'_> {
+    /// The agent holding this certificate: its current one, or the one it had before its last renewal.
+    pub fn agent_by_fingerprint(&self, fingerprint: &str) -> Result<Option<Agent>, StoreError> {
+        let conn = self.conn;
+        let sql =
+            format!("SELECT {AGENT_COLUMNS} FROM agents WHERE cert_fingerprint = ?1 OR previous_fingerprint = ?1");
+        Ok(conn.prepare_cached(&sql)?.query_row([fingerprint], agent_row).optional()?)
+    }
+
+    pub fn agent(&self, id: &str) -> Result<Option<Agent>, StoreError> {
+        let conn = self.conn;
+        let sql = format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?1");
+        Ok(conn.query_row(&sql, [id], agent_row).optional()?)
+    }
+
+    pub fn agents(&self) -> Result<Vec<Agent>, StoreError> {
+        let conn = self.conn;
+        let sql = format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY hostname, id");
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map([], agent_row)?.collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    pub fn snapshot(&self, agent_id: &str, id: &str) -> Result<Snapshot, StoreError> {
+        let conn = self.conn;
+        let body: Option<Vec<u8>> = conn
+            .query_row("SELECT body FROM snapshots WHERE agent_id = ?1 AND id = ?2", [agent_id, id], |r| r.get(0))
+            .optional()?;
+        let body = body.ok_or_else(|| StoreError::NotFound(format!("snapshot {id} of agent {agent_id}")))?;
+        let json = lz4_flex::decompress_size_prepended(&body)
+            .map_err(|e| StoreError::Corrupt(format!("snapshot {id}: {e}")))?;
+        serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(format!("snapshot {id}: {e}")))
+    }
+
+    pub fn latest_snapshot_id(&self, agent_id: &str) -> Result<Option<String>, StoreError> {
+        let conn = self.conn;
+        Ok(conn
+            .query_row("SELECT id FROM snapshots WHERE agent_id = ?1 ORDER BY taken_at DESC LIMIT 1", [agent_id], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    pub fn snapshot_count(&self, agent_id: &str) -> Result<i64, StoreError> {
+        let conn = self.conn;
+        Ok(conn.query_row("SELECT count(*) FROM snapshots WHERE agent_id = ?1", [agent_id], |r| r.get(0))?)
+    }
 }
 
+impl Tx<'_> {
+    pub fn insert_agent(&self, a: &NewAgent<'_>, now: i64) -> Result<(), StoreError> {
+        let conn = self.conn;
+        conn.execute(
+            "INSERT INTO agents (id, cert_fingerprint, hostname, os, agent_version, token_id, enrolled_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![a.id, a.cert_fingerprint, a.hostname, a.os, a.agent_version, a.token_id, now],
+        )?;
+        let detail =
+            serde_json::json!({ "hostname": a.hostname, "token": a.token_id, "fingerprint": a.cert_fingerprint });
+        self.audit(a.id, "agent.enrolled", &detail, now)
+    }
+
+    /// Registers the simulated agents of a load test as enrollment would register real ones: a token spent once per
+    /// agent, then each agent's row and audit entry, all in the caller's transaction. `agents` holds (id, certificate
+    /// fingerprint in hex); hostnames are `swarm-00000` onwards.
+    pub fn insert_simulated_agents(&self, agents: &[(String, String)], now: i64) -> Result<(), StoreError> {
+        let uses = u32::try_from(agents.len()).map_err(|_| StoreError::Refused("too many agents at once".into()))?;
+        let token = self.create_enrollment_token(now, now + 60_000, uses, "simulated agents (bulk-enroll)")?;
+        for (i, (id, fingerprint)) in agents.iter().enumerate() {
+            let token_id = self.spend_enrollment_token(&token.secret, now)?;
+            let hostname = format!("swarm-{i:05}");
+            let new = NewAgent {
+                id,
+                cert_fingerprint: fingerprint,
+                hostname: &hostname,
+                os: "simulated",
+                agent_version: "",
+                token_id: &token_id,
+            };
+            self.insert_agent(&new, now)?;
+        }
+        Ok(())
+    }
+
+    pub fn agent_seen(&self, id: &str, hello: Option<(&str, &str)>, now: i64) -> Result<(), StoreError> {
+        let conn = self.conn;
+        match hello {
+            Some((version, os)) => conn
+                .prepare_cached("UPDATE agents SET last_seen_at = ?2, agent_version = ?3, os = ?4 WHERE id = ?1")?
+                .execute(params![id, now, version, os])?,
+            None => {
+                conn.prepare_cached("UPDATE agents SET last_seen_at = ?2 WHERE id = ?1")?.execute(params![id, now])?
+            }
+        };
+        Ok(())
+    }
+
+    pub fn revoke_agent(&self, id: &str, by: &str, now: i64) -> Result<(), StoreError> {
+        let conn = self.conn;
+        let changed = conn.execute(
+            "UPDATE agents SET revoked_at = ?2, revoked_by = ?3 WHERE id = ?1 AND revoked_at IS NULL",
+            params![id, now, by],
+        )?;
+        if changed == 0 {
+            let exists: bool =
+                conn.query_row("SELECT EXISTS(SELECT 1 FROM agents WHERE id = ?1)", [id], |r| r.get(0))?;
+            return Err(if exists {
+                StoreError::Conflict(format!("agent {id} is already revoked"))
+            } else {
+                StoreError::NotFound(format!("agent {id}"))
+            });
+        }
+        self.audit(by, "agent.revoked", &serde_json::json!({ "agent": id }), now)
+    }
+
+    /// Records a renewed certificate. The one the agent connected with (`presented`) stays valid: it is the one the agent
+    /// surely holds, whether or not the new one reaches it.
+    pub fn renew_agent(&self, id: &str, presented: &str, renewed: &str, now: i64) -> Result<(), StoreError> {
+        let conn = self.conn;
+        let changed = conn.execute(
+            "UPDATE agents SET previous_fingerprint = ?2, cert_fingerprint = ?3 WHERE id = ?1 AND revoked_at IS NULL",
+            params![id, presented, renewed],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::Refused(format!("agent {id} is revoked or unknown")));
+        }
+        self.audit(id, "agent.certificate_renewed", &serde_json::json!({ "fingerprint": renewed }), now)
+    }
+
+    /// Stores a snapshot once: a replay of the same id from the same agent is a no-op, which makes re-sending after a
+    /// lost acknowledgement safe. Returns the snapshot's id.
+    pub fn insert_snapshot(&self, agent_id: &str, row: &SnapshotRow, now: i64) -> Result<String, StoreError> {
+        let conn = self.conn;
+        conn.prepare_cached(
+            "INSERT INTO snapshots (agent_id, id, taken_at, received_at, cpu_usage_pct, memory_used_pct,
+                                    fullest_disk_pct, finding_count, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![
+            agent_id,
+            row.id,
+            row.taken_at,
+            now,
+            row.cpu_usage_pct,
+            row.memory_used_pct,
+            row.fullest_disk_pct,
+            row.finding_count,
+            row.body
+        ])?;
+        Ok(row.id.clone())
+    }
+}
 /// A fresh agent id; the server chooses it when it signs the agent's certificate.
 pub fn new_id() -> String {
     let mut bytes = [0u8; 6];
     rand::Rng::fill(&mut rand::rng(), &mut bytes);
     format!("ag-{}", hex::encode(bytes))
-}
-
-/// Registers the simulated agents of a load test as enrollment would register real ones: a token spent once per
-/// agent, then each agent's row and audit entry, all in the caller's transaction. `agents` holds (id, certificate
-/// fingerprint in hex); hostnames are `swarm-00000` onwards.
-pub fn insert_simulated(conn: &Connection, agents: &[(String, String)], now: i64) -> Result<(), StoreError> {
-    let uses = u32::try_from(agents.len()).map_err(|_| StoreError::Refused("too many agents at once".into()))?;
-    let token = super::auth::create_enrollment_token(conn, now, now + 60_000, uses, "simulated agents (bulk-enroll)")?;
-    for (i, (id, fingerprint)) in agents.iter().enumerate() {
-        let token_id = super::auth::spend_enrollment_token(conn, &token.secret, now)?;
-        let hostname = format!("swarm-{i:05}");
-        let new = NewAgent {
-            id,
-            cert_fingerprint: fingerprint,
-            hostname: &hostname,
-            os: "simulated",
-            agent_version: "",
-            token_id: &token_id,
-        };
-        insert(conn, &new, now)?;
-    }
-    Ok(())
 }
 
 const AGENT_COLUMNS: &str = "id, hostname, os, agent_version, enrolled_at, last_seen_at, revoked_at";
@@ -79,63 +199,6 @@ fn agent_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Agent> {
         last_seen_at: r.get(5)?,
         revoked_at: r.get(6)?,
     })
-}
-
-/// The agent holding this certificate: its current one, or the one it had before its last renewal.
-pub fn by_fingerprint(conn: &Connection, fingerprint: &str) -> Result<Option<Agent>, StoreError> {
-    let sql = format!("SELECT {AGENT_COLUMNS} FROM agents WHERE cert_fingerprint = ?1 OR previous_fingerprint = ?1");
-    Ok(conn.prepare_cached(&sql)?.query_row([fingerprint], agent_row).optional()?)
-}
-
-pub fn by_id(conn: &Connection, id: &str) -> Result<Option<Agent>, StoreError> {
-    let sql = format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?1");
-    Ok(conn.query_row(&sql, [id], agent_row).optional()?)
-}
-
-pub fn list(conn: &Connection) -> Result<Vec<Agent>, StoreError> {
-    let sql = format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY hostname, id");
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map([], agent_row)?.collect::<Result<_, _>>()?;
-    Ok(rows)
-}
-
-pub fn seen(conn: &Connection, id: &str, hello: Option<(&str, &str)>, now: i64) -> Result<(), StoreError> {
-    match hello {
-        Some((version, os)) => conn
-            .prepare_cached("UPDATE agents SET last_seen_at = ?2, agent_version = ?3, os = ?4 WHERE id = ?1")?
-            .execute(params![id, now, version, os])?,
-        None => conn.prepare_cached("UPDATE agents SET last_seen_at = ?2 WHERE id = ?1")?.execute(params![id, now])?,
-    };
-    Ok(())
-}
-
-pub fn revoke(conn: &Connection, id: &str, by: &str, now: i64) -> Result<(), StoreError> {
-    let changed = conn.execute(
-        "UPDATE agents SET revoked_at = ?2, revoked_by = ?3 WHERE id = ?1 AND revoked_at IS NULL",
-        params![id, now, by],
-    )?;
-    if changed == 0 {
-        let exists: bool = conn.query_row("SELECT EXISTS(SELECT 1 FROM agents WHERE id = ?1)", [id], |r| r.get(0))?;
-        return Err(if exists {
-            StoreError::Conflict(format!("agent {id} is already revoked"))
-        } else {
-            StoreError::NotFound(format!("agent {id}"))
-        });
-    }
-    super::audit::append(conn, by, "agent.revoked", &serde_json::json!({ "agent": id }), now)
-}
-
-/// Records a renewed certificate. The one the agent connected with (`presented`) stays valid: it is the one the agent
-/// surely holds, whether or not the new one reaches it.
-pub fn renew(conn: &Connection, id: &str, presented: &str, renewed: &str, now: i64) -> Result<(), StoreError> {
-    let changed = conn.execute(
-        "UPDATE agents SET previous_fingerprint = ?2, cert_fingerprint = ?3 WHERE id = ?1 AND revoked_at IS NULL",
-        params![id, presented, renewed],
-    )?;
-    if changed == 0 {
-        return Err(StoreError::Refused(format!("agent {id} is revoked or unknown")));
-    }
-    super::audit::append(conn, id, "agent.certificate_renewed", &serde_json::json!({ "fingerprint": renewed }), now)
 }
 
 /// A snapshot ready to store: its JSON compressed and its summary columns computed before the writer thread, which
@@ -174,52 +237,8 @@ impl SnapshotRow {
     }
 }
 
-/// Stores a snapshot once: a replay of the same id from the same agent is a no-op, which makes re-sending after a
-/// lost acknowledgement safe. Returns the snapshot's id.
-pub fn insert_snapshot(conn: &Connection, agent_id: &str, row: &SnapshotRow, now: i64) -> Result<String, StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO snapshots (agent_id, id, taken_at, received_at, cpu_usage_pct, memory_used_pct,
-                                fullest_disk_pct, finding_count, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
-    )?
-    .execute(params![
-        agent_id,
-        row.id,
-        row.taken_at,
-        now,
-        row.cpu_usage_pct,
-        row.memory_used_pct,
-        row.fullest_disk_pct,
-        row.finding_count,
-        row.body
-    ])?;
-    Ok(row.id.clone())
-}
-
 fn percent(part: u64, whole: u64) -> f64 {
     if whole == 0 { 0.0 } else { part as f64 * 100.0 / whole as f64 }
-}
-
-pub fn snapshot(conn: &Connection, agent_id: &str, id: &str) -> Result<Snapshot, StoreError> {
-    let body: Option<Vec<u8>> = conn
-        .query_row("SELECT body FROM snapshots WHERE agent_id = ?1 AND id = ?2", [agent_id, id], |r| r.get(0))
-        .optional()?;
-    let body = body.ok_or_else(|| StoreError::NotFound(format!("snapshot {id} of agent {agent_id}")))?;
-    let json =
-        lz4_flex::decompress_size_prepended(&body).map_err(|e| StoreError::Corrupt(format!("snapshot {id}: {e}")))?;
-    serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(format!("snapshot {id}: {e}")))
-}
-
-pub fn latest_snapshot_id(conn: &Connection, agent_id: &str) -> Result<Option<String>, StoreError> {
-    Ok(conn
-        .query_row("SELECT id FROM snapshots WHERE agent_id = ?1 ORDER BY taken_at DESC LIMIT 1", [agent_id], |r| {
-            r.get(0)
-        })
-        .optional()?)
-}
-
-pub fn snapshot_count(conn: &Connection, agent_id: &str) -> Result<i64, StoreError> {
-    Ok(conn.query_row("SELECT count(*) FROM snapshots WHERE agent_id = ?1", [agent_id], |r| r.get(0))?)
 }
 
 #[cfg(test)]
@@ -228,21 +247,22 @@ mod tests {
 
     #[test]
     fn a_renewed_agent_is_known_by_its_new_certificate_and_the_one_it_renewed_with() {
-        let mut conn = Connection::open_in_memory().unwrap();
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
         super::super::schema::migrate(&mut conn).unwrap();
+        let tx = Tx(Read { conn: &conn });
         let agents = [("ag-1".to_owned(), "f1".to_owned()), ("ag-2".to_owned(), "g1".to_owned())];
-        insert_simulated(&conn, &agents, 1).unwrap();
-        let holder = |fp: &str| by_fingerprint(&conn, fp).unwrap().map(|a| a.id);
-        renew(&conn, "ag-1", "f1", "f2", 2).unwrap();
+        tx.insert_simulated_agents(&agents, 1).unwrap();
+        let holder = |fp: &str| tx.agent_by_fingerprint(fp).unwrap().map(|a| a.id);
+        tx.renew_agent("ag-1", "f1", "f2", 2).unwrap();
         assert_eq!((holder("f1"), holder("f2")), (Some("ag-1".into()), Some("ag-1".into())));
         // The new certificate never arrived: the agent renews again with the one it has, which stays valid.
-        renew(&conn, "ag-1", "f1", "f3", 3).unwrap();
+        tx.renew_agent("ag-1", "f1", "f3", 3).unwrap();
         assert_eq!((holder("f1"), holder("f2"), holder("f3")), (Some("ag-1".into()), None, Some("ag-1".into())));
-        renew(&conn, "ag-1", "f3", "f4", 4).unwrap();
+        tx.renew_agent("ag-1", "f3", "f4", 4).unwrap();
         assert_eq!((holder("f1"), holder("f3"), holder("f4")), (None, Some("ag-1".into()), Some("ag-1".into())));
         assert_eq!(holder("g1"), Some("ag-2".into()));
-        revoke(&conn, "ag-2", "admin", 5).unwrap();
-        assert!(matches!(renew(&conn, "ag-2", "g1", "g2", 6), Err(StoreError::Refused(_))));
+        tx.revoke_agent("ag-2", "admin", 5).unwrap();
+        assert!(matches!(tx.renew_agent("ag-2", "g1", "g2", 6), Err(StoreError::Refused(_))));
         assert_eq!(holder("g2"), None);
         let renewals: i64 = conn
             .query_row("SELECT count(*) FROM audit WHERE action = 'agent.certificate_renewed'", [], |r| r.get(0))

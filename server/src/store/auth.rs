@@ -2,12 +2,12 @@
 //! random, high-entropy tokens (looked up on every request, so a slow hash would only cost CPU), argon2 for
 //! passwords, which people choose.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::{StoreError, audit};
+use super::{Read, StoreError, Tx};
 use crate::desk::access::Role;
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -34,71 +34,140 @@ pub struct NewToken {
     pub secret: String,
 }
 
-pub fn create_enrollment_token(
-    conn: &Connection,
-    now: i64,
-    expires_at: i64,
-    uses: u32,
-    label: &str,
-) -> Result<NewToken, StoreError> {
-    let token = NewToken { id: random_secret(6), secret: random_secret(24) };
-    conn.execute(
-        "INSERT INTO enrollment_tokens (id, secret_hash, created_at, expires_at, uses_left, label)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![token.id, sha256_hex(&token.secret), now, expires_at, uses, label],
-    )?;
-    let detail = json!({ "token": token.id, "expires_at": expires_at, "uses": uses, "label": label });
-    audit::append(conn, "local-admin", "token.created", &detail, now)?;
-    Ok(token)
+impl Read<'_> {
+    pub fn user_by_api_token(&self, token: &str, now: i64) -> Result<Option<User>, StoreError> {
+        let conn = self.conn;
+        let row: Option<(i64, String, String)> = conn
+            .query_row(
+                "SELECT u.id, u.name, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id
+                 WHERE t.token_hash = ?1 AND (t.expires_at IS NULL OR t.expires_at > ?2)",
+                params![sha256_hex(token), now],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        row.map(|(id, name, role)| Ok(User { id, name, role: parse_role(&role)? })).transpose()
+    }
+
+    /// The account and password hash to check a login against; the check itself runs outside the store's lock
+    /// (argon2 takes real time on purpose).
+    pub fn password_hash(&self, name: &str) -> Result<Option<(User, String)>, StoreError> {
+        let conn = self.conn;
+        let row: Option<(i64, String, String)> = conn
+            .query_row("SELECT id, role, password_hash FROM users WHERE name = ?1", [name], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        row.map(|(id, role, hash)| Ok((User { id, name: name.to_owned(), role: parse_role(&role)? }, hash))).transpose()
+    }
+
+    pub fn user_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
+        let conn = self.conn;
+        let row: Option<(i64, String)> = conn
+            .query_row("SELECT id, role FROM users WHERE name = ?1", [name], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        row.map(|(id, role)| Ok(User { id, name: name.to_owned(), role: parse_role(&role)? })).transpose()
+    }
 }
 
-/// Spends one use of the token; the caller's transaction makes the spend and the enrollment one atomic step.
-pub fn spend_enrollment_token(conn: &Connection, secret: &str, now: i64) -> Result<String, StoreError> {
-    let row: Option<(String, i64, i64)> = conn
-        .query_row(
-            "SELECT id, expires_at, uses_left FROM enrollment_tokens WHERE secret_hash = ?1",
-            [sha256_hex(secret)],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
-    let Some((id, expires_at, uses_left)) = row else {
-        return Err(StoreError::Refused("enrollment token is not known to this server".into()));
-    };
-    if expires_at <= now {
-        return Err(StoreError::Refused(format!("enrollment token {id} has expired; ask for a new one")));
+impl Tx<'_> {
+    pub fn create_enrollment_token(
+        &self,
+        now: i64,
+        expires_at: i64,
+        uses: u32,
+        label: &str,
+    ) -> Result<NewToken, StoreError> {
+        let conn = self.conn;
+        let token = NewToken { id: random_secret(6), secret: random_secret(24) };
+        conn.execute(
+            "INSERT INTO enrollment_tokens (id, secret_hash, created_at, expires_at, uses_left, label)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![token.id, sha256_hex(&token.secret), now, expires_at, uses, label],
+        )?;
+        let detail = json!({ "token": token.id, "expires_at": expires_at, "uses": uses, "label": label });
+        self.audit("local-admin", "token.created", &detail, now)?;
+        Ok(token)
     }
-    if uses_left <= 0 {
-        return Err(StoreError::Refused(format!("enrollment token {id} has been used up; ask for a new one")));
-    }
-    conn.execute("UPDATE enrollment_tokens SET uses_left = uses_left - 1 WHERE id = ?1", [&id])?;
-    Ok(id)
-}
 
-pub fn add_user(conn: &Connection, name: &str, role: Role, password: &str, now: i64) -> Result<User, StoreError> {
-    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
-        return Err(StoreError::Refused("user names are 1 to 64 letters, digits, '.', '_' or '-'".into()));
+    /// Spends one use of the token; the caller's transaction makes the spend and the enrollment one atomic step.
+    pub fn spend_enrollment_token(&self, secret: &str, now: i64) -> Result<String, StoreError> {
+        let conn = self.conn;
+        let row: Option<(String, i64, i64)> = conn
+            .query_row(
+                "SELECT id, expires_at, uses_left FROM enrollment_tokens WHERE secret_hash = ?1",
+                [sha256_hex(secret)],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((id, expires_at, uses_left)) = row else {
+            return Err(StoreError::Refused("enrollment token is not known to this server".into()));
+        };
+        if expires_at <= now {
+            return Err(StoreError::Refused(format!("enrollment token {id} has expired; ask for a new one")));
+        }
+        if uses_left <= 0 {
+            return Err(StoreError::Refused(format!("enrollment token {id} has been used up; ask for a new one")));
+        }
+        conn.execute("UPDATE enrollment_tokens SET uses_left = uses_left - 1 WHERE id = ?1", [&id])?;
+        Ok(id)
     }
-    let hash = hash_password(password)?;
-    let inserted = conn.execute(
-        "INSERT INTO users (name, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-        params![name, role.as_str(), hash, now],
-    )?;
-    if inserted == 0 {
-        return Err(StoreError::Conflict(format!("user {name} already exists")));
+
+    pub fn add_user(&self, name: &str, role: Role, password: &str, now: i64) -> Result<User, StoreError> {
+        let conn = self.conn;
+        if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+            return Err(StoreError::Refused("user names are 1 to 64 letters, digits, '.', '_' or '-'".into()));
+        }
+        let hash = hash_password(password)?;
+        let inserted = conn.execute(
+            "INSERT INTO users (name, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+            params![name, role.as_str(), hash, now],
+        )?;
+        if inserted == 0 {
+            return Err(StoreError::Conflict(format!("user {name} already exists")));
+        }
+        let user = User { id: conn.last_insert_rowid(), name: name.to_owned(), role };
+        self.audit("local-admin", "user.created", &json!({ "user": name, "role": role.as_str() }), now)?;
+        Ok(user)
     }
-    let user = User { id: conn.last_insert_rowid(), name: name.to_owned(), role };
-    audit::append(conn, "local-admin", "user.created", &json!({ "user": name, "role": role.as_str() }), now)?;
-    Ok(user)
-}
 
-pub fn set_role(conn: &Connection, name: &str, role: Role, now: i64) -> Result<Role, StoreError> {
-    let old = user_by_name(conn, name)?.ok_or_else(|| StoreError::NotFound(format!("user {name}")))?.role;
-    conn.execute("UPDATE users SET role = ?2 WHERE name = ?1", params![name, role.as_str()])?;
-    let detail = json!({ "user": name, "from": old.as_str(), "to": role.as_str() });
-    audit::append(conn, "local-admin", "user.role-changed", &detail, now)?;
-    Ok(old)
-}
+    pub fn set_role(&self, name: &str, role: Role, now: i64) -> Result<Role, StoreError> {
+        let conn = self.conn;
+        let old = self.user_by_name(name)?.ok_or_else(|| StoreError::NotFound(format!("user {name}")))?.role;
+        conn.execute("UPDATE users SET role = ?2 WHERE name = ?1", params![name, role.as_str()])?;
+        let detail = json!({ "user": name, "from": old.as_str(), "to": role.as_str() });
+        self.audit("local-admin", "user.role-changed", &detail, now)?;
+        Ok(old)
+    }
 
+    /// Issues an API token for `user`, ending at `expires_at` if given; the plain token is returned once and only its
+    /// hash is kept.
+    pub fn issue_api_token(&self, user: &User, now: i64, expires_at: Option<i64>) -> Result<String, StoreError> {
+        let conn = self.conn;
+        let token = format!("llt_{}", random_secret(32));
+        conn.execute(
+            "INSERT INTO api_tokens (token_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            params![sha256_hex(&token), user.id, now, expires_at],
+        )?;
+        Ok(token)
+    }
+
+    /// Records a login attempt and, when `user` passed the password check, issues its session token in the same
+    /// transaction: there is no token the audit log does not know about.
+    pub fn record_login(&self, name: &str, user: Option<&User>, now: i64) -> Result<Option<String>, StoreError> {
+        match user {
+            Some(user) => {
+                let expires_at = now + LOGIN_TOKEN_MS;
+                let token = self.issue_api_token(user, now, Some(expires_at))?;
+                self.audit(name, "user.login", &json!({ "user": name, "expires_at": expires_at }), now)?;
+                Ok(Some(token))
+            }
+            None => {
+                self.audit(name, "user.login-refused", &json!({ "user": name }), now)?;
+                Ok(None)
+            }
+        }
+    }
+}
 fn hash_password(password: &str) -> Result<String, StoreError> {
     use argon2::PasswordHasher;
     use argon2::password_hash::SaltString;
@@ -112,47 +181,8 @@ fn hash_password(password: &str) -> Result<String, StoreError> {
         .map_err(|e| StoreError::Internal(format!("cannot hash the password: {e}")))
 }
 
-/// Issues an API token for `user`, ending at `expires_at` if given; the plain token is returned once and only its
-/// hash is kept.
-pub fn issue_api_token(
-    conn: &Connection,
-    user: &User,
-    now: i64,
-    expires_at: Option<i64>,
-) -> Result<String, StoreError> {
-    let token = format!("llt_{}", random_secret(32));
-    conn.execute(
-        "INSERT INTO api_tokens (token_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-        params![sha256_hex(&token), user.id, now, expires_at],
-    )?;
-    Ok(token)
-}
-
-pub fn user_by_api_token(conn: &Connection, token: &str, now: i64) -> Result<Option<User>, StoreError> {
-    let row: Option<(i64, String, String)> = conn
-        .query_row(
-            "SELECT u.id, u.name, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id
-             WHERE t.token_hash = ?1 AND (t.expires_at IS NULL OR t.expires_at > ?2)",
-            params![sha256_hex(token), now],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
-    row.map(|(id, name, role)| Ok(User { id, name, role: parse_role(&role)? })).transpose()
-}
-
 /// How long a token from a password login lasts: one working day, so a forgotten laptop session ends by itself.
 pub const LOGIN_TOKEN_MS: i64 = 12 * 3600 * 1000;
-
-/// The account and password hash to check a login against; the check itself runs outside the store's lock
-/// (argon2 takes real time on purpose).
-pub fn password_hash(conn: &Connection, name: &str) -> Result<Option<(User, String)>, StoreError> {
-    let row: Option<(i64, String, String)> = conn
-        .query_row("SELECT id, role, password_hash FROM users WHERE name = ?1", [name], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .optional()?;
-    row.map(|(id, role, hash)| Ok((User { id, name: name.to_owned(), role: parse_role(&role)? }, hash))).transpose()
-}
 
 /// A hash no password is known for, checked when the name is unknown so both refusals take as long.
 pub static DECOY_HASH: std::sync::LazyLock<String> =
@@ -162,35 +192,6 @@ pub fn password_matches(password: &str, hash: &str) -> bool {
     use argon2::PasswordVerifier;
     argon2::password_hash::PasswordHash::new(hash)
         .is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
-}
-
-/// Records a login attempt and, when `user` passed the password check, issues its session token in the same
-/// transaction: there is no token the audit log does not know about.
-pub fn record_login(
-    conn: &Connection,
-    name: &str,
-    user: Option<&User>,
-    now: i64,
-) -> Result<Option<String>, StoreError> {
-    match user {
-        Some(user) => {
-            let expires_at = now + LOGIN_TOKEN_MS;
-            let token = issue_api_token(conn, user, now, Some(expires_at))?;
-            audit::append(conn, name, "user.login", &json!({ "user": name, "expires_at": expires_at }), now)?;
-            Ok(Some(token))
-        }
-        None => {
-            audit::append(conn, name, "user.login-refused", &json!({ "user": name }), now)?;
-            Ok(None)
-        }
-    }
-}
-
-pub fn user_by_name(conn: &Connection, name: &str) -> Result<Option<User>, StoreError> {
-    let row: Option<(i64, String)> = conn
-        .query_row("SELECT id, role FROM users WHERE name = ?1", [name], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    row.map(|(id, role)| Ok(User { id, name: name.to_owned(), role: parse_role(&role)? })).transpose()
 }
 
 fn parse_role(s: &str) -> Result<Role, StoreError> {

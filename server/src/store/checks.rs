@@ -1,10 +1,10 @@
 //! Check runs: each technician request, from queued (the agent may be offline) through sent to its outcome.
 
 use lifeline_shared::catalog::Check;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
-use super::StoreError;
+use super::{Read, StoreError, Tx};
 use crate::desk::checks::RunState;
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -67,59 +67,68 @@ pub struct NewRun<'a> {
     pub expires_at: i64,
 }
 
-pub fn insert(conn: &Connection, run: &NewRun, now: i64) -> Result<i64, StoreError> {
-    let json = serde_json::to_string(run.check).map_err(|e| StoreError::Refused(e.to_string()))?;
-    conn.execute(
-        "INSERT INTO check_runs (agent_id, ticket, technician, check_json, description, state, requested_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7)",
-        params![run.agent_id, run.ticket, run.technician, json, run.check.describe(), now, run.expires_at],
-    )?;
-    Ok(conn.last_insert_rowid())
-}
-
-pub fn get(conn: &Connection, id: i64) -> Result<Run, StoreError> {
-    conn.query_row(&format!("SELECT {COLUMNS} FROM check_runs WHERE id = ?1"), [id], from_row)
-        .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("check run {id}")))?
-}
-
-/// Runs for `agent_id` that have not ended, oldest first.
-pub fn pending(conn: &Connection, agent_id: &str) -> Result<Vec<Run>, StoreError> {
-    let sql =
-        format!("SELECT {COLUMNS} FROM check_runs WHERE agent_id = ?1 AND state IN ('queued', 'sent') ORDER BY id");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map([agent_id], from_row)?;
-    rows.map(|r| r?).collect()
-}
-
-/// Marks a run sent (keeping the first time it was); false if it has ended meanwhile.
-pub fn mark_sent(conn: &Connection, id: i64, now: i64) -> Result<bool, StoreError> {
-    let changed = conn.execute(
-        "UPDATE check_runs SET state = 'sent', sent_at = COALESCE(sent_at, ?2)
-         WHERE id = ?1 AND state IN ('queued', 'sent')",
-        params![id, now],
-    )?;
-    Ok(changed == 1)
-}
-
-/// Records the final state of a run that is not final yet; `None` if it already was (a duplicate report).
-pub fn finish(
-    conn: &Connection,
-    id: i64,
-    agent_id: &str,
-    state: RunState,
-    result: &str,
-    elapsed_ms: Option<u64>,
-    now: i64,
-) -> Result<Option<Run>, StoreError> {
-    let elapsed = elapsed_ms.map(|ms| i64::try_from(ms).unwrap_or(i64::MAX));
-    let changed = conn.execute(
-        "UPDATE check_runs SET state = ?3, result = ?4, elapsed_ms = ?5, finished_at = ?6
-         WHERE id = ?1 AND agent_id = ?2 AND state IN ('queued', 'sent')",
-        params![id, agent_id, state.as_str(), result, elapsed, now],
-    )?;
-    if changed == 0 {
-        return Ok(None);
+impl Read<'_> {
+    pub fn run(&self, id: i64) -> Result<Run, StoreError> {
+        let conn = self.conn;
+        conn.query_row(&format!("SELECT {COLUMNS} FROM check_runs WHERE id = ?1"), [id], from_row)
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("check run {id}")))?
     }
-    get(conn, id).map(Some)
+
+    /// Runs for `agent_id` that have not ended, oldest first.
+    pub fn pending_runs(&self, agent_id: &str) -> Result<Vec<Run>, StoreError> {
+        let conn = self.conn;
+        let sql =
+            format!("SELECT {COLUMNS} FROM check_runs WHERE agent_id = ?1 AND state IN ('queued', 'sent') ORDER BY id");
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([agent_id], from_row)?;
+        rows.map(|r| r?).collect()
+    }
+}
+
+impl Tx<'_> {
+    pub fn insert_run(&self, run: &NewRun, now: i64) -> Result<i64, StoreError> {
+        let conn = self.conn;
+        let json = serde_json::to_string(run.check).map_err(|e| StoreError::Refused(e.to_string()))?;
+        conn.execute(
+            "INSERT INTO check_runs (agent_id, ticket, technician, check_json, description, state, requested_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7)",
+            params![run.agent_id, run.ticket, run.technician, json, run.check.describe(), now, run.expires_at],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// Marks a run sent (keeping the first time it was); false if it has ended meanwhile.
+    pub fn mark_run_sent(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+        let conn = self.conn;
+        let changed = conn.execute(
+            "UPDATE check_runs SET state = 'sent', sent_at = COALESCE(sent_at, ?2)
+             WHERE id = ?1 AND state IN ('queued', 'sent')",
+            params![id, now],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// Records the final state of a run that is not final yet; `None` if it already was (a duplicate report).
+    pub fn finish_run(
+        &self,
+        id: i64,
+        agent_id: &str,
+        state: RunState,
+        result: &str,
+        elapsed_ms: Option<u64>,
+        now: i64,
+    ) -> Result<Option<Run>, StoreError> {
+        let conn = self.conn;
+        let elapsed = elapsed_ms.map(|ms| i64::try_from(ms).unwrap_or(i64::MAX));
+        let changed = conn.execute(
+            "UPDATE check_runs SET state = ?3, result = ?4, elapsed_ms = ?5, finished_at = ?6
+             WHERE id = ?1 AND agent_id = ?2 AND state IN ('queued', 'sent')",
+            params![id, agent_id, state.as_str(), result, elapsed, now],
+        )?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        self.run(id).map(Some)
+    }
 }

@@ -73,6 +73,42 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+/// What the store offers to read, on the read connection or inside a write. The typed methods are in the module of
+/// what they read (`agents`, `auth`, `checks`, `tickets`, `audit`); no caller sees a connection or SQL.
+pub struct Read<'a> {
+    conn: &'a Connection,
+}
+
+/// A write transaction: everything [`Read`] offers, and the writes. Only [`Store::write`] makes one, so every write
+/// goes through the writer thread and is acknowledged only once committed.
+pub struct Tx<'a>(Read<'a>);
+
+impl<'a> std::ops::Deref for Tx<'a> {
+    type Target = Read<'a>;
+
+    fn deref(&self) -> &Read<'a> {
+        &self.0
+    }
+}
+
+impl Read<'_> {
+    /// Entries after `after`, oldest first, at most `limit`.
+    pub fn audit_entries(&self, after: i64, limit: i64) -> Result<Vec<audit::Entry>, StoreError> {
+        audit::list(self.conn, after, limit)
+    }
+
+    pub fn verify_audit(&self) -> Result<audit::Verdict, StoreError> {
+        audit::verify_stored(self.conn)
+    }
+}
+
+impl Tx<'_> {
+    /// Appends one entry to the audit chain, in this transaction: there is no act without its entry.
+    pub fn audit(&self, actor: &str, action: &str, detail: &serde_json::Value, now: i64) -> Result<(), StoreError> {
+        audit::append(self.conn, actor, action, detail, now)
+    }
+}
+
 type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// Given no connection, a job does not run and reports the store unavailable.
 type Job = Box<dyn FnOnce(Option<&Connection>) -> Finish + Send>;
@@ -146,12 +182,12 @@ impl Store {
     pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
             let result = match conn {
-                Some(conn) => in_savepoint(conn, f),
+                Some(conn) => in_savepoint(conn, |conn| f(&Tx(Read { conn }))),
                 None => Err(StoreError::Unavailable("the database could not start a transaction".into())),
             };
             Box::new(move |commit: Result<(), String>| {
@@ -172,15 +208,16 @@ impl Store {
         outcome
     }
 
+    /// Runs `f` on the read connection: it sees what committed, never a write in progress.
     pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Read<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let reader = self.reader.clone();
         tokio::task::spawn_blocking(move || {
             let conn = reader.lock().map_err(|_| StoreError::Unavailable("the store's reader failed".into()))?;
-            f(&conn)
+            f(&Read { conn: &conn })
         })
         .await
         .map_err(|_| StoreError::Unavailable("the store's reader failed".into()))?
@@ -285,12 +322,12 @@ mod tests {
     async fn a_failing_job_does_not_take_its_batch_down() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db")).unwrap();
-        store.write(|c| Ok(c.execute_batch("CREATE TABLE t (v INTEGER PRIMARY KEY)")?)).await.unwrap();
+        store.write(|c| Ok(c.conn.execute_batch("CREATE TABLE t (v INTEGER PRIMARY KEY)")?)).await.unwrap();
         let mut handles = Vec::new();
         for v in [1, 2, 2, 3] {
             let s = store.clone();
             handles.push(tokio::spawn(async move {
-                s.write(move |c| Ok(c.execute("INSERT INTO t VALUES (?1)", [v])?)).await
+                s.write(move |c| Ok(c.conn.execute("INSERT INTO t VALUES (?1)", [v])?)).await
             }));
         }
         let mut failed = 0;
@@ -298,7 +335,8 @@ mod tests {
             failed += h.await.unwrap().is_err() as usize;
         }
         assert_eq!(failed, 1, "only the duplicate insert fails");
-        let count: i64 = store.read(|c| Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?)).await.unwrap();
+        let count: i64 =
+            store.read(|c| Ok(c.conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?)).await.unwrap();
         assert_eq!(count, 3);
     }
 }

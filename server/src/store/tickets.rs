@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use lifeline_shared::wire::{MAX_THREAD_ENTRIES, SelfHelpReport, ThreadEntry, ThreadKind, TicketSummary, TicketThread};
 
-use super::StoreError;
+use super::{Read, StoreError, Tx};
 use crate::desk::tickets::{Channel, Event, Status, TicketState};
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -24,65 +24,198 @@ pub struct LoggedEvent {
     pub event: Event,
 }
 
-/// Opens a ticket with its first events. With a `request_id`, a replay of the same request returns the existing
-/// ticket instead of opening a second one.
-pub fn open(
-    conn: &Connection,
-    request: Option<(&str, &str)>,
-    actor: &str,
-    events: &[Event],
-    now: i64,
-) -> Result<(i64, bool), StoreError> {
-    if let Some((agent_id, request_id)) = request {
-        let existing: Option<i64> = conn
-            .query_row(
-                "SELECT number FROM tickets WHERE agent_id = ?1 AND request_id = ?2",
-                [agent_id, request_id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if let Some(number) = existing {
-            return Ok((number, false));
+impl Read<'_> {
+    pub fn ticket_events(&self, number: i64) -> Result<Vec<LoggedEvent>, StoreError> {
+        let conn = self.conn;
+        let mut stmt = conn.prepare("SELECT at, actor, event FROM ticket_events WHERE ticket = ?1 ORDER BY id")?;
+        let rows =
+            stmt.query_map([number], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+        rows.map(|row| {
+            let (at, actor, json) = row?;
+            let event = serde_json::from_str(&json)
+                .map_err(|e| StoreError::Corrupt(format!("event of ticket {number}: {e}")))?;
+            Ok(LoggedEvent { at, actor, event })
+        })
+        .collect()
+    }
+
+    /// The ticket rebuilt from its log, which is the truth; the cached columns only serve lists.
+    pub fn ticket(&self, number: i64) -> Result<Ticket, StoreError> {
+        let log = self.ticket_events(number)?;
+        if log.is_empty() {
+            return Err(StoreError::NotFound(format!("ticket {number}")));
         }
+        let state = TicketState::replay(log.iter().map(|e| (&e.event, e.at)))
+            .map_err(|e| StoreError::Corrupt(format!("ticket {number}: {e}")))?;
+        Ok(Ticket { number, state })
     }
-    let state = TicketState::replay(events.iter().map(|e| (e, now)))?;
-    conn.execute(
-        "INSERT INTO tickets (subject, status, category, tier, assignee, channel, requester, agent_id, request_id,
-                              created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        params![
-            state.subject,
-            state.status.as_str(),
-            state.category,
-            state.tier,
-            state.assignee,
-            json_name(&state.channel)?,
-            state.requester,
-            state.agent_id,
-            request.map(|(_, r)| r),
-            state.created_at,
-            state.updated_at
-        ],
-    )?;
-    let number = conn.last_insert_rowid();
-    for event in events {
+
+    pub fn tickets(&self, status: Option<Status>) -> Result<Vec<ListedTicket>, StoreError> {
+        let conn = self.conn;
+        let sql = format!(
+            "SELECT {LIST_COLUMNS} FROM tickets WHERE ?1 IS NULL OR status = ?1 ORDER BY number DESC LIMIT 500"
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map([status.map(Status::as_str)], listed_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The ticket as its requester may see it: public replies, their own answers and status changes, the newest kept
+    /// when the thread is long. `None` when no agent's user asked for it (a phone ticket, say).
+    pub fn requester_thread(&self, number: i64) -> Result<Option<(String, TicketThread)>, StoreError> {
+        let conn = self.conn;
+        let ticket = self.ticket(number)?;
+        let Some(agent_id) = ticket.state.agent_id.clone() else { return Ok(None) };
+        let mut stmt =
+            conn.prepare_cached("SELECT id, at, actor, event FROM ticket_events WHERE ticket = ?1 ORDER BY id DESC")?;
+        let rows = stmt.query_map([number], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+        })?;
+        let (mut entries, mut text) = (Vec::new(), 0);
+        for row in rows {
+            let (id, at, actor, json) = row?;
+            let event: Event = serde_json::from_str(&json)
+                .map_err(|e| StoreError::Corrupt(format!("event of ticket {number}: {e}")))?;
+            let Some(kind) = event.seen_by_requester(&actor) else { continue };
+            text += match &kind {
+                ThreadKind::Reply { author, text } => author.len() + text.len(),
+                ThreadKind::Answer { text } => text.len(),
+                ThreadKind::Status { status } => status.len(),
+            };
+            if entries.len() == MAX_THREAD_ENTRIES || text > MAX_THREAD_TEXT {
+                break;
+            }
+            let at_ms = u64::try_from(at).unwrap_or_default();
+            entries.push(ThreadEntry { seq: u64::try_from(id).unwrap_or_default(), at_ms, kind });
+        }
+        entries.reverse();
+        let summary = TicketSummary {
+            number: u64::try_from(number).unwrap_or_default(),
+            subject: ticket.state.subject,
+            status: ticket.state.status.as_str().to_owned(),
+            updated_at_ms: u64::try_from(ticket.state.updated_at).unwrap_or_default(),
+        };
+        Ok(Some((agent_id, TicketThread { summary, user: ticket.state.requester, entries })))
+    }
+
+    /// The threads an agent is sent when it connects: every ticket of its users that is not closed, and those closed
+    /// in the last week, newest first, so that what changed while it was away reaches the user.
+    pub fn threads_for_agent(&self, agent_id: &str, now: i64) -> Result<Vec<TicketThread>, StoreError> {
+        let conn = self.conn;
+        const RECENT_MS: i64 = 7 * 24 * 3600 * 1000;
+        const MAX_TICKETS: i64 = 50;
+        let mut stmt = conn.prepare_cached(
+            "SELECT number FROM tickets WHERE agent_id = ?1 AND (status != 'closed' OR updated_at > ?2)
+             ORDER BY number DESC LIMIT ?3",
+        )?;
+        let numbers = stmt.query_map(params![agent_id, now - RECENT_MS, MAX_TICKETS], |r| r.get::<_, i64>(0))?;
+        let mut threads = Vec::new();
+        for number in numbers {
+            if let Some((_, thread)) = self.requester_thread(number?)? {
+                threads.push(thread);
+            }
+        }
+        Ok(threads)
+    }
+
+    pub fn self_help_figures(&self, since: i64) -> Result<SelfHelpFigures, StoreError> {
+        let conn = self.conn;
+        Ok(conn.query_row("SELECT COUNT(*), COALESCE(SUM(solved), 0) FROM self_help WHERE at >= ?1", [since], |r| {
+            let (shown, solved): (i64, i64) = (r.get(0)?, r.get(1)?);
+            Ok(SelfHelpFigures { shown, solved, asked_for_help: shown - solved })
+        })?)
+    }
+}
+
+impl Tx<'_> {
+    /// Opens a ticket with its first events. With a `request_id`, a replay of the same request returns the existing
+    /// ticket instead of opening a second one.
+    pub fn open_ticket(
+        &self,
+        request: Option<(&str, &str)>,
+        actor: &str,
+        events: &[Event],
+        now: i64,
+    ) -> Result<(i64, bool), StoreError> {
+        let conn = self.conn;
+        if let Some((agent_id, request_id)) = request {
+            let existing: Option<i64> = conn
+                .query_row(
+                    "SELECT number FROM tickets WHERE agent_id = ?1 AND request_id = ?2",
+                    [agent_id, request_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(number) = existing {
+                return Ok((number, false));
+            }
+        }
+        let state = TicketState::replay(events.iter().map(|e| (e, now)))?;
+        conn.execute(
+            "INSERT INTO tickets (subject, status, category, tier, assignee, channel, requester, agent_id, request_id,
+                                  created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                state.subject,
+                state.status.as_str(),
+                state.category,
+                state.tier,
+                state.assignee,
+                json_name(&state.channel)?,
+                state.requester,
+                state.agent_id,
+                request.map(|(_, r)| r),
+                state.created_at,
+                state.updated_at
+            ],
+        )?;
+        let number = conn.last_insert_rowid();
+        for event in events {
+            insert_event(conn, number, actor, event, now)?;
+        }
+        Ok((number, true))
+    }
+
+    /// Appends one event after checking it against the rules, and updates the cached columns in the same transaction.
+    pub fn append_event(&self, number: i64, actor: &str, event: &Event, now: i64) -> Result<Ticket, StoreError> {
+        let conn = self.conn;
+        let current = self.ticket(number)?.state;
+        let next = TicketState::apply(Some(current), event, now)?;
         insert_event(conn, number, actor, event, now)?;
+        conn.execute(
+            "UPDATE tickets SET status = ?2, category = ?3, tier = ?4, assignee = ?5, updated_at = ?6 WHERE number = ?1",
+            params![number, next.status.as_str(), next.category, next.tier, next.assignee, next.updated_at],
+        )?;
+        Ok(Ticket { number, state: next })
     }
-    Ok((number, true))
-}
 
-/// Appends one event after checking it against the rules, and updates the cached columns in the same transaction.
-pub fn append(conn: &Connection, number: i64, actor: &str, event: &Event, now: i64) -> Result<Ticket, StoreError> {
-    let current = get(conn, number)?.state;
-    let next = TicketState::apply(Some(current), event, now)?;
-    insert_event(conn, number, actor, event, now)?;
-    conn.execute(
-        "UPDATE tickets SET status = ?2, category = ?3, tier = ?4, assignee = ?5, updated_at = ?6 WHERE number = ?1",
-        params![number, next.status.as_str(), next.category, next.tier, next.assignee, next.updated_at],
-    )?;
-    Ok(Ticket { number, state: next })
-}
+    /// Records a requester's action by its id; false when that id was recorded before (a replay after a lost ack).
+    pub fn first_requester_action(&self, agent_id: &str, id: &str, ticket: i64, now: i64) -> Result<bool, StoreError> {
+        let conn = self.conn;
+        let inserted = conn.execute(
+            "INSERT OR IGNORE INTO requester_actions (agent_id, id, ticket, at) VALUES (?1, ?2, ?3, ?4)",
+            params![agent_id, id, ticket, now],
+        )?;
+        Ok(inserted == 1)
+    }
 
+    pub fn record_self_help(&self, agent_id: &str, report: &SelfHelpReport) -> Result<(), StoreError> {
+        let conn = self.conn;
+        let shown = serde_json::to_string(&report.shown).map_err(|e| StoreError::Refused(format!("findings: {e}")))?;
+        conn.execute(
+            "INSERT OR IGNORE INTO self_help (agent_id, id, user, at, shown, solved) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                agent_id,
+                hex::encode(report.id),
+                report.user,
+                i64::try_from(report.at_ms).unwrap_or(i64::MAX),
+                shown,
+                report.solved
+            ],
+        )?;
+        Ok(())
+    }
+}
 fn insert_event(conn: &Connection, number: i64, actor: &str, event: &Event, now: i64) -> Result<(), StoreError> {
     let json =
         serde_json::to_string(event).map_err(|e| StoreError::Internal(format!("cannot encode an event: {e}")))?;
@@ -91,30 +224,6 @@ fn insert_event(conn: &Connection, number: i64, actor: &str, event: &Event, now:
         params![number, now, actor, json],
     )?;
     Ok(())
-}
-
-pub fn events(conn: &Connection, number: i64) -> Result<Vec<LoggedEvent>, StoreError> {
-    let mut stmt = conn.prepare("SELECT at, actor, event FROM ticket_events WHERE ticket = ?1 ORDER BY id")?;
-    let rows =
-        stmt.query_map([number], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
-    rows.map(|row| {
-        let (at, actor, json) = row?;
-        let event =
-            serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("event of ticket {number}: {e}")))?;
-        Ok(LoggedEvent { at, actor, event })
-    })
-    .collect()
-}
-
-/// The ticket rebuilt from its log, which is the truth; the cached columns only serve lists.
-pub fn get(conn: &Connection, number: i64) -> Result<Ticket, StoreError> {
-    let log = events(conn, number)?;
-    if log.is_empty() {
-        return Err(StoreError::NotFound(format!("ticket {number}")));
-    }
-    let state = TicketState::replay(log.iter().map(|e| (&e.event, e.at)))
-        .map_err(|e| StoreError::Corrupt(format!("ticket {number}: {e}")))?;
-    Ok(Ticket { number, state })
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -146,103 +255,8 @@ fn listed_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ListedTicket> {
     })
 }
 
-pub fn list(conn: &Connection, status: Option<Status>) -> Result<Vec<ListedTicket>, StoreError> {
-    let sql =
-        format!("SELECT {LIST_COLUMNS} FROM tickets WHERE ?1 IS NULL OR status = ?1 ORDER BY number DESC LIMIT 500");
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map([status.map(Status::as_str)], listed_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
 /// Bounds the text of one thread so that it always fits in a frame, whatever the technicians wrote.
 const MAX_THREAD_TEXT: usize = 256 * 1024;
-
-/// The ticket as its requester may see it: public replies, their own answers and status changes, the newest kept
-/// when the thread is long. `None` when no agent's user asked for it (a phone ticket, say).
-pub fn requester_thread(conn: &Connection, number: i64) -> Result<Option<(String, TicketThread)>, StoreError> {
-    let ticket = get(conn, number)?;
-    let Some(agent_id) = ticket.state.agent_id.clone() else { return Ok(None) };
-    let mut stmt =
-        conn.prepare_cached("SELECT id, at, actor, event FROM ticket_events WHERE ticket = ?1 ORDER BY id DESC")?;
-    let rows = stmt.query_map([number], |r| {
-        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
-    })?;
-    let (mut entries, mut text) = (Vec::new(), 0);
-    for row in rows {
-        let (id, at, actor, json) = row?;
-        let event: Event =
-            serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("event of ticket {number}: {e}")))?;
-        let Some(kind) = event.seen_by_requester(&actor) else { continue };
-        text += match &kind {
-            ThreadKind::Reply { author, text } => author.len() + text.len(),
-            ThreadKind::Answer { text } => text.len(),
-            ThreadKind::Status { status } => status.len(),
-        };
-        if entries.len() == MAX_THREAD_ENTRIES || text > MAX_THREAD_TEXT {
-            break;
-        }
-        let at_ms = u64::try_from(at).unwrap_or_default();
-        entries.push(ThreadEntry { seq: u64::try_from(id).unwrap_or_default(), at_ms, kind });
-    }
-    entries.reverse();
-    let summary = TicketSummary {
-        number: u64::try_from(number).unwrap_or_default(),
-        subject: ticket.state.subject,
-        status: ticket.state.status.as_str().to_owned(),
-        updated_at_ms: u64::try_from(ticket.state.updated_at).unwrap_or_default(),
-    };
-    Ok(Some((agent_id, TicketThread { summary, user: ticket.state.requester, entries })))
-}
-
-/// The threads an agent is sent when it connects: every ticket of its users that is not closed, and those closed
-/// in the last week, newest first, so that what changed while it was away reaches the user.
-pub fn threads_for_agent(conn: &Connection, agent_id: &str, now: i64) -> Result<Vec<TicketThread>, StoreError> {
-    const RECENT_MS: i64 = 7 * 24 * 3600 * 1000;
-    const MAX_TICKETS: i64 = 50;
-    let mut stmt = conn.prepare_cached(
-        "SELECT number FROM tickets WHERE agent_id = ?1 AND (status != 'closed' OR updated_at > ?2)
-         ORDER BY number DESC LIMIT ?3",
-    )?;
-    let numbers = stmt.query_map(params![agent_id, now - RECENT_MS, MAX_TICKETS], |r| r.get::<_, i64>(0))?;
-    let mut threads = Vec::new();
-    for number in numbers {
-        if let Some((_, thread)) = requester_thread(conn, number?)? {
-            threads.push(thread);
-        }
-    }
-    Ok(threads)
-}
-
-/// Records a requester's action by its id; false when that id was recorded before (a replay after a lost ack).
-pub fn first_requester_action(
-    conn: &Connection,
-    agent_id: &str,
-    id: &str,
-    ticket: i64,
-    now: i64,
-) -> Result<bool, StoreError> {
-    let inserted = conn.execute(
-        "INSERT OR IGNORE INTO requester_actions (agent_id, id, ticket, at) VALUES (?1, ?2, ?3, ?4)",
-        params![agent_id, id, ticket, now],
-    )?;
-    Ok(inserted == 1)
-}
-
-pub fn record_self_help(conn: &Connection, agent_id: &str, report: &SelfHelpReport) -> Result<(), StoreError> {
-    let shown = serde_json::to_string(&report.shown).map_err(|e| StoreError::Refused(format!("findings: {e}")))?;
-    conn.execute(
-        "INSERT OR IGNORE INTO self_help (agent_id, id, user, at, shown, solved) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            agent_id,
-            hex::encode(report.id),
-            report.user,
-            i64::try_from(report.at_ms).unwrap_or(i64::MAX),
-            shown,
-            report.solved
-        ],
-    )?;
-    Ok(())
-}
 
 /// How often self-help advice was shown since `since`, and how often it solved the problem without a request.
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -250,13 +264,6 @@ pub struct SelfHelpFigures {
     pub shown: i64,
     pub solved: i64,
     pub asked_for_help: i64,
-}
-
-pub fn self_help_figures(conn: &Connection, since: i64) -> Result<SelfHelpFigures, StoreError> {
-    Ok(conn.query_row("SELECT COUNT(*), COALESCE(SUM(solved), 0) FROM self_help WHERE at >= ?1", [since], |r| {
-        let (shown, solved): (i64, i64) = (r.get(0)?, r.get(1)?);
-        Ok(SelfHelpFigures { shown, solved, asked_for_help: shown - solved })
-    })?)
 }
 
 fn json_name(channel: &Channel) -> Result<String, StoreError> {
@@ -296,27 +303,27 @@ mod tests {
         };
         let number = store
             .write(move |c| {
-                c.execute_batch(
-                    "INSERT INTO enrollment_tokens (id, secret_hash, created_at, expires_at, uses_left)
-                     VALUES ('t1', 'h', 0, 1, 0);
-                     INSERT INTO agents (id, cert_fingerprint, hostname, token_id, enrolled_at)
-                     VALUES ('a1', 'f', 'pc', 't1', 0);",
-                )?;
-                Ok(open(c, None, "ann", &[from_agent], 1)?.0)
+                c.insert_simulated_agents(&[("a1".to_owned(), "f".to_owned())], 0)?;
+                Ok(c.open_ticket(None, "ann", &[from_agent], 1)?.0)
             })
             .await
             .unwrap();
         store
             .write(move |c| {
-                append(c, number, "bob", &Event::InternalNote { body: "secret".into() }, 2)?;
+                c.append_event(number, "bob", &Event::InternalNote { body: "secret".into() }, 2)?;
                 for i in 0..40 {
-                    append(c, number, "bob", &Event::PublicReply { body: format!("{i:02}{}", "x".repeat(19_000)) }, 3)?;
+                    c.append_event(
+                        number,
+                        "bob",
+                        &Event::PublicReply { body: format!("{i:02}{}", "x".repeat(19_000)) },
+                        3,
+                    )?;
                 }
                 Ok(())
             })
             .await
             .unwrap();
-        let (agent, thread) = store.read(move |c| requester_thread(c, number)).await.unwrap().unwrap();
+        let (agent, thread) = store.read(move |c| c.requester_thread(number)).await.unwrap().unwrap();
         assert_eq!((agent.as_str(), thread.user.as_str()), ("a1", "ann"));
         let texts: Vec<&str> = thread
             .entries
@@ -337,19 +344,18 @@ mod tests {
     async fn cached_columns_match_the_replayed_log() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db")).unwrap();
-        let number = store.write(|c| Ok(open(c, None, "bob", &[created("vpn")], 1)?.0)).await.unwrap();
+        let number = store.write(|c| Ok(c.open_ticket(None, "bob", &[created("vpn")], 1)?.0)).await.unwrap();
         let steps = [
             Event::StatusChanged { from: Status::New, to: Status::Open, reason: None },
             Event::Escalated { from_tier: 1, to_tier: 2, reason: Some("needs network team".into()) },
             Event::Assigned { to: "carol".into() },
         ];
         for (i, e) in steps.into_iter().enumerate() {
-            store.write(move |c| append(c, number, "bob", &e, 10 + i as i64)).await.unwrap();
+            store.write(move |c| c.append_event(number, "bob", &e, 10 + i as i64)).await.unwrap();
         }
         let refused = store
             .write(move |c| {
-                append(
-                    c,
+                c.append_event(
                     number,
                     "bob",
                     &Event::StatusChanged { from: Status::Open, to: Status::Closed, reason: None },
@@ -359,7 +365,7 @@ mod tests {
             .await;
         assert!(matches!(refused, Err(StoreError::Refused(_))), "{refused:?}");
 
-        let (truth, listed) = store.read(move |c| Ok((get(c, number)?, list(c, None)?))).await.unwrap();
+        let (truth, listed) = store.read(move |c| Ok((c.ticket(number)?, c.tickets(None)?))).await.unwrap();
         assert_eq!(truth.state.status, Status::Open);
         assert_eq!(truth.state.tier, 2);
         let row = &listed[0];
@@ -367,7 +373,7 @@ mod tests {
             (row.status.as_str(), row.tier, row.assignee.as_deref(), row.updated_at),
             (truth.state.status.as_str(), truth.state.tier, truth.state.assignee.as_deref(), truth.state.updated_at)
         );
-        let events = store.read(move |c| events(c, number)).await.unwrap();
+        let events = store.read(move |c| c.ticket_events(number)).await.unwrap();
         assert_eq!(events.len(), 4, "the refused change left no event");
     }
 }
