@@ -241,3 +241,23 @@ async fn each_route_answers_in_its_documented_shape() {
     let (_, entries) = get("/api/audit".into()).await;
     assert!(entries.as_array().is_some_and(|e| e.iter().all(|e| e["hash"].is_string())), "{entries}");
 }
+
+#[tokio::test]
+async fn a_command_on_a_ticket_that_changed_since_it_was_seen_is_a_conflict() {
+    let desk = Desk::new();
+    let number = desk.ticket().await;
+    let (alice, bob) = (desk.user("alice", Role::Tier1).await, desk.user("bob", Role::Tier1).await);
+    let (_, seen) = desk.call("GET", &format!("/api/tickets/{number}"), Some(&alice), None).await;
+    let version = seen["version"].as_i64().unwrap();
+    assert_eq!(version, 1, "a new ticket's log holds its creation: {seen}");
+    let at = |v: i64| format!("/api/tickets/{number}/actions?version={v}");
+    let reply = |text: &str| Some(json!({ "action": "reply", "body": text }));
+    let (status, first) = desk.call("POST", &at(version), Some(&bob), reply("I am on it")).await;
+    assert_eq!((status, first["version"].as_i64()), (StatusCode::OK, Some(2)));
+    let (status, late) = desk.call("POST", &at(version), Some(&alice), reply("me too")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{late}");
+    assert!(late["error"].as_str().is_some_and(|e| e.contains("changed meanwhile")), "{late}");
+    let (_, after) = desk.call("GET", &format!("/api/tickets/{number}"), Some(&alice), None).await;
+    assert_eq!(after["events"].as_array().map(Vec::len), Some(2), "the late reply was not stored: {after}");
+    assert_eq!(desk.call("POST", &at(2), Some(&alice), reply("me too")).await.0, StatusCode::OK);
+}

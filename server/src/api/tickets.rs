@@ -65,15 +65,23 @@ impl TryFrom<Action> for Command {
     }
 }
 
+#[derive(Deserialize)]
+pub struct ActQuery {
+    /// The ticket's version the technician saw; a ticket that changed since is refused with 409.
+    version: Option<i64>,
+}
+
 pub async fn act(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,
     Path(number): Path<String>,
+    query: Result<Query<ActQuery>, QueryRejection>,
     body: Result<Json<Action>, JsonRejection>,
 ) -> Result<Json<Ticket>, ApiError> {
     let number = parse_number(&number)?;
+    let Query(q) = query?;
     let Json(action) = body?;
-    let (ticket, effects) = tickets::act(&state.store, &user, number, action.try_into()?).await?;
+    let (ticket, effects) = tickets::act(&state.store, &user, number, q.version, action.try_into()?).await?;
     effects.carry_out(&state).await;
     Ok(Json(ticket))
 }

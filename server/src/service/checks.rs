@@ -170,7 +170,7 @@ pub async fn finish(
                     result,
                 };
                 // A ticket closed meanwhile takes no more events; the run and the audit entry still hold the result.
-                match c.append_event(number, &run.technician, &event, now) {
+                match c.append_event(number, None, &run.technician, &event, now) {
                     Err(StoreError::Conflict(why)) => warn!(run = run.id, ticket = number, %why, "result not attached"),
                     other => drop(other?),
                 }

@@ -30,11 +30,11 @@ pub async fn act(store: &Store, agent_id: &str, action: UserTicketAction) -> Res
             let actor = action.user.as_str();
             let change_status = |c: &Tx<'_>, from: Status, to: Status, reason: &str| {
                 let event = Event::StatusChanged { from, to, reason: Some(reason.to_owned()) };
-                c.append_event(number, actor, &event, now_ms())
+                c.append_event(number, None, actor, &event, now_ms())
             };
             match action.action {
                 UserAction::Reply { text } => {
-                    c.append_event(number, actor, &Event::RequesterReply { body: text }, now_ms())?;
+                    c.append_event(number, None, actor, &Event::RequesterReply { body: text }, now_ms())?;
                     if matches!(current.status, Status::Resolved | Status::PendingUser) {
                         change_status(c, current.status, Status::Open, "the requester answered")?;
                     }

@@ -69,7 +69,7 @@ pub async fn attach_snapshot(store: &Store, agent_id: &str, ticket: u64, snap: S
                 .any(|e| matches!(&e.event, Event::SnapshotAttached { snapshot_id: s, .. } if *s == snapshot_id));
             if !attached {
                 let event = Event::SnapshotAttached { agent_id: agent.clone(), snapshot_id, findings: judged.findings };
-                c.append_event(number, &agent, &event, now)?;
+                c.append_event(number, None, &agent, &event, now)?;
             }
             Ok(())
         })
@@ -77,8 +77,15 @@ pub async fn attach_snapshot(store: &Store, agent_id: &str, ticket: u64, snap: S
 }
 
 /// A technician's command on a ticket, judged against the ticket as it stands in the same transaction. The
-/// requester's agent hears of what they may see: a public reply or a new status.
-pub async fn act(store: &Store, user: &User, number: i64, command: Command) -> Result<(Ticket, Effects), Error> {
+/// requester's agent hears of what they may see: a public reply or a new status. With `seen`, the version of the ticket
+/// the technician acted on, a ticket that changed since is refused (409) rather than changed blind.
+pub async fn act(
+    store: &Store,
+    user: &User,
+    number: i64,
+    seen: Option<i64>,
+    command: Command,
+) -> Result<(Ticket, Effects), Error> {
     require(user.role, Act::WorkTickets)?;
     let actor = user.name.clone();
     let ticket = store
@@ -90,7 +97,7 @@ pub async fn act(store: &Store, user: &User, number: i64, command: Command) -> R
             }
             let event = command.decide(&c.ticket(number)?.state);
             let public = event.seen_by_requester(&actor).is_some();
-            Ok((c.append_event(number, &actor, &event, now_ms())?, public))
+            Ok((c.append_event(number, seen, &actor, &event, now_ms())?, public))
         })
         .await;
     let (ticket, public) = ticket?;

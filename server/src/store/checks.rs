@@ -89,7 +89,8 @@ impl Read<'_> {
 impl Tx<'_> {
     pub fn insert_run(&self, run: &NewRun, now: i64) -> Result<i64, StoreError> {
         let conn = self.conn;
-        let json = serde_json::to_string(run.check).map_err(|e| StoreError::Refused(e.to_string()))?;
+        let json = serde_json::to_string(run.check)
+            .map_err(|e| StoreError::Internal(format!("cannot encode a check: {e}")))?;
         conn.execute(
             "INSERT INTO check_runs (agent_id, ticket, technician, check_json, description, state, requested_at, expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7)",

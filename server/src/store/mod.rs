@@ -8,6 +8,8 @@ pub mod agents;
 pub mod audit;
 pub mod auth;
 pub mod checks;
+#[cfg(test)]
+mod conformance;
 mod schema;
 pub mod tickets;
 

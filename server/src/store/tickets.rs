@@ -12,6 +12,8 @@ use crate::desk::tickets::{Channel, Event, Status, TicketState};
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct Ticket {
     pub number: i64,
+    /// How many events its log holds: what a person saw, given back with a command, tells whether it changed since.
+    pub version: i64,
     #[serde(flatten)]
     pub state: TicketState,
 }
@@ -47,7 +49,7 @@ impl Read<'_> {
         }
         let state = TicketState::replay(log.iter().map(|e| (&e.event, e.at)))
             .map_err(|e| StoreError::Corrupt(format!("ticket {number}: {e}")))?;
-        Ok(Ticket { number, state })
+        Ok(Ticket { number, version: i64::try_from(log.len()).unwrap_or(i64::MAX), state })
     }
 
     pub fn tickets(&self, status: Option<Status>) -> Result<Vec<ListedTicket>, StoreError> {
@@ -151,25 +153,7 @@ impl Tx<'_> {
             }
         }
         let state = TicketState::replay(events.iter().map(|e| (e, now)))?;
-        conn.execute(
-            "INSERT INTO tickets (subject, status, category, tier, assignee, channel, requester, agent_id, request_id,
-                                  created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![
-                state.subject,
-                state.status.as_str(),
-                state.category,
-                state.tier,
-                state.assignee,
-                json_name(&state.channel)?,
-                state.requester,
-                state.agent_id,
-                request.map(|(_, r)| r),
-                state.created_at,
-                state.updated_at
-            ],
-        )?;
-        let number = conn.last_insert_rowid();
+        let number = project(conn, None, &state, request.map(|(_, r)| r))?;
         for event in events {
             insert_event(conn, number, actor, event, now)?;
         }
@@ -177,16 +161,28 @@ impl Tx<'_> {
     }
 
     /// Appends one event after checking it against the rules, and updates the cached columns in the same transaction.
-    pub fn append_event(&self, number: i64, actor: &str, event: &Event, now: i64) -> Result<Ticket, StoreError> {
+    /// With `expected`, the version of the ticket the person acted on, a ticket that got any event since is refused
+    /// as changed meanwhile.
+    pub fn append_event(
+        &self,
+        number: i64,
+        expected: Option<i64>,
+        actor: &str,
+        event: &Event,
+        now: i64,
+    ) -> Result<Ticket, StoreError> {
         let conn = self.conn;
-        let current = self.ticket(number)?.state;
-        let next = TicketState::apply(Some(current), event, now)?;
+        let current = self.ticket(number)?;
+        if let Some(seen) = expected.filter(|seen| *seen != current.version) {
+            return Err(StoreError::Conflict(format!(
+                "ticket {number} changed meanwhile: you saw version {seen}, it is at {}; reload it",
+                current.version
+            )));
+        }
+        let next = TicketState::apply(Some(current.state), event, now)?;
         insert_event(conn, number, actor, event, now)?;
-        conn.execute(
-            "UPDATE tickets SET status = ?2, category = ?3, tier = ?4, assignee = ?5, updated_at = ?6 WHERE number = ?1",
-            params![number, next.status.as_str(), next.category, next.tier, next.assignee, next.updated_at],
-        )?;
-        Ok(Ticket { number, state: next })
+        project(conn, Some(number), &next, None)?;
+        Ok(Ticket { number, version: current.version + 1, state: next })
     }
 
     /// Records a requester's action by its id; false when that id was recorded before (a replay after a lost ack).
@@ -216,6 +212,39 @@ impl Tx<'_> {
         Ok(())
     }
 }
+/// The cached columns that lists filter and sort on, written from the fold here only: on opening (`number` is
+/// `None` and the new number is returned) and after every append. The request id is kept from the opening.
+fn project(
+    conn: &Connection,
+    number: Option<i64>,
+    state: &TicketState,
+    request_id: Option<&str>,
+) -> Result<i64, StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO tickets (number, subject, status, category, tier, assignee, channel, requester, agent_id,
+                              request_id, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         ON CONFLICT (number) DO UPDATE SET subject = excluded.subject, status = excluded.status,
+             category = excluded.category, tier = excluded.tier, assignee = excluded.assignee,
+             updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        number,
+        state.subject,
+        state.status.as_str(),
+        state.category,
+        state.tier,
+        state.assignee,
+        json_name(&state.channel)?,
+        state.requester,
+        state.agent_id,
+        request_id,
+        state.created_at,
+        state.updated_at
+    ])?;
+    Ok(number.unwrap_or_else(|| conn.last_insert_rowid()))
+}
+
 fn insert_event(conn: &Connection, number: i64, actor: &str, event: &Event, now: i64) -> Result<(), StoreError> {
     let json =
         serde_json::to_string(event).map_err(|e| StoreError::Internal(format!("cannot encode an event: {e}")))?;
@@ -310,10 +339,11 @@ mod tests {
             .unwrap();
         store
             .write(move |c| {
-                c.append_event(number, "bob", &Event::InternalNote { body: "secret".into() }, 2)?;
+                c.append_event(number, None, "bob", &Event::InternalNote { body: "secret".into() }, 2)?;
                 for i in 0..40 {
                     c.append_event(
                         number,
+                        None,
                         "bob",
                         &Event::PublicReply { body: format!("{i:02}{}", "x".repeat(19_000)) },
                         3,
@@ -351,12 +381,13 @@ mod tests {
             Event::Assigned { to: "carol".into() },
         ];
         for (i, e) in steps.into_iter().enumerate() {
-            store.write(move |c| c.append_event(number, "bob", &e, 10 + i as i64)).await.unwrap();
+            store.write(move |c| c.append_event(number, None, "bob", &e, 10 + i as i64)).await.unwrap();
         }
         let refused = store
             .write(move |c| {
                 c.append_event(
                     number,
+                    None,
                     "bob",
                     &Event::StatusChanged { from: Status::Open, to: Status::Closed, reason: None },
                     20,
