@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -25,7 +26,14 @@ pub struct Config {
     /// 1,550 a second with the load generator's own handshakes on the same two cores (BENCHMARKS.md); raise it on
     /// bigger hardware.
     pub reconnects_per_sec: u32,
+    /// How often the running server signs the audit chain's head into the checkpoint file; `None` takes none.
+    pub checkpoint_every: Option<Duration>,
+    /// Where checkpoints are appended (default: `audit-checkpoints.jsonl` in the data directory).
+    pub checkpoint_file: Option<PathBuf>,
 }
+
+/// An hour: what an attacker who cuts the chain back can hide at most from a checkpoint, for one small signed line.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(3600);
 
 impl Default for Config {
     fn default() -> Self {
@@ -38,6 +46,8 @@ impl Default for Config {
             tls_names: Vec::new(),
             heartbeat_secs: 15,
             reconnects_per_sec: 2_000,
+            checkpoint_every: Some(CHECKPOINT_EVERY),
+            checkpoint_file: None,
         }
     }
 }
@@ -53,6 +63,15 @@ struct File {
     tls_names: Option<Vec<String>>,
     heartbeat_secs: Option<u32>,
     reconnects_per_sec: Option<u32>,
+    audit: Option<AuditFile>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AuditFile {
+    /// `90s`, `30m`, `1h`, `1d`, or `off`.
+    checkpoint_every: Option<String>,
+    checkpoint_file: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +104,14 @@ impl Config {
             None => File::default(),
         };
         let d = Config::default();
+        let audit = file.audit.unwrap_or_default();
+        let checkpoint_every = match audit.checkpoint_every.as_deref() {
+            None => d.checkpoint_every,
+            Some("off") => None,
+            Some(text) => {
+                Some(every(text).map_err(|e| ConfigError::Invalid(format!("[audit] checkpoint_every: {e}")))?)
+            }
+        };
         let config = Config {
             data_dir: overrides.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
             quic_listen: overrides.quic_listen.or(file.quic_listen).unwrap_or(d.quic_listen),
@@ -93,6 +120,8 @@ impl Config {
             tls_names: file.tls_names.unwrap_or_default(),
             heartbeat_secs: file.heartbeat_secs.unwrap_or(d.heartbeat_secs),
             reconnects_per_sec: file.reconnects_per_sec.unwrap_or(d.reconnects_per_sec),
+            checkpoint_every,
+            checkpoint_file: audit.checkpoint_file,
         };
         config.validate()?;
         Ok(config)
@@ -124,6 +153,31 @@ impl Config {
     pub fn pki_dir(&self) -> PathBuf {
         self.data_dir.join("pki")
     }
+
+    pub fn checkpoint_file(&self) -> PathBuf {
+        self.checkpoint_file.clone().unwrap_or_else(|| self.data_dir.join(CHECKPOINT_FILE))
+    }
+}
+
+/// The checkpoint file's name in the data directory, where it is unless the configuration puts it elsewhere.
+pub const CHECKPOINT_FILE: &str = "audit-checkpoints.jsonl";
+
+/// `90s`, `30m`, `1h` or `1d`: at least a second and at most a week.
+fn every(text: &str) -> Result<Duration, String> {
+    let (digits, unit) = text.split_at(text.len().saturating_sub(1));
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{text:?} needs a unit: s, m, h or d (or \"off\")")),
+    };
+    let n: u64 = digits.parse().map_err(|_| format!("{text:?} is not like 30m, 1h or 1d"))?;
+    let secs = n.saturating_mul(unit_secs);
+    if !(1..=7 * 86_400).contains(&secs) {
+        return Err(format!("{text:?} must be between 1s and 7d"));
+    }
+    Ok(Duration::from_secs(secs))
 }
 
 #[cfg(test)]
@@ -135,6 +189,8 @@ mod tests {
         let text = include_str!("../../packaging/server.toml");
         let file = Config::parse(text).unwrap();
         assert_eq!(file.data_dir.as_deref(), Some(Path::new("/var/lib/lifeline-server")));
+        let audit = file.audit.unwrap();
+        assert_eq!(every(audit.checkpoint_every.as_deref().unwrap()), Ok(CHECKPOINT_EVERY));
     }
 
     #[test]
@@ -153,5 +209,33 @@ mod tests {
         }
         let bad = Overrides { advertise: Some("nohost".into()), ..Overrides::default() };
         assert!(matches!(Config::load(None, bad), Err(ConfigError::Invalid(_))));
+    }
+
+    #[test]
+    fn audit_checkpoints_are_hourly_unless_set_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.toml");
+        let load = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            Config::load(Some(&path), Overrides::default())
+        };
+        let c = load("data_dir = \"/d\"\n").unwrap();
+        assert_eq!(c.checkpoint_every, Some(Duration::from_secs(3600)));
+        assert_eq!(c.checkpoint_file(), Path::new("/d/audit-checkpoints.jsonl"));
+        let cases = [("90s", Some(90)), ("30m", Some(1800)), ("2h", Some(7200)), ("7d", Some(604_800)), ("off", None)];
+        for (every, secs) in cases {
+            let c =
+                load(&format!("[audit]\ncheckpoint_every = \"{every}\"\ncheckpoint_file = \"/x/c.jsonl\"\n")).unwrap();
+            assert_eq!(c.checkpoint_every, secs.map(Duration::from_secs), "{every}");
+            assert_eq!(c.checkpoint_file(), Path::new("/x/c.jsonl"));
+        }
+        for bad in ["0s", "8d", "1", "h", "1w", "-1h", "1.5h"] {
+            let loaded = load(&format!("[audit]\ncheckpoint_every = \"{bad}\"\n"));
+            assert!(
+                matches!(loaded, Err(ConfigError::Invalid(ref e)) if e.contains("checkpoint_every")),
+                "{bad}: {loaded:?}"
+            );
+        }
+        assert!(matches!(load("[audit]\nevery = \"1h\"\n"), Err(ConfigError::Parse { .. })), "a typo in [audit]");
     }
 }

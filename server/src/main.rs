@@ -3,11 +3,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::{Parser, Subcommand};
 use lifeline_net::tls::write_private;
+use lifeline_server::backup::{self, CONFIG_FILE};
 use lifeline_server::client::{self, ApiArgs, Client};
 use lifeline_server::config::{Config, ConfigError, Overrides};
+use lifeline_server::pki::CaKey;
 use lifeline_server::store::{agents, audit, auth, now_ms};
 use lifeline_shared::token::EnrollToken;
 use serde_json::json;
@@ -97,6 +99,23 @@ enum Command {
     /// Help-desk figures (through the API)
     #[command(subcommand)]
     Stats(StatsCmd),
+    /// Copy the server's database, CA, configuration and audit checkpoints into a new directory, while it runs
+    Backup {
+        /// A new or empty directory (made 0700, every file in it 0600)
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        local: Local,
+    },
+    /// Restore a backup into a new data directory, to start a server on
+    Restore {
+        /// The directory `backup` wrote
+        #[arg(long)]
+        from: PathBuf,
+        /// The new data directory: one that does not exist yet, or is empty
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -152,8 +171,34 @@ enum AuditCmd {
         /// Verify an exported file instead of asking the server
         #[arg(long)]
         file: Option<PathBuf>,
+        /// Also check the chain against the signed checkpoints in this file (`audit checkpoint`), which shows entries
+        /// deleted from its end or a chain rewritten since; they must be signed by the CA of --ca
+        #[arg(long)]
+        checkpoints: Option<PathBuf>,
+        // The API's arguments one by one rather than an optional `ApiArgs`: clap counts the default of its `--json`
+        // as given, and then asks for all of them even with --file.
+        /// Base URL of the server's API, e.g. https://helpdesk.example.org:7443
+        #[arg(long, env = "LIFELINE_API")]
+        api: Option<String>,
+        /// Your API token (from `lifeline-server user add`)
+        #[arg(long, env = "LIFELINE_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// The deployment's CA certificate (the server's pki/ca.pem): the only root trusted for the API, and what
+        /// checkpoints must be signed by
+        #[arg(long, env = "LIFELINE_CA")]
+        ca: Option<PathBuf>,
+        /// Print the verdict as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign the chain's head with the CA and append it to the checkpoint file (works on this machine's server data)
+    Checkpoint {
+        /// The checkpoint file (default: the configuration's [audit] checkpoint_file, or audit-checkpoints.jsonl in
+        /// the data directory)
+        #[arg(long)]
+        out: Option<PathBuf>,
         #[command(flatten)]
-        api: Option<ApiArgs>,
+        local: Local,
     },
     /// Write the log as JSON lines (to stdout, or --out)
     Export {
@@ -479,6 +524,22 @@ fn execute(command: Command) -> Result<()> {
             c.print(&c.get(&format!("/api/stats/self-help?days={days}"))?, client::self_help_view);
             Ok(())
         }
+        Command::Backup { out, local } => {
+            let written = backup::backup(&load(&local, Overrides::default())?, local.config.as_deref(), &out)?;
+            println!("backed up into {}:", out.display());
+            written.iter().for_each(|f| println!("  {}", f.display()));
+            Ok(())
+        }
+        Command::Restore { from, data_dir } => {
+            let written = backup::restore(&from, &data_dir)?;
+            println!("restored into {}:", data_dir.display());
+            written.iter().for_each(|f| println!("  {}", f.display()));
+            if data_dir.join(CONFIG_FILE).is_file() {
+                println!("the backup's configuration is {CONFIG_FILE} there: check its data_dir before using it");
+            }
+            println!("start a server on it: lifeline-server serve --data-dir {}", data_dir.display());
+            Ok(())
+        }
     }
 }
 
@@ -539,27 +600,56 @@ fn check(cmd: CheckCmd) -> Result<()> {
 
 fn audit(cmd: AuditCmd) -> Result<()> {
     match cmd {
-        AuditCmd::Verify { file: Some(file), .. } => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-            let mut entries = Vec::new();
-            for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-                entries
-                    .push(serde_json::from_str(line).with_context(|| format!("line {} of {}", i + 1, file.display()))?);
+        AuditCmd::Verify { file, checkpoints, api, token, ca, json } => {
+            // Their signatures first: a forged checkpoint says nothing about the chain.
+            let checkpoints = match checkpoints {
+                Some(path) => {
+                    let ca =
+                        ca.as_deref().context("give --ca, the deployment's CA certificate, to check checkpoints")?;
+                    Some((signed_checkpoints(&path, ca)?, path))
+                }
+                None => None,
+            };
+            let listed = checkpoints.as_ref().map_or(&[][..], |(listed, _)| listed.as_slice());
+            let verdict = match (file, api, token, ca) {
+                (Some(file), ..) => serde_json::to_value(audit::verify_against(exported(&file)?, listed))?,
+                (None, Some(api), Some(token), Some(ca)) => {
+                    let c = Client::new(&ApiArgs { api, token, ca, json })?;
+                    // With checkpoints, the chain is fetched and checked here: the server's verdict has no hashes
+                    // to hold them against.
+                    match checkpoints {
+                        None => c.get("/api/audit/verify")?,
+                        Some(_) => serde_json::to_value(audit::verify_against(all_entries(&c)?, listed))?,
+                    }
+                }
+                _ => bail!("give --file, or the API address, token and CA"),
+            };
+            if json {
+                println!("{verdict:#}");
+            } else {
+                print!("{}", client::audit_verdict(&verdict));
             }
-            let verdict = serde_json::to_value(audit::verify(entries))?;
-            print!("{}", client::audit_verdict(&verdict));
             if !verdict["broken"].is_null() {
                 bail!("the audit log has been tampered with");
+            }
+            if let Some((listed, path)) = checkpoints.filter(|_| !json) {
+                let newest = listed.iter().map(|l| l.checkpoint.seq).max().unwrap_or(0);
+                println!(
+                    "{} checkpoints in {} agree with it, the newest at entry {newest}",
+                    listed.len(),
+                    path.display()
+                );
             }
         }
-        AuditCmd::Verify { file: None, api } => {
-            let api = api.context("give --file, or the API address, token and CA")?;
-            let c = Client::new(&api)?;
-            let verdict = c.get("/api/audit/verify")?;
-            c.print(&verdict, client::audit_verdict);
-            if !verdict["broken"].is_null() {
-                bail!("the audit log has been tampered with");
+        AuditCmd::Checkpoint { out, local } => {
+            let config = load(&local, Overrides::default())?;
+            if !config.db_path().is_file() {
+                bail!("no server data in {}: give the server's --data-dir or --config", config.data_dir.display());
             }
+            let state = lifeline_server::prepare(config)?;
+            let file = out.unwrap_or_else(|| state.config.checkpoint_file());
+            let c = runtime()?.block_on(lifeline_server::take_checkpoint(&state, &file))?;
+            println!("checkpoint of entry {} (head {}) appended to {}", c.seq, c.hash, file.display());
         }
         AuditCmd::Export { out, api } => {
             let c = Client::new(&api)?;
@@ -583,6 +673,43 @@ fn audit(cmd: AuditCmd) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// An exported log, one entry a line.
+fn exported(file: &std::path::Path) -> Result<Vec<audit::Entry>> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let mut entries = Vec::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        entries.push(serde_json::from_str(line).with_context(|| format!("line {} of {}", i + 1, file.display()))?);
+    }
+    Ok(entries)
+}
+
+/// The whole log through the API, a page at a time.
+fn all_entries(c: &Client) -> Result<Vec<audit::Entry>> {
+    let mut entries: Vec<audit::Entry> = Vec::new();
+    loop {
+        let after = entries.last().map_or(0, |e| e.seq);
+        let page: Vec<audit::Entry> = serde_json::from_value(c.get(&format!("/api/audit?after={after}&limit=1000"))?)
+            .context("an audit page that is not a list of entries")?;
+        if page.is_empty() {
+            return Ok(entries);
+        }
+        entries.extend(page);
+    }
+}
+
+/// The checkpoints in `path`, once each is known to be signed by the CA in `ca`.
+fn signed_checkpoints(path: &std::path::Path, ca: &std::path::Path) -> Result<Vec<audit::Listed>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let listed = audit::parse_checkpoints(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    if listed.is_empty() {
+        bail!("{} holds no checkpoint", path.display());
+    }
+    let pem = std::fs::read_to_string(ca).with_context(|| format!("reading {}", ca.display()))?;
+    let key = CaKey::from_pem(&pem).with_context(|| format!("reading {}", ca.display()))?;
+    audit::check_signatures(&listed, &key).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    Ok(listed)
 }
 
 fn ticket(cmd: TicketCmd) -> Result<()> {

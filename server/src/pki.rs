@@ -83,6 +83,55 @@ impl Pki {
             params.signed_by(&key, &issuer(&self.ca_der, &self.ca_key)?).context("signing an agent certificate")?;
         Ok((cert.pem(), key.serialize_pem(), fingerprint(cert.der())))
     }
+
+    /// Signs an audit checkpoint's fields with the CA's key ([`CaKey`] says why this key).
+    pub fn sign_checkpoint(&self, fields: &[u8]) -> Result<Vec<u8>> {
+        rcgen::SigningKey::sign(&self.ca_key, &checkpoint_message(fields)).context("signing with the CA key")
+    }
+}
+
+/// Put before what is signed for a checkpoint. Text, never DER: what the CA signs for a checkpoint can thus never
+/// be taken for a certificate, nor a certificate's signature pass as a checkpoint's.
+const CHECKPOINT_LABEL: &[u8] = b"lifeline audit checkpoint v1\n";
+
+fn checkpoint_message(fields: &[u8]) -> Vec<u8> {
+    [CHECKPOINT_LABEL, fields].concat()
+}
+
+/// The CA's public key, which checks audit checkpoints.
+///
+/// Checkpoints are signed with the CA's own key rather than a key of their own. Whoever checks them then needs only
+/// the CA certificate, which every technician and auditor already holds (the CLI's `--ca`) and every enrollment token
+/// pins by fingerprint: there is no second key to hand out, back up or rotate, and a forger needs the very key that
+/// already guards every agent's identity. A restored data directory keeps its CA, so old checkpoints still verify.
+/// What the CA signs for a checkpoint starts with [`CHECKPOINT_LABEL`], so the two uses of the key stay apart.
+#[derive(Debug, Clone)]
+pub struct CaKey {
+    fingerprint: [u8; 32],
+    /// The uncompressed P-256 point: [`Pki`] makes only ECDSA P-256 CAs (rcgen's default key).
+    point: Vec<u8>,
+}
+
+impl CaKey {
+    pub fn of(ca: &CertificateDer<'_>) -> Result<CaKey> {
+        let (_, cert) = x509_parser::parse_x509_certificate(ca).map_err(|e| anyhow!("unreadable certificate: {e}"))?;
+        Ok(CaKey { fingerprint: fingerprint(ca), point: cert.public_key().subject_public_key.data.to_vec() })
+    }
+
+    pub fn from_pem(text: &str) -> Result<CaKey> {
+        CaKey::of(&pem_der(text)?)
+    }
+
+    /// SHA-256 of the CA certificate, as [`Pki::ca_fingerprint`].
+    pub fn fingerprint(&self) -> [u8; 32] {
+        self.fingerprint
+    }
+
+    pub fn verifies_checkpoint(&self, fields: &[u8], signature: &[u8]) -> bool {
+        ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_ASN1, &self.point)
+            .verify(&checkpoint_message(fields), signature)
+            .is_ok()
+    }
 }
 
 /// A certificate's validity period in Unix seconds.
@@ -308,6 +357,30 @@ mod tests {
     use rustls_pki_types::{ServerName, UnixTime};
 
     use super::*;
+
+    #[test]
+    fn only_this_ca_signing_these_exact_fields_makes_a_checkpoint_verify() {
+        let (ours, theirs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let pki = Pki::load_or_create(ours.path(), &[]).unwrap();
+        let other = Pki::load_or_create(theirs.path(), &[]).unwrap();
+        let key = CaKey::from_pem(&std::fs::read_to_string(ours.path().join("ca.pem")).unwrap()).unwrap();
+        assert_eq!(key.fingerprint(), pki.ca_fingerprint());
+
+        let fields = b"seq=16 hash=ab";
+        let sig = pki.sign_checkpoint(fields).unwrap();
+        assert!(key.verifies_checkpoint(fields, &sig));
+        assert!(!key.verifies_checkpoint(b"seq=15 hash=ab", &sig), "other fields");
+        assert!(!key.verifies_checkpoint(fields, &other.sign_checkpoint(fields).unwrap()), "another CA's signature");
+        for cut in [0, 1, sig.len() - 1] {
+            assert!(!key.verifies_checkpoint(fields, &sig[..cut]), "signature cut to {cut} bytes");
+        }
+        let mut flipped = sig.clone();
+        flipped[sig.len() / 2] ^= 1;
+        assert!(!key.verifies_checkpoint(fields, &flipped), "a flipped bit");
+        // The label keeps a checkpoint signature apart from a plain signature of the same bytes by the same key.
+        let bare = rcgen::SigningKey::sign(&pki.ca_key, fields).unwrap();
+        assert!(!key.verifies_checkpoint(fields, &bare), "a signature made without the label");
+    }
 
     #[test]
     fn a_ticket_opens_only_whole_with_its_key_and_within_its_days() {

@@ -10,6 +10,10 @@
 //!   expired, on a full handshake and on a resumed session.
 //! - `live`: watching an agent live (the stream, sharing it, what cannot be watched); refresh now and the diff.
 //! - `preseed`: enrollment on first start from a preseeded token file, as packages install it; bad tokens retried.
+//! - `audit`: audit checkpoints: the CA signs the chain's head, and a chain cut back or rewritten since, or a forged
+//!   checkpoint, is named as such.
+//! - `backup`: a backup under ingest load, restored into a new directory: the same agents, snapshots, tickets and
+//!   audit chain.
 //! - `checks`: approved checks: real data, the authorization matrix, hostile parameters, queueing, the audit chain.
 //! - `printing`: the printing checks against a private CUPS scheduler: listing a stuck queue, clearing it, refusals.
 //! - `journal`: journal-errors on journal files systemd's own writer made: the decoder on every layout and on damaged
@@ -21,6 +25,8 @@
 // A test states its expectations by panicking on what it did not expect.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod audit;
+mod backup;
 mod certificates;
 mod checks;
 mod delivery;
