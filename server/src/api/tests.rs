@@ -11,6 +11,7 @@ use tower::ServiceExt;
 use crate::State;
 use crate::config::Config;
 use crate::desk::access::Role;
+use crate::desk::actor::Actor;
 use crate::desk::tickets::{Channel, Event};
 use crate::store::{HeldByAnotherWriter, now_ms};
 
@@ -50,7 +51,11 @@ impl Desk {
             agent_id: None,
             category: None,
         };
-        let opened = self.state.store.write(move |c| c.open_ticket(None, "bob", &[created], now_ms())).await;
+        let opened = self
+            .state
+            .store
+            .write(move |c| c.open_ticket(None, &[(Actor::technician("bob"), created)], now_ms()))
+            .await;
         opened.unwrap().0
     }
 

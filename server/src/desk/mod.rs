@@ -3,8 +3,10 @@
 //!
 //! - [`tickets`]: events, the fold that makes a ticket of them, and what its requester may see.
 //! - [`access`]: roles, and the one table of which role may do what.
+//! - [`actor`]: who did something on a ticket: a technician, the requester, a machine's agent, or the server.
 //! - [`checks`]: a check run's states and what an agent's report makes of them.
 
 pub mod access;
+pub mod actor;
 pub mod checks;
 pub mod tickets;

@@ -10,6 +10,7 @@ use tracing::{info, warn};
 
 use super::{Effects, Error};
 use crate::desk::access::{Act, Denied, require};
+use crate::desk::actor::Actor;
 use crate::desk::checks::RunState;
 use crate::desk::tickets::{Event, Status};
 use crate::store::auth::User;
@@ -170,7 +171,7 @@ pub async fn finish(
                     result,
                 };
                 // A ticket closed meanwhile takes no more events; the run and the audit entry still hold the result.
-                match c.append_event(number, None, &run.technician, &event, now) {
+                match c.append_event(number, None, &Actor::technician(&run.technician), &event, now) {
                     Err(StoreError::Conflict(why)) => warn!(run = run.id, ticket = number, %why, "result not attached"),
                     other => drop(other?),
                 }

@@ -6,6 +6,7 @@ use lifeline_shared::wire::{SelfHelpReport, ServerControl, UserAction, UserTicke
 use tracing::{debug, info, warn};
 
 use super::Effects;
+use crate::desk::actor::Actor;
 use crate::desk::tickets::{Event, Status};
 use crate::store::{Store, StoreError, Tx, now_ms};
 use crate::{ControlTx, State};
@@ -27,7 +28,7 @@ pub async fn act(store: &Store, agent_id: &str, action: UserTicketAction) -> Res
             if !c.first_requester_action(&agent, &hex::encode(action.id), number, now_ms())? {
                 return Ok(false);
             }
-            let actor = action.user.as_str();
+            let actor = &Actor::requester(&action.user);
             let change_status = |c: &Tx<'_>, from: Status, to: Status, reason: &str| {
                 let event = Event::StatusChanged { from, to, reason: Some(reason.to_owned()) };
                 c.append_event(number, None, actor, &event, now_ms())

@@ -8,6 +8,7 @@ use tracing::info;
 use super::agents::judge;
 use super::{Effects, Error};
 use crate::desk::access::{Act, require};
+use crate::desk::actor::Actor;
 use crate::desk::tickets::{Channel, Command, Event, Status};
 use crate::store::auth::User;
 use crate::store::tickets::{ListedTicket, LoggedEvent, Ticket};
@@ -26,17 +27,23 @@ pub async fn open_help(store: &Store, agent_id: &str, help: HelpRequest) -> Resu
             let now = now_ms();
             let snapshot_id = c.insert_snapshot(&agent, &judged.row, now)?;
             let events = [
-                Event::Created {
-                    subject: help.subject,
-                    description: help.description,
-                    channel: Channel::Agent,
-                    requester: help.user.clone(),
-                    agent_id: Some(agent.clone()),
-                    category: None,
-                },
-                Event::SnapshotAttached { agent_id: agent.clone(), snapshot_id, findings: judged.findings },
+                (
+                    Actor::requester(&help.user),
+                    Event::Created {
+                        subject: help.subject,
+                        description: help.description,
+                        channel: Channel::Agent,
+                        requester: help.user.clone(),
+                        agent_id: Some(agent.clone()),
+                        category: None,
+                    },
+                ),
+                (
+                    Actor::agent(&agent),
+                    Event::SnapshotAttached { agent_id: agent.clone(), snapshot_id, findings: judged.findings },
+                ),
             ];
-            c.open_ticket(Some((&agent, &hex::encode(help.id))), &help.user, &events, now)
+            c.open_ticket(Some((&agent, &hex::encode(help.id))), &events, now)
         })
         .await?;
     if created {
@@ -69,7 +76,7 @@ pub async fn attach_snapshot(store: &Store, agent_id: &str, ticket: u64, snap: S
                 .any(|e| matches!(&e.event, Event::SnapshotAttached { snapshot_id: s, .. } if *s == snapshot_id));
             if !attached {
                 let event = Event::SnapshotAttached { agent_id: agent.clone(), snapshot_id, findings: judged.findings };
-                c.append_event(number, None, &agent, &event, now)?;
+                c.append_event(number, None, &Actor::agent(&agent), &event, now)?;
             }
             Ok(())
         })
@@ -87,7 +94,7 @@ pub async fn act(
     command: Command,
 ) -> Result<(Ticket, Effects), Error> {
     require(user.role, Act::WorkTickets)?;
-    let actor = user.name.clone();
+    let actor = Actor::technician(&user.name);
     let ticket = store
         .write(move |c| {
             if let Command::Assign { to } = &command
@@ -96,7 +103,7 @@ pub async fn act(
                 return Err(StoreError::Refused(format!("no user named {to:?}")));
             }
             let event = command.decide(&c.ticket(number)?.state);
-            let public = event.seen_by_requester(&actor).is_some();
+            let public = event.seen_by_requester(&actor.name).is_some();
             Ok((c.append_event(number, seen, &actor, &event, now_ms())?, public))
         })
         .await;

@@ -53,13 +53,12 @@ impl Read<'_> {
 
     pub fn snapshot(&self, agent_id: &str, id: &str) -> Result<Snapshot, StoreError> {
         let conn = self.conn;
-        let body: Option<Vec<u8>> = conn
-            .query_row("SELECT body FROM snapshots WHERE agent_id = ?1 AND id = ?2", [agent_id, id], |r| r.get(0))
+        let row: Option<(i64, Vec<u8>)> = conn
+            .prepare_cached("SELECT format, body FROM snapshots WHERE agent_id = ?1 AND id = ?2")?
+            .query_row([agent_id, id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
-        let body = body.ok_or_else(|| StoreError::NotFound(format!("snapshot {id} of agent {agent_id}")))?;
-        let json = lz4_flex::decompress_size_prepended(&body)
-            .map_err(|e| StoreError::Corrupt(format!("snapshot {id}: {e}")))?;
-        serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(format!("snapshot {id}: {e}")))
+        let (format, body) = row.ok_or_else(|| StoreError::NotFound(format!("snapshot {id} of agent {agent_id}")))?;
+        decode_snapshot(format, &body).map_err(|e| StoreError::Corrupt(format!("snapshot {id}: {e}")))
     }
 
     pub fn latest_snapshot_id(&self, agent_id: &str) -> Result<Option<String>, StoreError> {
@@ -163,8 +162,8 @@ impl Tx<'_> {
         let conn = self.conn;
         conn.prepare_cached(
             "INSERT INTO snapshots (agent_id, id, taken_at, received_at, cpu_usage_pct, memory_used_pct,
-                                    fullest_disk_pct, finding_count, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
+                                    fullest_disk_pct, finding_count, format, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING",
         )?
         .execute(params![
             agent_id,
@@ -175,6 +174,7 @@ impl Tx<'_> {
             row.memory_used_pct,
             row.fullest_disk_pct,
             row.finding_count,
+            SNAPSHOT_FORMAT,
             row.body
         ])?;
         Ok(row.id.clone())
@@ -199,6 +199,23 @@ fn agent_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Agent> {
         last_seen_at: r.get(5)?,
         revoked_at: r.get(6)?,
     })
+}
+
+/// The format snapshot bodies are written in now: the JSON of the wire's [`Snapshot`], lz4-compressed with its
+/// length in front.
+const SNAPSHOT_FORMAT: i64 = 1;
+
+/// The one way back from a stored snapshot body. The wire's snapshot grows by fields appended at the end; each must
+/// come with a default, so that bodies of every earlier format still decode (the golden body in the tests holds the
+/// first format to that).
+pub fn decode_snapshot(format: i64, body: &[u8]) -> Result<Snapshot, String> {
+    match format {
+        1 => {
+            let json = lz4_flex::decompress_size_prepended(body).map_err(|e| e.to_string())?;
+            serde_json::from_slice(&json).map_err(|e| e.to_string())
+        }
+        other => Err(format!("snapshot format {other} is newer than this server; upgrade it")),
+    }
 }
 
 /// A snapshot ready to store: its JSON compressed and its summary columns computed before the writer thread, which

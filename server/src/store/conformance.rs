@@ -9,6 +9,7 @@ use serde_json::json;
 use super::agents::SnapshotRow;
 use super::checks::NewRun;
 use super::{Store, StoreError};
+use crate::desk::actor::{Actor, ActorKind};
 use crate::desk::checks::RunState;
 use crate::desk::tickets::{Channel, Event, Status};
 
@@ -45,11 +46,15 @@ pub async fn a_replayed_request_opens_one_ticket(store: Store) {
     with_agent(&store, "ag-1").await;
     let mut numbers = Vec::new();
     for _ in 0..2 {
-        let opened = store.write(|c| c.open_ticket(Some(("ag-1", "req-1")), "ann", &[created(Some("ag-1"))], 5)).await;
+        let opened = store
+            .write(|c| c.open_ticket(Some(("ag-1", "req-1")), &[(Actor::requester("ann"), created(Some("ag-1")))], 5))
+            .await;
         numbers.push(opened.unwrap());
     }
     assert_eq!(numbers, [(1, true), (1, false)]);
-    let other = store.write(|c| c.open_ticket(Some(("ag-1", "req-2")), "ann", &[created(Some("ag-1"))], 6)).await;
+    let other = store
+        .write(|c| c.open_ticket(Some(("ag-1", "req-2")), &[(Actor::requester("ann"), created(Some("ag-1")))], 6))
+        .await;
     assert_eq!(other.unwrap(), (2, true));
     assert_eq!(store.read(|c| c.tickets(None)).await.unwrap().len(), 2);
 }
@@ -57,15 +62,17 @@ pub async fn a_replayed_request_opens_one_ticket(store: Store) {
 /// An append checks the version it expects and the rules, in its transaction; a refused one stores nothing, and
 /// the cached columns always equal the fold of the log.
 pub async fn appends_check_the_version_and_the_rules_and_keep_the_projection(store: Store) {
-    let (number, _) = store.write(|c| c.open_ticket(None, "bob", &[created(None)], 1)).await.unwrap();
+    let (number, _) =
+        store.write(|c| c.open_ticket(None, &[(Actor::technician("bob"), created(None))], 1)).await.unwrap();
     let open = Event::StatusChanged { from: Status::New, to: Status::Open, reason: None };
-    let ticket = store.write(move |c| c.append_event(number, Some(1), "bob", &open, 2)).await.unwrap();
+    let ticket =
+        store.write(move |c| c.append_event(number, Some(1), &Actor::technician("bob"), &open, 2)).await.unwrap();
     assert_eq!((ticket.version, ticket.state.status), (2, Status::Open));
     let note = Event::InternalNote { body: "late".into() };
-    let stale = store.write(move |c| c.append_event(number, Some(1), "carol", &note, 3)).await;
+    let stale = store.write(move |c| c.append_event(number, Some(1), &Actor::technician("carol"), &note, 3)).await;
     assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
     let close = Event::StatusChanged { from: Status::Open, to: Status::Closed, reason: None };
-    let refused = store.write(move |c| c.append_event(number, None, "bob", &close, 4)).await;
+    let refused = store.write(move |c| c.append_event(number, None, &Actor::technician("bob"), &close, 4)).await;
     assert!(matches!(refused, Err(StoreError::Refused(_))), "{refused:?}");
     let (ticket, listed) = store.read(move |c| Ok((c.ticket(number)?, c.tickets(None)?))).await.unwrap();
     assert_eq!(ticket.version, 2, "nothing refused was stored");
@@ -124,7 +131,7 @@ pub async fn revoking_is_once_and_of_a_known_agent(store: Store) {
     assert!(store.read(|c| c.agent("ag-1")).await.unwrap().is_some_and(|a| a.revoked_at == Some(2)));
 }
 
-/// Findings recorded on a ticket's event come back as they were recorded.
+/// Findings recorded on a ticket's event, and who did each, come back as they were recorded.
 pub async fn recorded_findings_come_back_as_recorded(store: Store) {
     with_agent(&store, "ag-1").await;
     // As judged when the snapshot was stored, whatever today's rules would say of it.
@@ -137,13 +144,14 @@ pub async fn recorded_findings_come_back_as_recorded(store: Store) {
         about: "/home".into(),
         figure: Some(97),
     }];
-    let events = [
-        created(Some("ag-1")),
-        Event::SnapshotAttached { agent_id: "ag-1".into(), snapshot_id: "s1".into(), findings: findings.clone() },
-    ];
-    let (number, _) = store.write(move |c| c.open_ticket(Some(("ag-1", "r")), "ann", &events, 1)).await.unwrap();
+    let attached =
+        Event::SnapshotAttached { agent_id: "ag-1".into(), snapshot_id: "s1".into(), findings: findings.clone() };
+    let events = [(Actor::requester("ann"), created(Some("ag-1"))), (Actor::agent("ag-1"), attached)];
+    let (number, _) = store.write(move |c| c.open_ticket(Some(("ag-1", "r")), &events, 1)).await.unwrap();
     let log = store.read(move |c| c.ticket_events(number)).await.unwrap();
     assert!(matches!(&log[1].event, Event::SnapshotAttached { findings: f, .. } if *f == findings));
+    let who: Vec<_> = log.iter().map(|e| (e.actor.kind, e.actor.name.as_str())).collect();
+    assert_eq!(who, [(ActorKind::Requester, "ann"), (ActorKind::Agent, "ag-1")], "each event keeps who did it");
 }
 
 #[cfg(test)]

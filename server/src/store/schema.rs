@@ -136,6 +136,27 @@ ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER;
 ALTER TABLE agents ADD COLUMN previous_fingerprint TEXT;
 CREATE UNIQUE INDEX agents_by_previous_fingerprint ON agents(previous_fingerprint);
 "#,
+    r#"
+-- Who acted, typed: the figures tell a technician from the requester and from a machine. Rows from before are
+-- classified by what only each could have written; the requester's status changes carry the server's fixed reasons.
+ALTER TABLE ticket_events ADD COLUMN actor_kind TEXT NOT NULL DEFAULT 'technician';
+UPDATE ticket_events SET actor_kind = CASE
+    WHEN json_extract(event, '$.kind') = 'snapshot_attached' THEN 'agent'
+    WHEN json_extract(event, '$.kind') = 'requester_reply' THEN 'requester'
+    WHEN json_extract(event, '$.kind') = 'created' AND json_extract(event, '$.channel') = 'agent' THEN 'requester'
+    WHEN json_extract(event, '$.kind') = 'status_changed' AND json_extract(event, '$.reason') IN
+        ('the requester answered', 'the requester confirmed it is solved', 'the requester says it is solved')
+        THEN 'requester'
+    ELSE 'technician'
+END;
+-- A snapshot attached when a ticket opened was logged under the requester's name; it was their machine's agent.
+UPDATE ticket_events SET actor = json_extract(event, '$.agent_id')
+    WHERE json_extract(event, '$.kind') = 'snapshot_attached';
+-- The format each stored body was written in, decoded through one function each (`tickets::decode_event`,
+-- `agents::decode_snapshot`), so a later format never makes an older row unreadable.
+ALTER TABLE ticket_events ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE snapshots ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -155,4 +176,72 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tracing::info!(version = i + 1, "applied store migration");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::desk::actor::ActorKind;
+    use crate::desk::checks::RunState;
+    use crate::desk::tickets::Status;
+    use crate::store::Store;
+
+    /// `fixtures/schema5.db` was written at schema 5, the last release's, with that release's stored formats: two
+    /// tickets (one from a machine, worked through every kind of event, one by phone), two agents with snapshots,
+    /// a check run, self-help reports, users and the audit chain. It must open, migrate and keep all of it.
+    #[tokio::test]
+    async fn a_store_of_the_last_release_migrates_and_keeps_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lifeline.db");
+        std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/src/store/fixtures/schema5.db"), &path).unwrap();
+        let store = Store::open(&path).unwrap();
+        let (one, two, listed) =
+            store.read(|c| Ok((c.ticket_events(1)?, c.ticket(2)?, c.tickets(None)?))).await.unwrap();
+        let who: Vec<(ActorKind, &str)> = one.iter().map(|e| (e.actor.kind, e.actor.name.as_str())).collect();
+        use ActorKind::*;
+        assert_eq!(
+            who,
+            [
+                (Requester, "ann"),
+                (Agent, "ag-1"),
+                (Technician, "bob"),
+                (Technician, "bob"),
+                (Technician, "bob"),
+                (Technician, "bob"),
+                (Requester, "ann"),
+                (Technician, "bob"),
+                (Technician, "carol"),
+                (Technician, "carol"),
+                (Requester, "ann"),
+            ],
+            "each event of before is given the kind of actor only it could have been"
+        );
+        assert_eq!(
+            (two.version, two.state.status, two.state.category.as_deref()),
+            (2, Status::Resolved, Some("account"))
+        );
+        assert_eq!(
+            listed.iter().map(|t| (t.number, t.status.as_str())).collect::<Vec<_>>(),
+            [(2, "resolved"), (1, "closed")]
+        );
+        let (ticket, snapshot, figures, run, verdict, revoked) = store
+            .read(|c| {
+                Ok((
+                    c.ticket(1)?,
+                    c.snapshot("ag-1", &"01".repeat(16))?,
+                    c.self_help_figures(0)?,
+                    c.run(1)?,
+                    c.verify_audit()?,
+                    c.agent("ag-2")?,
+                ))
+            })
+            .await
+            .unwrap();
+        assert_eq!((ticket.version, ticket.state.status, ticket.state.tier), (11, Status::Closed, 2));
+        assert_eq!(snapshot.host.hostname, "pc-ann", "a snapshot body of the first format decodes");
+        assert_eq!((figures.shown, figures.solved), (2, 1));
+        assert_eq!((run.state, run.result.as_deref()), (RunState::Done, Some("/ 40% used")));
+        assert_eq!((verdict.entries, verdict.broken), (8, None));
+        assert!(revoked.is_some_and(|a| a.revoked_at.is_some()));
+        assert!(store.read(|c| c.user_by_name("carol")).await.unwrap().is_some());
+    }
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 use lifeline_shared::wire::{MAX_THREAD_ENTRIES, SelfHelpReport, ThreadEntry, ThreadKind, TicketSummary, TicketThread};
 
 use super::{Read, StoreError, Tx};
+use crate::desk::actor::{Actor, ActorKind};
 use crate::desk::tickets::{Channel, Event, Status, TicketState};
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -21,22 +22,46 @@ pub struct Ticket {
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct LoggedEvent {
     pub at: i64,
-    pub actor: String,
+    #[serde(flatten)]
+    pub actor: Actor,
     #[serde(flatten)]
     pub event: Event,
+}
+
+/// The format events are written in now: the JSON of [`Event`], tagged by `kind`.
+const EVENT_FORMAT: i64 = 1;
+
+/// The one way back from a stored event. A field added to an event later must come with a default, so that rows of
+/// every earlier format still decode; the golden rows in the tests below hold each format to that.
+pub fn decode_event(format: i64, json: &str) -> Result<Event, String> {
+    match format {
+        1 => serde_json::from_str(json).map_err(|e| e.to_string()),
+        other => Err(format!("event format {other} is newer than this server; upgrade it")),
+    }
+}
+
+fn encode_event(event: &Event) -> Result<String, StoreError> {
+    serde_json::to_string(event).map_err(|e| StoreError::Internal(format!("cannot encode an event: {e}")))
+}
+
+fn actor_kind(name: &str) -> Result<ActorKind, StoreError> {
+    ActorKind::parse(name).ok_or_else(|| StoreError::Corrupt(format!("unknown actor kind {name:?}")))
 }
 
 impl Read<'_> {
     pub fn ticket_events(&self, number: i64) -> Result<Vec<LoggedEvent>, StoreError> {
         let conn = self.conn;
-        let mut stmt = conn.prepare("SELECT at, actor, event FROM ticket_events WHERE ticket = ?1 ORDER BY id")?;
-        let rows =
-            stmt.query_map([number], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT at, actor_kind, actor, format, event FROM ticket_events WHERE ticket = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([number], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get::<_, String>(4)?))
+        })?;
         rows.map(|row| {
-            let (at, actor, json) = row?;
-            let event = serde_json::from_str(&json)
+            let (at, kind, name, format, json) = row?;
+            let event = decode_event(format, &json)
                 .map_err(|e| StoreError::Corrupt(format!("event of ticket {number}: {e}")))?;
-            Ok(LoggedEvent { at, actor, event })
+            Ok(LoggedEvent { at, actor: Actor { kind: actor_kind(&kind)?, name }, event })
         })
         .collect()
     }
@@ -68,15 +93,16 @@ impl Read<'_> {
         let conn = self.conn;
         let ticket = self.ticket(number)?;
         let Some(agent_id) = ticket.state.agent_id.clone() else { return Ok(None) };
-        let mut stmt =
-            conn.prepare_cached("SELECT id, at, actor, event FROM ticket_events WHERE ticket = ?1 ORDER BY id DESC")?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, at, actor, format, event FROM ticket_events WHERE ticket = ?1 ORDER BY id DESC",
+        )?;
         let rows = stmt.query_map([number], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get::<_, String>(4)?))
         })?;
         let (mut entries, mut text) = (Vec::new(), 0);
         for row in rows {
-            let (id, at, actor, json) = row?;
-            let event: Event = serde_json::from_str(&json)
+            let (id, at, actor, format, json): (i64, i64, String, i64, String) = row?;
+            let event = decode_event(format, &json)
                 .map_err(|e| StoreError::Corrupt(format!("event of ticket {number}: {e}")))?;
             let Some(kind) = event.seen_by_requester(&actor) else { continue };
             text += match &kind {
@@ -130,13 +156,12 @@ impl Read<'_> {
 }
 
 impl Tx<'_> {
-    /// Opens a ticket with its first events. With a `request_id`, a replay of the same request returns the existing
+    /// Opens a ticket with its first events, each with who did it. With a `request_id`, a replay of the same request returns the existing
     /// ticket instead of opening a second one.
     pub fn open_ticket(
         &self,
         request: Option<(&str, &str)>,
-        actor: &str,
-        events: &[Event],
+        events: &[(Actor, Event)],
         now: i64,
     ) -> Result<(i64, bool), StoreError> {
         let conn = self.conn;
@@ -152,9 +177,9 @@ impl Tx<'_> {
                 return Ok((number, false));
             }
         }
-        let state = TicketState::replay(events.iter().map(|e| (e, now)))?;
+        let state = TicketState::replay(events.iter().map(|(_, e)| (e, now)))?;
         let number = project(conn, None, &state, request.map(|(_, r)| r))?;
-        for event in events {
+        for (actor, event) in events {
             insert_event(conn, number, actor, event, now)?;
         }
         Ok((number, true))
@@ -167,7 +192,7 @@ impl Tx<'_> {
         &self,
         number: i64,
         expected: Option<i64>,
-        actor: &str,
+        actor: &Actor,
         event: &Event,
         now: i64,
     ) -> Result<Ticket, StoreError> {
@@ -245,13 +270,11 @@ fn project(
     Ok(number.unwrap_or_else(|| conn.last_insert_rowid()))
 }
 
-fn insert_event(conn: &Connection, number: i64, actor: &str, event: &Event, now: i64) -> Result<(), StoreError> {
-    let json =
-        serde_json::to_string(event).map_err(|e| StoreError::Internal(format!("cannot encode an event: {e}")))?;
-    conn.execute(
-        "INSERT INTO ticket_events (ticket, at, actor, event) VALUES (?1, ?2, ?3, ?4)",
-        params![number, now, actor, json],
-    )?;
+fn insert_event(conn: &Connection, number: i64, actor: &Actor, event: &Event, now: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO ticket_events (ticket, at, actor_kind, actor, format, event) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![number, now, actor.kind.as_str(), actor.name, EVENT_FORMAT, encode_event(event)?])?;
     Ok(())
 }
 
@@ -304,6 +327,24 @@ fn json_name(channel: &Channel) -> Result<String, StoreError> {
 
 #[cfg(test)]
 mod tests {
+    /// Every event row of the last release's store (`fixtures/schema5.db`, format 1, one of each kind) decodes, and
+    /// encodes back to the very same text: no field was renamed, dropped or made required since.
+    #[test]
+    fn stored_events_of_the_first_format_decode_and_encode_to_the_same_text() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/store/fixtures/schema5.db");
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let mut stmt = conn.prepare("SELECT event FROM ticket_events ORDER BY id").unwrap();
+        let rows: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        let mut kinds = std::collections::BTreeSet::new();
+        for json in &rows {
+            let event = decode_event(1, json).unwrap();
+            assert_eq!(&encode_event(&event).unwrap(), json);
+            kinds.insert(json.split('"').nth(3).unwrap_or_default().to_owned());
+        }
+        assert_eq!(kinds.len(), 9, "one row of each kind of event: {kinds:?}");
+        assert!(decode_event(2, &rows[0]).unwrap_err().contains("newer than this server"));
+    }
+
     use super::*;
     use crate::store::Store;
 
@@ -333,18 +374,24 @@ mod tests {
         let number = store
             .write(move |c| {
                 c.insert_simulated_agents(&[("a1".to_owned(), "f".to_owned())], 0)?;
-                Ok(c.open_ticket(None, "ann", &[from_agent], 1)?.0)
+                Ok(c.open_ticket(None, &[(Actor::requester("ann"), from_agent)], 1)?.0)
             })
             .await
             .unwrap();
         store
             .write(move |c| {
-                c.append_event(number, None, "bob", &Event::InternalNote { body: "secret".into() }, 2)?;
+                c.append_event(
+                    number,
+                    None,
+                    &Actor::technician("bob"),
+                    &Event::InternalNote { body: "secret".into() },
+                    2,
+                )?;
                 for i in 0..40 {
                     c.append_event(
                         number,
                         None,
-                        "bob",
+                        &Actor::technician("bob"),
                         &Event::PublicReply { body: format!("{i:02}{}", "x".repeat(19_000)) },
                         3,
                     )?;
@@ -374,21 +421,27 @@ mod tests {
     async fn cached_columns_match_the_replayed_log() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db")).unwrap();
-        let number = store.write(|c| Ok(c.open_ticket(None, "bob", &[created("vpn")], 1)?.0)).await.unwrap();
+        let number = store
+            .write(|c| Ok(c.open_ticket(None, &[(Actor::technician("bob"), created("vpn"))], 1)?.0))
+            .await
+            .unwrap();
         let steps = [
             Event::StatusChanged { from: Status::New, to: Status::Open, reason: None },
             Event::Escalated { from_tier: 1, to_tier: 2, reason: Some("needs network team".into()) },
             Event::Assigned { to: "carol".into() },
         ];
         for (i, e) in steps.into_iter().enumerate() {
-            store.write(move |c| c.append_event(number, None, "bob", &e, 10 + i as i64)).await.unwrap();
+            store
+                .write(move |c| c.append_event(number, None, &Actor::technician("bob"), &e, 10 + i as i64))
+                .await
+                .unwrap();
         }
         let refused = store
             .write(move |c| {
                 c.append_event(
                     number,
                     None,
-                    "bob",
+                    &Actor::technician("bob"),
                     &Event::StatusChanged { from: Status::Open, to: Status::Closed, reason: None },
                     20,
                 )
