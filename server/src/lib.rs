@@ -4,7 +4,6 @@
 //! - [`config`]: the typed configuration, loaded and validated before anything is bound.
 //! - [`pki`]: the CA, the server certificate and the signing of agents' certificate requests.
 //! - [`store`]: SQLite with one batching writer; acknowledgements wait for its commits.
-//! - [`backup`]: a consistent copy of a running server's data, and its restore into a new data directory.
 //! - [`desk`]: the help desk's rules, pure: tickets as folds of their events, who may do what, check runs' states.
 //! - [`service`]: the use cases, each owning its transaction and returning what its caller must then tell agents.
 //! - [`collector`]: the QUIC endpoint, one task per agent connection.
@@ -16,10 +15,6 @@
 //! [`run`] takes sockets that are already bound, so tests and the quickstart bind port 0 and read the real address.
 
 pub mod api;
-// Beside the rest of the store, as the one other place that names rusqlite; declared here until `store/mod.rs`,
-// which is being reworked, declares it.
-#[path = "store/backup.rs"]
-pub mod backup;
 pub mod client;
 pub mod collector;
 pub mod config;
@@ -32,7 +27,6 @@ pub mod store;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -41,8 +35,7 @@ use lifeline_shared::wire::{Goodbye, ServerControl, close};
 
 use crate::config::Config;
 use crate::pki::Pki;
-use crate::store::audit::{self, Checkpoint};
-use crate::store::{Store, now_ms};
+use crate::store::Store;
 
 /// Everything a connection or a request handler needs, owned once and shared.
 pub struct State {
@@ -164,8 +157,10 @@ pub async fn run(state: Arc<State>, bound: Bound, shutdown: impl std::future::Fu
     let tls = lifeline_net::tls::server_tls(state.pki.server.clone(), None, b"http/1.1")?;
     let collector = tokio::spawn(collector::accept_loop(state.clone(), bound.quic));
     let api = tokio::spawn(api::serve(state.clone(), bound.api, Arc::new(tls)));
-    let checkpoints =
-        state.config.checkpoint_every.map(|every| tokio::spawn(checkpoint_schedule(state.clone(), every)));
+    let checkpoints = state
+        .config
+        .checkpoint_every
+        .map(|every| tokio::spawn(service::audit::checkpoint_schedule(state.clone(), every)));
     shutdown.await;
     tracing::info!("shutting down");
     api.abort();
@@ -190,35 +185,6 @@ pub async fn run(state: Arc<State>, bound: Bound, shutdown: impl std::future::Fu
     tracing::info!(agents, unsent, ms = closing.elapsed().as_millis() as u64, "agent connections closed");
     collector.abort();
     Ok(())
-}
-
-/// Signs the audit chain's head with the CA and appends it to the checkpoint file `file`.
-pub async fn take_checkpoint(state: &State, file: &Path) -> Result<Checkpoint> {
-    let (seq, hash) = state.store.read(audit::read_head).await?;
-    let checkpoint = Checkpoint::sign(seq, hash, now_ms(), &state.pki)?;
-    let (line, path) = (checkpoint.clone(), file.to_owned());
-    tokio::task::spawn_blocking(move || audit::append_checkpoint(&path, &line))
-        .await
-        .context("appending the checkpoint")?
-        .with_context(|| format!("appending to {}", file.display()))?;
-    Ok(checkpoint)
-}
-
-/// Takes a checkpoint every `every`, the first one `every` after the start. A failure is logged and the schedule
-/// goes on: the next checkpoint covers everything the missed one would have.
-async fn checkpoint_schedule(state: Arc<State>, every: Duration) {
-    let file = state.config.checkpoint_file();
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        match take_checkpoint(&state, &file).await {
-            Ok(c) => tracing::info!(seq = c.seq, file = %file.display(), "audit checkpoint taken"),
-            Err(e) => {
-                tracing::warn!(error = %format!("{e:#}"), file = %file.display(), "cannot take an audit checkpoint")
-            }
-        }
-    }
 }
 
 /// How long a stopping server waits at most for every agent connection to send its close packet. Waiting for the

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Parser, Subcommand};
 use lifeline_net::tls::write_private;
-use lifeline_server::backup::{self, CONFIG_FILE};
 use lifeline_server::client::{self, ApiArgs, Client};
 use lifeline_server::config::{Config, ConfigError, Overrides};
 use lifeline_server::pki::CaKey;
+use lifeline_server::store::backup::{self, CONFIG_FILE};
 use lifeline_server::store::{agents, audit, auth, now_ms};
 use lifeline_shared::token::EnrollToken;
 use serde_json::json;
@@ -648,7 +648,7 @@ fn audit(cmd: AuditCmd) -> Result<()> {
             }
             let state = lifeline_server::prepare(config)?;
             let file = out.unwrap_or_else(|| state.config.checkpoint_file());
-            let c = runtime()?.block_on(lifeline_server::take_checkpoint(&state, &file))?;
+            let c = runtime()?.block_on(lifeline_server::service::audit::take_checkpoint(&state, &file))?;
             println!("checkpoint of entry {} (head {}) appended to {}", c.seq, c.hash, file.display());
         }
         AuditCmd::Export { out, api } => {

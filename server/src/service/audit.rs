@@ -1,9 +1,17 @@
-//! The audit log, for those who may read it.
+//! The audit log, for those who may read it, and checkpoints of its head signed by the CA.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
 
 use super::Error;
+use crate::State;
 use crate::desk::access::{Act, require};
+use crate::store::audit::{self, Checkpoint};
 use crate::store::auth::User;
-use crate::store::{Store, audit};
+use crate::store::{Store, now_ms};
 
 /// Entries after `after`, oldest first, at most `limit`.
 pub async fn entries(store: &Store, user: &User, after: i64, limit: i64) -> Result<Vec<audit::Entry>, Error> {
@@ -18,4 +26,33 @@ pub async fn verify(store: &Store, user: &User) -> Result<audit::Verdict, Error>
         tracing::warn!(seq = broken.seq, reason = %broken.reason, "audit chain is broken");
     }
     Ok(verdict)
+}
+
+/// Signs the audit chain's head with the CA and appends it to the checkpoint file `file`.
+pub async fn take_checkpoint(state: &State, file: &Path) -> anyhow::Result<Checkpoint> {
+    let (seq, hash) = state.store.read(|c| c.audit_head()).await?;
+    let checkpoint = Checkpoint::sign(seq, hash, now_ms(), &state.pki)?;
+    let (line, path) = (checkpoint.clone(), file.to_owned());
+    tokio::task::spawn_blocking(move || audit::append_checkpoint(&path, &line))
+        .await
+        .context("appending the checkpoint")?
+        .with_context(|| format!("appending to {}", file.display()))?;
+    Ok(checkpoint)
+}
+
+/// Takes a checkpoint every `every`, the first one `every` after the start. A failure is logged and the schedule
+/// goes on: the next checkpoint covers everything the missed one would have.
+pub async fn checkpoint_schedule(state: Arc<State>, every: Duration) {
+    let file = state.config.checkpoint_file();
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match take_checkpoint(&state, &file).await {
+            Ok(c) => tracing::info!(seq = c.seq, file = %file.display(), "audit checkpoint taken"),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), file = %file.display(), "cannot take an audit checkpoint")
+            }
+        }
+    }
 }

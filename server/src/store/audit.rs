@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{Read, StoreError};
+use super::StoreError;
 use crate::pki::{CaKey, Pki};
 
 /// The `prev_hash` of the first entry.
@@ -134,11 +134,6 @@ pub fn head(conn: &Connection) -> Result<(i64, String), StoreError> {
         .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     Ok(last.unwrap_or_else(|| (0, GENESIS.to_owned())))
-}
-
-/// [`head`] on the store's read connection, for [`crate::store::Store::read`].
-pub fn read_head(read: &Read<'_>) -> Result<(i64, String), StoreError> {
-    head(read.conn)
 }
 
 /// The CA's signed word that the chain's entry `seq` had the hash `hash` at `at`: one JSON object a line in a

@@ -7,6 +7,7 @@
 pub mod agents;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod checks;
 #[cfg(test)]
 mod conformance;
@@ -101,6 +102,11 @@ impl Read<'_> {
 
     pub fn verify_audit(&self) -> Result<audit::Verdict, StoreError> {
         audit::verify_stored(self.conn)
+    }
+
+    /// The newest entry's sequence number and hash.
+    pub fn audit_head(&self) -> Result<(i64, String), StoreError> {
+        audit::head(self.conn)
     }
 }
 
