@@ -7,9 +7,11 @@
 //! - [`collect`]: one file per source of diagnostics, assembled into a snapshot; never spawns a program.
 //! - [`config`]: the admin's policy file and the identity enrollment leaves in the state directory.
 //! - [`enroll`]: key generation, CSR, and the first, fingerprint-pinned contact with the server.
-//! - [`link`]: the mTLS QUIC session, heartbeats, snapshots, reconnect with jittered backoff.
+//! - [`link`]: the mTLS QUIC client driving `lifeline_shared::session` (hello, heartbeats, reconnect); snapshots and
+//!   uploads from the spool.
 //! - [`spool`]: the crash-safe, bounded on-disk queue of everything not yet acknowledged by the server.
 //! - [`local_api`]: the Unix socket through which local users ask for help and follow their tickets.
+//! - `local_calls`: what the agent does for each of those requests, answering from local state or through the spool.
 //! - [`tickets`]: the users' ticket threads as the server last pushed them, kept for offline reading.
 
 pub mod checks;
@@ -19,6 +21,7 @@ pub mod consent;
 pub mod enroll;
 pub mod link;
 pub mod local_api;
+mod local_calls;
 pub mod spool;
 pub mod tickets;
 

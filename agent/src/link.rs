@@ -1,23 +1,23 @@
 //! The agent's side of the QUIC link, in two tasks:
-//! - the main loop takes snapshots on schedule and serves local users, online or not: everything worth sending is
-//!   written to the [`Spool`] first;
-//! - the connection task connects with the agent's certificate, says hello, heartbeats, and drains the spool oldest
-//!   first, deleting an item only when the server acknowledged it; it reconnects with full-jitter backoff.
+//! - the main loop takes snapshots on schedule and serves local users (through `local_calls`), online or not:
+//!   everything worth sending is written to the [`Spool`] first;
+//! - the connection task connects with the agent's certificate, drives the session state machine
+//!   ([`lifeline_shared::session`], which says what to send on the control stream and when, and how long to wait
+//!   before reconnecting), and drains the spool oldest first, deleting an item only when the server acknowledged it.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use lifeline_net::frame;
 use lifeline_net::tls::ServerTrust;
 use lifeline_shared::backoff::Backoff;
-use lifeline_shared::findings;
+use lifeline_shared::session::AgentSession;
 use lifeline_shared::wire::{
-    AgentControl, Goodbye, Hello, HelpRequest, LiveSample, LocalEvent, LocalRequest, LocalResponse, PROTOCOL_VERSION,
-    Probe, ProbeKind, Request, Response, SERVER_NAME, SelfHelpReport, ServerControl, Snapshot, UserAction,
-    UserTicketAction, WATCH_INTERVAL_MS, WATCH_MAX_SECS, close,
+    AgentControl, Goodbye, Hello, LiveSample, LocalEvent, LocalRequest, LocalResponse, PROTOCOL_VERSION, Probe,
+    ProbeKind, Request, Response, SERVER_NAME, ServerControl, Snapshot, WATCH_INTERVAL_MS, WATCH_MAX_SECS, close,
 };
 use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
@@ -25,6 +25,7 @@ use tracing::{debug, info, warn};
 use crate::checks::Runner;
 use crate::collect::Collector;
 use crate::config::{Config, Identity, StateDir};
+use crate::local_calls::{Outbox, Waiting};
 use crate::now_ms;
 use crate::spool::{Kind, Spool, SpoolError};
 use crate::tickets::TicketBook;
@@ -63,16 +64,10 @@ pub struct Link {
     pub book: Mutex<TicketBook>,
 }
 
-type SharedSpool = Arc<Mutex<Spool>>;
+pub(crate) type SharedSpool = Arc<Mutex<Spool>>;
 
 /// How long before a consent window closes the user is told, so they can extend it.
 const EXPIRY_WARNING_MS: u64 = 5 * 60 * 1000;
-
-/// A local user waiting for the server to acknowledge what they sent, and what they are told if the link drops first.
-struct Waiting {
-    reply: oneshot::Sender<LocalResponse>,
-    queued: LocalResponse,
-}
 
 /// What the uploader tells the main loop about an item someone is waiting for.
 struct Outcome {
@@ -243,129 +238,11 @@ impl Link {
         }
         Ok(())
     }
-
-    async fn local_call(&self, call: LocalCall, collector: &mut Collector, outbox: Outbox<'_>) {
-        let LocalCall { user, request, reply } = call;
-        let answer = match request {
-            LocalRequest::Help { subject, description } => {
-                let snapshot = snapshot(collector, outbox.conn, &self.identity.server).await;
-                let help = HelpRequest { id: rand::random(), user, subject, description, snapshot };
-                info!(id = %hex::encode(help.id), "help request");
-                return outbox.spooled(Request::Help(help), reply, LocalResponse::HelpQueued).await;
-            }
-            LocalRequest::Consents => {
-                let windows = self.runner.consents.lock().map(|c| c.list(now_ms())).unwrap_or_default();
-                LocalResponse::Consents { windows, unattended_class_a: self.config.unattended_class_a }
-            }
-            LocalRequest::RevokeConsent { ticket } => {
-                let result = self
-                    .runner
-                    .consents
-                    .lock()
-                    .map_err(|_| "consent store unavailable".to_owned())
-                    .and_then(|mut c| c.revoke(ticket, &user, now_ms()).map_err(|e| e.to_string()));
-                info!(ticket, %user, ok = result.is_ok(), "user revoked consent");
-                match result {
-                    Ok(()) => LocalResponse::Done {
-                        message: format!("technicians can no longer run checks for ticket {ticket}"),
-                    },
-                    Err(message) => LocalResponse::Error { message },
-                }
-            }
-            LocalRequest::ExtendConsent { ticket, minutes } => {
-                let result = self
-                    .runner
-                    .consents
-                    .lock()
-                    .map_err(|_| "consent store unavailable".to_owned())
-                    .and_then(|mut c| c.extend(ticket, &user, minutes, now_ms()).map_err(|e| e.to_string()));
-                match result {
-                    Ok(until) => LocalResponse::Done {
-                        message: format!("consent for ticket {ticket} extended until {}", crate::utc(until)),
-                    },
-                    Err(message) => LocalResponse::Error { message },
-                }
-            }
-            LocalRequest::History => LocalResponse::History(self.runner.history.read()),
-            LocalRequest::Tickets => {
-                LocalResponse::Tickets(self.book.lock().map(|b| b.list(&user)).unwrap_or_default())
-            }
-            LocalRequest::Ticket { number } => {
-                match self.book.lock().ok().and_then(|b| b.get(&user, number).cloned()) {
-                    Some(thread) => LocalResponse::Ticket(thread),
-                    None => LocalResponse::Error { message: no_such_ticket(number) },
-                }
-            }
-            LocalRequest::Reply { ticket, text } => {
-                return self.user_action(outbox, user, ticket, UserAction::Reply { text }, reply).await;
-            }
-            LocalRequest::Solved { ticket } => {
-                return self.user_action(outbox, user, ticket, UserAction::Solved, reply).await;
-            }
-            LocalRequest::Findings => {
-                let snapshot = snapshot(collector, outbox.conn, &self.identity.server).await;
-                LocalResponse::Findings(findings::evaluate(&snapshot))
-            }
-            LocalRequest::AdviceOutcome { shown, solved } => {
-                info!(%user, solved, shown = shown.len(), "self-help advice shown");
-                let report = SelfHelpReport { id: rand::random(), user, at_ms: now_ms(), shown, solved };
-                return outbox
-                    .spooled(Request::SelfHelp(report), reply, LocalResponse::Saved { delivered: false })
-                    .await;
-            }
-            // Served by the socket task itself, which holds the subscription; it never comes here.
-            LocalRequest::Subscribe => LocalResponse::Error { message: "subscribe on its own connection".into() },
-        };
-        let _ = reply.send(answer);
-    }
-
-    /// A user may answer or close only their own ticket, and not once it is closed; the server checks again.
-    fn may_act(&self, user: &str, ticket: u64, action: &UserAction) -> Result<(), String> {
-        if let UserAction::Reply { text } = action
-            && (text.trim().is_empty() || text.len() > MAX_ANSWER)
-        {
-            return Err(format!("an answer must be 1 to {MAX_ANSWER} bytes"));
-        }
-        let book = self.book.lock().map_err(|_| "ticket store unavailable".to_owned())?;
-        match book.get(user, ticket) {
-            None => Err(no_such_ticket(ticket)),
-            Some(t) if t.summary.status == "closed" => {
-                Err(format!("ticket {ticket} is closed; ask for help again to open a new one"))
-            }
-            Some(_) => Ok(()),
-        }
-    }
-
-    async fn user_action(
-        &self,
-        outbox: Outbox<'_>,
-        user: String,
-        ticket: u64,
-        action: UserAction,
-        reply: oneshot::Sender<LocalResponse>,
-    ) {
-        if let Err(message) = self.may_act(&user, ticket, &action) {
-            let _ = reply.send(LocalResponse::Error { message });
-            return;
-        }
-        info!(%user, ticket, solved = matches!(action, UserAction::Solved), "user acted on their ticket");
-        let request =
-            Request::UserTicket(UserTicketAction { id: rand::random(), user, ticket, at_ms: now_ms(), action });
-        outbox.spooled(request, reply, LocalResponse::Saved { delivered: false }).await;
-    }
 }
 
-/// As the server's own limit on replies: an answer it would refuse is refused here, before the user leaves it.
-const MAX_ANSWER: usize = 20_000;
-
-fn no_such_ticket(number: u64) -> String {
-    format!("no ticket {number} of yours on this computer")
-}
-
-/// What a local call needs to send something through the spool and wait for the server's acknowledgement.
 /// A snapshot whose server probe is the link itself: connected or not, and QUIC's round-trip estimate. Taken while
 /// offline, it tells the technician later that the link was down then.
-async fn snapshot(
+pub(crate) async fn snapshot(
     collector: &mut Collector,
     conn: &watch::Receiver<Option<quinn::Connection>>,
     server: &str,
@@ -385,41 +262,7 @@ async fn snapshot(
     snap
 }
 
-struct Outbox<'a> {
-    spool: &'a SharedSpool,
-    wake: &'a Notify,
-    conn: &'a watch::Receiver<Option<quinn::Connection>>,
-    /// The server said it cannot store anything right now: nobody waits for it.
-    deferring: bool,
-    waiting: &'a mut HashMap<u64, Waiting>,
-}
-
-impl Outbox<'_> {
-    /// Spools `request` (never dropped for room) and answers the user when the server acknowledges it, or at once
-    /// with `queued` while offline: either way it is safe on disk.
-    async fn spooled(self, request: Request, reply: oneshot::Sender<LocalResponse>, queued: LocalResponse) {
-        match spool_push(self.spool, Kind::Kept, request).await {
-            Ok(Some(seq)) => {
-                debug!(seq, "spooled for a local user");
-                if self.conn.borrow().is_some() && !self.deferring {
-                    self.waiting.insert(seq, Waiting { reply, queued });
-                } else {
-                    let _ = reply.send(queued);
-                }
-                self.wake.notify_one();
-            }
-            Ok(None) => {
-                let _ = reply.send(LocalResponse::Error { message: "it could not be saved: the spool is full".into() });
-            }
-            Err(e) => {
-                warn!("{e:#}");
-                let _ = reply.send(LocalResponse::Error { message: format!("it could not be saved: {e}") });
-            }
-        }
-    }
-}
-
-async fn spool_push(spool: &SharedSpool, kind: Kind, request: Request) -> Result<Option<u64>> {
+pub(crate) async fn spool_push(spool: &SharedSpool, kind: Kind, request: Request) -> Result<Option<u64>> {
     let spool = spool.clone();
     tokio::task::spawn_blocking(move || {
         let mut spool = spool.lock().map_err(|_| anyhow!("spool lock poisoned"))?;
@@ -444,6 +287,7 @@ struct ToMain {
     refresh: mpsc::Sender<u64>,
 }
 
+/// Connects, serves the connection, and connects again after the pause the session chooses, until stopped.
 async fn connection_loop(
     link: Arc<Link>,
     mut client: quinn::ClientConfig,
@@ -452,36 +296,29 @@ async fn connection_loop(
     to_main: ToMain,
     mut stopping: watch::Receiver<bool>,
 ) {
-    let backoff = Backoff::default();
-    let mut attempt = 0u32;
+    let mut session = AgentSession::new(Hello {
+        protocol: PROTOCOL_VERSION,
+        agent_version: env!("CARGO_PKG_VERSION").into(),
+        hostname: link.host.hostname.clone(),
+        os: link.host.os.clone(),
+    });
     loop {
-        // A session sees `stopping` itself, so that it can say goodbye before it returns.
-        let ended = session(&link, &mut client, &spool, &wake, &to_main, stopping.clone()).await;
+        // A connection sees `stopping` itself, so that it can say goodbye before it returns.
+        let ended = connection(&link, &mut session, &mut client, &spool, &wake, &to_main, stopping.clone()).await;
         // Whoever watched did so through that connection.
         to_main.watching.send_replace(None);
-        let goodbye = match ended {
-            // The link was up, so this is a fresh outage: start the schedule over.
-            Ok(goodbye) => {
-                attempt = 0;
-                goodbye
-            }
-            Err(e) => {
-                warn!("{e:#}");
-                None
-            }
-        };
+        let goodbye = ended.unwrap_or_else(|e| {
+            warn!("{e:#}");
+            None
+        });
         to_main.conn.send_replace(None);
         if *stopping.borrow() {
             return;
         }
-        let delay = match goodbye {
-            Some(g) => {
-                info!(within_ms = g.reconnect_within_ms, "the server is restarting and spreads its agents' return");
-                backoff.within(Duration::from_millis(g.reconnect_within_ms.into()), rand::random())
-            }
-            None => backoff.delay(attempt, rand::random()),
-        };
-        attempt = attempt.saturating_add(1);
+        if let Some(g) = &goodbye {
+            info!(within_ms = g.reconnect_within_ms, "the server is restarting and spreads its agents' return");
+        }
+        let delay = session.ended(goodbye.as_ref(), rand::random());
         info!(retry_in_ms = delay.as_millis() as u64, "reconnecting");
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
@@ -491,9 +328,10 @@ async fn connection_loop(
 }
 
 /// One connection's life; `Ok` once it was up and then ended (with the server's goodbye if it restarts), `Err` when
-/// it never came up.
-async fn session(
+/// it never came up. What is said on the control stream, and when, is `session`'s to decide.
+async fn connection(
     link: &Link,
+    session: &mut AgentSession,
     client: &mut quinn::ClientConfig,
     spool: &SharedSpool,
     wake: &Arc<Notify>,
@@ -508,21 +346,18 @@ async fn session(
         .map_err(|e| if certificate_expired(&e) { anyhow!(EXPIRED_CERTIFICATE) } else { anyhow!(e) })
         .with_context(|| format!("connecting to {}", link.identity.server))?;
     let (mut send, mut recv) = conn.open_bi().await?;
-    let hello = Hello {
-        protocol: PROTOCOL_VERSION,
-        agent_version: env!("CARGO_PKG_VERSION").into(),
-        hostname: link.host.hostname.clone(),
-        os: link.host.os.clone(),
-    };
-    frame::write(&mut send, &AgentControl::Hello(hello)).await?;
-    let heartbeat = match tokio::time::timeout(Duration::from_secs(10), frame::read(&mut recv)).await {
+    let welcome_by = session.connected(Instant::now());
+    while let Some(msg) = session.poll_transmit() {
+        frame::write(&mut send, &msg).await?;
+    }
+    match tokio::time::timeout_at(welcome_by.into(), frame::read(&mut recv)).await {
         Ok(Ok(Some(ServerControl::Welcome { heartbeat_secs, protocol, .. }))) => {
             info!(server = %link.identity.server, protocol, "connected");
-            Duration::from_secs(u64::from(heartbeat_secs.clamp(1, 3600)))
+            session.welcome(Instant::now(), heartbeat_secs);
         }
         Ok(Ok(other)) => bail!("expected a welcome from the server, got {other:?}"),
         Ok(Err(_)) | Err(_) => bail!("{}", refusal(&conn).unwrap_or_else(|| "no welcome from the server".into())),
-    };
+    }
     to_main.conn.send_replace(Some(conn.clone()));
 
     // One writer owns the control stream; heartbeats and check reports queue for it.
@@ -534,12 +369,15 @@ async fn session(
             }
         }
     };
+    // The session stays up until `ended` is called, after this connection: there is always a next heartbeat.
     let heartbeats = async {
-        let mut beat = tokio::time::interval(heartbeat);
-        for seq in 1.. {
-            beat.tick().await;
-            if out_tx.send(AgentControl::Heartbeat { seq }).await.is_err() {
-                return;
+        while let Some(at) = session.poll_timeout() {
+            tokio::time::sleep_until(at.into()).await;
+            session.handle_timeout(Instant::now());
+            while let Some(msg) = session.poll_transmit() {
+                if out_tx.send(msg).await.is_err() {
+                    return;
+                }
             }
         }
     };

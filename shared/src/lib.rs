@@ -7,6 +7,7 @@
 //! - [`findings`]: pure rules that read a snapshot and say what looks wrong and which ticket category it suggests.
 //! - [`token`]: the enrollment token's text form: where the server is, which CA to pin, and the secret.
 //! - [`backoff`]: the reconnect delay schedule, so every agent spreads its retries the same way.
+//! - [`session`]: the agent's session as a state machine fed with events and `now`: hello, heartbeats, reconnect delays.
 //! - [`ipp`]: the agent's requests to CUPS and the decoder of its answers, kept here so they can be fuzzed without IO.
 //! - [`journal`]: a bounded reader of systemd's journal files for the journal-errors check, here to be fuzzed too.
 //! - [`dbus`]: the agent's calls to systemd over D-Bus and the decoder of what the bus sends back, for the same reason.
@@ -22,5 +23,6 @@ pub mod diff;
 pub mod findings;
 pub mod ipp;
 pub mod journal;
+pub mod session;
 pub mod token;
 pub mod wire;

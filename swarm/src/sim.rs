@@ -1,6 +1,7 @@
-//! One simulated agent, speaking the real protocol as `lifeline_agent::link` does: hello, heartbeats on the control
-//! stream, snapshots and help requests each on a stream of their own and counted only when acknowledged, live
-//! samples while the server asks for them, and reconnection with the agent's own full-jitter backoff.
+//! One simulated agent, speaking the real protocol as `lifeline_agent::link` does: the agent's own session state
+//! machine (`lifeline_shared::session`) decides the hello, the heartbeats on the control stream and when to
+//! reconnect; snapshots and help requests go each on a stream of their own and count only when acknowledged; live
+//! samples go while the server asks for them.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,10 +12,10 @@ use lifeline_agent::link::send_sample;
 use lifeline_agent::now_ms;
 use lifeline_net::frame;
 use lifeline_net::tls::{Identity, ServerTrust, quic_client};
-use lifeline_shared::backoff::Backoff;
+use lifeline_shared::session::{AgentSession, WELCOME_TIMEOUT};
 use lifeline_shared::wire::{
-    AgentControl, Goodbye, Hello, HelpRequest, LiveSample, PROTOCOL_VERSION, Request, Response, SERVER_NAME,
-    ServerControl, Snapshot, WATCH_INTERVAL_MS, close,
+    Goodbye, Hello, HelpRequest, LiveSample, PROTOCOL_VERSION, Request, Response, SERVER_NAME, ServerControl, Snapshot,
+    WATCH_INTERVAL_MS, close,
 };
 use rustls_pki_types::CertificateDer;
 use tokio::sync::watch;
@@ -66,31 +67,25 @@ pub async fn agent(swarm: Arc<Swarm>, identity: Identity, endpoint: quinn::Endpo
             return;
         }
     };
-    let backoff = Backoff::default();
+    let mut session = AgentSession::new(Hello {
+        protocol: PROTOCOL_VERSION,
+        agent_version: env!("CARGO_PKG_VERSION").into(),
+        hostname: swarm.snapshot.host.hostname.clone(),
+        os: swarm.snapshot.host.os_name.clone(),
+    });
     let mut stopping = swarm.stopping.clone();
     let mut first = true;
-    let mut attempt = 0u32;
     loop {
-        let goodbye = match session(&swarm, &client, &endpoint, first).await {
-            Ok(goodbye) => {
-                attempt = 0;
-                goodbye
-            }
-            Err(e) => {
-                debug!("{e:#}");
-                swarm.fleet.failed(first);
-                None
-            }
-        };
+        let goodbye = connection(&swarm, &mut session, &client, &endpoint, first).await.unwrap_or_else(|e| {
+            debug!("{e:#}");
+            swarm.fleet.failed(first);
+            None
+        });
         first = false;
         if *stopping.borrow() {
             return;
         }
-        let delay = match goodbye {
-            Some(g) => backoff.within(Duration::from_millis(g.reconnect_within_ms.into()), rand::random()),
-            None => backoff.delay(attempt, rand::random()),
-        };
-        attempt = attempt.saturating_add(1);
+        let delay = session.ended(goodbye.as_ref(), rand::random());
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
             _ = stopping.wait_for(|s| *s) => return,
@@ -100,38 +95,37 @@ pub async fn agent(swarm: Arc<Swarm>, identity: Identity, endpoint: quinn::Endpo
 
 /// One connection's life: `Ok` once it was up and then ended (with the server's goodbye if it restarts), `Err` when
 /// it never came up.
-async fn session(
+async fn connection(
     swarm: &Swarm,
+    session: &mut AgentSession,
     client: &quinn::ClientConfig,
     endpoint: &quinn::Endpoint,
     first: bool,
 ) -> Result<Option<Goodbye>> {
     let conn = endpoint.connect_with(client.clone(), swarm.server, SERVER_NAME)?.await.context("connecting")?;
     let (mut send, mut recv) = conn.open_bi().await?;
-    let hello = Hello {
-        protocol: PROTOCOL_VERSION,
-        agent_version: env!("CARGO_PKG_VERSION").into(),
-        hostname: swarm.snapshot.host.hostname.clone(),
-        os: swarm.snapshot.host.os_name.clone(),
-    };
-    frame::write(&mut send, &AgentControl::Hello(hello)).await?;
-    let heartbeat = match tokio::time::timeout(Duration::from_secs(10), frame::read(&mut recv)).await {
-        Ok(Ok(Some(ServerControl::Welcome { heartbeat_secs, .. }))) => {
-            Duration::from_secs(u64::from(heartbeat_secs.clamp(1, 3600)))
-        }
+    let welcome_by = session.connected(Instant::now());
+    while let Some(msg) = session.poll_transmit() {
+        frame::write(&mut send, &msg).await?;
+    }
+    match tokio::time::timeout_at(welcome_by.into(), frame::read(&mut recv)).await {
+        Ok(Ok(Some(ServerControl::Welcome { heartbeat_secs, .. }))) => session.welcome(Instant::now(), heartbeat_secs),
         Ok(Ok(other)) => bail!("expected a welcome, got {other:?}"),
         Ok(Err(e)) => bail!("no welcome: {e}; {:?}", conn.close_reason()),
-        Err(_) => bail!("no welcome within 10 s"),
-    };
+        Err(_) => bail!("no welcome within {} s", WELCOME_TIMEOUT.as_secs()),
+    }
     swarm.fleet.connected(first);
 
     let (watching_tx, watching) = watch::channel(None::<Duration>);
+    // As in the agent: the session stays up until `ended`, after this connection, so there is always a next heartbeat.
     let heartbeats = async {
-        let mut beat = tokio::time::interval(heartbeat);
-        for seq in 1.. {
-            beat.tick().await;
-            if frame::write(&mut send, &AgentControl::Heartbeat { seq }).await.is_err() {
-                return;
+        while let Some(at) = session.poll_timeout() {
+            tokio::time::sleep_until(at.into()).await;
+            session.handle_timeout(Instant::now());
+            while let Some(msg) = session.poll_transmit() {
+                if frame::write(&mut send, &msg).await.is_err() {
+                    return;
+                }
             }
         }
     };
