@@ -105,10 +105,14 @@ impl Spool {
         let seq = self.next;
         let path = self.path(seq, kind);
         let tmp = path.with_extension("tmp");
-        let mut file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-        file.write_all(&frame).map_err(io(&tmp))?;
-        file.sync_all().map_err(io(&tmp))?;
-        std::fs::rename(&tmp, &path).map_err(io(&path))?;
+        let written = std::fs::File::create(&tmp)
+            .and_then(|mut file| file.write_all(&frame).and_then(|()| file.sync_all()))
+            .and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = written {
+            // A full disk fails here: the half-written file would only take what little room is left.
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(&tmp)(e));
+        }
         // The rename is durable only once the directory itself is synced.
         std::fs::File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io(&self.dir))?;
         self.entries.insert(seq, Entry { kind, bytes: size });

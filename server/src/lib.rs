@@ -9,13 +9,11 @@
 //! - [`collector`]: the QUIC endpoint, one task per agent connection.
 //! - [`live`]: live samples from watched agents, fanned out to every watcher.
 //! - [`api`]: the technicians' HTTPS JSON API.
-//! - [`client`]: the technician and admin CLI, which talks to [`api`] and never to the database.
 //! - [`quickstart`]: the newcomer's one command: server, CA, account, token and an enrolled local agent.
 //!
 //! [`run`] takes sockets that are already bound, so tests and the quickstart bind port 0 and read the real address.
 
 pub mod api;
-pub mod client;
 pub mod collector;
 pub mod config;
 pub mod desk;

@@ -11,7 +11,6 @@ use anyhow::{Context, Result, bail};
 use lifeline_shared::token::EnrollToken;
 
 use crate::config::Config;
-use crate::store::{auth, now_ms};
 
 const TECH: &str = "tech";
 
@@ -30,22 +29,8 @@ pub async fn run(data_dir: PathBuf, port: u16) -> Result<()> {
     let bound = crate::bind(&state).await.context("is another quickstart running? pick another --port")?;
     let api = format!("https://{}", bound.api_addr()?);
 
-    let (password, api_token, secret) = state
-        .store
-        .write(|c| {
-            let now = now_ms();
-            let (user, password) = match c.user_by_name(TECH)? {
-                Some(user) => (user, None),
-                None => {
-                    let password = auth::random_secret(15);
-                    (c.add_user(TECH, crate::desk::access::Role::Admin, &password, now)?, Some(password))
-                }
-            };
-            let api_token = c.issue_api_token(&user, now, None)?;
-            let token = c.create_enrollment_token(now, now + 10 * 60_000, 1, "quickstart")?;
-            Ok((password, api_token, token.secret))
-        })
-        .await?;
+    let crate::service::admin::Quickstart { password, api_token, enrollment_secret: secret } =
+        crate::service::admin::quickstart(&state.store, TECH).await?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(crate::run(state.clone(), bound, async {
         let _ = stop_rx.await;

@@ -324,3 +324,51 @@ fn a_full_disk_on_the_server_loses_nothing_and_doubles_nothing() {
     assert_all_stored_once(&server.db(), &ids(&log(), "snapshot spooled"));
     assert_eq!(tickets(&server.db()), ["help while the server's disk is full"], "the ticket exists once");
 }
+
+/// A full disk on the agent's machine: a help request that cannot be saved is refused to the user with the reason,
+/// never silently lost; the agent keeps running and connected; once space returns, snapshots flow again and the
+/// same request goes through.
+#[test]
+fn a_full_disk_on_the_agent_refuses_what_it_cannot_keep_and_recovers() {
+    let server = Server::start();
+    let mut agent = Agent::enroll(&server);
+    std::fs::write(agent.dir.path().join("agent.toml"), "snapshot_interval_secs = 1\n").unwrap();
+    // The enrolled state moves onto a small filesystem of its own, as a user's nearly full disk.
+    let state = agent.dir.path().join("state");
+    let saved = tempfile::tempdir().unwrap();
+    let files: Vec<_> = std::fs::read_dir(&state).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect();
+    for f in &files {
+        std::fs::copy(f, saved.path().join(f.file_name().unwrap())).unwrap();
+    }
+    let disk = SmallDisk::mount(&state, 4);
+    for f in &files {
+        std::fs::copy(saved.path().join(f.file_name().unwrap()), f).unwrap();
+    }
+    agent.proc = Some(spawn(&agent));
+    agent.proc.as_ref().unwrap().wait_for_line("connected", WAIT);
+    eventually("a first acknowledged snapshot", WAIT, || {
+        (!ids(&agent.log(), "snapshot acknowledged").is_empty()).then_some(())
+    });
+
+    let filler = disk.fill();
+    let help = agent.call(&["request-help", "--subject", "my disk is full"]);
+    assert!(!help.ok, "a request that could not be saved is not reported as saved: {}", help.stdout);
+    assert!(
+        help.stderr.contains("could not be saved") && help.stderr.contains("No space left on device"),
+        "the user is told why: {}",
+        help.stderr
+    );
+    let acked = ids(&agent.log(), "snapshot acknowledged").len();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(agent.proc.as_mut().unwrap().is_running(), "the agent keeps running:\n{}", agent.log());
+    let agents = server.json(&["agent", "list"]);
+    assert!(agents.to_string().contains(r#""connected":true"#), "and connected: {agents}");
+
+    std::fs::remove_file(filler).unwrap();
+    eventually("snapshots acknowledged again", WAIT, || {
+        (ids(&agent.log(), "snapshot acknowledged").len() > acked + 1).then_some(())
+    });
+    let again = agent.call(&["request-help", "--subject", "my disk is full"]);
+    assert!(again.ok && again.stdout.contains("ticket #"), "{}{}", again.stdout, again.stderr);
+    assert_eq!(tickets(&server.db()), ["my disk is full"], "the refused request was not stored behind the user's back");
+}

@@ -123,6 +123,11 @@ impl Proc {
         eventually(&format!("{name} to exit"), limit, || self.child.try_wait().ok().flatten())
     }
 
+    /// Whether the process is still running (it has not exited, by itself or otherwise).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -8,19 +8,18 @@ use axum::extract::{Path, Query, State as AxumState};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use lifeline_shared::wire::{WATCH_INTERVAL_MS, WATCH_MAX_SECS};
 use serde::Deserialize;
-use serde_json::json;
 use tokio::sync::broadcast;
 
 use super::AppState;
 use super::auth::Tech;
 use super::error::ApiError;
-use super::views::{AgentDetail, AgentRow};
+use super::views::{AgentDetail, AgentRow, Revoked};
 use crate::live::Live;
 use crate::service::agents;
 
 pub async fn list(AxumState(state): AxumState<AppState>, Tech(user): Tech) -> Result<Json<Vec<AgentRow>>, ApiError> {
     let list = agents::list(&state.store, &user).await?;
-    Ok(Json(list.into_iter().map(|agent| AgentRow { connected: state.connected.contains(&agent.id), agent }).collect()))
+    Ok(Json(list.into_iter().map(|a| AgentRow::new(a.clone(), state.connected.contains(&a.id))).collect()))
 }
 
 pub async fn show(
@@ -36,9 +35,9 @@ pub async fn revoke(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Revoked>, ApiError> {
     agents::revoke(&state.store, &user, &id).await?.carry_out(&state).await;
-    Ok(Json(json!({ "revoked": id })))
+    Ok(Json(Revoked { revoked: id }))
 }
 
 #[derive(Deserialize)]

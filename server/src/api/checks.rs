@@ -4,42 +4,16 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State as AxumState};
 use axum::http::StatusCode;
-use lifeline_shared::catalog::{CATALOG, Class};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde::Deserialize;
 
 use super::AppState;
 use super::auth::Tech;
 use super::error::ApiError;
+use super::views::{self, CatalogEntry, CheckRunView};
 use crate::service::checks::{self, Ask};
-use crate::store::checks::Run;
-
-#[derive(Serialize)]
-pub struct CatalogEntry {
-    name: &'static str,
-    class: Class,
-    min_tier: u8,
-    time_limit_secs: u64,
-    max_output_bytes: usize,
-    params: Vec<serde_json::Value>,
-    summary: &'static str,
-}
 
 pub async fn catalog(_: Tech) -> Json<Vec<CatalogEntry>> {
-    Json(
-        CATALOG
-            .iter()
-            .map(|d| CatalogEntry {
-                name: d.name,
-                class: d.class,
-                min_tier: d.min_tier,
-                time_limit_secs: d.time_limit.as_secs(),
-                max_output_bytes: d.max_output,
-                params: d.params.iter().map(|(name, accepts)| json!({ "name": name, "accepts": accepts })).collect(),
-                summary: d.summary,
-            })
-            .collect(),
-    )
+    Json(views::catalog())
 }
 
 #[derive(Deserialize)]
@@ -57,7 +31,7 @@ pub async fn run(
     Tech(user): Tech,
     Path(agent_id): Path<String>,
     body: Result<Json<CheckBody>, JsonRejection>,
-) -> Result<(StatusCode, Json<Run>), ApiError> {
+) -> Result<(StatusCode, Json<CheckRunView>), ApiError> {
     let Json(body) = body?;
     let mut params = Vec::with_capacity(body.params.len());
     for (key, value) in body.params {
@@ -80,14 +54,14 @@ pub async fn run(
     if !effects.carry_out(&state).await.is_empty() {
         tracing::info!(run = run.id, "agent offline; the check waits for it to connect");
     }
-    Ok((StatusCode::ACCEPTED, Json(run)))
+    Ok((StatusCode::ACCEPTED, Json(run.into())))
 }
 
 pub async fn show(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,
     Path(id): Path<String>,
-) -> Result<Json<Run>, ApiError> {
+) -> Result<Json<CheckRunView>, ApiError> {
     let id = id.parse::<i64>().map_err(|_| ApiError::bad_request("check run id must be a number"))?;
-    Ok(Json(checks::get(&state.store, &user, id).await?))
+    Ok(Json(checks::get(&state.store, &user, id).await?.into()))
 }

@@ -8,7 +8,7 @@ pub mod error;
 #[cfg(test)]
 mod tests;
 mod tickets;
-mod views;
+pub mod views;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -6,15 +6,13 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State as AxumState};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::AppState;
 use super::auth::Tech;
 use super::error::ApiError;
-use super::views::{DiffView, TicketDetail};
+use super::views::{DiffView, Refreshing, TicketDetail, TicketRow, TicketView};
 use crate::desk::tickets::{Command, Status};
 use crate::service::tickets;
-use crate::store::tickets::{ListedTicket, Ticket};
 
 #[derive(Deserialize)]
 pub struct ListQuery {
@@ -25,10 +23,11 @@ pub async fn list(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,
     query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<Vec<ListedTicket>>, ApiError> {
+) -> Result<Json<Vec<TicketRow>>, ApiError> {
     let Query(q) = query?;
     let status = q.status.as_deref().map(parse_status).transpose()?;
-    Ok(Json(tickets::list(&state.store, &user, status).await?))
+    let rows = tickets::list(&state.store, &user, status).await?;
+    Ok(Json(rows.into_iter().filter_map(TicketRow::new).collect()))
 }
 
 pub async fn show(
@@ -77,13 +76,13 @@ pub async fn act(
     Path(number): Path<String>,
     query: Result<Query<ActQuery>, QueryRejection>,
     body: Result<Json<Action>, JsonRejection>,
-) -> Result<Json<Ticket>, ApiError> {
+) -> Result<Json<TicketView>, ApiError> {
     let number = parse_number(&number)?;
     let Query(q) = query?;
     let Json(action) = body?;
     let (ticket, effects) = tickets::act(&state.store, &user, number, q.version, action.try_into()?).await?;
     effects.carry_out(&state).await;
-    Ok(Json(ticket))
+    Ok(Json(ticket.into()))
 }
 
 /// Asks the ticket's agent for a fresh snapshot; it is attached to the ticket when it arrives.
@@ -91,13 +90,13 @@ pub async fn refresh(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,
     Path(number): Path<String>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<Refreshing>), ApiError> {
     let number = parse_number(&number)?;
     let (agent_id, effects) = tickets::refresh(&state.store, &user, number).await?;
     if !effects.carry_out(&state).await.is_empty() {
         return Err(ApiError::new(StatusCode::CONFLICT, format!("agent {agent_id} is not connected")));
     }
-    Ok((StatusCode::ACCEPTED, Json(json!({ "ticket": number, "agent_id": agent_id, "requested": true }))))
+    Ok((StatusCode::ACCEPTED, Json(Refreshing { ticket: number, agent_id, requested: true })))
 }
 
 #[derive(Deserialize)]

@@ -1,23 +1,71 @@
 //! What the API answers with: its own types, each made from what a use case returned by an explicit conversion, so
-//! a change to a store row or a wire type does not change the API by accident.
+//! a change to a store row or a wire type does not change the API by accident. The CLI reads its answers back into
+//! these same types, so the two cannot drift apart.
 
+use lifeline_shared::catalog::{CATALOG, Class};
 use lifeline_shared::diff::Change;
 use lifeline_shared::findings::Finding;
 use lifeline_shared::wire::Snapshot;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::desk::access::Role;
+use crate::desk::actor::Actor;
+use crate::desk::checks::RunState;
+use crate::desk::tickets::{Event, Status, TicketState};
 use crate::service::{agents, tickets};
 use crate::store::agents::Agent;
-use crate::store::tickets::{LoggedEvent, Ticket};
+use crate::store::auth::User;
+use crate::store::checks::Run;
+use crate::store::tickets::{ListedTicket, LoggedEvent, SelfHelpFigures, Ticket};
 
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct UserView {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> UserView {
+        UserView { id: u.id, name: u.name, role: u.role }
+    }
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct LoginView {
+    pub token: String,
+    pub user: UserView,
+    pub expires_at: i64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct AgentRow {
-    #[serde(flatten)]
-    pub agent: Agent,
+    pub id: String,
+    pub hostname: String,
+    pub os: String,
+    pub agent_version: String,
+    pub enrolled_at: i64,
+    pub last_seen_at: Option<i64>,
+    pub revoked_at: Option<i64>,
     pub connected: bool,
 }
 
-#[derive(Serialize, Debug)]
+impl AgentRow {
+    pub fn new(a: Agent, connected: bool) -> AgentRow {
+        AgentRow {
+            id: a.id,
+            hostname: a.hostname,
+            os: a.os,
+            agent_version: a.agent_version,
+            enrolled_at: a.enrolled_at,
+            last_seen_at: a.last_seen_at,
+            revoked_at: a.revoked_at,
+            connected,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct AgentDetail {
     #[serde(flatten)]
     pub row: AgentRow,
@@ -30,34 +78,113 @@ pub struct AgentDetail {
 impl AgentDetail {
     pub fn new(detail: agents::Detail, connected: bool) -> AgentDetail {
         let agents::Detail { agent, snapshot_count, findings, snapshot } = detail;
-        AgentDetail { row: AgentRow { agent, connected }, snapshot_count, findings, snapshot }
+        AgentDetail { row: AgentRow::new(agent, connected), snapshot_count, findings, snapshot }
     }
 }
 
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Revoked {
+    pub revoked: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct TicketRow {
+    pub number: i64,
+    pub subject: String,
+    pub status: Status,
+    pub category: Option<String>,
+    pub tier: u8,
+    pub assignee: Option<String>,
+    pub requester: String,
+    pub agent_id: Option<String>,
+    pub updated_at: i64,
+}
+
+impl TicketRow {
+    /// `None` for a row whose status this server does not know: the cached columns are the store's, and a row
+    /// that does not decode is reported rather than shown wrong.
+    pub fn new(t: ListedTicket) -> Option<TicketRow> {
+        Some(TicketRow {
+            number: t.number,
+            subject: t.subject,
+            status: Status::parse(&t.status)?,
+            category: t.category,
+            tier: t.tier,
+            assignee: t.assignee,
+            requester: t.requester,
+            agent_id: t.agent_id,
+            updated_at: t.updated_at,
+        })
+    }
+}
+
+/// A ticket as its events fold: what every command answers with.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct TicketView {
+    pub number: i64,
+    /// Give it back with a command (`?version=`) to be refused rather than act on a ticket that changed meanwhile.
+    pub version: i64,
+    #[serde(flatten)]
+    pub state: TicketState,
+}
+
+impl From<Ticket> for TicketView {
+    fn from(t: Ticket) -> TicketView {
+        TicketView { number: t.number, version: t.version, state: t.state }
+    }
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct EventView {
+    pub at: i64,
+    #[serde(flatten)]
+    pub actor: Actor,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+impl From<LoggedEvent> for EventView {
+    fn from(e: LoggedEvent) -> EventView {
+        EventView { at: e.at, actor: e.actor, event: e.event }
+    }
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct TicketDetail {
     #[serde(flatten)]
-    pub ticket: Ticket,
+    pub ticket: TicketView,
     /// Shown first: what the agent's snapshot says is wrong, most severe first, as judged when it was stored.
     pub findings: Vec<Finding>,
     pub snapshot: Option<Snapshot>,
-    pub events: Vec<LoggedEvent>,
+    pub events: Vec<EventView>,
 }
 
 impl From<tickets::Detail> for TicketDetail {
     fn from(d: tickets::Detail) -> TicketDetail {
-        TicketDetail { ticket: d.ticket, findings: d.findings, snapshot: d.snapshot, events: d.events }
+        TicketDetail {
+            ticket: d.ticket.into(),
+            findings: d.findings,
+            snapshot: d.snapshot,
+            events: d.events.into_iter().map(EventView::from).collect(),
+        }
     }
 }
 
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Refreshing {
+    pub ticket: i64,
+    pub agent_id: String,
+    pub requested: bool,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct DiffView {
     pub from: SnapshotRef,
     pub to: SnapshotRef,
     pub changes: Vec<Change>,
 }
 
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct SnapshotRef {
     pub id: String,
     pub taken_at_ms: u64,
@@ -67,5 +194,99 @@ impl From<tickets::Compared> for DiffView {
     fn from(c: tickets::Compared) -> DiffView {
         let at = |s: &Snapshot| SnapshotRef { id: hex::encode(s.id), taken_at_ms: s.taken_at_ms };
         DiffView { from: at(&c.from), to: at(&c.to), changes: c.changes }
+    }
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct CatalogEntry {
+    pub name: String,
+    pub class: Class,
+    pub min_tier: u8,
+    pub time_limit_secs: u64,
+    pub max_output_bytes: usize,
+    pub params: Vec<CatalogParam>,
+    pub summary: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct CatalogParam {
+    pub name: String,
+    pub accepts: String,
+}
+
+/// Every approved check, as compiled into this build.
+pub fn catalog() -> Vec<CatalogEntry> {
+    CATALOG
+        .iter()
+        .map(|d| CatalogEntry {
+            name: d.name.to_owned(),
+            class: d.class,
+            min_tier: d.min_tier,
+            time_limit_secs: d.time_limit.as_secs(),
+            max_output_bytes: d.max_output,
+            params: d
+                .params
+                .iter()
+                .map(|(name, accepts)| CatalogParam { name: (*name).to_owned(), accepts: (*accepts).to_owned() })
+                .collect(),
+            summary: d.summary.to_owned(),
+        })
+        .collect()
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct CheckRunView {
+    pub id: i64,
+    pub agent_id: String,
+    pub ticket: Option<i64>,
+    pub technician: String,
+    pub name: String,
+    pub description: String,
+    pub state: RunState,
+    pub requested_at: i64,
+    pub expires_at: i64,
+    pub sent_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub elapsed_ms: Option<i64>,
+    /// The output of a run that was done; the reason or error otherwise.
+    pub result: Option<String>,
+}
+
+impl From<Run> for CheckRunView {
+    fn from(r: Run) -> CheckRunView {
+        CheckRunView {
+            id: r.id,
+            agent_id: r.agent_id,
+            ticket: r.ticket,
+            technician: r.technician,
+            name: r.name.to_owned(),
+            description: r.description,
+            state: r.state,
+            requested_at: r.requested_at,
+            expires_at: r.expires_at,
+            sent_at: r.sent_at,
+            finished_at: r.finished_at,
+            elapsed_ms: r.elapsed_ms,
+            result: r.result,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct SelfHelpView {
+    pub days: u32,
+    pub figures: FiguresView,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct FiguresView {
+    pub shown: i64,
+    pub solved: i64,
+    pub asked_for_help: i64,
+}
+
+impl From<SelfHelpFigures> for FiguresView {
+    fn from(f: SelfHelpFigures) -> FiguresView {
+        FiguresView { shown: f.shown, solved: f.solved, asked_for_help: f.asked_for_help }
     }
 }

@@ -1,9 +1,9 @@
 //! Who may do what: the roles, and one table of the acts each may do, which every adapter asks through [`require`]
 //! (the API, the console and the CLI alike), so no route carries a rule of its own.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     Tier1,

@@ -2,9 +2,9 @@
 //! the run's expiry decides.
 
 use lifeline_shared::wire::CheckOutcome;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum RunState {
     Queued,

@@ -138,7 +138,7 @@ impl RuleError {
 }
 
 /// The projection of a ticket's events; what lists show.
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct TicketState {
     pub subject: String,
     pub description: String,

@@ -2,6 +2,7 @@
 //! committed, so the collector, the API and the CLI call these and recompute nothing. Every act a person asks for is
 //! checked against [`crate::desk::access`] here, not in the adapters, so no adapter can forget it.
 
+pub mod admin;
 pub mod agents;
 pub mod audit;
 pub mod auth;

@@ -91,7 +91,7 @@ pub fn verify_stored(conn: &Connection) -> Result<Verdict, StoreError> {
     }
 }
 
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Verdict {
     pub entries: u64,
     /// The newest entry's hash: keep it somewhere else to detect a later truncation.
@@ -99,7 +99,7 @@ pub struct Verdict {
     pub broken: Option<Broken>,
 }
 
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Broken {
     pub seq: i64,
     pub reason: String,

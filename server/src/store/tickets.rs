@@ -331,8 +331,11 @@ mod tests {
     /// encodes back to the very same text: no field was renamed, dropped or made required since.
     #[test]
     fn stored_events_of_the_first_format_decode_and_encode_to_the_same_text() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/store/fixtures/schema5.db");
-        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        // A copy: even a read-only open may leave SQLite's side files next to the database it opens.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("schema5.db");
+        std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/src/store/fixtures/schema5.db"), &path).unwrap();
+        let conn = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
         let mut stmt = conn.prepare("SELECT event FROM ticket_events ORDER BY id").unwrap();
         let rows: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
         let mut kinds = std::collections::BTreeSet::new();

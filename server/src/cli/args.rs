@@ -1,0 +1,369 @@
+//! The command line: what each command takes. `main.rs` dispatches; `admin` runs what works on this machine's
+//! data directory, `desk` what goes through the API.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Lifeline server: agents connect over QUIC, technicians use the HTTPS API.
+#[derive(Parser)]
+#[command(version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the server keeps its state; for the commands that work on this machine's server.
+#[derive(clap::Args, Clone)]
+pub struct Local {
+    /// TOML configuration file (see packaging/server.toml)
+    #[arg(long, env = "LIFELINE_SERVER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory for the database and the CA (default: ./lifeline-data)
+    #[arg(long, env = "LIFELINE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the server
+    Serve {
+        #[command(flatten)]
+        local: Local,
+        /// UDP address for agents (QUIC)
+        #[arg(long)]
+        quic: Option<SocketAddr>,
+        /// TCP address for the HTTPS API
+        #[arg(long)]
+        api: Option<SocketAddr>,
+    },
+    /// Start a local server with an enrolled local agent, for a first look
+    Quickstart {
+        /// Directory for the server's and the agent's state
+        #[arg(long, default_value = "lifeline-data")]
+        data_dir: PathBuf,
+        /// Port for QUIC (UDP) and the API (TCP) on 127.0.0.1
+        #[arg(long, default_value_t = lifeline_server::config::DEFAULT_PORT)]
+        port: u16,
+    },
+    /// Trade your name and password for an API token that lasts a working day (the password is read from
+    /// standard input); prints `export LIFELINE_TOKEN=...`
+    Login {
+        user: String,
+        /// Base URL of the server's API, e.g. https://helpdesk.example.org:7443
+        #[arg(long, env = "LIFELINE_API")]
+        api: String,
+        /// The deployment's CA certificate (the server's pki/ca.pem)
+        #[arg(long, env = "LIFELINE_CA")]
+        ca: PathBuf,
+    },
+    /// Technician accounts (works on this machine's server data)
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Enrollment tokens (works on this machine's server data)
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Agents (through the API)
+    #[command(subcommand)]
+    Agent(AgentCmd),
+    /// Enroll simulated agents for a load test with lifeline-swarm, writing their keys (works on this machine's
+    /// server data)
+    BulkEnroll {
+        /// How many agents
+        #[arg(long)]
+        count: u32,
+        /// File to write (mode 0600): the CA certificate, then each agent's certificate and private key, in PEM
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        local: Local,
+    },
+    /// Tickets (through the API)
+    #[command(subcommand)]
+    Ticket(TicketCmd),
+    /// Approved checks on agents (through the API)
+    #[command(subcommand)]
+    Check(CheckCmd),
+    /// The hash-chained audit log (admins and auditors)
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Help-desk figures (through the API)
+    #[command(subcommand)]
+    Stats(StatsCmd),
+    /// Copy the server's database, CA, configuration and audit checkpoints into a new directory, while it runs
+    Backup {
+        /// A new or empty directory (made 0700, every file in it 0600)
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        local: Local,
+    },
+    /// Restore a backup into a new data directory, to start a server on
+    Restore {
+        /// The directory `backup` wrote
+        #[arg(long)]
+        from: PathBuf,
+        /// The new data directory: one that does not exist yet, or is empty
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum StatsCmd {
+    /// How often self-help advice was shown, and how often it solved the problem without a request
+    SelfHelp {
+        /// Over the last N days
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CheckCmd {
+    /// The catalog: every check an agent can run, its class, tier and parameters
+    List {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Run a check on an agent and wait for its result (queued if the agent is offline)
+    Run {
+        agent: String,
+        /// A name from `check list`
+        check: String,
+        /// Parameters as key=value
+        params: Vec<String>,
+        /// The ticket whose consent window allows it (the user opened one by asking for help)
+        #[arg(long)]
+        ticket: Option<u64>,
+        /// How long it may wait for an offline agent: 30m, 2h (at most 24h)
+        #[arg(long, default_value = "60m")]
+        expires: String,
+        /// Return once queued instead of waiting for the result
+        #[arg(long)]
+        no_wait: bool,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Show one run and its result
+    Show {
+        id: u64,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AuditCmd {
+    /// Check the chain and name the first broken entry
+    Verify {
+        /// Verify an exported file instead of asking the server
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Also check the chain against the signed checkpoints in this file (`audit checkpoint`), which shows entries
+        /// deleted from its end or a chain rewritten since; they must be signed by the CA of --ca
+        #[arg(long)]
+        checkpoints: Option<PathBuf>,
+        // The API's arguments one by one rather than an optional `ApiArgs`: clap counts the default of its `--json`
+        // as given, and then asks for all of them even with --file.
+        /// Base URL of the server's API, e.g. https://helpdesk.example.org:7443
+        #[arg(long, env = "LIFELINE_API")]
+        api: Option<String>,
+        /// Your API token (from `lifeline-server user add`)
+        #[arg(long, env = "LIFELINE_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// The deployment's CA certificate (the server's pki/ca.pem): the only root trusted for the API, and what
+        /// checkpoints must be signed by
+        #[arg(long, env = "LIFELINE_CA")]
+        ca: Option<PathBuf>,
+        /// Print the verdict as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign the chain's head with the CA and append it to the checkpoint file (works on this machine's server data)
+    Checkpoint {
+        /// The checkpoint file (default: the configuration's [audit] checkpoint_file, or audit-checkpoints.jsonl in
+        /// the data directory)
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        local: Local,
+    },
+    /// Write the log as JSON lines (to stdout, or --out)
+    Export {
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserCmd {
+    /// Create an account and print its password and API token (shown once)
+    Add {
+        name: String,
+        /// 1, 2, 3, admin or auditor
+        #[arg(long)]
+        tier: String,
+        #[command(flatten)]
+        local: Local,
+    },
+    /// Change an account's role
+    SetRole {
+        name: String,
+        /// 1, 2, 3, admin or auditor
+        #[arg(long)]
+        tier: String,
+        #[command(flatten)]
+        local: Local,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TokenCmd {
+    /// Create an enrollment token for agents
+    Create {
+        /// How long the token is valid: 30m, 24h, 7d
+        #[arg(long, default_value = "24h")]
+        expires: String,
+        /// How many agents may enroll with it
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+        /// A note to recognise the token by
+        #[arg(long, default_value = "")]
+        label: String,
+        /// host:port agents dial (default: `advertise` from the config)
+        #[arg(long)]
+        server: Option<String>,
+        #[command(flatten)]
+        local: Local,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AgentCmd {
+    /// List agents with their state and last-seen time
+    List {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Show an agent with its latest snapshot and findings
+    Show {
+        id: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Watch an agent live, top-like (or one JSON sample per line with --json); Ctrl-C quits
+    Watch {
+        id: String,
+        /// Milliseconds between samples (100 to 10000)
+        #[arg(long, default_value_t = 1000)]
+        interval_ms: u32,
+        /// Stop after this many samples
+        #[arg(long)]
+        count: Option<u64>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Refuse this agent from now on (admin)
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TicketCmd {
+    /// List tickets, newest first
+    List {
+        /// new, open, pending-user, resolved or closed
+        #[arg(long)]
+        status: Option<String>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Show a ticket: findings, snapshot summary and history
+    Show {
+        number: u64,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Add a public reply (the user sees it)
+    Reply {
+        number: u64,
+        text: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Add an internal note (the user never sees it)
+    Note {
+        number: u64,
+        text: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Assign to a technician
+    Assign {
+        number: u64,
+        user: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Change status: open, pending-user, resolved, closed
+    Status {
+        number: u64,
+        status: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Ask the ticket's agent for a fresh snapshot, wait for it, and show what changed since the previous one
+    Refresh {
+        number: u64,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// What changed between two snapshots on a ticket (default: its first and its latest)
+    Diff {
+        number: u64,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Escalate to tier 2 or 3
+    Escalate {
+        number: u64,
+        #[arg(long)]
+        tier: u8,
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+/// Where the API is and who is asking; each can come from the environment the quickstart prints.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ApiArgs {
+    /// Base URL of the server's API, e.g. https://helpdesk.example.org:7443
+    #[arg(long, env = "LIFELINE_API")]
+    pub api: String,
+    /// Your API token (from `lifeline-server user add`)
+    #[arg(long, env = "LIFELINE_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// The deployment's CA certificate (the server's pki/ca.pem), the only root trusted for the API
+    #[arg(long, env = "LIFELINE_CA")]
+    pub ca: PathBuf,
+    /// Print the API's JSON instead of a summary
+    #[arg(long, global = true)]
+    pub json: bool,
+}

@@ -1,0 +1,315 @@
+//! The technicians' commands: each a call to the HTTPS API, read into the API's view types and printed for a person
+//! (or as JSON with `--json`). None opens the data directory.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use lifeline_server::api::views::{
+    AgentDetail, AgentRow, CatalogEntry, CheckRunView, DiffView, Refreshing, Revoked, SelfHelpView, TicketDetail,
+    TicketRow, TicketView,
+};
+use lifeline_server::desk::checks::RunState;
+use lifeline_server::desk::tickets::Event;
+use lifeline_server::pki::CaKey;
+use lifeline_server::store::audit::{self, Verdict};
+use lifeline_shared::findings::Finding;
+use lifeline_shared::wire::LiveSample;
+use serde_json::{Value, json};
+
+use super::admin::parse_duration;
+use super::args::{AgentCmd, ApiArgs, AuditCmd, CheckCmd, StatsCmd, TicketCmd};
+use super::http::{self, Client};
+use super::render;
+use super::screen::Screen;
+
+/// Prints the line that puts a fresh token in the shell.
+pub fn login(user: &str, api: &str, ca: &Path) -> Result<()> {
+    let session = http::login(api, ca, user, &http::read_password()?)?;
+    eprintln!("logged in as {user}; the token ends {} UTC", render::time(Some(session.expires_at)));
+    println!("export LIFELINE_TOKEN={}", session.token);
+    Ok(())
+}
+
+pub fn agent(cmd: AgentCmd) -> Result<()> {
+    match cmd {
+        AgentCmd::List { api } => {
+            let c = Client::new(&api)?;
+            c.print(&c.get::<Vec<AgentRow>>("/api/agents")?, |a| render::agents_table(a))
+        }
+        AgentCmd::Show { id, api } => {
+            let c = Client::new(&api)?;
+            c.print(&c.get::<AgentDetail>(&format!("/api/agents/{id}"))?, render::agent_view)
+        }
+        AgentCmd::Watch { id, interval_ms, count, api } => {
+            let c = Client::new(&api)?;
+            let mut seen = 0u64;
+            // Samples carry findings only when they change: the view keeps showing the last ones.
+            let mut findings: Vec<Finding> = Vec::new();
+            let _screen = if c.json { None } else { Screen::enter() };
+            c.follow(&format!("/api/agents/{id}/live?interval_ms={interval_ms}"), |data| {
+                if c.json {
+                    let sample: Value = serde_json::from_str(data).context("a live sample that is not JSON")?;
+                    println!("{sample}");
+                } else {
+                    let sample: LiveSample =
+                        serde_json::from_str(data).context("a live sample this CLI cannot read")?;
+                    if let Some(now) = &sample.findings {
+                        findings.clone_from(now);
+                    }
+                    // Home and clear, then the whole view: refreshes in place on any terminal.
+                    print!("\x1b[H\x1b[2J{}", render::live_view(&id, &sample, &findings));
+                }
+                std::io::stdout().flush()?;
+                seen += 1;
+                Ok(count.is_none_or(|n| seen < n))
+            })
+        }
+        AgentCmd::Revoke { id, api } => {
+            let c = Client::new(&api)?;
+            let revoked: Revoked = c.post(&format!("/api/agents/{id}/revoke"), None)?;
+            c.print(&revoked, |r| format!("agent {} revoked; the server refuses it from now on\n", r.revoked))
+        }
+    }
+}
+
+pub fn stats(cmd: StatsCmd) -> Result<()> {
+    match cmd {
+        StatsCmd::SelfHelp { days, api } => {
+            let c = Client::new(&api)?;
+            c.print(&c.get::<SelfHelpView>(&format!("/api/stats/self-help?days={days}"))?, render::self_help_view)
+        }
+    }
+}
+
+fn act(api: &ApiArgs, number: u64, body: Value) -> Result<()> {
+    let c = Client::new(api)?;
+    c.print(&c.post::<TicketView>(&format!("/api/tickets/{number}/actions"), Some(body))?, render::ticket_line)
+}
+
+pub fn ticket(cmd: TicketCmd) -> Result<()> {
+    match cmd {
+        TicketCmd::List { status, api } => {
+            let c = Client::new(&api)?;
+            let path = match status {
+                Some(s) => format!("/api/tickets?status={s}"),
+                None => "/api/tickets".into(),
+            };
+            c.print(&c.get::<Vec<TicketRow>>(&path)?, |t| render::tickets_table(t))
+        }
+        TicketCmd::Show { number, api } => {
+            let c = Client::new(&api)?;
+            c.print(&c.get::<TicketDetail>(&format!("/api/tickets/{number}"))?, render::ticket_view)
+        }
+        TicketCmd::Reply { number, text, api } => act(&api, number, json!({ "action": "reply", "body": text })),
+        TicketCmd::Note { number, text, api } => act(&api, number, json!({ "action": "note", "body": text })),
+        TicketCmd::Assign { number, user, api } => act(&api, number, json!({ "action": "assign", "to": user })),
+        TicketCmd::Status { number, status, reason, api } => {
+            act(&api, number, json!({ "action": "status", "status": status, "reason": reason }))
+        }
+        TicketCmd::Escalate { number, tier, reason, api } => {
+            act(&api, number, json!({ "action": "escalate", "tier": tier, "reason": reason }))
+        }
+        TicketCmd::Refresh { number, api } => {
+            let c = Client::new(&api)?;
+            let snapshots = || -> Result<Vec<String>> {
+                let ticket: TicketDetail = c.get(&format!("/api/tickets/{number}"))?;
+                Ok(ticket
+                    .events
+                    .into_iter()
+                    .filter_map(|e| match e.event {
+                        Event::SnapshotAttached { snapshot_id, .. } => Some(snapshot_id),
+                        _ => None,
+                    })
+                    .collect())
+            };
+            let before = snapshots()?;
+            let _: Refreshing = c.post(&format!("/api/tickets/{number}/refresh"), None)?;
+            let started = std::time::Instant::now();
+            let latest = loop {
+                let now = snapshots()?;
+                if now.len() > before.len() {
+                    break now.last().cloned().unwrap_or_default();
+                }
+                if started.elapsed() > std::time::Duration::from_secs(30) {
+                    bail!(
+                        "asked the agent for a snapshot, but none arrived within 30 s; it will be attached when it does"
+                    );
+                }
+                std::thread::sleep(std::time::Duration::from_millis(250));
+            };
+            match before.last() {
+                Some(previous) => {
+                    let diff: DiffView = c.get(&format!("/api/tickets/{number}/diff?from={previous}&to={latest}"))?;
+                    c.print(&diff, render::diff_view)
+                }
+                None => {
+                    println!("snapshot {latest} attached to ticket #{number}");
+                    Ok(())
+                }
+            }
+        }
+        TicketCmd::Diff { number, from, to, api } => {
+            let c = Client::new(&api)?;
+            let query: Vec<String> =
+                [("from", from), ("to", to)].into_iter().filter_map(|(k, v)| v.map(|v| format!("{k}={v}"))).collect();
+            let diff: DiffView = c.get(&format!("/api/tickets/{number}/diff?{}", query.join("&")))?;
+            c.print(&diff, render::diff_view)
+        }
+    }
+}
+
+pub fn check(cmd: CheckCmd) -> Result<()> {
+    match cmd {
+        CheckCmd::List { api } => {
+            let c = Client::new(&api)?;
+            c.print(&c.get::<Vec<CatalogEntry>>("/api/catalog")?, |e| render::catalog_table(e))
+        }
+        CheckCmd::Run { agent, check, params, ticket, expires, no_wait, api } => {
+            let mut map = serde_json::Map::new();
+            for p in &params {
+                let (k, v) = p.split_once('=').with_context(|| format!("parameter {p:?} is not key=value"))?;
+                if map.insert(k.to_owned(), json!(v)).is_some() {
+                    bail!("parameter {k:?} given twice");
+                }
+            }
+            let minutes = u32::try_from(parse_duration(&expires)? / 60_000).unwrap_or(u32::MAX);
+            let c = Client::new(&api)?;
+            let body = json!({ "check": check, "params": map, "ticket": ticket, "expires_minutes": minutes });
+            let mut run: CheckRunView = c.post(&format!("/api/agents/{agent}/checks"), Some(body))?;
+            // A sent run is waited for past any check's time limit; a queued one only briefly, since it may be
+            // waiting for an agent that is offline.
+            let started = std::time::Instant::now();
+            loop {
+                let patience = match run.state {
+                    _ if no_wait => 0,
+                    RunState::Sent => 30,
+                    RunState::Queued => 3,
+                    _ => 0,
+                };
+                if started.elapsed() >= std::time::Duration::from_secs(patience) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                run = c.get(&format!("/api/checks/{}", run.id))?;
+            }
+            c.print(&run, render::check_run_view)?;
+            match run.state {
+                RunState::Done | RunState::Queued | RunState::Sent => Ok(()),
+                other => bail!("check {}", other.as_str()),
+            }
+        }
+        CheckCmd::Show { id, api } => {
+            let c = Client::new(&api)?;
+            c.print(&c.get::<CheckRunView>(&format!("/api/checks/{id}"))?, render::check_run_view)
+        }
+    }
+}
+
+pub fn audit(cmd: AuditCmd) -> Result<()> {
+    match cmd {
+        AuditCmd::Verify { file, checkpoints, api, token, ca, json } => verify(file, checkpoints, api, token, ca, json),
+        AuditCmd::Checkpoint { out, local } => super::admin::checkpoint(&local, out),
+        AuditCmd::Export { out, api } => {
+            let c = Client::new(&api)?;
+            let mut sink: Box<dyn Write> = match &out {
+                Some(path) => {
+                    Box::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?)
+                }
+                None => Box::new(std::io::stdout().lock()),
+            };
+            // A page at a time: the log grows with every check ever run, and is never held whole.
+            let mut after = 0;
+            loop {
+                let page: Vec<audit::Entry> = c.get(&format!("/api/audit?after={after}&limit=1000"))?;
+                let Some(last) = page.last() else { break };
+                after = last.seq;
+                for e in &page {
+                    writeln!(sink, "{}", serde_json::to_string(e)?)?;
+                }
+            }
+            Ok(sink.flush()?)
+        }
+    }
+}
+
+fn verify(
+    file: Option<PathBuf>,
+    checkpoints: Option<PathBuf>,
+    api: Option<String>,
+    token: Option<String>,
+    ca: Option<PathBuf>,
+    json: bool,
+) -> Result<()> {
+    // Their signatures first: a forged checkpoint says nothing about the chain.
+    let checkpoints = match checkpoints {
+        Some(path) => {
+            let ca = ca.as_deref().context("give --ca, the deployment's CA certificate, to check checkpoints")?;
+            Some((signed_checkpoints(&path, ca)?, path))
+        }
+        None => None,
+    };
+    let listed = checkpoints.as_ref().map_or(&[][..], |(listed, _)| listed.as_slice());
+    let verdict: Verdict = match (file, api, token, ca) {
+        (Some(file), ..) => audit::verify_against(exported(&file)?, listed),
+        (None, Some(api), Some(token), Some(ca)) => {
+            let c = Client::new(&ApiArgs { api, token, ca, json })?;
+            // With checkpoints, the chain is fetched and checked here: the server's verdict has no hashes to hold
+            // them against.
+            match checkpoints {
+                None => c.get("/api/audit/verify")?,
+                Some(_) => audit::verify_against(all_entries(&c)?, listed),
+            }
+        }
+        _ => bail!("give --file, or the API address, token and CA"),
+    };
+    if json {
+        println!("{:#}", serde_json::to_value(&verdict)?);
+    } else {
+        print!("{}", render::audit_verdict(&verdict));
+    }
+    if verdict.broken.is_some() {
+        bail!("the audit log has been tampered with");
+    }
+    if let Some((listed, path)) = checkpoints.filter(|_| !json) {
+        let newest = listed.iter().map(|l| l.checkpoint.seq).max().unwrap_or(0);
+        println!("{} checkpoints in {} agree with it, the newest at entry {newest}", listed.len(), path.display());
+    }
+    Ok(())
+}
+
+/// An exported log, one entry a line.
+fn exported(file: &Path) -> Result<Vec<audit::Entry>> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let mut entries = Vec::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        entries.push(serde_json::from_str(line).with_context(|| format!("line {} of {}", i + 1, file.display()))?);
+    }
+    Ok(entries)
+}
+
+/// The whole log through the API, a page at a time.
+fn all_entries(c: &Client) -> Result<Vec<audit::Entry>> {
+    let mut entries: Vec<audit::Entry> = Vec::new();
+    loop {
+        let after = entries.last().map_or(0, |e| e.seq);
+        let page: Vec<audit::Entry> = c.get(&format!("/api/audit?after={after}&limit=1000"))?;
+        if page.is_empty() {
+            return Ok(entries);
+        }
+        entries.extend(page);
+    }
+}
+
+/// The checkpoints in `path`, once each is known to be signed by the CA in `ca`.
+fn signed_checkpoints(path: &Path, ca: &Path) -> Result<Vec<audit::Listed>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let listed = audit::parse_checkpoints(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    if listed.is_empty() {
+        bail!("{} holds no checkpoint", path.display());
+    }
+    let pem = std::fs::read_to_string(ca).with_context(|| format!("reading {}", ca.display()))?;
+    let key = CaKey::from_pem(&pem).with_context(|| format!("reading {}", ca.display()))?;
+    audit::check_signatures(&listed, &key).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    Ok(listed)
+}

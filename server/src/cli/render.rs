@@ -1,0 +1,352 @@
+//! What the technician CLI prints for a person: tables and views made from the API's own view types. `--json`
+//! prints the same views as JSON instead.
+
+use lifeline_server::api::views::{
+    AgentDetail, AgentRow, CatalogEntry, CheckRunView, DiffView, SelfHelpView, TicketDetail, TicketRow, TicketView,
+};
+use lifeline_server::desk::checks::RunState;
+use lifeline_server::desk::tickets::Event;
+use lifeline_server::store::audit::Verdict;
+use lifeline_shared::findings::Finding;
+use lifeline_shared::wire::{LiveSample, Snapshot};
+use serde::Serialize;
+
+/// A value's name as the API spells it (`"critical"`, `"pending-user"`), without the quotes.
+fn name<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => "-".into(),
+    }
+}
+
+/// As the API writes it: `[0.5,0.2,0.1]`, `["10.0.0.1"]`.
+fn json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+fn or_dash(text: Option<&str>) -> &str {
+    text.unwrap_or("-")
+}
+
+/// Epoch milliseconds as UTC `YYYY-MM-DD HH:MM:SS`, or `never`.
+pub fn time(ms: Option<i64>) -> String {
+    let Some(ms) = ms else { return "never".into() };
+    match time::OffsetDateTime::from_unix_timestamp(ms / 1000) {
+        Ok(t) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        ),
+        Err(_) => "invalid time".into(),
+    }
+}
+
+fn time_u(ms: u64) -> String {
+    time(i64::try_from(ms).ok())
+}
+
+pub fn agents_table(agents: &[AgentRow]) -> String {
+    let mut out = format!("{:<16} {:<20} {:<9} {:<8} {}\n", "AGENT", "HOST", "STATE", "VERSION", "LAST SEEN (UTC)");
+    for a in agents {
+        let state = if a.revoked_at.is_some() {
+            "revoked"
+        } else if a.connected {
+            "online"
+        } else {
+            "offline"
+        };
+        out +=
+            &format!("{:<16} {:<20} {:<9} {:<8} {}\n", a.id, a.hostname, state, a.agent_version, time(a.last_seen_at));
+    }
+    out
+}
+
+pub fn tickets_table(tickets: &[TicketRow]) -> String {
+    let mut out = format!(
+        "{:>6}  {:<13} {:<4} {:<11} {:<10} {:<12} {}\n",
+        "#", "STATUS", "TIER", "CATEGORY", "ASSIGNEE", "REQUESTER", "SUBJECT"
+    );
+    for t in tickets {
+        out += &format!(
+            "{:>6}  {:<13} {:<4} {:<11} {:<10} {:<12} {}\n",
+            t.number,
+            t.status.as_str(),
+            t.tier,
+            or_dash(t.category.as_deref()),
+            or_dash(t.assignee.as_deref()),
+            t.requester,
+            t.subject
+        );
+    }
+    out
+}
+
+pub fn agent_view(a: &AgentDetail) -> String {
+    let mut out = agents_table(std::slice::from_ref(&a.row));
+    out += &format!("{} snapshot(s) stored\n", a.snapshot_count);
+    out += &findings_list(&a.findings);
+    if let Some(snap) = &a.snapshot {
+        out += &snapshot_summary(snap);
+    }
+    out
+}
+
+fn findings_list(findings: &[Finding]) -> String {
+    let mut out = format!("\nFindings ({}):\n", findings.len());
+    for f in findings {
+        out +=
+            &format!("  [{}] {} ({})\n      advice: {}\n", name(&f.severity), f.summary, name(&f.category), f.advice);
+    }
+    out
+}
+
+/// Findings first, then the snapshot's essentials, then the conversation: the order a technician reads in.
+pub fn ticket_view(v: &TicketDetail) -> String {
+    let (t, s) = (&v.ticket, &v.ticket.state);
+    let mut out = format!("Ticket #{}: {}\n", t.number, s.subject);
+    out += &format!(
+        "  status {}   tier {}   category {}   assignee {}   channel {}\n",
+        s.status.as_str(),
+        s.tier,
+        or_dash(s.category.as_deref()),
+        or_dash(s.assignee.as_deref()),
+        name(&s.channel)
+    );
+    out += &format!(
+        "  requester {} on agent {}   opened {}\n",
+        s.requester,
+        or_dash(s.agent_id.as_deref()),
+        time(Some(s.created_at))
+    );
+    if !s.description.is_empty() {
+        out += &format!("  \"{}\"\n", s.description);
+    }
+    out += &findings_list(&v.findings);
+    if let Some(snap) = &v.snapshot {
+        out += &snapshot_summary(snap);
+    }
+    out += "\nHistory:\n";
+    for e in &v.events {
+        let what = match &e.event {
+            Event::Created { .. } => "opened the ticket".to_owned(),
+            Event::SnapshotAttached { snapshot_id, .. } => format!("attached snapshot {snapshot_id}"),
+            Event::PublicReply { body } => format!("replied: {body}"),
+            Event::RequesterReply { body } => format!("(requester) answered: {body}"),
+            Event::InternalNote { body } => format!("internal note: {body}"),
+            Event::StatusChanged { from, to, .. } => format!("status {} -> {}", from.as_str(), to.as_str()),
+            Event::Assigned { to } => format!("assigned to {to}"),
+            Event::Escalated { from_tier, to_tier, .. } => format!("escalated tier {from_tier} -> {to_tier}"),
+            Event::CheckRun { run, check, state, elapsed_ms, result } => {
+                let took = elapsed_ms.map(|ms| format!(" in {ms} ms")).unwrap_or_default();
+                format!("ran check {check} (run {run}): {state}{took}\n{}", indent(result))
+            }
+        };
+        out += &format!("  {}  {:<10} {}\n", time(Some(e.at)), e.actor.name, what);
+    }
+    out
+}
+
+fn snapshot_summary(snap: &Snapshot) -> String {
+    let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+    let host = &snap.host;
+    let mut out = format!(
+        "\nSnapshot of {} ({} {}, kernel {}, up {} h, taken {}):\n",
+        host.hostname,
+        host.os_name,
+        host.os_version,
+        host.kernel,
+        host.uptime_secs / 3600,
+        time_u(snap.taken_at_ms)
+    );
+    out += &format!(
+        "  cpu     {:.0} % of {} cores, load {}\n",
+        snap.cpu.usage_pct,
+        snap.cpu.logical_cores,
+        json(&snap.cpu.load_avg)
+    );
+    let mem = &snap.memory;
+    out += &format!(
+        "  memory  {:.1} of {:.1} GiB used, {:.1} GiB available\n",
+        gib(mem.used_bytes),
+        gib(mem.total_bytes),
+        gib(mem.available_bytes)
+    );
+    for d in &snap.disks {
+        out += &format!(
+            "  disk    {} {:.1} GiB free of {:.1} GiB ({})\n",
+            d.mount_point,
+            gib(d.available_bytes),
+            gib(d.total_bytes),
+            d.file_system
+        );
+    }
+    let net = &snap.network;
+    out += &match &net.default_route {
+        None => "  route   none\n".to_owned(),
+        Some(route) => format!("  route   via {} on {}\n", route.gateway, route.interface),
+    };
+    out += &format!("  dns     {}\n", json(&net.dns_servers));
+    for p in &net.probes {
+        out +=
+            &format!("  probe   {} {} {} {}\n", name(&p.kind), p.target, if p.ok { "ok" } else { "FAILED" }, p.detail);
+    }
+    out += &format!("  procs   {} running; top cpu:", snap.processes.count);
+    for p in snap.processes.top_cpu.iter().take(3) {
+        out += &format!(" {} ({:.0} %)", p.name, p.cpu_pct);
+    }
+    out += "\n";
+    out
+}
+
+/// A ticket after a command.
+pub fn ticket_line(t: &TicketView) -> String {
+    format!(
+        "#{} is {} (tier {}, assignee {})\n",
+        t.number,
+        t.state.status.as_str(),
+        t.state.tier,
+        or_dash(t.state.assignee.as_deref())
+    )
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("      | {l}\n")).collect::<String>().trim_end().to_owned()
+}
+
+pub fn catalog_table(catalog: &[CatalogEntry]) -> String {
+    let mut out = format!("{:<20} {:<5} {:<4} {:<40} {}\n", "CHECK", "CLASS", "TIER", "PARAMETERS", "WHAT IT TELLS");
+    for c in catalog {
+        let params: Vec<String> = c.params.iter().map(|p| format!("{}=<{}>", p.name, p.accepts)).collect();
+        out += &format!(
+            "{:<20} {:<5} {:<4} {:<40} {}\n",
+            c.name,
+            name(&c.class),
+            c.min_tier,
+            if params.is_empty() { "-".to_owned() } else { params.join(" ") },
+            c.summary
+        );
+    }
+    out
+}
+
+pub fn check_run_view(r: &CheckRunView) -> String {
+    let ticket = r.ticket.map_or_else(|| "no ticket".to_owned(), |t| format!("ticket #{t}"));
+    let mut out = format!(
+        "run {}: {} on {} for {} by {}: {}\n",
+        r.id,
+        r.description,
+        r.agent_id,
+        ticket,
+        r.technician,
+        name(&r.state)
+    );
+    let result = or_dash(r.result.as_deref());
+    match r.state {
+        RunState::Queued => {
+            out += &format!("  waiting for the agent to connect (until {} UTC)\n", time(Some(r.expires_at)))
+        }
+        RunState::Sent => out += "  the agent is running it\n",
+        RunState::Done => {
+            out += &format!("  took {} ms\n", r.elapsed_ms.map_or_else(|| "null".to_owned(), |ms| ms.to_string()));
+            out += result;
+            if !out.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+        _ => out += &format!("  {result}\n"),
+    }
+    out
+}
+
+pub fn audit_verdict(v: &Verdict) -> String {
+    match &v.broken {
+        Some(b) => format!("BROKEN at entry {}: {}\n{} entries before it verify.\n", b.seq, b.reason, v.entries),
+        None => format!("audit log intact: {} entries, head {}\n", v.entries, v.head),
+    }
+}
+
+/// One live sample as a screenful, top-like: the caller clears the screen before printing it.
+pub fn live_view(agent: &str, v: &LiveSample, findings: &[Finding]) -> String {
+    let mib = |b: u64| b as f64 / 1048576.0;
+    let mut out = format!("Live: {agent}   sample {}   {} UTC   (q to quit)\n\n", v.seq, time_u(v.taken_at_ms));
+    out +=
+        &format!("cpu   {:5.1} %   load {:.2} {:.2} {:.2}\n", v.cpu_pct, v.load_avg[0], v.load_avg[1], v.load_avg[2]);
+    for finding in findings {
+        out += &format!("  ! {:<8} {}\n", name(&finding.severity), finding.summary);
+    }
+    for (i, core) in v.per_core_pct.iter().enumerate() {
+        let pct = core.clamp(0.0, 100.0);
+        out += &format!("  core {i:<3} [{:<20}] {pct:5.1} %\n", "#".repeat((pct / 5.0).round() as usize));
+    }
+    out += &format!(
+        "mem   {:.0} of {:.0} MiB   swap {:.0} of {:.0} MiB\n\nnet\n",
+        mib(v.memory_used_bytes),
+        mib(v.memory_total_bytes),
+        mib(v.swap_used_bytes),
+        mib(v.swap_total_bytes)
+    );
+    for n in &v.net {
+        out += &format!(
+            "  {:<12} rx {:>10.1} KiB/s  tx {:>10.1} KiB/s  errors {}/{}\n",
+            n.interface,
+            n.rx_bytes_per_s as f64 / 1024.0,
+            n.tx_bytes_per_s as f64 / 1024.0,
+            n.rx_errors,
+            n.tx_errors
+        );
+    }
+    out += "disks\n";
+    for d in &v.disks {
+        out += &format!(
+            "  {:<20} read {:>10.1} KiB/s  write {:>10.1} KiB/s\n",
+            d.mount_point,
+            d.read_bytes_per_s as f64 / 1024.0,
+            d.written_bytes_per_s as f64 / 1024.0
+        );
+    }
+    for (title, processes) in [("top by cpu", &v.top_cpu), ("top by memory", &v.top_memory)] {
+        out += &format!("{title}\n");
+        for p in processes {
+            out += &format!(
+                "  {:>7} {:<10} {:5.1} % {:>8.1} MiB  {}\n",
+                p.pid,
+                or_dash(p.user.as_deref()),
+                p.cpu_pct,
+                mib(p.rss_bytes),
+                p.name
+            );
+        }
+    }
+    out
+}
+
+pub fn self_help_view(v: &SelfHelpView) -> String {
+    let f = &v.figures;
+    let pct = if f.shown > 0 { format!(" ({:.0} %)", f.solved as f64 * 100.0 / f.shown as f64) } else { String::new() };
+    format!(
+        "Last {} days: self-help advice shown {} times; solved without a request {}{pct}; followed by a request {}\n",
+        v.days, f.shown, f.solved, f.asked_for_help
+    )
+}
+
+pub fn diff_view(v: &DiffView) -> String {
+    let mut out = format!(
+        "From snapshot {} ({} UTC) to {} ({} UTC):\n",
+        v.from.id,
+        time_u(v.from.taken_at_ms),
+        v.to.id,
+        time_u(v.to.taken_at_ms)
+    );
+    if v.changes.is_empty() {
+        out += "  nothing a technician would act on changed\n";
+    }
+    for c in &v.changes {
+        out += &format!("  {:<10} {}\n", name(&c.area), c.what);
+    }
+    out
+}

@@ -1,0 +1,93 @@
+//! What an admin does on the server's own machine, on its data directory: accounts, enrollment tokens, and the
+//! simulated agents of a load test. No role is checked here: whoever can open the data directory is the admin.
+
+use crate::desk::access::Role;
+use crate::pki::Pki;
+use crate::store::agents;
+use crate::store::auth::{self, NewToken, User};
+use crate::store::{Store, StoreError, now_ms};
+
+/// A new account with its password and an API token that does not end, each shown once.
+#[derive(Debug)]
+pub struct NewAccount {
+    pub user: User,
+    pub password: String,
+    pub token: String,
+}
+
+pub async fn add_user(store: &Store, name: String, role: Role) -> Result<NewAccount, StoreError> {
+    let password = auth::random_secret(15);
+    store
+        .write(move |c| {
+            let user = c.add_user(&name, role, &password, now_ms())?;
+            let token = c.issue_api_token(&user, now_ms(), None)?;
+            Ok(NewAccount { user, password, token })
+        })
+        .await
+}
+
+/// Gives `name` another role; returns the one it had.
+pub async fn set_role(store: &Store, name: String, role: Role) -> Result<Role, StoreError> {
+    store.write(move |c| c.set_role(&name, role, now_ms())).await
+}
+
+/// A token good for `uses` enrollments within `lifetime_ms`.
+pub async fn enrollment_token(
+    store: &Store,
+    lifetime_ms: i64,
+    uses: u32,
+    label: String,
+) -> Result<NewToken, StoreError> {
+    store
+        .write(move |c| {
+            let now = now_ms();
+            c.create_enrollment_token(now, now + lifetime_ms, uses, &label)
+        })
+        .await
+}
+
+/// Simulated agents: each one's certificate and key in PEM, to write where the load generator reads them, and the
+/// rows to [`register_simulated`] once they are written.
+pub fn simulated_identities(pki: &Pki, count: u32) -> anyhow::Result<(String, Vec<(String, String)>)> {
+    let mut pem = String::new();
+    let mut rows = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+    for _ in 0..count {
+        let id = agents::new_id();
+        let (cert, key, fingerprint) = pki.issue_simulated_agent(&id)?;
+        pem.push_str(&cert);
+        pem.push_str(&key);
+        rows.push((id, hex::encode(fingerprint)));
+    }
+    Ok((pem, rows))
+}
+
+/// Registers simulated agents as enrollment registers real ones.
+pub async fn register_simulated(store: &Store, rows: Vec<(String, String)>) -> Result<(), StoreError> {
+    store.write(move |c| c.insert_simulated_agents(&rows, now_ms())).await
+}
+
+/// What the quickstart needs: its technician (made on the first run, with the password shown then), an API token for
+/// this run, and a one-use enrollment token for the local agent, good for ten minutes.
+pub struct Quickstart {
+    pub password: Option<String>,
+    pub api_token: String,
+    pub enrollment_secret: String,
+}
+
+pub async fn quickstart(store: &Store, technician: &'static str) -> Result<Quickstart, StoreError> {
+    store
+        .write(move |c| {
+            let now = now_ms();
+            let (user, password) = match c.user_by_name(technician)? {
+                Some(user) => (user, None),
+                None => {
+                    let password = auth::random_secret(15);
+                    (c.add_user(technician, Role::Admin, &password, now)?, Some(password))
+                }
+            };
+            let api_token = c.issue_api_token(&user, now, None)?;
+            let token = c.create_enrollment_token(now, now + 10 * 60_000, 1, "quickstart")?;
+            Ok(Quickstart { password, api_token, enrollment_secret: token.secret })
+        })
+        .await
+}
