@@ -32,6 +32,7 @@ mod checks;
 mod delivery;
 mod desktop;
 mod flow;
+mod hardening;
 mod harness;
 mod journal;
 mod live;

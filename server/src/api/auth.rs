@@ -1,17 +1,20 @@
 //! Who is asking: a bearer token on every request but the login, which trades a name and password for one.
 
+use std::net::SocketAddr;
+
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequestParts, State as AxumState};
+use axum::extract::rejection::{ExtensionRejection, JsonRejection};
+use axum::extract::{ConnectInfo, FromRequestParts, State as AxumState};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::Deserialize;
 use serde_json::json;
-use tracing::{info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::AppState;
 use super::error::ApiError;
 use crate::service;
+use crate::service::auth::Login;
 use crate::store::auth::User;
 
 /// The authenticated technician behind a request.
@@ -44,23 +47,35 @@ pub struct LoginBody {
     password: String,
 }
 
-/// Name and password for a token that ends after a working day; one answer for an unknown name and a wrong password.
+/// Name and password for a token that ends after a working day; one answer for an unknown name and a wrong password,
+/// and 429 with `Retry-After` for a name or an address that has failed too often and must wait.
 pub async fn login(
     AxumState(state): AxumState<AppState>,
+    peer: Result<ConnectInfo<SocketAddr>, ExtensionRejection>,
     body: Result<Json<LoginBody>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    // `serve` gives every request its connection's address; without it no address could be limited.
+    let ConnectInfo(peer) = peer.map_err(|e| {
+        error!(error = %e, "a login request without its peer address");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server error; see the server log")
+    })?;
     let Json(LoginBody { user: name, password }) = body?;
     if name.is_empty() || name.len() > 64 || password.len() > 1024 {
         return Err(ApiError::bad_request("user must be 1 to 64 bytes, password at most 1024"));
     }
-    match service::auth::login(&state.store, name.clone(), password).await? {
-        Some(session) => {
-            info!(user = %session.user.name, "login");
+    match service::auth::login(&state.store, name.clone(), password, peer.ip()).await? {
+        Login::Granted(session) => {
+            info!(user = %session.user.name, %peer, "login");
             Ok(Json(json!({ "token": session.token, "user": session.user, "expires_at": session.expires_at })))
         }
-        None => {
-            warn!(user = %name, "login refused");
+        Login::Refused => {
+            warn!(user = %name, %peer, "login refused");
             Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong user name or password"))
+        }
+        Login::Wait(secs) => {
+            // Not a warning each: an attacker knocking on would fill the log. The start of each wait is one.
+            debug!(user = %name, %peer, secs, "login refused while its name or address waits");
+            Err(ApiError::too_many_requests(secs, format!("too many failed logins; try again in {secs} s")))
         }
     }
 }

@@ -1,5 +1,6 @@
-//! The one place an error becomes an HTTP answer: 4xx for the caller's faults, 503 with `Retry-After` for a passing
-//! fault of ours, 500 for the rest; always a JSON body `{"error": "..."}`.
+//! The one place an error becomes an HTTP answer: 4xx for the caller's faults (429 with `Retry-After` for one who
+//! must wait), 503 with `Retry-After` for a passing fault of ours, 500 for the rest; always a JSON body
+//! `{"error": "..."}`.
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -16,15 +17,23 @@ use crate::store::StoreError;
 pub struct ApiError {
     status: StatusCode,
     message: String,
+    /// Seconds to tell the client to wait before trying again, if it should.
+    retry_after: Option<u64>,
 }
 
 /// What a client is asked to wait before it tries again after a 503: long enough for an admin to free space or a
 /// busy writer to let go, short enough that a script's retry loop notices recovery soon.
-pub const RETRY_AFTER_SECS: u32 = 5;
+pub const RETRY_AFTER_SECS: u64 = 5;
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError { status, message: message.into() }
+        let retry_after = (status == StatusCode::SERVICE_UNAVAILABLE).then_some(RETRY_AFTER_SECS);
+        ApiError { status, message: message.into(), retry_after }
+    }
+
+    /// 429: the caller must wait `secs` before trying again.
+    pub fn too_many_requests(secs: u64, message: impl Into<String>) -> ApiError {
+        ApiError { status: StatusCode::TOO_MANY_REQUESTS, message: message.into(), retry_after: Some(secs) }
     }
 
     pub fn bad_request(message: impl Into<String>) -> ApiError {
@@ -35,10 +44,10 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Json(json!({ "error": self.message }));
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            return (self.status, [(header::RETRY_AFTER, RETRY_AFTER_SECS.to_string())], body).into_response();
+        match self.retry_after {
+            Some(secs) => (self.status, [(header::RETRY_AFTER, secs.to_string())], body).into_response(),
+            None => (self.status, body).into_response(),
         }
-        (self.status, body).into_response()
     }
 }
 

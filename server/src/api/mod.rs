@@ -15,8 +15,9 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State as AxumState};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State as AxumState};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
@@ -32,11 +33,16 @@ type AppState = Arc<State>;
 
 /// Largest request body: technicians send notes and commands, never files.
 const MAX_BODY: usize = 64 * 1024;
+/// Largest login: a name of 64 bytes and a password of 1024, each character escaped at worst as six in JSON.
+const MAX_LOGIN_BODY: usize = 16 * 1024;
+/// Largest action on a ticket: a reply or note of the longest allowed text, with every character escaped as two
+/// (quotes, backslashes, newlines, tabs), and room for the rest of the action.
+const MAX_ACTION_BODY: usize = 2 * crate::desk::tickets::MAX_BODY + 4 * 1024;
 
 pub fn router(state: AppState) -> axum::Router {
     axum::Router::new()
         .route("/health", get(health))
-        .route("/api/login", post(auth::login))
+        .route("/api/login", post(auth::login).layer(DefaultBodyLimit::max(MAX_LOGIN_BODY)))
         .route("/api/me", get(auth::me))
         .route("/api/agents", get(agents::list))
         .route("/api/agents/{id}", get(agents::show))
@@ -45,7 +51,7 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/api/agents/{id}/live", get(agents::live))
         .route("/api/tickets", get(tickets::list))
         .route("/api/tickets/{number}", get(tickets::show))
-        .route("/api/tickets/{number}/actions", post(tickets::act))
+        .route("/api/tickets/{number}/actions", post(tickets::act).layer(DefaultBodyLimit::max(MAX_ACTION_BODY)))
         .route("/api/tickets/{number}/refresh", post(tickets::refresh))
         .route("/api/tickets/{number}/diff", get(tickets::diff))
         .route("/api/catalog", get(checks::catalog))
@@ -54,8 +60,19 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/api/audit", get(audit_entries))
         .route("/api/audit/verify", get(audit_verify))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        // The routes' own limits are applied inside this one, so theirs win.
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::map_response(no_store_no_sniff))
         .with_state(state)
+}
+
+/// On every answer: answers carry tokens, tickets and what machines reported, which no browser or proxy cache may
+/// keep; and a JSON error must never be taken for a page by a browser guessing the type.
+async fn no_store_no_sniff(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
 }
 
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener, tls: Arc<rustls::ServerConfig>) {
@@ -71,7 +88,12 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener, tls: Arc<
             }
         };
         let acceptor = acceptor.clone();
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let app = hyper_util::service::TowerToHyperService::new(app.clone());
+        // Each request carries its connection's address, as axum's `ConnectInfo`: the login limits count by it.
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            hyper::service::Service::call(&app, request)
+        });
         tokio::spawn(async move {
             let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,

@@ -1,10 +1,13 @@
 //! The router in process, through `oneshot`: authentication, each error's status, and the shape of each route's
 //! answer. The end-to-end tests drive the same routes over HTTPS from the CLI.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::response::Response;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -20,6 +23,9 @@ struct Desk {
     state: Arc<State>,
 }
 
+/// Where requests come from unless a test says otherwise.
+const HOME: &str = "192.0.2.1:40000";
+
 impl Desk {
     fn new() -> Desk {
         let dir = tempfile::tempdir().unwrap();
@@ -34,7 +40,7 @@ impl Desk {
         self.state
             .store
             .write(move |c| {
-                let user = c.add_user(&name, role, "a long enough password", now_ms())?;
+                let user = c.add_user(&name, role, PASSWORD, now_ms())?;
                 c.issue_api_token(&user, now_ms(), None)
             })
             .await
@@ -60,23 +66,55 @@ impl Desk {
     }
 
     async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let body = body.map(|json| json.to_string());
+        let (status, _, answer) = self.send(HOME, method, path, token, body).await;
+        (status, answer)
+    }
+
+    /// A request with a body as given, from `from` as `serve` would say, answered with its headers.
+    async fn send(
+        &self,
+        from: &str,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+    ) -> (StatusCode, HeaderMap, Value) {
         let mut request = Request::builder().method(method).uri(path);
         if let Some(token) = token {
             request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
         }
         let body = match body {
-            Some(json) => {
+            Some(text) => {
                 request = request.header(header::CONTENT_TYPE, "application/json");
-                Body::from(json.to_string())
+                Body::from(text)
             }
             None => Body::empty(),
         };
-        let response = super::router(self.state.clone()).oneshot(request.body(body).unwrap()).await.unwrap();
-        let status = response.status();
+        let mut request = request.body(body).unwrap();
+        request.extensions_mut().insert(ConnectInfo(from.parse::<SocketAddr>().unwrap()));
+        let response: Response = super::router(self.state.clone()).oneshot(request).await.unwrap();
+        let (status, headers) = (response.status(), response.headers().clone());
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        (status, headers, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    /// A login from `from`: its status, its `Retry-After` and its error, if any.
+    async fn login(&self, from: &str, user: &str, password: &str) -> (StatusCode, Option<String>, Option<String>) {
+        let body = json!({ "user": user, "password": password }).to_string();
+        let (status, headers, answer) = self.send(from, "POST", "/api/login", None, Some(body)).await;
+        let retry_after = headers.get(header::RETRY_AFTER).map(|v| v.to_str().unwrap().to_owned());
+        (status, retry_after, answer["error"].as_str().map(str::to_owned))
+    }
+
+    /// How many audit entries there are of each of `actions`.
+    async fn audited(&self, actions: &[&str]) -> Vec<usize> {
+        let entries = self.state.store.read(|c| c.audit_entries(0, 10_000)).await.unwrap();
+        actions.iter().map(|a| entries.iter().filter(|e| e.action == *a).count()).collect()
     }
 }
+
+const PASSWORD: &str = "a long enough password";
 
 #[tokio::test]
 async fn every_route_but_login_and_health_needs_a_known_token() {
@@ -98,7 +136,7 @@ async fn a_login_gives_a_token_and_a_wrong_password_the_same_answer_as_an_unknow
     let desk = Desk::new();
     desk.user("alice", Role::Tier2).await;
     let login = |user: &str, password: &str| json!({ "user": user, "password": password });
-    let (status, body) = desk.call("POST", "/api/login", None, Some(login("alice", "a long enough password"))).await;
+    let (status, body) = desk.call("POST", "/api/login", None, Some(login("alice", PASSWORD))).await;
     assert_eq!(status, StatusCode::OK);
     let token = body["token"].as_str().unwrap().to_owned();
     assert_eq!(desk.call("GET", "/api/me", Some(&token), None).await.0, StatusCode::OK);
@@ -265,4 +303,114 @@ async fn a_command_on_a_ticket_that_changed_since_it_was_seen_is_a_conflict() {
     let (_, after) = desk.call("GET", &format!("/api/tickets/{number}"), Some(&alice), None).await;
     assert_eq!(after["events"].as_array().map(Vec::len), Some(2), "the late reply was not stored: {after}");
     assert_eq!(desk.call("POST", &at(2), Some(&alice), reply("me too")).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn every_answer_says_not_to_store_it_nor_to_guess_its_type() {
+    let desk = Desk::new();
+    let token = desk.user("alice", Role::Tier1).await;
+    let big = Some("x".repeat(super::MAX_LOGIN_BODY + 1));
+    let cases = [
+        ("GET", "/health", None, None, StatusCode::OK),
+        ("GET", "/api/me", Some(token.as_str()), None, StatusCode::OK),
+        ("GET", "/api/me", None, None, StatusCode::UNAUTHORIZED),
+        ("GET", "/api/no-such-route", None, None, StatusCode::NOT_FOUND),
+        ("POST", "/health", None, None, StatusCode::METHOD_NOT_ALLOWED),
+        ("POST", "/api/login", None, Some("{".to_owned()), StatusCode::BAD_REQUEST),
+        ("POST", "/api/login", None, big, StatusCode::PAYLOAD_TOO_LARGE),
+    ];
+    for (method, path, token, body, expected) in cases {
+        let (status, headers, _) = desk.send(HOME, method, path, token, body).await;
+        assert_eq!(status, expected, "{method} {path}");
+        let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+        assert_eq!(header(header::CACHE_CONTROL), Some("no-store"), "{method} {path}");
+        assert_eq!(header(header::X_CONTENT_TYPE_OPTIONS), Some("nosniff"), "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn each_route_refuses_a_body_over_its_own_limit_with_413() {
+    let desk = Desk::new();
+    let number = desk.ticket().await;
+    let token = desk.user("alice", Role::Admin).await;
+    let actions = format!("/api/tickets/{number}/actions");
+    // Bodies of exactly `size` bytes that are well-formed JSON for the route, so only the size can be refused.
+    let padded = |size: usize, open: &str| {
+        let text = format!("{open}\"");
+        format!("{text}{}\"}}", "x".repeat(size - text.len() - 2))
+    };
+    let login = |size| padded(size, r#"{"user": "alice", "password": "#);
+    let note = |size| padded(size, r#"{"action": "note", "body": "#);
+    let check = |size| padded(size, r#"{"check": "disk-usage", "note": "#);
+    let checks = "/api/agents/ag-none/checks";
+    let cases = [
+        ("/api/login", login(super::MAX_LOGIN_BODY), StatusCode::BAD_REQUEST),
+        ("/api/login", login(super::MAX_LOGIN_BODY + 1), StatusCode::PAYLOAD_TOO_LARGE),
+        (actions.as_str(), note(super::MAX_ACTION_BODY + 1), StatusCode::PAYLOAD_TOO_LARGE),
+        (checks, check(super::MAX_BODY), StatusCode::UNPROCESSABLE_ENTITY),
+        (checks, check(super::MAX_BODY + 1), StatusCode::PAYLOAD_TOO_LARGE),
+    ];
+    for (path, body, expected) in cases {
+        let size = body.len();
+        let (status, _, answer) = desk.send(HOME, "POST", path, Some(&token), Some(body)).await;
+        assert_eq!(status, expected, "{size} bytes to {path}: {answer}");
+    }
+    // The longest note allowed, of characters JSON escapes, fits the actions' limit.
+    let longest = json!({ "action": "note", "body": "\"\n".repeat(crate::desk::tickets::MAX_BODY / 2) }).to_string();
+    assert!(longest.len() > 2 * crate::desk::tickets::MAX_BODY);
+    let (status, _, answer) = desk.send(HOME, "POST", &actions, Some(&token), Some(longest)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+}
+
+#[tokio::test]
+async fn guessing_a_password_is_made_to_wait_the_same_for_any_name_and_a_login_starts_over() {
+    let desk = Desk::new();
+    desk.user("alice", Role::Tier1).await;
+    let wrong = (StatusCode::UNAUTHORIZED, None, Some("wrong user name or password".to_owned()));
+    let wait =
+        (StatusCode::TOO_MANY_REQUESTS, Some("2".to_owned()), Some("too many failed logins; try again in 2 s".into()));
+
+    // The free failures, then a login: it starts the count again.
+    for _ in 0..5 {
+        assert_eq!(desk.login(HOME, "alice", "wrong").await, wrong);
+    }
+    assert_eq!(desk.login(HOME, "alice", PASSWORD).await.0, StatusCode::OK);
+
+    // A known name and an unknown one, each from its own address: the same answers, one after the other.
+    let mut answers = Vec::new();
+    for (from, name) in [(HOME, "alice"), ("198.51.100.2:40000", "nobody")] {
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            seen.push(desk.login(from, name, "wrong").await);
+        }
+        seen.push(desk.login(from, name, "wrong").await);
+        // While the name waits even its right password is refused, unchecked.
+        seen.push(desk.login(from, name, PASSWORD).await);
+        answers.push(seen);
+    }
+    let expected: Vec<_> = [vec![wrong; 6], vec![wait.clone(); 2]].concat();
+    assert_eq!(answers, [expected.clone(), expected]);
+    // The wait is the name's, not the address's: another name from the same address is answered as usual.
+    assert_eq!(desk.login(HOME, "bob", "wrong").await.0, StatusCode::UNAUTHORIZED);
+
+    // Every refusal is audited, the start of each wait, and the first attempt refused during it (not every one).
+    let audited = desk.audited(&["user.login", "user.login-refused", "login.locked", "login.refused-locked"]).await;
+    assert_eq!(audited, [1, 5 + 6 + 6 + 1, 2, 2]);
+}
+
+#[tokio::test]
+async fn one_address_trying_many_names_is_made_to_wait_and_others_are_not() {
+    let desk = Desk::new();
+    desk.user("alice", Role::Tier1).await;
+    let sprayer = "203.0.113.9:40000";
+    // One guess on each of many names: no name fails twice, so only the address's count can stop it.
+    for i in 0..21 {
+        let (status, ..) = desk.login(sprayer, &format!("name{i}"), "wrong").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let (status, retry_after, _) = desk.login(sprayer, "alice", PASSWORD).await;
+    assert_eq!((status, retry_after.as_deref()), (StatusCode::TOO_MANY_REQUESTS, Some("2")));
+    // The same account from another address, over IPv4 or IPv6, is not held up by it.
+    assert_eq!(desk.login(HOME, "alice", PASSWORD).await.0, StatusCode::OK);
+    assert_eq!(desk.login("[2001:db8::1]:40000", "alice", PASSWORD).await.0, StatusCode::OK);
 }

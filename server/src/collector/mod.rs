@@ -7,6 +7,7 @@ mod requests;
 mod session;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use lifeline_net::tls::{fingerprint, peer_leaf};
@@ -28,6 +29,81 @@ const FIRST_FRAME: Duration = Duration::from_secs(10);
 const MAX_HANDSHAKES: usize = 256;
 /// How long an admitted handshake may take before its place goes to the next one.
 const HANDSHAKE: Duration = Duration::from_secs(10);
+/// QUIC connections the server holds at once, enrolling ones included: above the 20,000 agents a server is sized for,
+/// and at about 48 KiB each (BENCHMARKS.md) some 2.4 GiB, so a flood of connections ends here rather than in the
+/// kernel's out-of-memory killer. A setting that belongs in server.toml once the configuration is free to grow.
+pub const MAX_AGENTS: usize = 50_000;
+/// How often at most the refusals over [`MAX_AGENTS`] are logged: a full server is refusing every reconnect.
+const OVER_CAP_LOG_EVERY_MS: i64 = 60_000;
+
+/// The connections held and those closed for being over the cap, for the log and for metrics to read. One per
+/// process, since a process runs one server.
+pub static CONNECTIONS: Connections = Connections::new(MAX_AGENTS);
+
+pub struct Connections {
+    max: usize,
+    open: AtomicUsize,
+    refused: AtomicU64,
+    /// When refusals were last logged (ms since the epoch), and how many there had been then.
+    logged_at: AtomicI64,
+    logged_refused: AtomicU64,
+}
+
+impl Connections {
+    const fn new(max: usize) -> Connections {
+        Connections {
+            max,
+            open: AtomicUsize::new(0),
+            refused: AtomicU64::new(0),
+            logged_at: AtomicI64::new(0),
+            logged_refused: AtomicU64::new(0),
+        }
+    }
+
+    /// A place for one more connection, given back when the returned guard drops; `None`, counted, when full.
+    fn admit(&self) -> Option<Admitted<'_>> {
+        let taken = self.open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.max).then_some(n + 1));
+        match taken {
+            Ok(_) => Some(Admitted(self)),
+            Err(_) => {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// Connections held now.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    /// Connections closed since the start for being over the cap.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    /// Logs the refusals since the last time, at most once a minute whatever their number.
+    fn log_refusals(&self, now: i64) {
+        let last = self.logged_at.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < OVER_CAP_LOG_EVERY_MS
+            || self.logged_at.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err()
+        {
+            return;
+        }
+        let total = self.refused();
+        let since = total.saturating_sub(self.logged_refused.swap(total, Ordering::Relaxed));
+        warn!(max = self.max, refused = since, refused_total = total, "refusing connections: the server is full");
+    }
+}
+
+/// One connection's place among [`MAX_AGENTS`].
+struct Admitted<'a>(&'a Connections);
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 pub async fn accept_loop(state: Arc<State>, endpoint: quinn::Endpoint) {
     let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
@@ -41,7 +117,16 @@ pub async fn accept_loop(state: Arc<State>, endpoint: quinn::Endpoint) {
                 let accepted = tokio::time::timeout(HANDSHAKE, incoming).await;
                 drop(turn);
                 match accepted {
-                    Ok(Ok(conn)) => handle(state, conn).await,
+                    Ok(Ok(conn)) => match CONNECTIONS.admit() {
+                        Some(_place) => handle(state, conn).await,
+                        // wire::close has no "busy" code; INTERNAL is the agent's "try again later", and the
+                        // reason says why.
+                        None => {
+                            let reason = format!("server busy: it holds {MAX_AGENTS} connections; try again later");
+                            conn.close(close::INTERNAL.into(), reason.as_bytes());
+                            CONNECTIONS.log_refusals(now_ms());
+                        }
+                    },
                     Ok(Err(e)) => debug!(error = %e, "handshake failed"),
                     Err(_) => debug!("handshake timed out"),
                 }
@@ -91,5 +176,25 @@ async fn handle(state: Arc<State>, conn: quinn::Connection) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Connections;
+
+    #[test]
+    fn connections_over_the_cap_are_refused_and_counted_and_a_closed_one_frees_its_place() {
+        let connections = Connections::new(2);
+        let (first, second) = (connections.admit(), connections.admit());
+        assert!(first.is_some() && second.is_some());
+        assert!(connections.admit().is_none());
+        assert!(connections.admit().is_none());
+        assert_eq!((connections.open(), connections.refused()), (2, 2));
+        drop(first);
+        assert_eq!(connections.open(), 1);
+        let third = connections.admit();
+        assert!(third.is_some());
+        assert_eq!((connections.open(), connections.refused()), (2, 2));
     }
 }

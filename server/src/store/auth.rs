@@ -1,6 +1,6 @@
-//! Enrollment tokens, technician accounts and API tokens. Secrets are stored only as hashes: SHA-256 for the
-//! random, high-entropy tokens (looked up on every request, so a slow hash would only cost CPU), argon2 for
-//! passwords, which people choose.
+//! Enrollment tokens, technician accounts, API tokens, and the counts of failed logins and enrollments (their rules
+//! are in `service::auth`). Secrets are stored only as hashes: SHA-256 for the random, high-entropy tokens (looked up
+//! on every request, so a slow hash would only cost CPU), argon2 for passwords, which people choose.
 
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
@@ -34,7 +34,47 @@ pub struct NewToken {
     pub secret: String,
 }
 
+/// What failed attempts are counted against: an account name as typed (known or not), or a source address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    LoginName,
+    LoginAddress,
+    EnrollAddress,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::LoginName => "login-name",
+            Scope::LoginAddress => "login-address",
+            Scope::EnrollAddress => "enroll-address",
+        }
+    }
+}
+
+/// The run of failed attempts on one name or address, up to its last failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failures {
+    pub count: u32,
+    pub last_at: i64,
+    /// Whether an attempt refused during the wait this run imposes was audited already: only the first one is, so
+    /// an attacker who keeps knocking cannot grow the audit chain.
+    pub refusal_audited: bool,
+}
+
 impl Read<'_> {
+    pub fn failures(&self, scope: Scope, subject: &str) -> Result<Option<Failures>, StoreError> {
+        let conn = self.conn;
+        conn.prepare_cached(
+            "SELECT failures, last_failure_at, refusal_audited FROM failed_attempts WHERE scope = ?1 AND subject = ?2",
+        )?
+        .query_row(params![scope.as_str(), subject], |r| {
+            Ok(Failures { count: r.get(0)?, last_at: r.get(1)?, refusal_audited: r.get(2)? })
+        })
+        .optional()
+        .map_err(StoreError::from)
+    }
+
     pub fn user_by_api_token(&self, token: &str, now: i64) -> Result<Option<User>, StoreError> {
         let conn = self.conn;
         let row: Option<(i64, String, String)> = conn
@@ -151,23 +191,40 @@ impl Tx<'_> {
         Ok(token)
     }
 
-    /// Records a login attempt and, when `user` passed the password check, issues its session token in the same
-    /// transaction: there is no token the audit log does not know about.
-    pub fn record_login(&self, name: &str, user: Option<&User>, now: i64) -> Result<Option<String>, StoreError> {
-        match user {
-            Some(user) => {
-                let expires_at = now + LOGIN_TOKEN_MS;
-                let token = self.issue_api_token(user, now, Some(expires_at))?;
-                self.audit(name, "user.login", &json!({ "user": name, "expires_at": expires_at }), now)?;
-                Ok(Some(token))
-            }
-            None => {
-                self.audit(name, "user.login-refused", &json!({ "user": name }), now)?;
-                Ok(None)
-            }
-        }
+    pub fn set_failures(&self, scope: Scope, subject: &str, failures: &Failures) -> Result<(), StoreError> {
+        let conn = self.conn;
+        conn.prepare_cached(
+            "INSERT INTO failed_attempts (scope, subject, failures, last_failure_at, refusal_audited)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (scope, subject) DO UPDATE SET failures = ?3, last_failure_at = ?4, refusal_audited = ?5",
+        )?
+        .execute(params![
+            scope.as_str(),
+            subject,
+            failures.count,
+            failures.last_at,
+            failures.refusal_audited
+        ])?;
+        Ok(())
+    }
+
+    pub fn forget_failures(&self, scope: Scope, subject: &str) -> Result<(), StoreError> {
+        let conn = self.conn;
+        conn.prepare_cached("DELETE FROM failed_attempts WHERE scope = ?1 AND subject = ?2")?
+            .execute(params![scope.as_str(), subject])?;
+        Ok(())
+    }
+
+    /// Deletes the runs of `scope` whose last failure was before `before`: they no longer count, and names made up
+    /// by the thousand must not grow the table for ever.
+    pub fn prune_failures(&self, scope: Scope, before: i64) -> Result<(), StoreError> {
+        let conn = self.conn;
+        conn.prepare_cached("DELETE FROM failed_attempts WHERE scope = ?1 AND last_failure_at < ?2")?
+            .execute(params![scope.as_str(), before])?;
+        Ok(())
     }
 }
+
 fn hash_password(password: &str) -> Result<String, StoreError> {
     use argon2::PasswordHasher;
     use argon2::password_hash::SaltString;

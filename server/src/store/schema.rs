@@ -157,6 +157,19 @@ UPDATE ticket_events SET actor = json_extract(event, '$.agent_id')
 ALTER TABLE ticket_events ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE snapshots ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
 "#,
+    r#"
+-- Failed logins and enrollments, counted per account name and per source address to make guessing wait. Kept here
+-- rather than in the process, so a restart does not wipe the counts and servers sharing a database share them.
+CREATE TABLE failed_attempts (
+    scope           TEXT NOT NULL,
+    subject         TEXT NOT NULL,
+    failures        INTEGER NOT NULL,
+    last_failure_at INTEGER NOT NULL,
+    refusal_audited INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (scope, subject)
+);
+CREATE INDEX failed_attempts_by_age ON failed_attempts(scope, last_failure_at);
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
