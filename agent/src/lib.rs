@@ -41,12 +41,7 @@ impl HostInfo {
     }
 }
 
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
+pub use lifeline_net::process::now_ms;
 
 /// Milliseconds since 1970 as `YYYY-MM-DD HH:MM UTC`, the form the user's commands print.
 pub fn utc(ms: u64) -> String {

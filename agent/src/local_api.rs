@@ -143,8 +143,7 @@ fn check_owner(path: &Path) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(path)
         .with_context(|| format!("no agent socket at {} (is lifeline-agent running?)", path.display()))?;
-    let me = nix::unistd::getuid().as_raw();
-    if meta.uid() != 0 && meta.uid() != me {
+    if !lifeline_shared::wire::socket_owner_trusted(meta.uid(), nix::unistd::getuid().as_raw()) {
         bail!("refusing {}: it belongs to uid {}, not to root or you", path.display(), meta.uid());
     }
     Ok(())

@@ -137,7 +137,7 @@ impl Link {
 }
 
 /// As the server's own limit on replies: an answer it would refuse is refused here, before the user leaves it.
-const MAX_ANSWER: usize = 20_000;
+const MAX_ANSWER: usize = lifeline_shared::wire::MAX_BODY;
 
 fn no_such_ticket(number: u64) -> String {
     format!("no ticket {number} of yours on this computer")

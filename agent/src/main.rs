@@ -144,7 +144,7 @@ async fn execute(cli: Cli) -> Result<()> {
         }
         Command::Run { config, token_file } => {
             let config = Config::load(config.as_deref())?;
-            let shutdown = shutdown_signal();
+            let shutdown = lifeline_net::process::shutdown_signal();
             tokio::pin!(shutdown);
             if !enroll::on_first_start(&token_file, &state, &HostInfo::read(), &mut shutdown).await {
                 return Ok(());
@@ -306,17 +306,3 @@ fn saved(answer: LocalResponse) -> Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
-    }
-}

@@ -16,6 +16,15 @@ mod text;
 mod tray;
 mod ui;
 
+/// Milliseconds since the Unix epoch, as the agent writes its times. The desktop program links no network code, so
+/// this is its own reading of the clock rather than `lifeline_net`'s.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 

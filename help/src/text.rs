@@ -1,10 +1,7 @@
-//! What the user typed, made fit to send. The limits are the server's own (`server/src/tickets.rs`): checking them
+//! What the user typed, made fit to send. The limits are the server's own (`lifeline_shared::wire`): checking them
 //! here tells the user before anything leaves, instead of a refusal that comes back from the help desk later.
 
-/// A subject is 1 to this many bytes.
-pub const MAX_SUBJECT: usize = 200;
-/// A description, reply or answer is at most this many bytes.
-pub const MAX_BODY: usize = 20_000;
+pub use lifeline_shared::wire::{MAX_BODY, MAX_SUBJECT};
 
 /// Characters that would make what the technician reads differ from what the user sees: control characters and the
 /// bidirectional overrides that reorder text on screen.

@@ -2,7 +2,7 @@
 //! own process, so the tray that runs all day never holds a window's memory); the notifications come from a
 //! subscription to the agent, which pushes events, so the tray sleeps in a read until there is news.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use ksni::blocking::TrayMethods;
 use ksni::menu::StandardItem;
@@ -84,7 +84,7 @@ pub fn run(agent: Agent, lang: Lang) -> ! {
                 loop {
                     match subscription.next() {
                         Ok(Some(event)) => {
-                            for popup in notify::popups(&event, &texts, now_ms()) {
+                            for popup in notify::popups(&event, &texts, crate::now_ms()) {
                                 notify::show(popup, agent.clone(), lang);
                             }
                         }
@@ -106,6 +106,3 @@ pub fn run(agent: Agent, lang: Lang) -> ! {
     }
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}

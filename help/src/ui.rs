@@ -3,7 +3,7 @@
 //! find the same words the user sees; the main widget of each screen takes the keyboard focus when it opens.
 
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use eframe::egui::{self, Key, Modifiers, RichText};
 use lifeline_shared::wire::{LocalResponse, ThreadKind, TicketThread};
@@ -51,7 +51,7 @@ impl eframe::App for HelpApp {
         while let Ok((job, result)) = self.answers.try_recv() {
             self.model.answer(job, result);
         }
-        draw(ui, &mut self.model, &self.texts, now_ms());
+        draw(ui, &mut self.model, &self.texts, crate::now_ms());
         // Each call on its own thread: a Findings call may take seconds, and must not hold up the ticket list.
         for (job, request) in self.model.take_outbox() {
             let (agent, tx, ctx) = (self.agent.clone(), self.answers_tx.clone(), self.ctx.clone());
@@ -64,9 +64,6 @@ impl eframe::App for HelpApp {
     }
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
 
 /// The whole dialog for one frame, at `now_ms`.
 pub fn draw(ui: &mut egui::Ui, model: &mut Model, texts: &Texts, now_ms: u64) {

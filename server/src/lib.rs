@@ -200,24 +200,6 @@ fn reconnect_window(agents: usize, per_sec: u32) -> u32 {
     u32::try_from(ms).unwrap_or(u32::MAX).clamp(1_000, 60_000)
 }
 
-/// Resolves on Ctrl-C or SIGTERM, the two ways a person or systemd asks a server to stop.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { () = ctrl_c => {}, () = term => {} }
-}
 
 #[cfg(test)]
 mod tests {

@@ -106,7 +106,7 @@ pub async fn run(data_dir: PathBuf, port: u16) -> Result<()> {
     println!("Press Ctrl-C to stop.");
 
     tokio::select! {
-        () = crate::shutdown_signal() => {}
+        () = lifeline_net::process::shutdown_signal() => {}
         status = agent.wait() => eprintln!("the local agent exited ({status:?}); see {}", log_path.display()),
     }
     let _ = agent.kill().await;

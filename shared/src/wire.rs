@@ -313,6 +313,12 @@ pub struct TicketThread {
 /// Bounds a thread so that it always fits in one frame.
 pub const MAX_THREAD_ENTRIES: usize = 100;
 
+/// A ticket's subject is 1 to this many bytes: the server's rule, which the agent and the desktop program check too,
+/// so the user hears of it before anything leaves their machine.
+pub const MAX_SUBJECT: usize = 200;
+/// A description, reply, note or answer is at most this many bytes (and a reply at least one).
+pub const MAX_BODY: usize = 20_000;
+
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct ThreadEntry {
     /// The ticket event's number: strictly increasing, so a program knows what it has not shown yet.
@@ -496,6 +502,13 @@ pub struct Process {
     pub rss_bytes: u64,
 }
 
+/// Whether a program run by `me` may talk to the local agent's socket owned by `owner`: only root (the packaged
+/// agent) or the user themselves may stand behind it, since anybody else could collect what the user types. The
+/// agent's CLI and the desktop program both check it.
+pub fn socket_owner_trusted(owner: u32, me: u32) -> bool {
+    owner == 0 || owner == me
+}
+
 /// What the user's programs ask the local agent over its socket. The agent adds who is asking, from the socket's
 /// peer credentials.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -603,4 +616,18 @@ pub struct HistoryEntry {
     /// The server's run id, by which the agent knows a request it has already handled.
     #[serde(default)]
     pub run: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_root_or_the_user_may_own_the_agents_socket() {
+        assert!(socket_owner_trusted(0, 1000));
+        assert!(socket_owner_trusted(1000, 1000));
+        assert!(!socket_owner_trusted(1001, 1000));
+        assert!(socket_owner_trusted(0, 0));
+        assert!(!socket_owner_trusted(1000, 0), "root's program must not talk to a user's socket either");
+    }
 }

@@ -132,7 +132,7 @@ async fn run(cli: Cli) -> Result<fleet::Report> {
     };
     tokio::select! {
         result = ramp => result?,
-        () = shutdown_signal() => {}
+        () = lifeline_net::process::shutdown_signal() => {}
     }
 
     let report = swarm.fleet.stop();
@@ -153,13 +153,3 @@ fn endpoint(server: std::net::SocketAddr) -> Result<quinn::Endpoint> {
     quinn::Endpoint::new(quinn::EndpointConfig::default(), None, socket, runtime).context("opening a QUIC endpoint")
 }
 
-/// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => drop(s.recv().await),
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! { _ = tokio::signal::ctrl_c() => {}, () = term => {} }
-}

@@ -37,7 +37,7 @@ pub fn serve(local: &Local, quic: Option<SocketAddr>, api: Option<SocketAddr>) -
         // Tests and scripts wait for these exact lines to learn the bound ports.
         println!("quic listening on {}", bound.quic_addr()?);
         println!("api listening on https://{}", bound.api_addr()?);
-        lifeline_server::run(state, bound, lifeline_server::shutdown_signal()).await
+        lifeline_server::run(state, bound, lifeline_net::process::shutdown_signal()).await
     })
 }
 

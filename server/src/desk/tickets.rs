@@ -121,8 +121,10 @@ pub enum RuleError {
     NotCreated,
     #[error("a ticket is created only once")]
     AlreadyCreated,
-    #[error("{0}")]
-    Invalid(&'static str),
+    #[error("{what} must be 1 to {max} bytes")]
+    Length { what: &'static str, max: usize },
+    #[error("{what} must be at most {max} bytes")]
+    TooLong { what: &'static str, max: usize },
     /// The command was made against a state the ticket has left: somebody else acted meanwhile.
     #[error("{0}")]
     Stale(&'static str),
@@ -153,8 +155,7 @@ pub struct TicketState {
     pub updated_at: i64,
 }
 
-pub const MAX_SUBJECT: usize = 200;
-pub const MAX_BODY: usize = 20_000;
+pub use lifeline_shared::wire::{MAX_BODY, MAX_SUBJECT};
 
 impl TicketState {
     /// Folds a whole log; used to rebuild the cached columns and to prove they match.
@@ -170,9 +171,9 @@ impl TicketState {
     pub fn apply(state: Option<TicketState>, event: &Event, at: i64) -> Result<TicketState, RuleError> {
         let mut s = match (state, event) {
             (None, Event::Created { subject, description, channel, requester, agent_id, category }) => {
-                validate_text(subject, MAX_SUBJECT, "subject must be 1 to 200 characters")?;
+                validate_text(subject, MAX_SUBJECT, "a subject")?;
                 if description.len() > MAX_BODY {
-                    return Err(RuleError::Invalid("description is over 20000 bytes"));
+                    return Err(RuleError::TooLong { what: "a description", max: MAX_BODY });
                 }
                 return Ok(TicketState {
                     subject: subject.trim().to_owned(),
@@ -203,7 +204,7 @@ impl TicketState {
                 }
             }
             Event::PublicReply { body } | Event::InternalNote { body } | Event::RequesterReply { body } => {
-                validate_text(body, MAX_BODY, "a reply or note must be 1 to 20000 bytes")?;
+                validate_text(body, MAX_BODY, "a reply or note")?;
             }
             Event::StatusChanged { from, to, .. } => {
                 if *from != s.status {
@@ -218,7 +219,7 @@ impl TicketState {
                 s.status = *to;
             }
             Event::Assigned { to } => {
-                validate_text(to, 64, "assignee must be a user name")?;
+                validate_text(to, 64, "an assignee's user name")?;
                 s.assignee = Some(to.clone());
             }
             Event::Escalated { from_tier, to_tier, .. } => {
@@ -273,9 +274,9 @@ impl Event {
     }
 }
 
-fn validate_text(text: &str, max: usize, message: &'static str) -> Result<(), RuleError> {
+fn validate_text(text: &str, max: usize, what: &'static str) -> Result<(), RuleError> {
     if text.trim().is_empty() || text.len() > max {
-        return Err(RuleError::Invalid(message));
+        return Err(RuleError::Length { what, max });
     }
     Ok(())
 }
@@ -402,7 +403,7 @@ mod tests {
             (
                 Some(new.clone()),
                 Event::InternalNote { body: "  ".into() },
-                RuleError::Invalid("a reply or note must be 1 to 20000 bytes"),
+                RuleError::Length { what: "a reply or note", max: MAX_BODY },
             ),
             (Some(closed), Event::PublicReply { body: "hi".into() }, RuleError::Closed),
             (
@@ -429,7 +430,7 @@ mod tests {
             (RuleError::Closed, true),
             (RuleError::Transition { from: Status::Open, to: Status::Closed }, false),
             (RuleError::Tier { from: 1, to: 1 }, false),
-            (RuleError::Invalid("subject must be 1 to 200 characters"), false),
+            (RuleError::Length { what: "a subject", max: MAX_SUBJECT }, false),
             (RuleError::NotCreated, false),
             (RuleError::AlreadyCreated, false),
         ];

@@ -293,12 +293,9 @@ fn write_loop(conn: Connection, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-/// Milliseconds since the Unix epoch, the one time format in the store and the API.
+/// [`lifeline_net::process::now_ms`] as the store and the API keep times: SQLite's integers are signed.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    i64::try_from(lifeline_net::process::now_ms()).unwrap_or(i64::MAX)
 }
 
 /// Another writer holding the database until dropped, as a stuck disk or a second process would: the store's writes
