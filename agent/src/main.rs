@@ -305,4 +305,3 @@ fn saved(answer: LocalResponse) -> Result<()> {
     }
     Ok(())
 }
-

@@ -105,4 +105,3 @@ pub fn run(agent: Agent, lang: Lang) -> ! {
         retry = (retry * 2).min(LAST_RETRY);
     }
 }
-

@@ -64,7 +64,6 @@ impl eframe::App for HelpApp {
     }
 }
 
-
 /// The whole dialog for one frame, at `now_ms`.
 pub fn draw(ui: &mut egui::Ui, model: &mut Model, texts: &Texts, now_ms: u64) {
     let focus = model.take_focus();

@@ -152,4 +152,3 @@ fn endpoint(server: std::net::SocketAddr) -> Result<quinn::Endpoint> {
     let runtime = Arc::new(quinn::TokioRuntime);
     quinn::Endpoint::new(quinn::EndpointConfig::default(), None, socket, runtime).context("opening a QUIC endpoint")
 }
-
