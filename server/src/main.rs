@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Parser;
-use cli::args::{AuditCmd, Cli, Command, TokenCmd, UserCmd};
+use cli::args::{AuditCmd, Cli, Command, TokenCmd, UserCmd, UserTokenCmd};
 use cli::{admin, desk};
 use lifeline_server::config::ConfigError;
 
@@ -37,6 +37,8 @@ fn execute(command: Command) -> Result<()> {
         Command::Quickstart { data_dir, port } => admin::quickstart(data_dir, port),
         Command::User(UserCmd::Add { name, tier, local }) => admin::add_user(&local, name, &tier),
         Command::User(UserCmd::SetRole { name, tier, local }) => admin::set_role(&local, name, &tier),
+        Command::User(UserCmd::Token(UserTokenCmd::List { user, local })) => admin::list_tokens(&local, user),
+        Command::User(UserCmd::Token(UserTokenCmd::Revoke { id, local })) => admin::revoke_token(&local, id),
         Command::Token(TokenCmd::Create { expires, uses, label, server, local }) => {
             admin::create_token(&local, &expires, uses, label, server)
         }

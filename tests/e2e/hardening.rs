@@ -115,3 +115,31 @@ fn seconds(text: &str, label: &str) -> u64 {
     let after = field(text, label);
     after.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("no seconds in {after:?}"))
 }
+
+/// An admin lists API tokens (never their secrets) and ends one: its next request is refused, others go on, and the
+/// revocation is in the audit log.
+#[test]
+fn an_admin_lists_api_tokens_and_revokes_one_at_once() {
+    let server = Server::start();
+    let tina = server.add_user("tina", "2");
+    assert!(server.cli_as(&tina, &["ticket", "list"]).ok);
+    let listed = run(server_cmd(server.dir.path(), &["user", "token", "list", "--user", "tina"]));
+    assert!(listed.ok, "{}", listed.stderr);
+    let rows: Vec<&str> = listed.stdout.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "tina has one token:\n{}", listed.stdout);
+    assert!(!listed.stdout.contains(&tina), "a token's secret is never shown");
+    let id = rows[0].split_whitespace().next().unwrap();
+    let everyone = run(server_cmd(server.dir.path(), &["user", "token", "list"]));
+    assert_eq!(everyone.stdout.lines().count(), 3, "admin's and tina's:\n{}", everyone.stdout);
+
+    let revoked = run(server_cmd(server.dir.path(), &["user", "token", "revoke", id]));
+    assert!(revoked.ok && revoked.stdout.contains("revoked"), "{}{}", revoked.stdout, revoked.stderr);
+    let refused = server.cli_as(&tina, &["ticket", "list"]);
+    assert!(!refused.ok && refused.stderr.contains("401"), "{}", refused.stderr);
+    assert!(server.cli(&["ticket", "list"]).ok, "the admin's token still works");
+    assert_eq!(audited(&server, "token.revoked"), 1);
+    let again = run(server_cmd(server.dir.path(), &["user", "token", "revoke", id]));
+    assert!(!again.ok && again.stderr.contains("not found"), "{}", again.stderr);
+    let malformed = run(server_cmd(server.dir.path(), &["user", "token", "revoke", "x"]));
+    assert!(!malformed.ok && malformed.stderr.contains("12 hex digits"), "{}", malformed.stderr);
+}

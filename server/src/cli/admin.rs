@@ -14,6 +14,7 @@ use lifeline_server::store::backup::{self, CONFIG_FILE};
 use lifeline_shared::token::EnrollToken;
 
 use super::args::Local;
+use super::render;
 
 fn load(local: &Local, overrides: Overrides) -> Result<Config> {
     let overrides = Overrides { data_dir: local.data_dir.clone(), ..overrides };
@@ -65,6 +66,24 @@ pub fn set_role(local: &Local, name: String, tier: &str) -> Result<()> {
     let state = lifeline_server::prepare(load(local, Overrides::default())?)?;
     let old = runtime()?.block_on(admin::set_role(&state.store, name.clone(), role))?;
     println!("{name}: {} -> {}", old.as_str(), role.as_str());
+    Ok(())
+}
+
+pub fn list_tokens(local: &Local, user: Option<String>) -> Result<()> {
+    let state = lifeline_server::prepare(load(local, Overrides::default())?)?;
+    let tokens = runtime()?.block_on(admin::api_tokens(&state.store, user))?;
+    println!("{:<12}  {:<16} {:<19}  ENDS (UTC)", "ID", "USER", "CREATED (UTC)");
+    for t in tokens {
+        let ends = t.expires_at.map_or_else(|| "never".to_owned(), |at| render::time(Some(at)));
+        println!("{:<12}  {:<16} {:<19}  {ends}", t.id, t.user, render::time(Some(t.created_at)));
+    }
+    Ok(())
+}
+
+pub fn revoke_token(local: &Local, id: String) -> Result<()> {
+    let state = lifeline_server::prepare(load(local, Overrides::default())?)?;
+    let token = runtime()?.block_on(admin::revoke_api_token(&state.store, id))?;
+    println!("token {} of {} revoked; it is refused from its next request on", token.id, token.user);
     Ok(())
 }
 

@@ -221,6 +221,27 @@ pub enum UserCmd {
         #[command(flatten)]
         local: Local,
     },
+    /// API tokens: list them (never their secrets) and end one at once
+    #[command(subcommand)]
+    Token(UserTokenCmd),
+}
+
+#[derive(Subcommand)]
+pub enum UserTokenCmd {
+    /// Every API token, or one account's, with the id `revoke` takes
+    List {
+        /// Only this account's
+        #[arg(long)]
+        user: Option<String>,
+        #[command(flatten)]
+        local: Local,
+    },
+    /// End one token now: the next request with it is refused
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        local: Local,
+    },
 }
 
 #[derive(Subcommand)]

@@ -4,7 +4,7 @@
 use crate::desk::access::Role;
 use crate::pki::Pki;
 use crate::store::agents;
-use crate::store::auth::{self, NewToken, User};
+use crate::store::auth::{self, ApiToken, NewToken, User};
 use crate::store::{Store, StoreError, now_ms};
 
 /// A new account with its password and an API token that does not end, each shown once.
@@ -90,4 +90,14 @@ pub async fn quickstart(store: &Store, technician: &'static str) -> Result<Quick
             Ok(Quickstart { password, api_token, enrollment_secret: token.secret })
         })
         .await
+}
+
+/// The API tokens there are, or `user`'s.
+pub async fn api_tokens(store: &Store, user: Option<String>) -> Result<Vec<ApiToken>, StoreError> {
+    store.read(move |c| c.api_tokens(user.as_deref())).await
+}
+
+/// Ends one API token at once.
+pub async fn revoke_api_token(store: &Store, id: String) -> Result<ApiToken, StoreError> {
+    store.write(move |c| c.revoke_api_token(&id, "local-admin", now_ms())).await
 }

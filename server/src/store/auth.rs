@@ -254,3 +254,46 @@ pub fn password_matches(password: &str, hash: &str) -> bool {
 fn parse_role(s: &str) -> Result<Role, StoreError> {
     Role::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown role {s:?}")))
 }
+
+/// An API token as an admin sees it: never the secret, only the start of its hash, which names it.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct ApiToken {
+    pub id: String,
+    pub user: String,
+    pub created_at: i64,
+    /// `None` for a token an admin made, which does not end; a login's ends after a working day.
+    pub expires_at: Option<i64>,
+}
+
+/// How many hex digits of a token's hash name it: enough that two tokens of a deployment never share them.
+const TOKEN_ID_LEN: i64 = 12;
+
+impl Read<'_> {
+    /// Every API token, or those of `user`, newest first; ended ones too, until retention removes them.
+    pub fn api_tokens(&self, user: Option<&str>) -> Result<Vec<ApiToken>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT substr(t.token_hash, 1, ?2), u.name, t.created_at, t.expires_at
+             FROM api_tokens t JOIN users u ON u.id = t.user_id
+             WHERE ?1 IS NULL OR u.name = ?1 ORDER BY t.created_at DESC, t.token_hash",
+        )?;
+        let rows = stmt.query_map(params![user, TOKEN_ID_LEN], |r| {
+            Ok(ApiToken { id: r.get(0)?, user: r.get(1)?, created_at: r.get(2)?, expires_at: r.get(3)? })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+impl Tx<'_> {
+    /// Ends the one token whose id is `id` at once, audited; a token is refused from its next request on.
+    pub fn revoke_api_token(&self, id: &str, by: &str, now: i64) -> Result<ApiToken, StoreError> {
+        if i64::try_from(id.len()) != Ok(TOKEN_ID_LEN) || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::Refused(format!("a token id is {TOKEN_ID_LEN} hex digits, as `token list` shows")));
+        }
+        let id = id.to_ascii_lowercase();
+        let found = self.api_tokens(None)?.into_iter().find(|t| t.id == id);
+        let token = found.ok_or_else(|| StoreError::NotFound(format!("API token {id}")))?;
+        self.conn.execute("DELETE FROM api_tokens WHERE substr(token_hash, 1, ?1) = ?2", params![TOKEN_ID_LEN, id])?;
+        self.audit(by, "token.revoked", &json!({ "token": id, "user": token.user }), now)?;
+        Ok(token)
+    }
+}
