@@ -2,13 +2,13 @@
 
 use std::net::SocketAddr;
 
+use super::views::{LoginView, UserView};
 use axum::Json;
 use axum::extract::rejection::{ExtensionRejection, JsonRejection};
 use axum::extract::{ConnectInfo, FromRequestParts, State as AxumState};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::Deserialize;
-use serde_json::json;
 use tracing::{debug, error, info, warn};
 
 use super::AppState;
@@ -53,7 +53,7 @@ pub async fn login(
     AxumState(state): AxumState<AppState>,
     peer: Result<ConnectInfo<SocketAddr>, ExtensionRejection>,
     body: Result<Json<LoginBody>, JsonRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<LoginView>, ApiError> {
     // `serve` gives every request its connection's address; without it no address could be limited.
     let ConnectInfo(peer) = peer.map_err(|e| {
         error!(error = %e, "a login request without its peer address");
@@ -66,7 +66,7 @@ pub async fn login(
     match service::auth::login(&state.store, name.clone(), password, peer.ip()).await? {
         Login::Granted(session) => {
             info!(user = %session.user.name, %peer, "login");
-            Ok(Json(json!({ "token": session.token, "user": session.user, "expires_at": session.expires_at })))
+            Ok(Json(LoginView { token: session.token, user: session.user.into(), expires_at: session.expires_at }))
         }
         Login::Refused => {
             warn!(user = %name, %peer, "login refused");
@@ -80,6 +80,6 @@ pub async fn login(
     }
 }
 
-pub async fn me(Tech(user): Tech) -> Json<User> {
-    Json(user)
+pub async fn me(Tech(user): Tech) -> Json<UserView> {
+    Json(user.into())
 }

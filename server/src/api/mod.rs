@@ -122,14 +122,14 @@ async fn self_help_stats(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,
     query: Result<Query<SinceQuery>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<views::SelfHelpView>, ApiError> {
     let Query(q) = query?;
     let days = q.days.unwrap_or(30);
     if !(1..=3660).contains(&days) {
         return Err(ApiError::bad_request("days must be 1 to 3660"));
     }
     let figures = service::stats::self_help(&state.store, &user, days).await?;
-    Ok(Json(json!({ "days": days, "figures": figures })))
+    Ok(Json(views::SelfHelpView { days, figures: figures.into() }))
 }
 
 #[derive(Deserialize)]
