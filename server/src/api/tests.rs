@@ -190,7 +190,12 @@ async fn each_kind_of_bad_request_has_its_own_status() {
         ("GET", "/api/agents/ag-none".to_owned(), None, StatusCode::NOT_FOUND),
         ("GET", "/api/tickets/x".to_owned(), None, StatusCode::BAD_REQUEST),
         ("GET", "/api/tickets?status=lost".to_owned(), None, StatusCode::BAD_REQUEST),
-        ("POST", actions.clone(), Some(json!({ "action": "status", "status": "lost" })), StatusCode::BAD_REQUEST),
+        (
+            "POST",
+            actions.clone(),
+            Some(json!({ "action": "status", "status": "lost" })),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         ("POST", actions.clone(), Some(json!({ "action": "dance" })), StatusCode::UNPROCESSABLE_ENTITY),
         // The ticket is new already: the same command may have been right a moment ago, so it is a conflict.
         ("POST", actions.clone(), Some(json!({ "action": "status", "status": "new" })), StatusCode::CONFLICT),

@@ -39,31 +39,6 @@ pub async fn show(
     Ok(Json(tickets::show(&state.store, &user, number).await?.into()))
 }
 
-/// What a technician sends to act on a ticket, as JSON.
-#[derive(Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Action {
-    Reply { body: String },
-    Note { body: String },
-    Assign { to: String },
-    Status { status: String, reason: Option<String> },
-    Escalate { tier: u8, reason: Option<String> },
-}
-
-impl TryFrom<Action> for Command {
-    type Error = ApiError;
-
-    fn try_from(action: Action) -> Result<Command, ApiError> {
-        Ok(match action {
-            Action::Reply { body } => Command::Reply { body },
-            Action::Note { body } => Command::Note { body },
-            Action::Assign { to } => Command::Assign { to },
-            Action::Status { status, reason } => Command::Status { to: parse_status(&status)?, reason },
-            Action::Escalate { tier, reason } => Command::Escalate { tier, reason },
-        })
-    }
-}
-
 #[derive(Deserialize)]
 pub struct ActQuery {
     /// The ticket's version the technician saw; a ticket that changed since is refused with 409.
@@ -75,12 +50,12 @@ pub async fn act(
     Tech(user): Tech,
     Path(number): Path<String>,
     query: Result<Query<ActQuery>, QueryRejection>,
-    body: Result<Json<Action>, JsonRejection>,
+    body: Result<Json<Command>, JsonRejection>,
 ) -> Result<Json<TicketView>, ApiError> {
     let number = parse_number(&number)?;
     let Query(q) = query?;
-    let Json(action) = body?;
-    let (ticket, effects) = tickets::act(&state.store, &user, number, q.version, action.try_into()?).await?;
+    let Json(command) = body?;
+    let (ticket, effects) = tickets::act(&state.store, &user, number, q.version, command).await?;
     effects.carry_out(&state).await;
     Ok(Json(ticket.into()))
 }

@@ -238,14 +238,29 @@ impl TicketState {
     }
 }
 
-/// What a technician asks to do to a ticket; [`Command::decide`] makes it the event to append.
-#[derive(Debug, Clone, PartialEq)]
+/// What a technician asks to do to a ticket; [`Command::decide`] makes it the event to append. It is also what the
+/// API takes, as `{"action": "status", "status": "resolved", ...}`: one type, so the two cannot drift.
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Command {
-    Reply { body: String },
-    Note { body: String },
-    Assign { to: String },
-    Status { to: Status, reason: Option<String> },
-    Escalate { tier: u8, reason: Option<String> },
+    Reply {
+        body: String,
+    },
+    Note {
+        body: String,
+    },
+    Assign {
+        to: String,
+    },
+    Status {
+        #[serde(rename = "status")]
+        to: Status,
+        reason: Option<String>,
+    },
+    Escalate {
+        tier: u8,
+        reason: Option<String>,
+    },
 }
 
 impl Command {
