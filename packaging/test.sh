@@ -5,7 +5,7 @@
 # again with systemd running, in a second Debian root booted in a container.
 #
 # Needs root (chroot, mount, systemd-nspawn), cargo-deb, cargo-generate-rpm, lintian, rpmlint, debootstrap,
-# systemd-analyze, systemd-nspawn, nsenter and desktop-file-validate (.ci/run installs them). The Debian roots are
+# systemd-analyze, systemd-nspawn, nsenter and desktop-file-validate (./test installs them under CI=true). The Debian roots are
 # cached under the target directory; LIFELINE_DEBIAN_MIRROR overrides the mirror, which is otherwise the one apt uses
 # here.
 set -euo pipefail
