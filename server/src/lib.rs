@@ -159,11 +159,17 @@ pub async fn run(state: Arc<State>, bound: Bound, shutdown: impl std::future::Fu
         .config
         .checkpoint_every
         .map(|every| tokio::spawn(service::audit::checkpoint_schedule(state.clone(), every)));
+    let retention =
+        state.config.retention.clone().map(|r| tokio::spawn(service::retention::schedule(state.store.clone(), r)));
     shutdown.await;
     tracing::info!("shutting down");
     api.abort();
     if let Some(checkpoints) = checkpoints {
         checkpoints.abort();
+    }
+    // Between two batches or in one: each batch is a transaction of its own, so stopping loses nothing.
+    if let Some(retention) = retention {
+        retention.abort();
     }
     let mut unsent = state.connected.sent_so_far();
     let agents = unsent.len();

@@ -19,7 +19,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::{Agent, Proc, Server, bin, status_kib, swarm};
+use harness::{Agent, Proc, Server, bin, field, server_cmd, status_kib, swarm};
 use lifeline_agent::collect::Collector;
 use lifeline_agent::config::Config;
 
@@ -45,13 +45,22 @@ struct Settings {
     ingest_agents: usize,
     /// New connections per second while a swarm ramps up.
     connect_rate: usize,
+    /// Old snapshots each ingest agent has when the load with retention starts.
+    old_per_agent: usize,
 }
 
 impl Settings {
     fn from_env() -> Settings {
         let var = |name: &str| std::env::var(name).ok().and_then(|s| s.parse::<u64>().ok());
         if std::env::var_os("LIFELINE_BENCH_SMOKE").is_some() {
-            return Settings { idle_secs: 1, steps: vec![20], load_secs: 2, ingest_agents: 20, connect_rate: 100 };
+            return Settings {
+                idle_secs: 1,
+                steps: vec![20],
+                load_secs: 2,
+                ingest_agents: 20,
+                connect_rate: 100,
+                old_per_agent: 100,
+            };
         }
         let max = var("LIFELINE_BENCH_MAX_AGENTS").unwrap_or(20_000) as usize;
         let mut steps: Vec<usize> =
@@ -65,6 +74,7 @@ impl Settings {
             load_secs: var("LIFELINE_BENCH_LOAD_SECS").unwrap_or(20),
             ingest_agents: 500,
             connect_rate: 1_000,
+            old_per_agent: 200,
         }
     }
 }
@@ -85,7 +95,9 @@ fn main() {
     // Each load figure on a server of its own, so that none inherits another's rows or connections.
     let (capacity_rows, held) = capacity(&settings);
     rows.extend(capacity_rows);
-    rows.extend(ingest(&settings));
+    let (ingest_rows, without, stored) = ingest(&settings);
+    rows.extend(ingest_rows);
+    rows.push(ingest_with_retention(&settings, without, &stored));
     rows.extend(reconnect_storm(&settings, held));
     print_table(&rows);
 }
@@ -329,18 +341,11 @@ fn capacity(settings: &Settings) -> (Vec<Row>, usize) {
 }
 
 /// Acknowledged snapshots per second from agents uploading back to back, with live latency measured meanwhile,
-/// next to a raw batched insert of the same rows into SQLite on the same disk with the same durability.
-fn ingest(settings: &Settings) -> Vec<Row> {
+/// next to a raw batched insert of the same rows into SQLite on the same disk with the same durability. Returns the
+/// rows, the acknowledged rate and one stored row, which the retention row's old snapshots are made of.
+fn ingest(settings: &Settings) -> (Vec<Row>, f64, RawRow) {
     let server = Server::start();
-    // Enrolled and connected before the load starts: under load, only the live path is measured.
-    let agent = Agent::start(&server);
-    let args = ["--duration", "0", "--snapshot-every", "0", "--help-per-min", "0"];
-    let mut load = Proc::spawn("lifeline-swarm", swarm(&server, settings.ingest_agents, &args));
-    load.wait_for_line("ramp: ", Duration::from_secs(120));
-    let mut rows = live_latency(&server, &agent, " under ingest");
-    let rest = Duration::from_secs(settings.load_secs).saturating_sub(Duration::from_secs(10));
-    std::thread::sleep(rest);
-    let report = report_of(&mut load);
+    let (report, mut rows) = ingest_load(&server, settings);
 
     // The same rows, written as the store wrote them but without anything in front: one transaction per 256.
     let source = server.sql();
@@ -404,7 +409,112 @@ fn ingest(settings: &Settings) -> Vec<Row> {
             },
         );
     }
-    rows
+    (rows, report["acked_per_sec"].as_f64().unwrap(), first)
+}
+
+/// The ingest load on `server`: the swarm's agents uploading back to back for the load's duration, with the live
+/// latency measured meanwhile. Returns the swarm's report and the live rows.
+fn ingest_load(server: &Server, settings: &Settings) -> (serde_json::Value, Vec<Row>) {
+    // Enrolled and connected before the load starts: under load, only the live path is measured.
+    let agent = Agent::start(server);
+    let args = ["--duration", "0", "--snapshot-every", "0", "--help-per-min", "0"];
+    let mut load = Proc::spawn("lifeline-swarm", swarm(server, settings.ingest_agents, &args));
+    load.wait_for_line("ramp: ", Duration::from_secs(120));
+    let rows = live_latency(server, &agent, " under ingest");
+    let rest = Duration::from_secs(settings.load_secs).saturating_sub(Duration::from_secs(10));
+    std::thread::sleep(rest);
+    (report_of(&mut load), rows)
+}
+
+/// The same ingest load on a server whose store holds old snapshots of the same agents, `old_per_agent` each, and
+/// whose retention runs a pass every second (the rest of `[retention]` as shipped): acknowledged snapshots per second
+/// next to `without`, the ingest row's figure in the same run.
+fn ingest_with_retention(settings: &Settings, without: f64, stored: &RawRow) -> Row {
+    const OLD_DAYS: i64 = 60;
+    let server = server_with_config("[retention]\ninterval = \"1s\"\n", |dir| {
+        // The identities `swarm` would make, made first so that their agents exist to give old snapshots to.
+        let identities = dir.join(format!("swarm-{}.pem", settings.ingest_agents));
+        let count = settings.ingest_agents.to_string();
+        let path = identities.to_str().unwrap();
+        let out = harness::run(server_cmd(dir, &["bulk-enroll", "--count", &count, "--out", path]));
+        assert!(out.ok, "bulk-enroll failed: {}{}", out.stdout, out.stderr);
+        let db = rusqlite::Connection::open(dir.join("lifeline.db")).unwrap();
+        let agents: Vec<String> = db
+            .prepare("SELECT id FROM agents")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let old = lifeline_agent::now_ms() as i64 - OLD_DAYS * 86_400_000;
+        db.execute_batch("BEGIN").unwrap();
+        let insert = format!("INSERT INTO snapshots ({RAW_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+        for agent in &agents {
+            for n in 0..settings.old_per_agent {
+                let (at, r) = (old + n as i64 * 60_000, stored);
+                db.prepare_cached(&insert)
+                    .unwrap()
+                    .execute(rusqlite::params![
+                        agent,
+                        format!("{n:032x}"),
+                        at,
+                        at,
+                        r.cpu,
+                        r.memory,
+                        r.disk,
+                        r.findings,
+                        r.body
+                    ])
+                    .unwrap();
+            }
+        }
+        db.execute_batch("COMMIT").unwrap();
+    });
+    let old_rows = |server: &Server| {
+        let cutoff = lifeline_agent::now_ms() as i64 - (OLD_DAYS - 1) * 86_400_000;
+        server
+            .sql()
+            .query_row("SELECT count(*) FROM snapshots WHERE taken_at < ?1", [cutoff], |r| r.get::<_, i64>(0))
+            .unwrap()
+    };
+    let before = old_rows(&server);
+    let (report, _) = ingest_load(&server, settings);
+    let after = old_rows(&server);
+    assert!(after < before, "retention deleted none of the {before} old snapshots during the load");
+    Row {
+        figure: "ingest with retention running".into(),
+        value: report["acked_per_sec"].as_f64().unwrap(),
+        unit: "/s",
+        baseline: Some(without),
+        against: format!(
+            "ingest without retention, same run; {deleted} old snapshots deleted during this row, {after} left",
+            deleted = before - after
+        ),
+    }
+}
+
+/// A server as `Server::start` makes one, with `config` as its configuration file and `prepare` run on its data
+/// directory before it starts.
+fn server_with_config(config: &str, prepare: impl FnOnce(&std::path::Path)) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = harness::run(server_cmd(dir.path(), &["user", "add", "admin", "--tier", "admin"]));
+    assert!(admin.ok, "user add failed: {}", admin.stderr);
+    prepare(dir.path());
+    let path = dir.path().join("server.toml");
+    std::fs::write(&path, config).unwrap();
+    let mut cmd = server_cmd(dir.path(), &["serve", "--quic", "127.0.0.1:0", "--api", "127.0.0.1:0"]);
+    cmd.env("LIFELINE_SERVER_CONFIG", &path);
+    let proc = Proc::spawn("lifeline-server", cmd);
+    let quic = proc.wait_for_line("quic listening on ", Duration::from_secs(30));
+    let api = proc.wait_for_line("api listening on ", Duration::from_secs(30));
+    Server {
+        quic: field(&quic, "quic listening on").parse().unwrap(),
+        api: field(&api, "api listening on"),
+        dir,
+        proc,
+        admin_token: field(&admin.stdout, "API token:"),
+        netns: None,
+    }
 }
 
 const RAW_COLUMNS: &str =

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod checks;
 pub mod requester;
+pub mod retention;
 pub mod stats;
 pub mod tickets;
 

@@ -11,6 +11,7 @@ pub mod backup;
 pub mod checks;
 #[cfg(test)]
 mod conformance;
+pub mod retention;
 mod schema;
 pub mod tickets;
 
