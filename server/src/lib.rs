@@ -206,7 +206,6 @@ fn reconnect_window(agents: usize, per_sec: u32) -> u32 {
     u32::try_from(ms).unwrap_or(u32::MAX).clamp(1_000, 60_000)
 }
 
-
 #[cfg(test)]
 mod tests {
     #[test]
