@@ -19,7 +19,11 @@ use crate::service::agents;
 
 pub async fn list(AxumState(state): AxumState<AppState>, Tech(user): Tech) -> Result<Json<Vec<AgentRow>>, ApiError> {
     let list = agents::list(&state.store, &user).await?;
-    Ok(Json(list.into_iter().map(|a| AgentRow::new(a.clone(), state.connected.contains(&a.id))).collect()))
+    let rows = list.into_iter().map(|a| {
+        let connected = state.connected.contains(&a.id);
+        AgentRow::new(a, connected)
+    });
+    Ok(Json(rows.collect()))
 }
 
 pub async fn show(

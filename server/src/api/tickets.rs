@@ -27,7 +27,7 @@ pub async fn list(
     let Query(q) = query?;
     let status = q.status.as_deref().map(parse_status).transpose()?;
     let rows = tickets::list(&state.store, &user, status).await?;
-    Ok(Json(rows.into_iter().filter_map(TicketRow::new).collect()))
+    Ok(Json(rows.into_iter().map(TicketRow::from).collect()))
 }
 
 pub async fn show(

@@ -100,21 +100,19 @@ pub struct TicketRow {
     pub updated_at: i64,
 }
 
-impl TicketRow {
-    /// `None` for a row whose status this server does not know: the cached columns are the store's, and a row
-    /// that does not decode is reported rather than shown wrong.
-    pub fn new(t: ListedTicket) -> Option<TicketRow> {
-        Some(TicketRow {
+impl From<ListedTicket> for TicketRow {
+    fn from(t: ListedTicket) -> TicketRow {
+        TicketRow {
             number: t.number,
             subject: t.subject,
-            status: Status::parse(&t.status)?,
+            status: t.status,
             category: t.category,
             tier: t.tier,
             assignee: t.assignee,
             requester: t.requester,
             agent_id: t.agent_id,
             updated_at: t.updated_at,
-        })
+        }
     }
 }
 

@@ -218,16 +218,8 @@ pub fn audit(cmd: AuditCmd) -> Result<()> {
                 }
                 None => Box::new(std::io::stdout().lock()),
             };
-            // A page at a time: the log grows with every check ever run, and is never held whole.
-            let mut after = 0;
-            loop {
-                let page: Vec<audit::Entry> = c.get(&format!("/api/audit?after={after}&limit=1000"))?;
-                let Some(last) = page.last() else { break };
-                after = last.seq;
-                for e in &page {
-                    writeln!(sink, "{}", serde_json::to_string(e)?)?;
-                }
-            }
+            // A page at a time: the log grows with every check ever run, and is never held whole here.
+            each_page(&c, |page| page.iter().try_for_each(|e| Ok(writeln!(sink, "{}", serde_json::to_string(e)?)?)))?;
             Ok(sink.flush()?)
         }
     }
@@ -288,16 +280,24 @@ fn exported(file: &Path) -> Result<Vec<audit::Entry>> {
     Ok(entries)
 }
 
-/// The whole log through the API, a page at a time.
+/// The whole log through the API.
 fn all_entries(c: &Client) -> Result<Vec<audit::Entry>> {
-    let mut entries: Vec<audit::Entry> = Vec::new();
+    let mut entries = Vec::new();
+    each_page(c, |page| {
+        entries.extend_from_slice(page);
+        Ok(())
+    })?;
+    Ok(entries)
+}
+
+/// Hands each page of the log, oldest first, to `f`.
+fn each_page(c: &Client, mut f: impl FnMut(&[audit::Entry]) -> Result<()>) -> Result<()> {
+    let mut after = 0;
     loop {
-        let after = entries.last().map_or(0, |e| e.seq);
         let page: Vec<audit::Entry> = c.get(&format!("/api/audit?after={after}&limit=1000"))?;
-        if page.is_empty() {
-            return Ok(entries);
-        }
-        entries.extend(page);
+        let Some(last) = page.last() else { return Ok(()) };
+        after = last.seq;
+        f(&page)?;
     }
 }
 

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::StoreError;
+use super::{Read, StoreError, Tx};
 use crate::pki::{CaKey, Pki};
 
 /// The `prev_hash` of the first entry.
@@ -297,6 +297,29 @@ pub fn verify_against(entries: impl IntoIterator<Item = Entry>, checkpoints: &[L
 
 fn short(hash: &str) -> &str {
     hash.get(..16).unwrap_or(hash)
+}
+
+impl Read<'_> {
+    /// Entries after `after`, oldest first, at most `limit`.
+    pub fn audit_entries(&self, after: i64, limit: i64) -> Result<Vec<Entry>, StoreError> {
+        list(self.conn, after, limit)
+    }
+
+    pub fn verify_audit(&self) -> Result<Verdict, StoreError> {
+        verify_stored(self.conn)
+    }
+
+    /// The newest entry's sequence number and hash.
+    pub fn audit_head(&self) -> Result<(i64, String), StoreError> {
+        head(self.conn)
+    }
+}
+
+impl Tx<'_> {
+    /// Appends one entry to the audit chain, in this transaction: there is no act without its entry.
+    pub fn audit(&self, actor: &str, action: &str, detail: &serde_json::Value, now: i64) -> Result<(), StoreError> {
+        append(self.conn, actor, action, detail, now)
+    }
 }
 
 #[cfg(test)]

@@ -95,29 +95,6 @@ impl<'a> std::ops::Deref for Tx<'a> {
     }
 }
 
-impl Read<'_> {
-    /// Entries after `after`, oldest first, at most `limit`.
-    pub fn audit_entries(&self, after: i64, limit: i64) -> Result<Vec<audit::Entry>, StoreError> {
-        audit::list(self.conn, after, limit)
-    }
-
-    pub fn verify_audit(&self) -> Result<audit::Verdict, StoreError> {
-        audit::verify_stored(self.conn)
-    }
-
-    /// The newest entry's sequence number and hash.
-    pub fn audit_head(&self) -> Result<(i64, String), StoreError> {
-        audit::head(self.conn)
-    }
-}
-
-impl Tx<'_> {
-    /// Appends one entry to the audit chain, in this transaction: there is no act without its entry.
-    pub fn audit(&self, actor: &str, action: &str, detail: &serde_json::Value, now: i64) -> Result<(), StoreError> {
-        audit::append(self.conn, actor, action, detail, now)
-    }
-}
-
 type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// Given no connection, a job does not run and reports the store unavailable.
 type Job = Box<dyn FnOnce(Option<&Connection>) -> Finish + Send>;

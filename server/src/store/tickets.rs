@@ -282,7 +282,7 @@ fn insert_event(conn: &Connection, number: i64, actor: &Actor, event: &Event, no
 pub struct ListedTicket {
     pub number: i64,
     pub subject: String,
-    pub status: String,
+    pub status: Status,
     pub category: Option<String>,
     pub tier: u8,
     pub assignee: Option<String>,
@@ -297,7 +297,17 @@ fn listed_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ListedTicket> {
     Ok(ListedTicket {
         number: r.get(0)?,
         subject: r.get(1)?,
-        status: r.get(2)?,
+        status: {
+            let name: String = r.get(2)?;
+            // A cached column this build cannot read is the store's fault, reported, never shown as something else.
+            Status::parse(&name).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    2,
+                    rusqlite::types::Type::Text,
+                    format!("status {name:?}").into(),
+                )
+            })?
+        },
         category: r.get(3)?,
         tier: r.get(4)?,
         assignee: r.get(5)?,
