@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::desk::policy::Policy;
+use crate::desk::priority::{Level, Matrix};
+
 pub const DEFAULT_PORT: u16 = 7443;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +35,8 @@ pub struct Config {
     pub checkpoint_file: Option<PathBuf>,
     /// What the store deletes as it ages, and how often it looks; `None` deletes nothing.
     pub retention: Option<Retention>,
+    /// `[desk]`: the help desk's priority matrix and resolution codes.
+    pub desk: Policy,
 }
 
 /// `[retention]`: what is deleted once it is old, applied by a pass every `interval` in transactions of at most
@@ -83,6 +88,7 @@ impl Default for Config {
             checkpoint_every: Some(CHECKPOINT_EVERY),
             checkpoint_file: None,
             retention: Some(Retention::default()),
+            desk: Policy::default(),
         }
     }
 }
@@ -100,6 +106,24 @@ struct File {
     reconnects_per_sec: Option<u32>,
     audit: Option<AuditFile>,
     retention: Option<RetentionFile>,
+    desk: Option<DeskFile>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DeskFile {
+    resolution_codes: Option<Vec<String>>,
+    /// One row per urgency, each the priorities for impact low, medium, high and critical.
+    priority: Option<MatrixFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MatrixFile {
+    low: [Level; 4],
+    medium: [Level; 4],
+    high: [Level; 4],
+    critical: [Level; 4],
 }
 
 #[derive(Deserialize, Default)]
@@ -161,6 +185,7 @@ impl Config {
             }
         };
         let retention = retention(file.retention.unwrap_or_default())?;
+        let desk = desk(file.desk.unwrap_or_default())?;
         let config = Config {
             data_dir: overrides.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
             quic_listen: overrides.quic_listen.or(file.quic_listen).unwrap_or(d.quic_listen),
@@ -172,6 +197,7 @@ impl Config {
             checkpoint_every,
             checkpoint_file: audit.checkpoint_file,
             retention,
+            desk,
         };
         config.validate()?;
         Ok(config)
@@ -246,6 +272,23 @@ fn retention(file: RetentionFile) -> Result<Option<Retention>, ConfigError> {
     Ok(Some(r))
 }
 
+fn desk(file: DeskFile) -> Result<Policy, ConfigError> {
+    let d = Policy::default();
+    let matrix = file.priority.map_or(d.matrix, |m| Matrix::from_rows([m.low, m.medium, m.high, m.critical]));
+    let resolution_codes = file.resolution_codes.unwrap_or(d.resolution_codes);
+    if resolution_codes.is_empty() {
+        return Err(ConfigError::Invalid("[desk] resolution_codes needs at least one code".into()));
+    }
+    for code in &resolution_codes {
+        if code.is_empty() || code.len() > 64 || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(ConfigError::Invalid(format!(
+                "[desk] resolution code {code:?}: use 1 to 64 letters, digits and hyphens, as in \"fixed-remotely\""
+            )));
+        }
+    }
+    Ok(Policy { matrix, resolution_codes })
+}
+
 /// The most rows one retention transaction may delete: 10,000 snapshots spread over 500 agents took about a second
 /// to delete on the 2-core build machine under load, a second in which no snapshot is acknowledged.
 const MAX_BATCH: u32 = 10_000;
@@ -281,6 +324,32 @@ mod tests {
         assert_eq!(every(audit.checkpoint_every.as_deref().unwrap()), Ok(CHECKPOINT_EVERY));
         let shipped = retention(file.retention.unwrap()).unwrap();
         assert_eq!(shipped, Some(Retention::default()), "the example states the defaults");
+        assert_eq!(desk(file.desk.unwrap()).unwrap(), Policy::default(), "the example states the desk's defaults");
+    }
+
+    #[test]
+    fn a_desk_matrix_and_codes_are_read_and_bad_ones_refused() {
+        let text = r#"
+            [desk]
+            resolution_codes = ["fixed", "taught"]
+            [desk.priority]
+            low = ["low", "low", "low", "low"]
+            medium = ["low", "low", "low", "medium"]
+            high = ["high", "high", "high", "high"]
+            critical = ["critical", "critical", "critical", "critical"]
+        "#;
+        let policy = desk(Config::parse(text).unwrap().desk.unwrap()).unwrap();
+        assert_eq!(policy.resolution_codes, ["fixed", "taught"]);
+        assert_eq!(policy.matrix.priority(Level::Medium, Level::Critical), Level::Medium);
+        assert_eq!(policy.matrix.priority(Level::High, Level::Low), Level::High);
+        let unknown_level = "[desk.priority]\nlow = [\"low\", \"urgent\", \"low\", \"low\"]";
+        assert!(Config::parse(unknown_level).is_err());
+        let short_row = "[desk.priority]\nlow = [\"low\"]";
+        assert!(Config::parse(short_row).is_err());
+        for bad in ["resolution_codes = []", "resolution_codes = [\"has space\"]"] {
+            let file = Config::parse(&format!("[desk]\n{bad}")).unwrap();
+            assert!(desk(file.desk.unwrap()).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -68,7 +68,11 @@ fn help_request_becomes_a_diagnosed_ticket_that_technicians_work() {
     assert_eq!(ticket["assignee"], "admin");
     let listed = server.json(&["ticket", "list", "--status", "pending-user"]);
     assert!(
-        listed.as_array().unwrap().iter().any(|t| t["number"].as_i64().map(|n| n.to_string()) == Some(number.clone()))
+        listed["tickets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["number"].as_i64().map(|n| n.to_string()) == Some(number.clone()))
     );
 
     // The user sees its status from their machine, pushed there by the server.
@@ -77,8 +81,13 @@ fn help_request_becomes_a_diagnosed_ticket_that_technicians_work() {
         (mine.ok && mine.stdout.contains("pending-user") && mine.stdout.contains("Printer")).then_some(())
     });
 
-    for step in [["ticket", "status", &number, "resolved"], ["ticket", "status", &number, "closed"]] {
-        assert!(server.cli(&step).ok);
+    let unresolved = server.cli(&["ticket", "status", &number, "resolved"]);
+    assert!(!unresolved.ok && unresolved.stderr.contains("resolution code"), "{}", unresolved.stderr);
+    for step in [
+        &["ticket", "status", &number, "resolved", "--code", "fixed-remotely"][..],
+        &["ticket", "status", &number, "closed"],
+    ] {
+        assert!(server.cli(step).ok);
     }
     let reopened = server.cli(&["ticket", "status", &number, "open"]);
     assert!(!reopened.ok && reopened.stderr.contains("closed"), "{}", reopened.stderr);

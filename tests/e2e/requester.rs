@@ -99,7 +99,7 @@ fn the_help_desks_answers_reach_the_user_who_answers_and_confirms_from_their_mac
     assert!(!shown.stdout.contains("toner supplier"), "an internal note reached the user:\n{}", shown.stdout);
 
     // An answer on a resolved ticket reopens it; "solved" resolves, then closes.
-    assert!(server.cli(&["ticket", "status", &number, "resolved"]).ok);
+    assert!(server.cli(&["ticket", "status", &number, "resolved", "--code", "fixed-remotely"]).ok);
     eventually("the resolved status to reach the machine", WAIT, || {
         agent.call(&["tickets"]).stdout.contains("resolved").then_some(())
     });
@@ -220,7 +220,7 @@ fn two_users_on_one_machine_see_and_answer_only_their_own_tickets() {
     let theirs = as_other(&["request-help", "--subject", "Other's screen flickers"]);
     assert!(theirs.ok, "{}{}", theirs.stdout, theirs.stderr);
     let ticket = server.json(&["ticket", "list"]);
-    let requesters: Vec<(&str, &str)> = ticket
+    let requesters: Vec<(&str, &str)> = ticket["tickets"]
         .as_array()
         .unwrap()
         .iter()

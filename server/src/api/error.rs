@@ -19,6 +19,8 @@ pub struct ApiError {
     message: String,
     /// Seconds to tell the client to wait before trying again, if it should.
     retry_after: Option<u64>,
+    /// Events the caller missed, on a 409 for a ticket that moved on: what to read before trying again.
+    missed: Option<Vec<super::views::EventView>>,
 }
 
 /// What a client is asked to wait before it tries again after a 503: long enough for an admin to free space or a
@@ -28,12 +30,17 @@ pub const RETRY_AFTER_SECS: u64 = 5;
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
         let retry_after = (status == StatusCode::SERVICE_UNAVAILABLE).then_some(RETRY_AFTER_SECS);
-        ApiError { status, message: message.into(), retry_after }
+        ApiError { status, message: message.into(), retry_after, missed: None }
     }
 
     /// 429: the caller must wait `secs` before trying again.
     pub fn too_many_requests(secs: u64, message: impl Into<String>) -> ApiError {
-        ApiError { status: StatusCode::TOO_MANY_REQUESTS, message: message.into(), retry_after: Some(secs) }
+        ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            message: message.into(),
+            retry_after: Some(secs),
+            missed: None,
+        }
     }
 
     pub fn bad_request(message: impl Into<String>) -> ApiError {
@@ -43,7 +50,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Json(json!({ "error": self.message }));
+        let body = match self.missed {
+            Some(missed) => Json(json!({ "error": self.message, "missed": missed })),
+            None => Json(json!({ "error": self.message })),
+        };
         match self.retry_after {
             Some(secs) => (self.status, [(header::RETRY_AFTER, secs.to_string())], body).into_response(),
             None => (self.status, body).into_response(),
@@ -79,6 +89,12 @@ impl From<service::Error> for ApiError {
         match e {
             service::Error::Denied(e) => e.into(),
             service::Error::Store(e) => e.into(),
+            service::Error::Missed(missed) => {
+                let message = service::Error::Missed(Vec::new()).to_string();
+                let mut e = ApiError::new(StatusCode::CONFLICT, message);
+                e.missed = Some(missed.into_iter().map(super::views::EventView::from).collect());
+                e
+            }
         }
     }
 }

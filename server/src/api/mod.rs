@@ -5,6 +5,7 @@ mod agents;
 mod auth;
 mod checks;
 pub mod error;
+mod people;
 #[cfg(test)]
 mod tests;
 mod tickets;
@@ -18,7 +19,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State as AxumState};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use serde::Deserialize;
 use serde_json::json;
 use tracing::warn;
@@ -49,8 +50,19 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/api/agents/{id}/revoke", post(agents::revoke))
         .route("/api/agents/{id}/checks", post(checks::run))
         .route("/api/agents/{id}/live", get(agents::live))
-        .route("/api/tickets", get(tickets::list))
+        .route("/api/tickets", get(tickets::list).post(tickets::create).layer(DefaultBodyLimit::max(MAX_ACTION_BODY)))
         .route("/api/tickets/{number}", get(tickets::show))
+        .route("/api/tickets/{number}/merge", post(tickets::merge))
+        .route("/api/tickets/{number}/relate", post(tickets::relate))
+        .route("/api/tickets/{number}/presence", post(tickets::presence))
+        .route("/api/people", get(people::list).post(people::add))
+        .route("/api/people/{id}", get(people::show).patch(people::edit))
+        .route("/api/people/{id}/accounts", post(people::link))
+        .route("/api/people/{id}/merge", post(people::merge))
+        .route("/api/categories", get(people::categories).post(people::add_category))
+        .route("/api/categories/{name}", delete(people::retire_category))
+        .route("/api/canned-replies", get(people::canned))
+        .route("/api/canned-replies/{name}", put(people::save_canned).delete(people::delete_canned))
         .route("/api/tickets/{number}/actions", post(tickets::act).layer(DefaultBodyLimit::max(MAX_ACTION_BODY)))
         .route("/api/tickets/{number}/refresh", post(tickets::refresh))
         .route("/api/tickets/{number}/diff", get(tickets::diff))

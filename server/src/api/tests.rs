@@ -56,6 +56,11 @@ impl Desk {
             requester: "ann".into(),
             agent_id: None,
             category: None,
+            person: None,
+            urgency: Default::default(),
+            impact: Default::default(),
+            priority: Default::default(),
+            ticket_type: Default::default(),
         };
         let opened = self
             .state
@@ -175,7 +180,7 @@ async fn roles_are_refused_what_the_access_table_refuses_them() {
         assert_eq!((status, answer["error"].as_str()), (StatusCode::FORBIDDEN, Some(why)), "{method} {path}");
     }
     assert_eq!(desk.call("GET", "/api/audit", Some(&auditor), None).await.0, StatusCode::OK);
-    assert_eq!(desk.call("POST", &actions, Some(&tier1), Some(note)).await.0, StatusCode::OK);
+    assert_eq!(desk.call("POST", &actions, Some(&tier1), Some(note)).await.0, StatusCode::CREATED);
 }
 
 #[tokio::test]
@@ -246,7 +251,7 @@ async fn a_store_that_cannot_write_is_a_503_with_retry_after_and_reads_go_on() {
     let note = json!({ "action": "note", "body": "n" });
     assert_eq!(
         desk.call("POST", &format!("/api/tickets/{number}/actions"), Some(&token), Some(note)).await.0,
-        StatusCode::OK
+        StatusCode::CREATED
     );
 }
 
@@ -261,8 +266,8 @@ async fn each_route_answers_in_its_documented_shape() {
         async move { desk.call("GET", &path, Some(&token), None).await }
     };
     let (_, list) = get("/api/tickets?status=new".into()).await;
-    assert_eq!(list[0]["number"], number);
-    assert_eq!(list[0]["status"], "new");
+    assert_eq!(list["tickets"][0]["number"], number);
+    assert_eq!((&list["tickets"][0]["status"], &list["next"]), (&json!("new"), &Value::Null));
     let (_, ticket) = get(format!("/api/tickets/{number}")).await;
     for field in ["number", "subject", "description", "status", "channel", "tier", "requester", "created_at"] {
         assert!(!ticket[field].is_null(), "ticket has {field}: {ticket}");
@@ -291,7 +296,7 @@ async fn each_route_answers_in_its_documented_shape() {
 }
 
 #[tokio::test]
-async fn a_command_on_a_ticket_that_changed_since_it_was_seen_is_a_conflict() {
+async fn a_public_write_to_a_ticket_that_got_a_public_event_since_it_was_seen_is_a_conflict() {
     let desk = Desk::new();
     let number = desk.ticket().await;
     let (alice, bob) = (desk.user("alice", Role::Tier1).await, desk.user("bob", Role::Tier1).await);
@@ -301,13 +306,28 @@ async fn a_command_on_a_ticket_that_changed_since_it_was_seen_is_a_conflict() {
     let at = |v: i64| format!("/api/tickets/{number}/actions?version={v}");
     let reply = |text: &str| Some(json!({ "action": "reply", "body": text }));
     let (status, first) = desk.call("POST", &at(version), Some(&bob), reply("I am on it")).await;
-    assert_eq!((status, first["version"].as_i64()), (StatusCode::OK, Some(2)));
+    assert_eq!((status, first["version"].as_i64()), (StatusCode::CREATED, Some(2)));
     let (status, late) = desk.call("POST", &at(version), Some(&alice), reply("me too")).await;
     assert_eq!(status, StatusCode::CONFLICT, "{late}");
-    assert!(late["error"].as_str().is_some_and(|e| e.contains("changed meanwhile")), "{late}");
+    assert_eq!(late["missed"].as_array().map(Vec::len), Some(1), "{late}");
+    assert_eq!((&late["missed"][0]["body"], &late["missed"][0]["actor"]), (&json!("I am on it"), &json!("bob")));
+    let status_change = Some(json!({ "action": "status", "status": "open" }));
+    assert_eq!(desk.call("POST", &at(version), Some(&alice), status_change).await.0, StatusCode::CONFLICT);
     let (_, after) = desk.call("GET", &format!("/api/tickets/{number}"), Some(&alice), None).await;
     assert_eq!(after["events"].as_array().map(Vec::len), Some(2), "the late reply was not stored: {after}");
-    assert_eq!(desk.call("POST", &at(2), Some(&alice), reply("me too")).await.0, StatusCode::OK);
+    // What the requester never sees does not race: a note on the old version goes in.
+    let note = Some(json!({ "action": "note", "body": "checked" }));
+    assert_eq!(desk.call("POST", &at(version), Some(&alice), note).await.0, StatusCode::CREATED);
+    assert_eq!(desk.call("POST", &at(2), Some(&alice), reply("me too")).await.0, StatusCode::CREATED);
+    let forced = format!("{}&force=true", at(1));
+    assert_eq!(desk.call("POST", &forced, Some(&alice), reply("anyway")).await.0, StatusCode::CREATED);
+    let admin = desk.user("root", Role::Admin).await;
+    let (_, audit) = desk.call("GET", "/api/audit", Some(&admin), None).await;
+    let forced: Vec<&Value> =
+        audit.as_array().unwrap().iter().filter(|e| e["action"] == "ticket.forced-write").collect();
+    assert_eq!(forced.len(), 1, "{audit}");
+    let detail: Value = serde_json::from_str(forced[0]["detail"].as_str().unwrap()).unwrap();
+    assert_eq!((&forced[0]["actor"], &detail["ticket"]), (&json!("alice"), &json!(number)));
 }
 
 #[tokio::test]
@@ -364,7 +384,7 @@ async fn each_route_refuses_a_body_over_its_own_limit_with_413() {
     let longest = json!({ "action": "note", "body": "\"\n".repeat(crate::desk::tickets::MAX_BODY / 2) }).to_string();
     assert!(longest.len() > 2 * crate::desk::tickets::MAX_BODY);
     let (status, _, answer) = desk.send(HOME, "POST", &actions, Some(&token), Some(longest)).await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
 }
 
 #[tokio::test]

@@ -11,12 +11,14 @@ use serde::{Deserialize, Serialize};
 use crate::desk::access::Role;
 use crate::desk::actor::Actor;
 use crate::desk::checks::RunState;
-use crate::desk::tickets::{Event, Status, TicketState};
+use crate::desk::priority::{Level, TicketType};
+use crate::desk::tickets::{Channel, Event, Status, TicketState};
 use crate::service::{agents, tickets};
 use crate::store::agents::Agent;
 use crate::store::auth::User;
 use crate::store::checks::Run;
-use crate::store::tickets::{ListedTicket, LoggedEvent, SelfHelpFigures, Ticket};
+use crate::store::desk::Presence;
+use crate::store::tickets::{ListedTicket, LoggedEvent, Page, SelfHelpFigures, Ticket};
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct UserView {
@@ -96,7 +98,17 @@ pub struct TicketRow {
     pub tier: u8,
     pub assignee: Option<String>,
     pub requester: String,
+    pub person: Option<i64>,
     pub agent_id: Option<String>,
+    pub channel: Channel,
+    pub priority: Level,
+    #[serde(rename = "type")]
+    pub ticket_type: TicketType,
+    pub merged_into: Option<i64>,
+    /// The earliest deadline of its running SLA clocks.
+    pub sla_due_at: Option<i64>,
+    pub sla_breached: bool,
+    pub created_at: i64,
     pub updated_at: i64,
 }
 
@@ -110,9 +122,30 @@ impl From<ListedTicket> for TicketRow {
             tier: t.tier,
             assignee: t.assignee,
             requester: t.requester,
+            person: t.person,
             agent_id: t.agent_id,
+            channel: t.channel,
+            priority: t.priority,
+            ticket_type: t.ticket_type,
+            merged_into: t.merged_into,
+            sla_due_at: t.sla_due_at,
+            sla_breached: t.sla_breached,
+            created_at: t.created_at,
             updated_at: t.updated_at,
         }
+    }
+}
+
+/// One page of the ticket list; `next`, given back as `after`, asks for the following one.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct TicketPage {
+    pub tickets: Vec<TicketRow>,
+    pub next: Option<String>,
+}
+
+impl From<Page> for TicketPage {
+    fn from(p: Page) -> TicketPage {
+        TicketPage { tickets: p.tickets.into_iter().map(TicketRow::from).collect(), next: p.next.map(|c| c.encode()) }
     }
 }
 
@@ -139,11 +172,14 @@ pub struct EventView {
     pub actor: Actor,
     #[serde(flatten)]
     pub event: Event,
+    /// Set on the events of a ticket merged into this one: the ticket they were written on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_ticket: Option<i64>,
 }
 
 impl From<LoggedEvent> for EventView {
     fn from(e: LoggedEvent) -> EventView {
-        EventView { at: e.at, actor: e.actor, event: e.event }
+        EventView { at: e.at, actor: e.actor, event: e.event, from_ticket: None }
     }
 }
 
@@ -155,6 +191,8 @@ pub struct TicketDetail {
     pub findings: Vec<Finding>,
     pub snapshot: Option<Snapshot>,
     pub events: Vec<EventView>,
+    /// Who else is on the ticket now: `viewing` or `drafting`.
+    pub presence: Vec<Presence>,
 }
 
 impl From<tickets::Detail> for TicketDetail {
@@ -163,7 +201,12 @@ impl From<tickets::Detail> for TicketDetail {
             ticket: d.ticket.into(),
             findings: d.findings,
             snapshot: d.snapshot,
-            events: d.events.into_iter().map(EventView::from).collect(),
+            events: d
+                .events
+                .into_iter()
+                .map(|(from_ticket, e)| EventView { from_ticket, ..EventView::from(e) })
+                .collect(),
+            presence: d.presence,
         }
     }
 }

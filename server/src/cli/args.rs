@@ -82,6 +82,15 @@ pub enum Command {
     /// Tickets (through the API)
     #[command(subcommand)]
     Ticket(TicketCmd),
+    /// Requesters on record: the people tickets are for (through the API)
+    #[command(subcommand)]
+    Person(PersonCmd),
+    /// The two-level list of ticket categories (through the API; changes are the admin's)
+    #[command(subcommand)]
+    Category(CategoryCmd),
+    /// Canned replies with placeholders such as {requester.name} (through the API)
+    #[command(subcommand)]
+    Canned(CannedCmd),
     /// Approved checks on agents (through the API)
     #[command(subcommand)]
     Check(CheckCmd),
@@ -300,11 +309,49 @@ pub enum AgentCmd {
 
 #[derive(Subcommand)]
 pub enum TicketCmd {
-    /// List tickets, newest first
+    /// List tickets, most recently changed first; every filter is optional
     List {
-        /// new, open, pending-user, resolved or closed
+        #[command(flatten)]
+        filter: TicketFilter,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Open a ticket for a call, an e-mail, a chat or a visit; prints its number
+    Create {
+        /// phone, email, chat, on-site or web
         #[arg(long)]
-        status: Option<String>,
+        channel: String,
+        /// The requester's name (or give --person)
+        #[arg(long, default_value = "")]
+        requester: String,
+        /// A person on record, by id
+        #[arg(long)]
+        person: Option<i64>,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        subject: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// low, medium, high or critical: how soon the requester needs it
+        #[arg(long)]
+        urgency: Option<String>,
+        /// low, medium, high or critical: how much it stops
+        #[arg(long)]
+        impact: Option<String>,
+        #[arg(long)]
+        category: Option<String>,
+        /// incident or request
+        #[arg(long = "type", default_value = "incident")]
+        ticket_type: String,
+        /// The requester's machine: its fresh snapshot is attached
+        #[arg(long)]
+        agent: Option<String>,
+        /// Solved during the call: resolve it now with this resolution code
+        #[arg(long)]
+        resolved: Option<String>,
         #[command(flatten)]
         api: ApiArgs,
     },
@@ -317,7 +364,14 @@ pub enum TicketCmd {
     /// Add a public reply (the user sees it)
     Reply {
         number: u64,
+        /// The text; or give --template
+        #[arg(default_value = "")]
         text: String,
+        /// A canned reply to fill in and send
+        #[arg(long)]
+        template: Option<String>,
+        #[command(flatten)]
+        seen: Seen,
         #[command(flatten)]
         api: ApiArgs,
     },
@@ -335,12 +389,87 @@ pub enum TicketCmd {
         #[command(flatten)]
         api: ApiArgs,
     },
-    /// Change status: open, pending-user, resolved, closed
+    /// Change status: open, pending-user, pending-third-party, pending-until (with --until), resolved (with
+    /// --code), closed
     Status {
         number: u64,
         status: String,
         #[arg(long)]
         reason: Option<String>,
+        /// For pending-until: an RFC 3339 time (2026-12-24T09:00:00+01:00) or a span from now (90m, 3d)
+        #[arg(long)]
+        until: Option<String>,
+        /// For resolved: the resolution code
+        #[arg(long)]
+        code: Option<String>,
+        #[command(flatten)]
+        seen: Seen,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Set the priority by hand (low, medium, high, critical), over the matrix
+    Priority {
+        number: u64,
+        priority: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Set the urgency; the priority follows from the matrix
+    Urgency {
+        number: u64,
+        urgency: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Set the impact; the priority follows from the matrix
+    Impact {
+        number: u64,
+        impact: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Set the category
+    Category {
+        number: u64,
+        category: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Set the type: incident or request
+    Type {
+        number: u64,
+        ticket_type: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Tie the requester's machine to the ticket; its fresh snapshot is attached (when it next connects, if away)
+    Link {
+        number: u64,
+        #[arg(long)]
+        agent: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Untie the ticket's machine
+    Unlink {
+        number: u64,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Fold the ticket into another: its conversation carries on there, and it becomes read-only
+    Merge {
+        number: u64,
+        #[arg(long)]
+        into: u64,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Record that two tickets are about the same thing
+    Relate {
+        number: u64,
+        other: u64,
         #[command(flatten)]
         api: ApiArgs,
     },
@@ -367,6 +496,167 @@ pub enum TicketCmd {
         tier: u8,
         #[arg(long)]
         reason: Option<String>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+/// The ticket version a reply or status change was written against (from `ticket show`): refused if the ticket
+/// got a public event since, unless forced.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Seen {
+    #[arg(long)]
+    pub version: Option<i64>,
+    /// Send it even if the ticket got a public event since that version (recorded in the audit log)
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct TicketFilter {
+    /// new, open, pending-user, pending-third-party, pending-until, resolved, closed or merged
+    #[arg(long)]
+    pub status: Option<String>,
+    #[arg(long)]
+    pub tier: Option<u8>,
+    /// me, none, or a user name
+    #[arg(long)]
+    pub assignee: Option<String>,
+    #[arg(long)]
+    pub category: Option<String>,
+    #[arg(long)]
+    pub priority: Option<String>,
+    #[arg(long)]
+    pub channel: Option<String>,
+    /// A person on record, by id (with everyone merged into them), or the requester's name on the ticket
+    #[arg(long)]
+    pub requester: Option<String>,
+    /// An agent id or host name
+    #[arg(long)]
+    pub machine: Option<String>,
+    /// Opened at least this long ago: 12h, 3d
+    #[arg(long)]
+    pub older_than: Option<String>,
+    /// breached, or due-soon (a deadline within the hour)
+    #[arg(long)]
+    pub sla: Option<String>,
+    /// Words to find in the subject, description and conversation
+    #[arg(long)]
+    pub text: Option<String>,
+    /// updated (default), created or priority
+    #[arg(long)]
+    pub sort: Option<String>,
+    /// Where the previous page ended (it prints it)
+    #[arg(long)]
+    pub after: Option<String>,
+    #[arg(long)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Subcommand)]
+pub enum PersonCmd {
+    /// List people, optionally those whose name, e-mail or department contains TEXT
+    List {
+        #[arg(long)]
+        search: Option<String>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Show a person with their machines and accounts, and their tickets from every channel
+    Show {
+        id: i64,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Add a person
+    Add {
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        fields: PersonFields,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Change what is on record
+    Edit {
+        id: i64,
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        fields: PersonFields,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Make a machine's local account theirs: help requests from it are their tickets
+    Link {
+        id: i64,
+        #[arg(long)]
+        agent: String,
+        #[arg(long)]
+        user: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Fold a record made twice into the one that carries on
+    Merge {
+        id: i64,
+        #[arg(long)]
+        into: i64,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct PersonFields {
+    #[arg(long)]
+    pub email: Option<String>,
+    #[arg(long)]
+    pub phone: Option<String>,
+    #[arg(long)]
+    pub department: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum CategoryCmd {
+    List {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Add a category, or a subcategory with --parent (admins)
+    Add {
+        name: String,
+        #[arg(long)]
+        parent: Option<String>,
+        #[arg(long)]
+        label: Option<String>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Stop offering a category and its subcategories; tickets keep it (admins)
+    Retire {
+        name: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CannedCmd {
+    List {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Save a canned reply; placeholders: {requester.name}, {requester.email}, {ticket.number}, {ticket.subject},
+    /// {ticket.status}, {machine.host}, {technician.name}
+    Save {
+        name: String,
+        text: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    Delete {
+        name: String,
         #[command(flatten)]
         api: ApiArgs,
     },

@@ -7,18 +7,23 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use lifeline_server::api::views::{
     AgentDetail, AgentRow, CatalogEntry, CheckRunView, DiffView, Refreshing, Revoked, SelfHelpView, TicketDetail,
-    TicketRow, TicketView,
+    TicketPage, TicketView,
 };
 use lifeline_server::desk::checks::RunState;
 use lifeline_server::desk::tickets::Event;
 use lifeline_server::pki::CaKey;
 use lifeline_server::store::audit::{self, Verdict};
+use lifeline_server::store::desk::{Canned, Category};
+use lifeline_server::store::people::Person;
 use lifeline_shared::findings::Finding;
 use lifeline_shared::wire::LiveSample;
 use serde_json::{Value, json};
 
 use super::admin::parse_duration;
-use super::args::{AgentCmd, ApiArgs, AuditCmd, CheckCmd, StatsCmd, TicketCmd};
+use super::args::{
+    AgentCmd, ApiArgs, AuditCmd, CannedCmd, CategoryCmd, CheckCmd, PersonCmd, PersonFields, Seen, StatsCmd, TicketCmd,
+    TicketFilter,
+};
 use super::http::{self, Client};
 use super::render;
 use super::screen::Screen;
@@ -83,32 +88,143 @@ pub fn stats(cmd: StatsCmd) -> Result<()> {
 }
 
 fn act(api: &ApiArgs, number: u64, body: Value) -> Result<()> {
+    act_seen(api, number, body, &Seen { version: None, force: false })
+}
+
+fn act_seen(api: &ApiArgs, number: u64, body: Value, seen: &Seen) -> Result<()> {
     let c = Client::new(api)?;
-    c.print(&c.post::<TicketView>(&format!("/api/tickets/{number}/actions"), Some(body))?, render::ticket_line)
+    let mut path = format!("/api/tickets/{number}/actions?force={}", seen.force);
+    if let Some(v) = seen.version {
+        path += &format!("&version={v}");
+    }
+    c.print(&c.post::<TicketView>(&path, Some(body))?, render::ticket_line)
+}
+
+/// A query string's value, percent-encoded (RFC 3986's unreserved characters pass as they are).
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn list_path(f: TicketFilter) -> Result<String> {
+    let mut query: Vec<(&str, String)> = Vec::new();
+    let mut add = |k, v: Option<String>| {
+        if let Some(v) = v {
+            query.push((k, v));
+        }
+    };
+    add("status", f.status);
+    add("tier", f.tier.map(|t| t.to_string()));
+    add("assignee", f.assignee);
+    add("category", f.category);
+    add("priority", f.priority);
+    add("channel", f.channel);
+    // A number is a person on record; anything else the name written on the ticket.
+    match f.requester {
+        Some(r) if r.parse::<i64>().is_ok() => add("person", Some(r)),
+        other => add("requester", other),
+    }
+    add("machine", f.machine);
+    let hours = f.older_than.map(|d| parse_duration(&d).map(|ms| (ms / 3_600_000).to_string())).transpose()?;
+    add("older_than_hours", hours);
+    add("sla", f.sla);
+    add("text", f.text);
+    add("sort", f.sort);
+    add("after", f.after);
+    add("limit", f.limit.map(|l| l.to_string()));
+    let query: Vec<String> = query.into_iter().map(|(k, v)| format!("{k}={}", encode(&v))).collect();
+    Ok(format!("/api/tickets?{}", query.join("&")))
+}
+
+/// `--until`: an RFC 3339 time, or a span from now.
+fn parse_until(text: &str) -> Result<i64> {
+    if let Ok(at) = text.parse::<jiff::Timestamp>() {
+        return Ok(at.as_millisecond());
+    }
+    let span = parse_duration(text).map_err(|_| {
+        anyhow!("--until {text:?}: give a time such as 2026-12-24T09:00:00+01:00, or a span such as 3d")
+    })?;
+    let now = i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis())?;
+    Ok(now + span)
 }
 
 pub fn ticket(cmd: TicketCmd) -> Result<()> {
     match cmd {
-        TicketCmd::List { status, api } => {
+        TicketCmd::List { filter, api } => {
             let c = Client::new(&api)?;
-            let path = match status {
-                Some(s) => format!("/api/tickets?status={s}"),
-                None => "/api/tickets".into(),
-            };
-            c.print(&c.get::<Vec<TicketRow>>(&path)?, |t| render::tickets_table(t))
+            c.print(&c.get::<TicketPage>(&list_path(filter)?)?, render::tickets_table)
+        }
+        TicketCmd::Create {
+            channel,
+            requester,
+            person,
+            email,
+            phone,
+            subject,
+            description,
+            urgency,
+            impact,
+            category,
+            ticket_type,
+            agent,
+            resolved,
+            api,
+        } => {
+            let c = Client::new(&api)?;
+            let body = json!({
+                "channel": channel, "requester": requester, "person": person, "email": email, "phone": phone,
+                "subject": subject, "description": description, "urgency": urgency, "impact": impact,
+                "category": category, "type": ticket_type, "agent_id": agent, "resolved": resolved,
+            });
+            let ticket: TicketView = c.post("/api/tickets", Some(body))?;
+            c.print(&ticket, |t| format!("{}\n", t.number))
         }
         TicketCmd::Show { number, api } => {
             let c = Client::new(&api)?;
             c.print(&c.get::<TicketDetail>(&format!("/api/tickets/{number}"))?, render::ticket_view)
         }
-        TicketCmd::Reply { number, text, api } => act(&api, number, json!({ "action": "reply", "body": text })),
+        TicketCmd::Reply { number, text, template, seen, api } => {
+            act_seen(&api, number, json!({ "action": "reply", "body": text, "template": template }), &seen)
+        }
         TicketCmd::Note { number, text, api } => act(&api, number, json!({ "action": "note", "body": text })),
         TicketCmd::Assign { number, user, api } => act(&api, number, json!({ "action": "assign", "to": user })),
-        TicketCmd::Status { number, status, reason, api } => {
-            act(&api, number, json!({ "action": "status", "status": status, "reason": reason }))
+        TicketCmd::Status { number, status, reason, until, code, seen, api } => {
+            let until = until.as_deref().map(parse_until).transpose()?;
+            let body = json!({ "action": "status", "status": status, "reason": reason, "until": until, "code": code });
+            act_seen(&api, number, body, &seen)
         }
         TicketCmd::Escalate { number, tier, reason, api } => {
             act(&api, number, json!({ "action": "escalate", "tier": tier, "reason": reason }))
+        }
+        TicketCmd::Priority { number, priority, reason, api } => {
+            act(&api, number, json!({ "action": "priority", "priority": priority, "reason": reason }))
+        }
+        TicketCmd::Urgency { number, urgency, api } => {
+            act(&api, number, json!({ "action": "urgency", "urgency": urgency }))
+        }
+        TicketCmd::Impact { number, impact, api } => act(&api, number, json!({ "action": "impact", "impact": impact })),
+        TicketCmd::Category { number, category, api } => {
+            act(&api, number, json!({ "action": "categorize", "category": category }))
+        }
+        TicketCmd::Type { number, ticket_type, api } => {
+            act(&api, number, json!({ "action": "retype", "type": ticket_type }))
+        }
+        TicketCmd::Link { number, agent, api } => act(&api, number, json!({ "action": "link", "agent_id": agent })),
+        TicketCmd::Unlink { number, api } => act(&api, number, json!({ "action": "unlink" })),
+        TicketCmd::Merge { number, into, api } => {
+            let c = Client::new(&api)?;
+            let merged: TicketView = c.post(&format!("/api/tickets/{number}/merge"), Some(json!({ "into": into })))?;
+            c.print(&merged, |t| format!("#{number} merged into #{}\n", t.number))
+        }
+        TicketCmd::Relate { number, other, api } => {
+            let c = Client::new(&api)?;
+            let t: TicketView = c.post(&format!("/api/tickets/{number}/relate"), Some(json!({ "other": other })))?;
+            c.print(&t, |t| format!("#{} and #{other} are related\n", t.number))
         }
         TicketCmd::Refresh { number, api } => {
             let c = Client::new(&api)?;
@@ -312,4 +428,93 @@ fn signed_checkpoints(path: &Path, ca: &Path) -> Result<Vec<audit::Listed>> {
     let key = CaKey::from_pem(&pem).with_context(|| format!("reading {}", ca.display()))?;
     audit::check_signatures(&listed, &key).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     Ok(listed)
+}
+
+pub fn person(cmd: PersonCmd) -> Result<()> {
+    let fields = |name: Option<String>, f: PersonFields| json!({ "name": name, "email": f.email, "phone": f.phone, "department": f.department });
+    match cmd {
+        PersonCmd::List { search, api } => {
+            let c = Client::new(&api)?;
+            let path = match search {
+                Some(s) => format!("/api/people?q={}", encode(&s)),
+                None => "/api/people".into(),
+            };
+            c.print(&c.get::<Vec<Person>>(&path)?, |p| render::people_table(p))
+        }
+        PersonCmd::Show { id, api } => {
+            let c = Client::new(&api)?;
+            let person: Person = c.get(&format!("/api/people/{id}"))?;
+            let tickets: TicketPage = c.get(&format!("/api/tickets?person={id}&limit=50"))?;
+            if c.json {
+                println!("{:#}", json!({ "person": person, "tickets": tickets }));
+                return Ok(());
+            }
+            print!("{}{}", render::person_view(&person), render::tickets_table(&tickets));
+            Ok(())
+        }
+        PersonCmd::Add { name, fields: f, api } => {
+            let c = Client::new(&api)?;
+            let person: Person = c.post("/api/people", Some(fields(Some(name), f)))?;
+            c.print(&person, |p| format!("{}\n", p.id))
+        }
+        PersonCmd::Edit { id, name, fields: f, api } => {
+            let c = Client::new(&api)?;
+            let person: Person = c.patch(&format!("/api/people/{id}"), fields(name, f))?;
+            c.print(&person, render::person_view)
+        }
+        PersonCmd::Link { id, agent, user, api } => {
+            let c = Client::new(&api)?;
+            let body = json!({ "agent_id": agent, "local_user": user });
+            c.print(&c.post::<Person>(&format!("/api/people/{id}/accounts"), Some(body))?, render::person_view)
+        }
+        PersonCmd::Merge { id, into, api } => {
+            let c = Client::new(&api)?;
+            let person: Person = c.post(&format!("/api/people/{id}/merge"), Some(json!({ "into": into })))?;
+            c.print(&person, render::person_view)
+        }
+    }
+}
+
+pub fn category(cmd: CategoryCmd) -> Result<()> {
+    match cmd {
+        CategoryCmd::List { api } => {
+            let c = Client::new(&api)?;
+            c.print(&c.get::<Vec<Category>>("/api/categories")?, |c| render::categories(c))
+        }
+        CategoryCmd::Add { name, parent, label, api } => {
+            let c = Client::new(&api)?;
+            let body = json!({ "name": name, "parent": parent, "label": label });
+            c.print(&c.post::<Vec<Category>>("/api/categories", Some(body))?, |c| render::categories(c))
+        }
+        CategoryCmd::Retire { name, api } => {
+            let c = Client::new(&api)?;
+            let left: Value = c.delete(&format!("/api/categories/{}", encode(&name)))?;
+            let left: Vec<Category> = serde_json::from_value(left)?;
+            c.print(&left, |c| render::categories(c))
+        }
+    }
+}
+
+pub fn canned(cmd: CannedCmd) -> Result<()> {
+    match cmd {
+        CannedCmd::List { api } => {
+            let c = Client::new(&api)?;
+            c.print(&c.get::<Vec<Canned>>("/api/canned-replies")?, |list| {
+                list.iter().map(|c| format!("{}  (by {})\n  {}\n", c.name, c.author, c.body)).collect()
+            })
+        }
+        CannedCmd::Save { name, text, api } => {
+            let c = Client::new(&api)?;
+            let saved: Canned = c.put(&format!("/api/canned-replies/{}", encode(&name)), json!({ "body": text }))?;
+            c.print(&saved, |c| format!("saved canned reply {}\n", c.name))
+        }
+        CannedCmd::Delete { name, api } => {
+            let c = Client::new(&api)?;
+            c.delete(&format!("/api/canned-replies/{}", encode(&name)))?;
+            if !c.json {
+                println!("deleted canned reply {name}");
+            }
+            Ok(())
+        }
+    }
 }

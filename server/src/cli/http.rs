@@ -39,7 +39,13 @@ fn answer<T: DeserializeOwned>(url: &str, mut response: ureq::http::Response<ure
     let value: Value = response.body_mut().read_json().unwrap_or(Value::Null);
     if !status.is_success() {
         let message = value.get("error").and_then(Value::as_str).unwrap_or("no error message");
-        bail!("server answered {status}: {message}");
+        // A 409 for a ticket that moved on carries what the person missed: shown, so they can decide.
+        let missed: Vec<String> = value
+            .get("missed")
+            .and_then(Value::as_array)
+            .map(|events| events.iter().map(|e| format!("\n  missed: {e}")).collect())
+            .unwrap_or_default();
+        bail!("server answered {status}: {message}{}", missed.concat());
     }
     serde_json::from_value(value).with_context(|| format!("the answer of {url} is not what this CLI expects"))
 }
@@ -86,6 +92,25 @@ impl Client {
             Some(body) => request.send_json(body),
             None => request.send_empty(),
         };
+        answer(&url, response.with_context(|| format!("calling {url}"))?)
+    }
+
+    pub fn put<T: DeserializeOwned>(&self, path: &str, body: Value) -> Result<T> {
+        let url = format!("{}{}", self.base, path);
+        let response = self.agent.put(&url).header("authorization", &self.auth()).send_json(body);
+        answer(&url, response.with_context(|| format!("calling {url}"))?)
+    }
+
+    pub fn patch<T: DeserializeOwned>(&self, path: &str, body: Value) -> Result<T> {
+        let url = format!("{}{}", self.base, path);
+        let response = self.agent.patch(&url).header("authorization", &self.auth()).send_json(body);
+        answer(&url, response.with_context(|| format!("calling {url}"))?)
+    }
+
+    /// A DELETE, whose answer may be empty (204).
+    pub fn delete(&self, path: &str) -> Result<Value> {
+        let url = format!("{}{}", self.base, path);
+        let response = self.agent.delete(&url).header("authorization", &self.auth()).call();
         answer(&url, response.with_context(|| format!("calling {url}"))?)
     }
 

@@ -2,11 +2,13 @@
 //! prints the same views as JSON instead.
 
 use lifeline_server::api::views::{
-    AgentDetail, AgentRow, CatalogEntry, CheckRunView, DiffView, SelfHelpView, TicketDetail, TicketRow, TicketView,
+    AgentDetail, AgentRow, CatalogEntry, CheckRunView, DiffView, SelfHelpView, TicketDetail, TicketPage, TicketView,
 };
 use lifeline_server::desk::checks::RunState;
 use lifeline_server::desk::tickets::Event;
 use lifeline_server::store::audit::Verdict;
+use lifeline_server::store::desk::Category;
+use lifeline_server::store::people::Person;
 use lifeline_shared::findings::Finding;
 use lifeline_shared::wire::{LiveSample, Snapshot};
 use serde::Serialize;
@@ -66,24 +68,40 @@ pub fn agents_table(agents: &[AgentRow]) -> String {
     out
 }
 
-pub fn tickets_table(tickets: &[TicketRow]) -> String {
+pub fn tickets_table(page: &TicketPage) -> String {
     let mut out = format!(
-        "{:>6}  {:<13} {:<4} {:<11} {:<10} {:<12} {}\n",
-        "#", "STATUS", "TIER", "CATEGORY", "ASSIGNEE", "REQUESTER", "SUBJECT"
+        "{:>6}  {:<19} {:<8} {:<4} {:<8} {:<12} {:<10} {:<12} {:<9} {}\n",
+        "#", "STATUS", "PRIORITY", "TIER", "CHANNEL", "CATEGORY", "ASSIGNEE", "REQUESTER", "SLA", "SUBJECT"
     );
-    for t in tickets {
+    for t in &page.tickets {
+        let sla = match (t.sla_breached, t.sla_due_at) {
+            (true, _) => "breached".to_owned(),
+            (false, Some(due)) => format!("due {}", short_time(due)),
+            (false, None) => "-".to_owned(),
+        };
         out += &format!(
-            "{:>6}  {:<13} {:<4} {:<11} {:<10} {:<12} {}\n",
+            "{:>6}  {:<19} {:<8} {:<4} {:<8} {:<12} {:<10} {:<12} {:<9} {}\n",
             t.number,
             t.status.as_str(),
+            t.priority.as_str(),
             t.tier,
+            t.channel.as_str(),
             or_dash(t.category.as_deref()),
             or_dash(t.assignee.as_deref()),
             t.requester,
+            sla,
             t.subject
         );
     }
+    if let Some(next) = &page.next {
+        out += &format!("more: add --after {next}\n");
+    }
     out
+}
+
+/// Hours and minutes today, the date otherwise: what fits a column.
+fn short_time(ms: i64) -> String {
+    time(Some(ms)).get(5..16).unwrap_or_default().to_owned()
 }
 
 pub fn agent_view(a: &AgentDetail) -> String {
@@ -110,19 +128,41 @@ pub fn ticket_view(v: &TicketDetail) -> String {
     let (t, s) = (&v.ticket, &v.ticket.state);
     let mut out = format!("Ticket #{}: {}\n", t.number, s.subject);
     out += &format!(
-        "  status {}   tier {}   category {}   assignee {}   channel {}\n",
+        "  status {}   priority {} (urgency {}, impact {})   {}   tier {}   category {}   assignee {}   channel {}\n",
         s.status.as_str(),
+        s.priority.as_str(),
+        s.urgency.as_str(),
+        s.impact.as_str(),
+        s.ticket_type.as_str(),
         s.tier,
         or_dash(s.category.as_deref()),
         or_dash(s.assignee.as_deref()),
-        name(&s.channel)
+        s.channel.as_str()
     );
+    let person = s.person.map(|p| format!(" (person {p})")).unwrap_or_default();
     out += &format!(
-        "  requester {} on agent {}   opened {}\n",
+        "  requester {}{person} on agent {}   opened {}   version {}\n",
         s.requester,
         or_dash(s.agent_id.as_deref()),
-        time(Some(s.created_at))
+        time(Some(s.created_at)),
+        t.version
     );
+    if let Some(into) = s.merged_into {
+        out += &format!("  merged into #{into}: work on #{into}\n");
+    }
+    if let Some(until) = s.pending_until {
+        out += &format!("  pending until {}\n", time(Some(until)));
+    }
+    if let Some(code) = &s.resolution {
+        out += &format!("  resolved as {code}\n");
+    }
+    if !s.related.is_empty() {
+        let related: Vec<String> = s.related.iter().map(|n| format!("#{n}")).collect();
+        out += &format!("  related to {}\n", related.join(", "));
+    }
+    for p in &v.presence {
+        out += &format!("  {} is {} now\n", p.user, p.state);
+    }
     if !s.description.is_empty() {
         out += &format!("  \"{}\"\n", s.description);
     }
@@ -138,7 +178,32 @@ pub fn ticket_view(v: &TicketDetail) -> String {
             Event::PublicReply { body } => format!("replied: {body}"),
             Event::RequesterReply { body } => format!("(requester) answered: {body}"),
             Event::InternalNote { body } => format!("internal note: {body}"),
-            Event::StatusChanged { from, to, .. } => format!("status {} -> {}", from.as_str(), to.as_str()),
+            Event::StatusChanged { from, to, until, code, first_contact, .. } => {
+                let mut line = format!("status {} -> {}", from.as_str(), to.as_str());
+                if let Some(until) = until {
+                    line += &format!(" until {}", time(Some(*until)));
+                }
+                if let Some(code) = code {
+                    line += &format!(" ({code})");
+                }
+                if *first_contact {
+                    line += " at first contact";
+                }
+                line
+            }
+            Event::Prioritized { priority, manual, urgency, impact, .. } => match manual {
+                true => format!("set priority {} by hand", priority.as_str()),
+                false => {
+                    format!("urgency {}, impact {}: priority {}", urgency.as_str(), impact.as_str(), priority.as_str())
+                }
+            },
+            Event::Categorized { category } => format!("category {category}"),
+            Event::Retyped { ticket_type } => format!("type {}", ticket_type.as_str()),
+            Event::Linked { agent_id } => format!("linked machine {agent_id}"),
+            Event::Unlinked { agent_id } => format!("unlinked machine {agent_id}"),
+            Event::MergedInto { into } => format!("merged into #{into}"),
+            Event::Absorbed { from } => format!("merged #{from} into this ticket"),
+            Event::Related { other } => format!("related to #{other}"),
             Event::Assigned { to } => format!("assigned to {to}"),
             Event::Escalated { from_tier, to_tier, .. } => format!("escalated tier {from_tier} -> {to_tier}"),
             Event::CheckRun { run, check, state, elapsed_ms, result } => {
@@ -146,7 +211,8 @@ pub fn ticket_view(v: &TicketDetail) -> String {
                 format!("ran check {check} (run {run}): {state}{took}\n{}", indent(result))
             }
         };
-        out += &format!("  {}  {:<10} {}\n", time(Some(e.at)), e.actor.name, what);
+        let from = e.from_ticket.map(|n| format!("[#{n}] ")).unwrap_or_default();
+        out += &format!("  {}  {:<10} {from}{}\n", time(Some(e.at)), e.actor.name, what);
     }
     out
 }
@@ -347,6 +413,47 @@ pub fn diff_view(v: &DiffView) -> String {
     }
     for c in &v.changes {
         out += &format!("  {:<10} {}\n", name(&c.area), c.what);
+    }
+    out
+}
+
+pub fn people_table(people: &[Person]) -> String {
+    let mut out = format!("{:>6}  {:<24} {:<28} {:<16} {}\n", "ID", "NAME", "E-MAIL", "PHONE", "DEPARTMENT");
+    for p in people {
+        out += &format!(
+            "{:>6}  {:<24} {:<28} {:<16} {}\n",
+            p.id,
+            p.name,
+            or_dash(p.email.as_deref()),
+            or_dash(p.phone.as_deref()),
+            or_dash(p.department.as_deref())
+        );
+    }
+    out
+}
+
+pub fn person_view(p: &Person) -> String {
+    let mut out = format!("Person {}: {}\n", p.id, p.name);
+    for (what, value) in [("e-mail", &p.email), ("phone", &p.phone), ("department", &p.department)] {
+        if let Some(v) = value {
+            out += &format!("  {what} {v}\n");
+        }
+    }
+    if let Some(into) = p.merged_into {
+        out += &format!("  merged into person {into}\n");
+    }
+    for a in &p.accounts {
+        out += &format!("  uses account {} on agent {}\n", a.local_user, a.agent_id);
+    }
+    out
+}
+
+pub fn categories(list: &[Category]) -> String {
+    let mut out = String::new();
+    for c in list {
+        let indent = if c.parent.is_some() { "    " } else { "" };
+        let retired = if c.retired { "  (retired)" } else { "" };
+        out += &format!("{indent}{:<16} {}{retired}\n", c.name, c.label);
     }
     out
 }

@@ -61,6 +61,8 @@ pub enum Act {
     RunChecks,
     RevokeAgents,
     ReadAudit,
+    /// Edit the help desk's own lists: categories.
+    ConfigureDesk,
 }
 
 use Role::*;
@@ -74,6 +76,7 @@ fn rule(act: Act) -> (&'static [Role], &'static str) {
         Act::RunChecks => (&[Tier1, Tier2, Tier3, Admin], "auditors may read but not run checks"),
         Act::RevokeAgents => (&[Admin], "only an admin may revoke agents"),
         Act::ReadAudit => (&[Admin, Auditor], "only admins and auditors may read the audit log"),
+        Act::ConfigureDesk => (&[Admin], "only an admin may change the help desk's categories"),
     }
 }
 
@@ -97,13 +100,14 @@ mod tests {
 
     #[test]
     fn the_policy_as_a_table() {
-        // Rows: Read, WorkTickets, RunChecks, RevokeAgents, ReadAudit; columns: tier 1, 2, 3, admin, auditor.
+        // Rows: the acts; columns: tier 1, 2, 3, admin, auditor.
         let expected = [
             (Act::Read, [true, true, true, true, true]),
             (Act::WorkTickets, [true, true, true, true, false]),
             (Act::RunChecks, [true, true, true, true, false]),
             (Act::RevokeAgents, [false, false, false, true, false]),
             (Act::ReadAudit, [false, false, false, true, true]),
+            (Act::ConfigureDesk, [false, false, false, true, false]),
         ];
         for (act, allowed) in expected {
             for (role, allowed) in Role::ALL.into_iter().zip(allowed) {

@@ -5,8 +5,14 @@
 //! - [`access`]: roles, and the one table of which role may do what.
 //! - [`actor`]: who did something on a ticket: a technician, the requester, a machine's agent, or the server.
 //! - [`checks`]: a check run's states and what an agent's report makes of them.
+//! - [`priority`]: urgency, impact and the matrix that makes a priority of them; incident or request.
+//! - [`policy`]: the settings the rules read: the priority matrix, resolution codes; what an e-mail address is.
+//! - [`templates`]: canned replies and their placeholders, checked when saved.
 
 pub mod access;
 pub mod actor;
 pub mod checks;
+pub mod policy;
+pub mod priority;
+pub mod templates;
 pub mod tickets;

@@ -5,27 +5,53 @@ use lifeline_shared::findings::Finding;
 use lifeline_shared::wire::ThreadKind;
 use serde::{Deserialize, Serialize};
 
+use super::priority::{Level, Matrix, TicketType};
+
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     New,
     Open,
+    /// Waiting for the requester's answer.
     PendingUser,
+    /// Waiting for somebody outside the help desk: a supplier, a repair.
+    PendingThirdParty,
+    /// Put aside until a date, when it opens again by itself.
+    PendingUntil,
     Resolved,
     Closed,
+    /// Folded into another ticket, which carries on; read-only from then on.
+    Merged,
 }
 
 impl Status {
-    pub const ALL: [Status; 5] = [Status::New, Status::Open, Status::PendingUser, Status::Resolved, Status::Closed];
+    pub const ALL: [Status; 8] = [
+        Status::New,
+        Status::Open,
+        Status::PendingUser,
+        Status::PendingThirdParty,
+        Status::PendingUntil,
+        Status::Resolved,
+        Status::Closed,
+        Status::Merged,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Status::New => "new",
             Status::Open => "open",
             Status::PendingUser => "pending-user",
+            Status::PendingThirdParty => "pending-third-party",
+            Status::PendingUntil => "pending-until",
             Status::Resolved => "resolved",
             Status::Closed => "closed",
+            Status::Merged => "merged",
         }
+    }
+
+    /// Waiting on somebody or something else: the SLA clocks stop.
+    pub fn is_pending(self) -> bool {
+        matches!(self, Status::PendingUser | Status::PendingThirdParty | Status::PendingUntil)
     }
 
     pub fn parse(s: &str) -> Option<Status> {
@@ -33,15 +59,17 @@ impl Status {
     }
 
     /// Closed is final so that statistics over closed tickets never change; a resolved ticket may still reopen.
+    /// Merged is reached only by a merge, never by a status change.
     fn may_become(self, to: Status) -> bool {
         use Status::*;
-        matches!(
-            (self, to),
-            (New, Open | PendingUser | Resolved)
-                | (Open, PendingUser | Resolved)
-                | (PendingUser, Open | Resolved)
-                | (Resolved, Open | Closed)
-        )
+        let pending = to.is_pending();
+        match self {
+            New => pending || matches!(to, Open | Resolved),
+            Open => pending || to == Resolved,
+            PendingUser | PendingThirdParty | PendingUntil => pending || matches!(to, Open | Resolved),
+            Resolved => matches!(to, Open | Closed),
+            Closed | Merged => false,
+        }
     }
 }
 
@@ -56,6 +84,32 @@ pub enum Channel {
     Web,
 }
 
+impl Channel {
+    pub const ALL: [Channel; 6] =
+        [Channel::Agent, Channel::Phone, Channel::Email, Channel::Chat, Channel::OnSite, Channel::Web];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Agent => "agent",
+            Channel::Phone => "phone",
+            Channel::Email => "email",
+            Channel::Chat => "chat",
+            Channel::OnSite => "on-site",
+            Channel::Web => "web",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// Fields added to an event after its first format: left out when they hold their default, so a stored event of the
+/// first format encodes back to the very same text.
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
 /// One appended fact about a ticket.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -64,9 +118,20 @@ pub enum Event {
         subject: String,
         description: String,
         channel: Channel,
+        /// The requester's name as given; `person` is their record when they have one.
         requester: String,
         agent_id: Option<String>,
         category: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        person: Option<i64>,
+        #[serde(default, skip_serializing_if = "is_default")]
+        urgency: Level,
+        #[serde(default, skip_serializing_if = "is_default")]
+        impact: Level,
+        #[serde(default, skip_serializing_if = "is_default")]
+        priority: Level,
+        #[serde(default, rename = "type", skip_serializing_if = "is_default")]
+        ticket_type: TicketType,
     },
     SnapshotAttached {
         agent_id: String,
@@ -87,6 +152,15 @@ pub enum Event {
         from: Status,
         to: Status,
         reason: Option<String>,
+        /// When a ticket pending until a date opens again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<i64>,
+        /// How it was resolved, from the help desk's list; the statistics count by it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
+        /// Resolved while the requester was still on the line or at the desk, in the step that opened it.
+        #[serde(default, skip_serializing_if = "is_default")]
+        first_contact: bool,
     },
     Assigned {
         to: String,
@@ -95,6 +169,41 @@ pub enum Event {
         from_tier: u8,
         to_tier: u8,
         reason: Option<String>,
+    },
+    /// Urgency or impact given, with the priority the matrix made of them then; or a priority set by hand
+    /// (`manual`), which stands until urgency or impact change again.
+    Prioritized {
+        urgency: Level,
+        impact: Level,
+        priority: Level,
+        manual: bool,
+        reason: Option<String>,
+    },
+    Categorized {
+        category: String,
+    },
+    Retyped {
+        #[serde(rename = "type")]
+        ticket_type: TicketType,
+    },
+    /// The requester's machine, tied to a ticket opened by phone, mail or chat: a fresh snapshot is asked of it.
+    Linked {
+        agent_id: String,
+    },
+    Unlinked {
+        agent_id: String,
+    },
+    /// This ticket was folded into `into`, where its conversation carries on; it is read-only from now on.
+    MergedInto {
+        into: i64,
+    },
+    /// Ticket `from` was folded into this one: its conversation, snapshots and check runs show here.
+    Absorbed {
+        from: i64,
+    },
+    /// Another ticket about the same thing (one outage, many calls); recorded on both.
+    Related {
+        other: i64,
     },
     /// An approved check ended; the actor is the technician who asked for it.
     CheckRun {
@@ -128,6 +237,14 @@ pub enum RuleError {
     /// The command was made against a state the ticket has left: somebody else acted meanwhile.
     #[error("{0}")]
     Stale(&'static str),
+    #[error("ticket was merged into #{0}; work on #{0} instead")]
+    Merged(i64),
+    #[error("pending-until needs the date to wait for, in the future; other statuses take no date")]
+    PendingDate,
+    #[error("{0}")]
+    Link(&'static str),
+    #[error("a ticket cannot be merged into or related to itself")]
+    Itself,
 }
 
 impl RuleError {
@@ -135,7 +252,7 @@ impl RuleError {
     /// same command may have been right a moment ago (an API's 409, not 422). A transition the workflow never
     /// allows is the command's fault.
     pub fn is_conflict(&self) -> bool {
-        matches!(self, RuleError::Stale(_) | RuleError::SameStatus(_) | RuleError::Closed)
+        matches!(self, RuleError::Stale(_) | RuleError::SameStatus(_) | RuleError::Closed | RuleError::Merged(_))
     }
 }
 
@@ -150,12 +267,30 @@ pub struct TicketState {
     pub tier: u8,
     pub assignee: Option<String>,
     pub requester: String,
+    pub person: Option<i64>,
     pub agent_id: Option<String>,
+    pub urgency: Level,
+    pub impact: Level,
+    pub priority: Level,
+    #[serde(rename = "type")]
+    pub ticket_type: TicketType,
+    /// Set when it was merged: the ticket its conversation carries on in.
+    pub merged_into: Option<i64>,
+    pub related: Vec<i64>,
+    /// While pending until a date: the date.
+    pub pending_until: Option<i64>,
+    /// The code it was last resolved with.
+    pub resolution: Option<String>,
+    /// A machine was linked and its snapshot has not arrived yet: asked again whenever the agent connects.
+    pub snapshot_wanted: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 pub use lifeline_shared::wire::{MAX_BODY, MAX_SUBJECT};
+
+/// Names of people, technicians and categories.
+pub const MAX_NAME: usize = 128;
 
 impl TicketState {
     /// Folds a whole log; used to rebuild the cached columns and to prove they match.
@@ -170,8 +305,24 @@ impl TicketState {
     /// Checks `event` against the rules and returns the state after it; the caller appends it only on `Ok`.
     pub fn apply(state: Option<TicketState>, event: &Event, at: i64) -> Result<TicketState, RuleError> {
         let mut s = match (state, event) {
-            (None, Event::Created { subject, description, channel, requester, agent_id, category }) => {
+            (
+                None,
+                Event::Created {
+                    subject,
+                    description,
+                    channel,
+                    requester,
+                    agent_id,
+                    category,
+                    person,
+                    urgency,
+                    impact,
+                    priority,
+                    ticket_type,
+                },
+            ) => {
                 validate_text(subject, MAX_SUBJECT, "a subject")?;
+                validate_text(requester, MAX_NAME, "a requester's name")?;
                 if description.len() > MAX_BODY {
                     return Err(RuleError::TooLong { what: "a description", max: MAX_BODY });
                 }
@@ -184,7 +335,17 @@ impl TicketState {
                     tier: 1,
                     assignee: None,
                     requester: requester.clone(),
+                    person: *person,
                     agent_id: agent_id.clone(),
+                    urgency: *urgency,
+                    impact: *impact,
+                    priority: *priority,
+                    ticket_type: *ticket_type,
+                    merged_into: None,
+                    related: Vec::new(),
+                    pending_until: None,
+                    resolution: None,
+                    snapshot_wanted: false,
                     created_at: at,
                     updated_at: at,
                 });
@@ -193,33 +354,47 @@ impl TicketState {
             (Some(_), Event::Created { .. }) => return Err(RuleError::AlreadyCreated),
             (Some(s), _) => s,
         };
+        if let Some(into) = s.merged_into {
+            return Err(RuleError::Merged(into));
+        }
         if s.status == Status::Closed {
             return Err(RuleError::Closed);
         }
         match event {
             Event::Created { .. } => return Err(RuleError::AlreadyCreated),
-            Event::SnapshotAttached { findings, .. } => {
+            Event::SnapshotAttached { findings, agent_id, .. } => {
                 if s.category.is_none() {
                     s.category = lifeline_shared::findings::suggested_category(findings).map(|c| c.as_str().to_owned());
+                }
+                if s.agent_id.as_deref() == Some(agent_id.as_str()) {
+                    s.snapshot_wanted = false;
                 }
             }
             Event::PublicReply { body } | Event::InternalNote { body } | Event::RequesterReply { body } => {
                 validate_text(body, MAX_BODY, "a reply or note")?;
             }
-            Event::StatusChanged { from, to, .. } => {
+            Event::StatusChanged { from, to, until, code, .. } => {
                 if *from != s.status {
                     return Err(RuleError::Stale("the status changed meanwhile; reload the ticket"));
                 }
-                if *to == s.status {
+                // Pending until another date is a new date, not the same status again.
+                if *to == s.status && *to != Status::PendingUntil {
                     return Err(RuleError::SameStatus(s.status));
                 }
-                if !s.status.may_become(*to) {
+                if *to != s.status && !s.status.may_become(*to) {
                     return Err(RuleError::Transition { from: s.status, to: *to });
                 }
+                if (*to == Status::PendingUntil) != until.is_some_and(|u| u > at) {
+                    return Err(RuleError::PendingDate);
+                }
                 s.status = *to;
+                s.pending_until = *until;
+                if *to == Status::Resolved {
+                    s.resolution.clone_from(code);
+                }
             }
             Event::Assigned { to } => {
-                validate_text(to, 64, "an assignee's user name")?;
+                validate_text(to, MAX_NAME, "an assignee's user name")?;
                 s.assignee = Some(to.clone());
             }
             Event::Escalated { from_tier, to_tier, .. } => {
@@ -230,6 +405,39 @@ impl TicketState {
                     return Err(RuleError::Tier { from: s.tier, to: *to_tier });
                 }
                 s.tier = *to_tier;
+            }
+            Event::Prioritized { urgency, impact, priority, .. } => {
+                (s.urgency, s.impact, s.priority) = (*urgency, *impact, *priority);
+            }
+            Event::Categorized { category } => {
+                validate_text(category, MAX_NAME, "a category")?;
+                s.category = Some(category.clone());
+            }
+            Event::Retyped { ticket_type } => s.ticket_type = *ticket_type,
+            Event::Linked { agent_id } => {
+                if s.agent_id.is_some() {
+                    return Err(RuleError::Link("the ticket already has a machine; unlink it first"));
+                }
+                s.agent_id = Some(agent_id.clone());
+                s.snapshot_wanted = true;
+            }
+            Event::Unlinked { agent_id } => {
+                if s.agent_id.as_deref() != Some(agent_id.as_str()) {
+                    return Err(RuleError::Link("the ticket has no such machine linked"));
+                }
+                s.agent_id = None;
+                s.snapshot_wanted = false;
+            }
+            Event::MergedInto { into } => {
+                s.merged_into = Some(*into);
+                s.status = Status::Merged;
+                s.pending_until = None;
+            }
+            Event::Absorbed { .. } => {}
+            Event::Related { other } => {
+                if !s.related.contains(other) {
+                    s.related.push(*other);
+                }
             }
             Event::CheckRun { .. } => {}
         }
@@ -243,8 +451,11 @@ impl TicketState {
 #[derive(Deserialize, Debug, Clone, PartialEq)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Command {
+    /// A public reply: its text, or the name of a canned reply to fill in.
     Reply {
+        #[serde(default)]
         body: String,
+        template: Option<String>,
     },
     Note {
         body: String,
@@ -256,23 +467,72 @@ pub enum Command {
         #[serde(rename = "status")]
         to: Status,
         reason: Option<String>,
+        /// For `pending-until`: when it opens again, Unix milliseconds.
+        until: Option<i64>,
+        /// For `resolved`: how, from the help desk's resolution codes.
+        code: Option<String>,
     },
     Escalate {
         tier: u8,
         reason: Option<String>,
     },
+    /// Sets the priority by hand, over the matrix.
+    Priority {
+        priority: Level,
+        reason: Option<String>,
+    },
+    Urgency {
+        urgency: Level,
+    },
+    Impact {
+        impact: Level,
+    },
+    Categorize {
+        category: String,
+    },
+    Retype {
+        #[serde(rename = "type")]
+        ticket_type: TicketType,
+    },
+    Link {
+        agent_id: String,
+    },
+    Unlink,
 }
 
 impl Command {
-    /// The event this command appends to a ticket as it stands; [`TicketState::apply`] then judges it.
-    pub fn decide(self, current: &TicketState) -> Event {
-        match self {
-            Command::Reply { body } => Event::PublicReply { body },
+    /// The event this command appends to a ticket as it stands, the priority read from `matrix`;
+    /// [`TicketState::apply`] then judges it.
+    pub fn decide(self, current: &TicketState, matrix: &Matrix) -> Result<Event, RuleError> {
+        let (urgency, impact) = (current.urgency, current.impact);
+        let derived = |urgency, impact| Event::Prioritized {
+            urgency,
+            impact,
+            priority: matrix.priority(urgency, impact),
+            manual: false,
+            reason: None,
+        };
+        Ok(match self {
+            Command::Reply { body, .. } => Event::PublicReply { body },
             Command::Note { body } => Event::InternalNote { body },
             Command::Assign { to } => Event::Assigned { to },
-            Command::Status { to, reason } => Event::StatusChanged { from: current.status, to, reason },
+            Command::Status { to, reason, until, code } => {
+                Event::StatusChanged { from: current.status, to, reason, until, code, first_contact: false }
+            }
             Command::Escalate { tier, reason } => Event::Escalated { from_tier: current.tier, to_tier: tier, reason },
-        }
+            Command::Priority { priority, reason } => {
+                Event::Prioritized { urgency, impact, priority, manual: true, reason }
+            }
+            Command::Urgency { urgency } => derived(urgency, impact),
+            Command::Impact { impact } => derived(urgency, impact),
+            Command::Categorize { category } => Event::Categorized { category },
+            Command::Retype { ticket_type } => Event::Retyped { ticket_type },
+            Command::Link { agent_id } => Event::Linked { agent_id },
+            Command::Unlink => match &current.agent_id {
+                Some(agent_id) => Event::Unlinked { agent_id: agent_id.clone() },
+                None => return Err(RuleError::Link("the ticket has no machine linked")),
+            },
+        })
     }
 }
 
@@ -308,11 +568,16 @@ mod tests {
             requester: "ann".into(),
             agent_id: Some("a1".into()),
             category: None,
+            person: None,
+            urgency: Default::default(),
+            impact: Default::default(),
+            priority: Default::default(),
+            ticket_type: Default::default(),
         }
     }
 
     fn status(from: Status, to: Status) -> Event {
-        Event::StatusChanged { from, to, reason: None }
+        Event::StatusChanged { from, to, reason: None, until: None, code: None, first_contact: false }
     }
 
     #[test]
@@ -320,17 +585,20 @@ mod tests {
         let mut current = TicketState::replay([(&created(), 1)]).unwrap();
         current.tier = 2;
         let cases = [
-            (Command::Reply { body: "hi".into() }, Event::PublicReply { body: "hi".into() }),
+            (Command::Reply { body: "hi".into(), template: None }, Event::PublicReply { body: "hi".into() }),
             (Command::Note { body: "n".into() }, Event::InternalNote { body: "n".into() }),
             (Command::Assign { to: "bob".into() }, Event::Assigned { to: "bob".into() }),
-            (Command::Status { to: Status::Open, reason: None }, status(Status::New, Status::Open)),
+            (
+                Command::Status { to: Status::Open, reason: None, until: None, code: None },
+                status(Status::New, Status::Open),
+            ),
             (
                 Command::Escalate { tier: 3, reason: Some("disk".into()) },
                 Event::Escalated { from_tier: 2, to_tier: 3, reason: Some("disk".into()) },
             ),
         ];
         for (command, event) in cases {
-            assert_eq!(command.decide(&current), event);
+            assert_eq!(command.decide(&current, &Matrix::default()), Ok(event));
         }
     }
 
@@ -370,6 +638,13 @@ mod tests {
             (Resolved, Closed, true),
             (Closed, Open, false),
             (Closed, Resolved, false),
+            (Open, PendingThirdParty, true),
+            (PendingUser, PendingUntil, true),
+            (PendingUntil, Open, true),
+            (PendingThirdParty, Closed, false),
+            (Resolved, PendingUser, false),
+            (Open, Merged, false),
+            (Merged, Open, false),
         ];
         for (from, to, allowed) in cases {
             assert_eq!(from.may_become(to), allowed, "{from:?} -> {to:?}");
@@ -460,5 +735,65 @@ mod tests {
             assert_eq!(Status::parse(st.as_str()), Some(st));
         }
         assert_eq!(Status::parse("pending"), None);
+    }
+
+    #[test]
+    fn pending_until_a_date_merges_links_and_priorities() {
+        let new = TicketState::apply(None, &created(), 1).unwrap();
+        let until = |to, until| Event::StatusChanged {
+            from: Status::New,
+            to,
+            reason: None,
+            until,
+            code: None,
+            first_contact: false,
+        };
+        assert_eq!(
+            TicketState::apply(Some(new.clone()), &until(Status::PendingUntil, None), 5),
+            Err(RuleError::PendingDate)
+        );
+        assert_eq!(
+            TicketState::apply(Some(new.clone()), &until(Status::PendingUntil, Some(5)), 5),
+            Err(RuleError::PendingDate)
+        );
+        assert_eq!(
+            TicketState::apply(Some(new.clone()), &until(Status::Open, Some(9)), 5),
+            Err(RuleError::PendingDate)
+        );
+        let waiting = TicketState::apply(Some(new.clone()), &until(Status::PendingUntil, Some(9)), 5).unwrap();
+        assert_eq!((waiting.status, waiting.pending_until), (Status::PendingUntil, Some(9)));
+
+        let merged = TicketState::apply(Some(new.clone()), &Event::MergedInto { into: 7 }, 2).unwrap();
+        assert_eq!((merged.status, merged.merged_into), (Status::Merged, Some(7)));
+        let late = TicketState::apply(Some(merged), &Event::PublicReply { body: "hi".into() }, 3);
+        assert_eq!(late, Err(RuleError::Merged(7)));
+        assert!(RuleError::Merged(7).is_conflict());
+
+        // `created()` is from a machine: it has one already.
+        let linked_twice = TicketState::apply(Some(new.clone()), &Event::Linked { agent_id: "a2".into() }, 2);
+        assert!(matches!(linked_twice, Err(RuleError::Link(_))));
+        let unlinked = TicketState::apply(Some(new.clone()), &Event::Unlinked { agent_id: "a1".into() }, 2).unwrap();
+        assert_eq!(unlinked.agent_id, None);
+        let linked = TicketState::apply(Some(unlinked), &Event::Linked { agent_id: "a2".into() }, 3).unwrap();
+        assert_eq!((linked.agent_id.as_deref(), linked.snapshot_wanted), (Some("a2"), true));
+        let snap = Event::SnapshotAttached { agent_id: "a2".into(), snapshot_id: "s".into(), findings: Vec::new() };
+        assert!(!TicketState::apply(Some(linked), &snap, 4).unwrap().snapshot_wanted, "the snapshot came");
+
+        let m = Matrix::default();
+        let urgent = Command::Urgency { urgency: Level::Critical }.decide(&new, &m).unwrap();
+        assert_eq!(
+            urgent,
+            Event::Prioritized {
+                urgency: Level::Critical,
+                impact: Level::Medium,
+                priority: Level::High,
+                manual: false,
+                reason: None
+            }
+        );
+        let by_hand = Command::Priority { priority: Level::Low, reason: Some("VIP asked to wait".into()) };
+        let state = TicketState::apply(Some(new.clone()), &by_hand.decide(&new, &m).unwrap(), 2).unwrap();
+        assert_eq!((state.urgency, state.priority), (Level::Medium, Level::Low));
+        assert!(matches!(Command::Unlink.decide(&TicketState { agent_id: None, ..new }, &m), Err(RuleError::Link(_))));
     }
 }

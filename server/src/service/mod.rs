@@ -7,6 +7,8 @@ pub mod agents;
 pub mod audit;
 pub mod auth;
 pub mod checks;
+pub mod desk;
+pub mod people;
 pub mod requester;
 pub mod retention;
 pub mod stats;
@@ -26,6 +28,10 @@ pub enum Error {
     Denied(#[from] Denied),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A public reply or status change to a ticket that got public events since the person looked: the events they
+    /// missed, to read before they decide (or force it).
+    #[error("the ticket got {} public event(s) since you looked; read them, then reply again or force it", .0.len())]
+    Missed(Vec<crate::store::tickets::LoggedEvent>),
 }
 
 /// What happens outside the transaction after it committed: telling connected agents.
@@ -42,7 +48,7 @@ pub struct Effects {
 }
 
 impl Effects {
-    fn thread(number: i64) -> Effects {
+    pub(crate) fn thread(number: i64) -> Effects {
         Effects { threads: vec![number], ..Effects::default() }
     }
 

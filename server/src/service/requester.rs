@@ -16,6 +16,7 @@ use crate::{ControlTx, State};
 pub async fn act(store: &Store, agent_id: &str, action: UserTicketAction) -> Result<Effects, StoreError> {
     let number = i64::try_from(action.ticket).map_err(|_| StoreError::Refused("no such ticket".into()))?;
     let agent = agent_id.to_owned();
+    let requested = number;
     let changed = store
         .write(move |c| {
             let current = c.ticket(number)?.state;
@@ -26,11 +27,23 @@ pub async fn act(store: &Store, agent_id: &str, action: UserTicketAction) -> Res
                 )));
             }
             if !c.first_requester_action(&agent, &hex::encode(action.id), number, now_ms())? {
-                return Ok(false);
+                return Ok(None);
             }
+            // A merged ticket's conversation carries on in the one it was merged into.
+            let (number, current) = match current.merged_into {
+                Some(into) => (into, c.ticket(into)?.state),
+                None => (number, current),
+            };
             let actor = &Actor::requester(&action.user);
             let change_status = |c: &Tx<'_>, from: Status, to: Status, reason: &str| {
-                let event = Event::StatusChanged { from, to, reason: Some(reason.to_owned()) };
+                let event = Event::StatusChanged {
+                    from,
+                    to,
+                    reason: Some(reason.to_owned()),
+                    until: None,
+                    code: None,
+                    first_contact: false,
+                };
                 c.append_event(number, None, actor, &event, now_ms())
             };
             match action.action {
@@ -40,8 +53,11 @@ pub async fn act(store: &Store, agent_id: &str, action: UserTicketAction) -> Res
                         change_status(c, current.status, Status::Open, "the requester answered")?;
                     }
                 }
+                // "Solved" speaks of their own ticket: it does not close the one theirs was merged into, which may
+                // be somebody else's too.
+                UserAction::Solved if number != requested => return Ok(None),
                 UserAction::Solved => match current.status {
-                    Status::Closed => return Ok(false),
+                    Status::Closed => return Ok(None),
                     Status::Resolved => {
                         change_status(c, Status::Resolved, Status::Closed, "the requester confirmed it is solved")?;
                     }
@@ -50,14 +66,12 @@ pub async fn act(store: &Store, agent_id: &str, action: UserTicketAction) -> Res
                     }
                 },
             }
-            Ok(true)
+            Ok(Some(number))
         })
         .await?;
-    if !changed {
-        return Ok(Effects::default());
-    }
-    info!(ticket = number, "the requester acted on their ticket");
-    Ok(Effects::thread(number))
+    let Some(changed) = changed else { return Ok(Effects::default()) };
+    info!(ticket = changed, "the requester acted on their ticket");
+    Ok(Effects { threads: vec![changed], ..Effects::default() })
 }
 
 pub async fn self_help(store: &Store, agent_id: &str, report: SelfHelpReport) -> Result<(), StoreError> {
@@ -89,10 +103,17 @@ pub async fn push(state: &State, number: i64) {
 /// through that session's own control queue, waiting for room rather than dropping any.
 pub async fn sync(state: std::sync::Arc<State>, agent_id: String, control: ControlTx) {
     let agent = agent_id.clone();
-    match state.store.read(move |c| c.threads_for_agent(&agent, now_ms())).await {
-        Ok(threads) => {
-            for thread in threads {
-                if control.send(Box::new(ServerControl::TicketChanged(thread))).await.is_err() {
+    let read =
+        state.store.read(move |c| Ok((c.threads_for_agent(&agent, now_ms())?, c.tickets_wanting_snapshot(&agent)?)));
+    match read.await {
+        Ok((threads, wanting)) => {
+            let threads = threads.into_iter().map(ServerControl::TicketChanged);
+            // Tickets this machine was linked to while it was away still wait for its snapshot.
+            let asks = wanting
+                .into_iter()
+                .map(|n| ServerControl::SnapshotNow { ticket: u64::try_from(n).unwrap_or_default() });
+            for msg in threads.chain(asks) {
+                if control.send(Box::new(msg)).await.is_err() {
                     return;
                 }
             }

@@ -305,6 +305,11 @@ mod tests {
                     requester: "ann".into(),
                     agent_id: Some(agent.into()),
                     category: None,
+                    person: None,
+                    urgency: Default::default(),
+                    impact: Default::default(),
+                    priority: Default::default(),
+                    ticket_type: Default::default(),
                 },
             ),
             (

@@ -9,10 +9,14 @@ use super::agents::judge;
 use super::{Effects, Error};
 use crate::desk::access::{Act, require};
 use crate::desk::actor::Actor;
-use crate::desk::tickets::{Channel, Command, Event, Status};
+use crate::desk::policy::{Policy, valid_email};
+use crate::desk::priority::{Level, TicketType};
+use crate::desk::templates::Template;
+use crate::desk::tickets::{Channel, Command, Event, MAX_NAME, Status};
 use crate::store::auth::User;
-use crate::store::tickets::{ListedTicket, LoggedEvent, Ticket};
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::people::Fields;
+use crate::store::tickets::{LoggedEvent, Page, Query, Ticket};
+use crate::store::{Read, Store, StoreError, Tx, now_ms};
 
 /// A person asked for help from their own machine: the ticket opens with the snapshot and its findings. A replay of
 /// the same request (a lost acknowledgement) finds the ticket it opened; `created` says which.
@@ -26,6 +30,14 @@ pub async fn open_help(store: &Store, agent_id: &str, help: HelpRequest) -> Resu
         .write(move |c| {
             let now = now_ms();
             let snapshot_id = c.insert_snapshot(&agent, &judged.row, now)?;
+            let person = match c.person_of_account(&agent, &help.user)? {
+                Some(person) => person,
+                None => {
+                    let id = c.add_person(&Fields { name: Some(help.user.clone()), ..Fields::default() }, now)?;
+                    c.link_account(id, &agent, &help.user)?;
+                    id
+                }
+            };
             let events = [
                 (
                     Actor::requester(&help.user),
@@ -36,6 +48,11 @@ pub async fn open_help(store: &Store, agent_id: &str, help: HelpRequest) -> Resu
                         requester: help.user.clone(),
                         agent_id: Some(agent.clone()),
                         category: None,
+                        person: Some(person),
+                        urgency: Level::default(),
+                        impact: Level::default(),
+                        priority: Level::default(),
+                        ticket_type: TicketType::default(),
                     },
                 ),
                 (
@@ -83,33 +100,341 @@ pub async fn attach_snapshot(store: &Store, agent_id: &str, ticket: u64, snap: S
         .await
 }
 
+/// What a technician fills in to open a ticket for a call, a mail, a chat or a visit.
+#[derive(serde::Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct NewTicket {
+    pub channel: Channel,
+    /// The requester's name; with `person`, the name on their record is used.
+    #[serde(default)]
+    pub requester: String,
+    pub person: Option<i64>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub subject: String,
+    #[serde(default)]
+    pub description: String,
+    pub urgency: Option<Level>,
+    pub impact: Option<Level>,
+    pub category: Option<String>,
+    #[serde(default, rename = "type")]
+    pub ticket_type: TicketType,
+    /// The requester's machine: a fresh snapshot of it is asked for and attached.
+    pub agent_id: Option<String>,
+    /// Solved during the call or visit: resolved in the same step, with this resolution code.
+    pub resolved: Option<String>,
+}
+
+/// Opens a ticket a technician took by phone, mail, chat or at the desk, for the person on record (found by id or
+/// address, or recorded now). With a machine, its snapshot is asked for; solved on the spot, it is resolved at
+/// first contact in the same transaction.
+pub async fn create(store: &Store, policy: &Policy, user: &User, new: NewTicket) -> Result<(Ticket, Effects), Error> {
+    require(user.role, Act::WorkTickets)?;
+    if new.channel == Channel::Agent {
+        return Err(refused(
+            "a ticket from a machine is opened by its user's help request; choose phone, email, chat, on-site or web",
+        ));
+    }
+    if let Some(email) = new.email.as_deref().filter(|e| !valid_email(e)) {
+        return Err(refused(format!("{email:?} is not an e-mail address")));
+    }
+    if new.person.is_none() && (new.requester.trim().is_empty() || new.requester.len() > MAX_NAME) {
+        return Err(refused(format!("a requester's name (1 to {MAX_NAME} bytes) or a person's id is needed")));
+    }
+    if let Some(code) = &new.resolved {
+        policy.check_resolution(Some(code)).map_err(refused)?;
+    }
+    let (urgency, impact) = (new.urgency.unwrap_or_default(), new.impact.unwrap_or_default());
+    let priority = policy.matrix.priority(urgency, impact);
+    let actor = Actor::technician(&user.name);
+    let agent = new.agent_id.clone();
+    let ticket = store
+        .write(move |c| {
+            let now = now_ms();
+            if let Some(category) = &new.category {
+                offered_category(c, category)?;
+            }
+            if let Some(agent) = &new.agent_id {
+                usable_agent(c, agent)?;
+            }
+            let (person, requester) = requester_of(c, &new, now)?;
+            let mut events = vec![(
+                actor.clone(),
+                Event::Created {
+                    subject: new.subject,
+                    description: new.description,
+                    channel: new.channel,
+                    requester,
+                    agent_id: None,
+                    category: new.category,
+                    person: Some(person),
+                    urgency,
+                    impact,
+                    priority,
+                    ticket_type: new.ticket_type,
+                },
+            )];
+            if let Some(agent_id) = new.agent_id {
+                events.push((actor.clone(), Event::Linked { agent_id }));
+            }
+            if let Some(code) = new.resolved {
+                let resolved = Event::StatusChanged {
+                    from: Status::New,
+                    to: Status::Resolved,
+                    reason: None,
+                    until: None,
+                    code: Some(code),
+                    first_contact: true,
+                };
+                events.push((actor.clone(), resolved));
+            }
+            let (number, _) = c.open_ticket(None, &events, now)?;
+            c.ticket(number)
+        })
+        .await?;
+    info!(ticket = ticket.number, by = %user.name, channel = ticket.state.channel.as_str(), "ticket opened");
+    let mut effects = Effects::thread(ticket.number);
+    if let Some(agent_id) = agent {
+        effects.send.push((agent_id, snapshot_now(ticket.number)));
+    }
+    Ok((ticket, effects))
+}
+
+/// The person a new ticket is for: the one named by id; else the one with its e-mail address; else a new record.
+fn requester_of(c: &Tx<'_>, new: &NewTicket, now: i64) -> Result<(i64, String), StoreError> {
+    if let Some(id) = new.person {
+        let person = c.person(id)?;
+        let id = person.merged_into.unwrap_or(id);
+        return Ok((id, c.person(id)?.name));
+    }
+    if let Some(id) = new.email.as_deref().map(|e| c.person_by_email(e)).transpose()?.flatten() {
+        return Ok((id, new.requester.trim().to_owned()));
+    }
+    let fields = Fields {
+        name: Some(new.requester.trim().to_owned()),
+        email: new.email.clone(),
+        phone: new.phone.clone(),
+        department: None,
+    };
+    Ok((c.add_person(&fields, now)?, new.requester.trim().to_owned()))
+}
+
+fn offered_category(c: &Read<'_>, category: &str) -> Result<(), StoreError> {
+    if !c.offered_category(category)? {
+        return Err(StoreError::Refused(format!(
+            "unknown category {category:?}; `lifeline-server category list` shows them"
+        )));
+    }
+    Ok(())
+}
+
+fn usable_agent(c: &Read<'_>, agent_id: &str) -> Result<(), StoreError> {
+    match c.agent(agent_id)? {
+        None => Err(StoreError::Refused(format!("no agent {agent_id}"))),
+        Some(a) if a.revoked_at.is_some() => Err(StoreError::Refused(format!("agent {agent_id} is revoked"))),
+        Some(_) => Ok(()),
+    }
+}
+
+fn snapshot_now(number: i64) -> ServerControl {
+    ServerControl::SnapshotNow { ticket: u64::try_from(number).unwrap_or_default() }
+}
+
+fn refused(message: impl Into<String>) -> Error {
+    Error::Store(StoreError::Refused(message.into()))
+}
+
 /// A technician's command on a ticket, judged against the ticket as it stands in the same transaction. The
-/// requester's agent hears of what they may see: a public reply or a new status. With `seen`, the version of the ticket
-/// the technician acted on, a ticket that changed since is refused (409) rather than changed blind.
+/// requester's agent hears of what they may see: a public reply or a new status. With `seen`, the version of the
+/// ticket the technician looked at, a public reply or status change is refused if the ticket got a public event
+/// since, with the events they missed, unless they `force` it (which the audit log records).
 pub async fn act(
     store: &Store,
+    policy: &Policy,
     user: &User,
     number: i64,
     seen: Option<i64>,
+    force: bool,
     command: Command,
 ) -> Result<(Ticket, Effects), Error> {
     require(user.role, Act::WorkTickets)?;
+    if let Command::Status { to: Status::Resolved, code, .. } = &command {
+        policy.check_resolution(code.as_deref()).map_err(refused)?;
+    }
+    let actor = Actor::technician(&user.name);
+    let matrix = policy.matrix.clone();
+    let outcome = store
+        .write(move |c| {
+            let now = now_ms();
+            let command = match command {
+                Command::Reply { body, template: Some(name) } if body.is_empty() => {
+                    Command::Reply { body: fill_template(c, &name, number, &actor.name)?, template: None }
+                }
+                Command::Reply { template: Some(_), .. } => {
+                    return Err(StoreError::Refused("give a reply's text or a template, not both".into()));
+                }
+                Command::Assign { to } if c.user_by_name(&to)?.is_none() => {
+                    return Err(StoreError::Refused(format!("no user named {to:?}")));
+                }
+                Command::Categorize { category } => {
+                    offered_category(c, &category)?;
+                    Command::Categorize { category }
+                }
+                Command::Link { agent_id } => {
+                    usable_agent(c, &agent_id)?;
+                    Command::Link { agent_id }
+                }
+                other => other,
+            };
+            let log = c.ticket_events(number)?;
+            if log.is_empty() {
+                return Err(StoreError::NotFound(format!("ticket {number}")));
+            }
+            let current = c.ticket(number)?;
+            let event = command.decide(&current.state, &matrix)?;
+            let public = event.seen_by_requester(&actor.name).is_some();
+            let seen_index = seen.map(|v| usize::try_from(v.max(0)).unwrap_or(usize::MAX));
+            if let Some(from) = seen_index.filter(|v| *v < log.len()) {
+                let missed: Vec<LoggedEvent> = log[from..]
+                    .iter()
+                    .filter(|e| e.event.seen_by_requester(&e.actor.name).is_some())
+                    .cloned()
+                    .collect();
+                if public && !missed.is_empty() {
+                    if !force {
+                        return Ok(Outcome::Missed(missed));
+                    }
+                    c.audit(
+                        &actor.name,
+                        "ticket.forced-write",
+                        &serde_json::json!({ "ticket": number, "missed": missed.len() }),
+                        now,
+                    )?;
+                }
+            }
+            if let Event::Prioritized { manual: true, priority, .. } = &event {
+                c.audit(
+                    &actor.name,
+                    "ticket.priority-override",
+                    &serde_json::json!({ "ticket": number, "priority": priority.as_str() }),
+                    now,
+                )?;
+            }
+            if let Event::Categorized { category } = &event {
+                c.audit(
+                    &actor.name,
+                    "ticket.category",
+                    &serde_json::json!({ "ticket": number, "category": category }),
+                    now,
+                )?;
+            }
+            let linked = match &event {
+                Event::Linked { agent_id } => Some(agent_id.clone()),
+                _ => None,
+            };
+            let ticket = c.append_event(number, None, &actor, &event, now)?;
+            Ok(Outcome::Done(Box::new(ticket), public, linked))
+        })
+        .await?;
+    match outcome {
+        Outcome::Missed(missed) => Err(Error::Missed(missed)),
+        Outcome::Done(ticket, public, linked) => {
+            info!(ticket = number, by = %user.name, "ticket updated");
+            let mut effects = if public { Effects::thread(number) } else { Effects::default() };
+            if let Some(agent_id) = linked {
+                effects.send.push((agent_id, snapshot_now(number)));
+            }
+            Ok((*ticket, effects))
+        }
+    }
+}
+
+enum Outcome {
+    Done(Box<Ticket>, bool, Option<String>),
+    Missed(Vec<LoggedEvent>),
+}
+
+/// A canned reply filled in for this ticket.
+fn fill_template(c: &Read<'_>, name: &str, number: i64, technician: &str) -> Result<String, StoreError> {
+    let canned = c.canned_reply(name).map_err(|e| match e {
+        StoreError::NotFound(what) => StoreError::Refused(format!("no {what}")),
+        e => e,
+    })?;
+    let template =
+        Template::parse(&canned.body).map_err(|e| StoreError::Corrupt(format!("canned reply {name:?}: {e}")))?;
+    let ticket = c.ticket(number)?.state;
+    let email = match ticket.person {
+        Some(id) => c.person(id)?.email.unwrap_or_default(),
+        None => String::new(),
+    };
+    let host = match &ticket.agent_id {
+        Some(agent) => c.agent(agent)?.map(|a| a.hostname).unwrap_or_default(),
+        None => String::new(),
+    };
+    let values = [
+        ("requester.name", ticket.requester.clone()),
+        ("requester.email", email),
+        ("ticket.number", number.to_string()),
+        ("ticket.subject", ticket.subject.clone()),
+        ("machine.host", host),
+        ("technician.name", technician.to_owned()),
+        ("ticket.status", ticket.status.as_str().to_owned()),
+    ]
+    .into();
+    Ok(template.render(&values))
+}
+
+/// Folds ticket `from` into `into`: `from` becomes read-only and points at `into`, whose view shows `from`'s
+/// conversation and snapshots, and its check runs move along. A later reply of `from`'s requester lands in `into`.
+pub async fn merge(store: &Store, user: &User, from: i64, into: i64) -> Result<(Ticket, Effects), Error> {
+    require(user.role, Act::WorkTickets)?;
+    if from == into {
+        return Err(refused("a ticket cannot be merged into itself"));
+    }
     let actor = Actor::technician(&user.name);
     let ticket = store
         .write(move |c| {
-            if let Command::Assign { to } = &command
-                && c.user_by_name(to)?.is_none()
-            {
-                return Err(StoreError::Refused(format!("no user named {to:?}")));
+            let now = now_ms();
+            let target = c.ticket(into)?.state;
+            match (target.merged_into, target.status) {
+                (Some(m), _) => {
+                    return Err(StoreError::Refused(format!(
+                        "ticket {into} was itself merged into {m}; merge into {m}"
+                    )));
+                }
+                (None, Status::Closed) => {
+                    return Err(StoreError::Refused(format!("ticket {into} is closed; merge into an open ticket")));
+                }
+                _ => {}
             }
-            let event = command.decide(&c.ticket(number)?.state);
-            let public = event.seen_by_requester(&actor.name).is_some();
-            Ok((c.append_event(number, seen, &actor, &event, now_ms())?, public))
+            c.append_event(from, None, &actor, &Event::MergedInto { into }, now)?;
+            let merged = c.append_event(into, None, &actor, &Event::Absorbed { from }, now)?;
+            c.move_check_runs(from, into)?;
+            c.audit(&actor.name, "ticket.merge", &serde_json::json!({ "from": from, "into": into }), now)?;
+            Ok(merged)
         })
-        .await;
-    let (ticket, public) = ticket?;
-    info!(ticket = number, by = %user.name, "ticket updated");
-    Ok((ticket, if public { Effects::thread(number) } else { Effects::default() }))
+        .await?;
+    info!(from, into, by = %user.name, "tickets merged");
+    Ok((ticket, Effects { threads: vec![from, into], ..Effects::default() }))
+}
+
+/// Records that two tickets are about the same thing, on both.
+pub async fn relate(store: &Store, user: &User, a: i64, b: i64) -> Result<Ticket, Error> {
+    require(user.role, Act::WorkTickets)?;
+    if a == b {
+        return Err(refused("a ticket cannot be related to itself"));
+    }
+    let actor = Actor::technician(&user.name);
+    let ticket = store
+        .write(move |c| {
+            let now = now_ms();
+            c.ticket(b)?;
+            let ticket = c.append_event(a, None, &actor, &Event::Related { other: b }, now)?;
+            c.append_event(b, None, &actor, &Event::Related { other: a }, now)?;
+            Ok(ticket)
+        })
+        .await?;
+    Ok(ticket)
 }
 
 /// Asks the ticket's machine for a fresh snapshot, which is attached when it arrives (the agent spools it, so it
@@ -118,33 +443,47 @@ pub async fn refresh(store: &Store, user: &User, number: i64) -> Result<(String,
     require(user.role, Act::WorkTickets)?;
     let ticket = store.read(move |c| c.ticket(number)).await?;
     let agent_id = ticket.state.agent_id.ok_or_else(|| StoreError::Refused(format!("ticket {number} has no agent")))?;
-    let msg = ServerControl::SnapshotNow { ticket: u64::try_from(number).unwrap_or_default() };
     info!(ticket = number, by = %user.name, "fresh snapshot requested");
-    Ok((agent_id.clone(), Effects { send: vec![(agent_id, msg)], ..Effects::default() }))
+    Ok((agent_id.clone(), Effects { send: vec![(agent_id, snapshot_now(number))], ..Effects::default() }))
 }
 
-pub async fn list(store: &Store, user: &User, status: Option<Status>) -> Result<Vec<ListedTicket>, Error> {
+/// A page of the ticket list.
+pub async fn list(store: &Store, user: &User, query: Query) -> Result<Page, Error> {
     require(user.role, Act::Read)?;
-    Ok(store.read(move |c| c.tickets(status)).await?)
+    Ok(store.read(move |c| c.tickets(&query)).await?)
 }
 
 /// A ticket with its log and the latest snapshot attached to it, with the findings judged when that snapshot was
-/// stored: a later change to the rules does not rewrite what the technician was shown.
+/// stored: a later change to the rules does not rewrite what the technician was shown. The log includes the events
+/// of the tickets merged into it, each marked with the ticket it came from, in time order.
 #[derive(Debug)]
 pub struct Detail {
     pub ticket: Ticket,
     pub findings: Vec<Finding>,
     pub snapshot: Option<Snapshot>,
-    pub events: Vec<LoggedEvent>,
+    pub events: Vec<(Option<i64>, LoggedEvent)>,
+    /// Who else is looking at it or writing on it now.
+    pub presence: Vec<crate::store::desk::Presence>,
 }
+
+/// A console says it is gone this long after its last heartbeat.
+pub const PRESENCE_MS: i64 = 60_000;
 
 pub async fn show(store: &Store, user: &User, number: i64) -> Result<Detail, Error> {
     require(user.role, Act::Read)?;
     let detail = store
         .read(move |c| {
             let ticket = c.ticket(number)?;
-            let events = c.ticket_events(number)?;
-            let attached = events.iter().rev().find_map(|e| match &e.event {
+            let mut events: Vec<(Option<i64>, LoggedEvent)> = Vec::new();
+            for e in c.ticket_events(number)? {
+                if let Event::Absorbed { from } = &e.event {
+                    events.extend(c.ticket_events(*from)?.into_iter().map(|m| (Some(*from), m)));
+                }
+                events.push((None, e));
+            }
+            // Stable: each ticket's own order is kept among events of the same millisecond.
+            events.sort_by_key(|(_, e)| e.at);
+            let attached = events.iter().rev().find_map(|(_, e)| match &e.event {
                 Event::SnapshotAttached { agent_id, snapshot_id, findings } => Some((agent_id, snapshot_id, findings)),
                 _ => None,
             });
@@ -152,10 +491,33 @@ pub async fn show(store: &Store, user: &User, number: i64) -> Result<Detail, Err
                 Some((agent, id, findings)) => (Some(c.snapshot(agent, id)?), findings.clone()),
                 None => (None, Vec::new()),
             };
-            Ok(Detail { ticket, findings, snapshot, events })
+            let presence = c.presence(number, now_ms() - PRESENCE_MS)?;
+            Ok(Detail { ticket, findings, snapshot, events, presence })
         })
         .await?;
     Ok(detail)
+}
+
+/// A technician's console says they are `viewing` or `drafting` on a ticket; returns who is on it now.
+pub async fn mark_presence(
+    store: &Store,
+    user: &User,
+    number: i64,
+    state: &str,
+) -> Result<Vec<crate::store::desk::Presence>, Error> {
+    require(user.role, Act::Read)?;
+    if !matches!(state, "viewing" | "drafting") {
+        return Err(refused(format!("presence is \"viewing\" or \"drafting\", not {state:?}")));
+    }
+    let (name, state) = (user.name.clone(), state.to_owned());
+    let now = now_ms();
+    Ok(store
+        .write(move |c| {
+            c.ticket(number)?;
+            c.mark_presence(number, &name, &state, now, now - PRESENCE_MS)?;
+            c.presence(number, now - PRESENCE_MS)
+        })
+        .await?)
 }
 
 /// Two snapshots of a ticket and what changed between them.

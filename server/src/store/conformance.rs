@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::agents::SnapshotRow;
 use super::checks::NewRun;
+use super::tickets::Query;
 use super::{Store, StoreError};
 use crate::desk::actor::{Actor, ActorKind};
 use crate::desk::checks::RunState;
@@ -21,6 +22,11 @@ fn created(agent: Option<&str>) -> Event {
         requester: "ann".into(),
         agent_id: agent.map(str::to_owned),
         category: None,
+        person: None,
+        urgency: Default::default(),
+        impact: Default::default(),
+        priority: Default::default(),
+        ticket_type: Default::default(),
     }
 }
 
@@ -56,7 +62,7 @@ pub async fn a_replayed_request_opens_one_ticket(store: Store) {
         .write(|c| c.open_ticket(Some(("ag-1", "req-2")), &[(Actor::requester("ann"), created(Some("ag-1")))], 6))
         .await;
     assert_eq!(other.unwrap(), (2, true));
-    assert_eq!(store.read(|c| c.tickets(None)).await.unwrap().len(), 2);
+    assert_eq!(store.read(|c| c.tickets(&Query::default())).await.unwrap().tickets.len(), 2);
 }
 
 /// An append checks the version it expects and the rules, in its transaction; a refused one stores nothing, and
@@ -64,19 +70,33 @@ pub async fn a_replayed_request_opens_one_ticket(store: Store) {
 pub async fn appends_check_the_version_and_the_rules_and_keep_the_projection(store: Store) {
     let (number, _) =
         store.write(|c| c.open_ticket(None, &[(Actor::technician("bob"), created(None))], 1)).await.unwrap();
-    let open = Event::StatusChanged { from: Status::New, to: Status::Open, reason: None };
+    let open = Event::StatusChanged {
+        from: Status::New,
+        to: Status::Open,
+        reason: None,
+        until: None,
+        code: None,
+        first_contact: false,
+    };
     let ticket =
         store.write(move |c| c.append_event(number, Some(1), &Actor::technician("bob"), &open, 2)).await.unwrap();
     assert_eq!((ticket.version, ticket.state.status), (2, Status::Open));
     let note = Event::InternalNote { body: "late".into() };
     let stale = store.write(move |c| c.append_event(number, Some(1), &Actor::technician("carol"), &note, 3)).await;
     assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
-    let close = Event::StatusChanged { from: Status::Open, to: Status::Closed, reason: None };
+    let close = Event::StatusChanged {
+        from: Status::Open,
+        to: Status::Closed,
+        reason: None,
+        until: None,
+        code: None,
+        first_contact: false,
+    };
     let refused = store.write(move |c| c.append_event(number, None, &Actor::technician("bob"), &close, 4)).await;
     assert!(matches!(refused, Err(StoreError::Refused(_))), "{refused:?}");
-    let (ticket, listed) = store.read(move |c| Ok((c.ticket(number)?, c.tickets(None)?))).await.unwrap();
+    let (ticket, listed) = store.read(move |c| Ok((c.ticket(number)?, c.tickets(&Query::default())?))).await.unwrap();
     assert_eq!(ticket.version, 2, "nothing refused was stored");
-    assert_eq!((listed[0].status.as_str(), listed[0].updated_at), ("open", 2));
+    assert_eq!((listed.tickets[0].status.as_str(), listed.tickets[0].updated_at), ("open", 2));
 }
 
 /// A single-use enrollment token enrols once.

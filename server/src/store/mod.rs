@@ -11,6 +11,8 @@ pub mod backup;
 pub mod checks;
 #[cfg(test)]
 mod conformance;
+pub mod desk;
+pub mod people;
 pub mod retention;
 mod schema;
 pub mod tickets;

@@ -258,6 +258,11 @@ mod tests {
             requester: "ann".into(),
             agent_id: Some("ag-1".into()),
             category: None,
+            person: None,
+            urgency: Default::default(),
+            impact: Default::default(),
+            priority: Default::default(),
+            ticket_type: Default::default(),
         };
         let events = [(Actor::requester("ann"), created), (Actor::agent("ag-1"), event)];
         store.write(move |c| c.open_ticket(Some(("ag-1", "r")), &events, 20)).await.unwrap();

@@ -170,6 +170,100 @@ CREATE TABLE failed_attempts (
 );
 CREATE INDEX failed_attempts_by_age ON failed_attempts(scope, last_failure_at);
 "#,
+    r#"
+-- The help desk: tickets from every channel for people on record, with a priority, a type, pending reasons, merges
+-- and the SLA's next deadline. Every new column is a cache of the fold of the ticket's events, like the others; the
+-- defaults are what the fold gives the events written before (they decode with the same defaults).
+ALTER TABLE tickets ADD COLUMN person INTEGER;
+ALTER TABLE tickets ADD COLUMN urgency TEXT NOT NULL DEFAULT 'medium';
+ALTER TABLE tickets ADD COLUMN impact TEXT NOT NULL DEFAULT 'medium';
+ALTER TABLE tickets ADD COLUMN priority TEXT NOT NULL DEFAULT 'medium';
+-- 0 low to 3 critical: lists sort by it.
+ALTER TABLE tickets ADD COLUMN priority_rank INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE tickets ADD COLUMN ticket_type TEXT NOT NULL DEFAULT 'incident';
+ALTER TABLE tickets ADD COLUMN merged_into INTEGER;
+ALTER TABLE tickets ADD COLUMN pending_until INTEGER;
+ALTER TABLE tickets ADD COLUMN snapshot_wanted INTEGER NOT NULL DEFAULT 0;
+-- The earliest deadline among the SLA clocks running, and whether one is past due: for `--sla` filters. Written when
+-- the ticket changes and by the SLA pass; the clocks themselves are always computed from the log.
+ALTER TABLE tickets ADD COLUMN sla_due_at INTEGER;
+ALTER TABLE tickets ADD COLUMN sla_breached INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX tickets_by_updated ON tickets(updated_at, number);
+CREATE INDEX tickets_by_person ON tickets(person, number);
+CREATE INDEX tickets_by_agent ON tickets(agent_id, number);
+CREATE INDEX tickets_pending_until ON tickets(pending_until) WHERE pending_until IS NOT NULL;
+CREATE INDEX tickets_by_sla ON tickets(sla_due_at) WHERE sla_due_at IS NOT NULL;
+
+-- Requesters on record. A person merged into another keeps their row, pointing at the one that carries on.
+CREATE TABLE people (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL,
+    email       TEXT,
+    phone       TEXT,
+    department  TEXT,
+    merged_into INTEGER REFERENCES people(id),
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX people_by_email ON people(email) WHERE email IS NOT NULL AND merged_into IS NULL;
+-- The local accounts a person uses, by machine: a help request from one of them is theirs.
+CREATE TABLE person_accounts (
+    agent_id   TEXT NOT NULL REFERENCES agents(id),
+    local_user TEXT NOT NULL,
+    person     INTEGER NOT NULL REFERENCES people(id),
+    PRIMARY KEY (agent_id, local_user)
+);
+CREATE INDEX person_accounts_by_person ON person_accounts(person);
+
+-- Two levels: a category with a parent is a subcategory. A retired one is no longer offered; tickets keep it.
+CREATE TABLE categories (
+    name       TEXT PRIMARY KEY,
+    parent     TEXT REFERENCES categories(name),
+    label      TEXT NOT NULL,
+    retired_at INTEGER
+);
+INSERT INTO categories (name, parent, label) VALUES
+    ('hardware', NULL, 'Hardware'),
+    ('storage', 'hardware', 'Disks and storage'),
+    ('peripherals', 'hardware', 'Screens, keyboards and other devices'),
+    ('network', NULL, 'Network'),
+    ('vpn', 'network', 'VPN and remote access'),
+    ('wifi', 'network', 'Wi-Fi'),
+    ('software', NULL, 'Software'),
+    ('performance', 'software', 'Slowness and resources'),
+    ('installation', 'software', 'Installing and updating programs'),
+    ('printing', NULL, 'Printing'),
+    ('email', NULL, 'E-mail'),
+    ('account', NULL, 'Accounts and access'),
+    ('security', NULL, 'Security and viruses'),
+    ('how-to', NULL, 'How-to and training'),
+    ('other', NULL, 'Other');
+
+CREATE TABLE canned_replies (
+    name       TEXT PRIMARY KEY,
+    body       TEXT NOT NULL,
+    author     TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+
+-- Who is looking at or writing on a ticket, as last said by their console; gone a minute after they stop saying it.
+CREATE TABLE presence (
+    ticket  INTEGER NOT NULL,
+    user    TEXT NOT NULL,
+    state   TEXT NOT NULL,
+    seen_at INTEGER NOT NULL,
+    PRIMARY KEY (ticket, user)
+);
+
+-- The words of each ticket's subject, description and conversation, by event: `ticket list --text`.
+CREATE VIRTUAL TABLE ticket_text USING fts5(ticket UNINDEXED, body);
+INSERT INTO ticket_text (rowid, ticket, body)
+    SELECT id, ticket, CASE json_extract(event, '$.kind')
+        WHEN 'created' THEN json_extract(event, '$.subject') || char(10) || json_extract(event, '$.description')
+        ELSE json_extract(event, '$.body') END
+    FROM ticket_events
+    WHERE json_extract(event, '$.kind') IN ('created', 'public_reply', 'internal_note', 'requester_reply');
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -197,6 +291,7 @@ mod tests {
     use crate::desk::checks::RunState;
     use crate::desk::tickets::Status;
     use crate::store::Store;
+    use crate::store::tickets::Query;
 
     /// `fixtures/schema5.db` was written at schema 5, the last release's, with that release's stored formats: two
     /// tickets (one from a machine, worked through every kind of event, one by phone), two agents with snapshots,
@@ -208,7 +303,7 @@ mod tests {
         std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/src/store/fixtures/schema5.db"), &path).unwrap();
         let store = Store::open(&path).unwrap();
         let (one, two, listed) =
-            store.read(|c| Ok((c.ticket_events(1)?, c.ticket(2)?, c.tickets(None)?))).await.unwrap();
+            store.read(|c| Ok((c.ticket_events(1)?, c.ticket(2)?, c.tickets(&Query::default())?))).await.unwrap();
         let who: Vec<(ActorKind, &str)> = one.iter().map(|e| (e.actor.kind, e.actor.name.as_str())).collect();
         use ActorKind::*;
         assert_eq!(
@@ -233,7 +328,7 @@ mod tests {
             (2, Status::Resolved, Some("account"))
         );
         assert_eq!(
-            listed.iter().map(|t| (t.number, t.status.as_str())).collect::<Vec<_>>(),
+            listed.tickets.iter().map(|t| (t.number, t.status.as_str())).collect::<Vec<_>>(),
             [(2, "resolved"), (1, "closed")]
         );
         let (ticket, snapshot, figures, run, verdict, revoked) = store
@@ -256,5 +351,51 @@ mod tests {
         assert_eq!((verdict.entries, verdict.broken), (8, None));
         assert!(revoked.is_some_and(|a| a.revoked_at.is_some()));
         assert!(store.read(|c| c.user_by_name("carol")).await.unwrap().is_some());
+    }
+
+    /// `fixtures/schema7.db` was written by the release at schema 7: the schema-5 fixture migrated, plus a phone
+    /// ticket worked through notes, a public reply, pending and back, an escalation and a resolution, an audit
+    /// entry for it and a login name's failed attempts. Migrating it keeps all of it, fills the new columns with
+    /// what the fold of each log gives, and indexes the old conversations for search.
+    #[tokio::test]
+    async fn a_store_of_schema_7_migrates_and_keeps_every_ticket_event_and_figure() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lifeline.db");
+        std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/src/store/fixtures/schema7.db"), &path).unwrap();
+        let store = Store::open(&path).unwrap();
+        let (events, ticket, listed, figures, verdict, failures) = store
+            .read(|c| {
+                Ok((
+                    c.ticket_events(3)?,
+                    c.ticket(3)?,
+                    c.tickets(&Query::default())?,
+                    c.self_help_figures(0)?,
+                    c.verify_audit()?,
+                    c.failures(crate::store::auth::Scope::LoginName, "mallory")?,
+                ))
+            })
+            .await
+            .unwrap();
+        assert_eq!(events.len(), 9);
+        let s = &ticket.state;
+        assert_eq!((ticket.version, s.status, s.tier, s.category.as_deref()), (9, Status::Resolved, 2, Some("email")));
+        assert_eq!(
+            (s.priority.as_str(), s.ticket_type.as_str(), s.person, s.merged_into),
+            ("medium", "incident", None, None)
+        );
+        let rows: Vec<(i64, &str, &str)> =
+            listed.tickets.iter().map(|t| (t.number, t.status.as_str(), t.channel.as_str())).collect();
+        assert_eq!(rows, [(3, "resolved", "phone"), (2, "resolved", "phone"), (1, "closed", "agent")]);
+        assert_eq!((figures.shown, figures.solved), (2, 1));
+        assert_eq!((verdict.entries, verdict.broken), (9, None));
+        assert_eq!(failures.map(|f| f.count), Some(3));
+        let found = store
+            .read(|c| c.tickets(&Query { text: Some("outlook password".into()), ..Query::default() }))
+            .await
+            .unwrap();
+        assert_eq!(found.tickets.iter().map(|t| t.number).collect::<Vec<_>>(), [3], "old text is searchable");
+        let by_reply =
+            store.read(|c| c.tickets(&Query { text: Some("sign out".into()), ..Query::default() })).await.unwrap();
+        assert_eq!(by_reply.tickets.len(), 1, "a reply written before the upgrade is searchable");
     }
 }

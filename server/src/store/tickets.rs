@@ -8,6 +8,7 @@ use lifeline_shared::wire::{MAX_THREAD_ENTRIES, SelfHelpReport, ThreadEntry, Thr
 
 use super::{Read, StoreError, Tx};
 use crate::desk::actor::{Actor, ActorKind};
+use crate::desk::priority::{Level, TicketType};
 use crate::desk::tickets::{Channel, Event, Status, TicketState};
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -77,14 +78,85 @@ impl Read<'_> {
         Ok(Ticket { number, version: i64::try_from(log.len()).unwrap_or(i64::MAX), state })
     }
 
-    pub fn tickets(&self, status: Option<Status>) -> Result<Vec<ListedTicket>, StoreError> {
-        let conn = self.conn;
+    pub fn tickets(&self, q: &Query) -> Result<Page, StoreError> {
+        use rusqlite::types::Value as V;
+        let mut w = Where::default();
+        match q.status {
+            Some(status) => w.bind("status = $", V::Text(status.as_str().into())),
+            None => w.raw("status != 'merged'"),
+        }
+        if let Some(tier) = q.tier {
+            w.bind("tier = $", V::Integer(tier.into()));
+        }
+        match &q.assignee {
+            Some(Assignee::Nobody) => w.raw("assignee IS NULL"),
+            Some(Assignee::User(name)) => w.bind("assignee = $", V::Text(name.clone())),
+            None => {}
+        }
+        if let Some(category) = &q.category {
+            w.bind("category = $", V::Text(category.clone()));
+        }
+        if let Some(priority) = q.priority {
+            w.bind("priority = $", V::Text(priority.as_str().into()));
+        }
+        if let Some(channel) = q.channel {
+            w.bind("channel = $", V::Text(channel.as_str().into()));
+        }
+        if let Some(person) = q.person {
+            w.bind("person IN (SELECT id FROM people WHERE id = $ OR merged_into = $)", V::Integer(person));
+        }
+        if let Some(name) = &q.requester {
+            w.bind("requester = $ COLLATE NOCASE", V::Text(name.clone()));
+        }
+        if let Some(machine) = &q.machine {
+            w.bind(
+                "agent_id IN (SELECT id FROM agents WHERE id = $ OR hostname = $ COLLATE NOCASE)",
+                V::Text(machine.clone()),
+            );
+        }
+        if let Some(before) = q.opened_before {
+            w.bind("created_at < $", V::Integer(before));
+        }
+        match q.sla {
+            Some(SlaFilter::Breached) => w.raw("sla_breached = 1"),
+            Some(SlaFilter::DueBefore(at)) => w.bind("sla_breached = 0 AND sla_due_at <= $", V::Integer(at)),
+            None => {}
+        }
+        if let Some(words) = q.text.as_deref().and_then(fts_words) {
+            w.bind("number IN (SELECT ticket FROM ticket_text WHERE ticket_text MATCH $)", V::Text(words));
+        }
+        let key = match q.sort {
+            Sort::Updated => "updated_at",
+            Sort::Created => "created_at",
+            Sort::Priority => "priority_rank",
+        };
+        if let Some(after) = q.after {
+            w.values.extend([V::Integer(after.key), V::Integer(after.number)]);
+            let (k, n) = (w.values.len() - 1, w.values.len());
+            w.raw(&format!("({key} < ?{k} OR ({key} = ?{k} AND number < ?{n}))"));
+        }
+        let limit = q.limit.clamp(1, MAX_PAGE);
         let sql = format!(
-            "SELECT {LIST_COLUMNS} FROM tickets WHERE ?1 IS NULL OR status = ?1 ORDER BY number DESC LIMIT 500"
+            "SELECT {LIST_COLUMNS}, {key} FROM tickets WHERE {} ORDER BY {key} DESC, number DESC LIMIT {}",
+            w.clauses.join(" AND "),
+            limit + 1
         );
-        let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map([status.map(Status::as_str)], listed_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows =
+            stmt.query_map(rusqlite::params_from_iter(w.values), |r| Ok((listed_row(r)?, r.get::<_, i64>(17)?)))?;
+        let mut tickets = Vec::new();
+        let mut next = None;
+        let mut last_key = 0;
+        for row in rows {
+            let (ticket, key) = row?;
+            if tickets.len() == limit as usize {
+                next = tickets.last().map(|t: &ListedTicket| Cursor { key: last_key, number: t.number });
+                break;
+            }
+            last_key = key;
+            tickets.push(ticket);
+        }
+        Ok(Page { tickets, next })
     }
 
     /// The ticket as its requester may see it: public replies, their own answers and status changes, the newest kept
@@ -144,6 +216,32 @@ impl Read<'_> {
             }
         }
         Ok(threads)
+    }
+
+    /// Tickets a machine was linked to whose snapshot has not arrived: asked again when the agent connects.
+    pub fn tickets_wanting_snapshot(&self, agent_id: &str) -> Result<Vec<i64>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT number FROM tickets WHERE agent_id = ?1 AND snapshot_wanted = 1 ORDER BY number LIMIT 100",
+        )?;
+        Ok(stmt.query_map([agent_id], |r| r.get(0))?.collect::<Result<_, _>>()?)
+    }
+
+    /// Tickets pending until a date that has come.
+    pub fn pending_until_due(&self, now: i64, limit: i64) -> Result<Vec<i64>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT number FROM tickets WHERE pending_until <= ?1 AND status = 'pending-until'
+             ORDER BY pending_until LIMIT ?2",
+        )?;
+        Ok(stmt.query_map([now, limit], |r| r.get(0))?.collect::<Result<_, _>>()?)
+    }
+
+    /// Tickets whose SLA clocks may still run, after `after`, in number order: what the SLA pass walks.
+    pub fn unresolved_tickets(&self, after: i64, limit: i64) -> Result<Vec<i64>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT number FROM tickets WHERE number > ?1 AND status NOT IN ('resolved', 'closed', 'merged')
+             ORDER BY number LIMIT ?2",
+        )?;
+        Ok(stmt.query_map([after, limit], |r| r.get(0))?.collect::<Result<_, _>>()?)
     }
 
     pub fn self_help_figures(&self, since: i64) -> Result<SelfHelpFigures, StoreError> {
@@ -210,6 +308,20 @@ impl Tx<'_> {
         Ok(Ticket { number, version: current.version + 1, state: next })
     }
 
+    /// The earliest deadline of the ticket's running SLA clocks and whether one has passed, for list filters.
+    pub fn set_sla(&self, number: i64, due_at: Option<i64>, breached: bool) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("UPDATE tickets SET sla_due_at = ?2, sla_breached = ?3 WHERE number = ?1")?
+            .execute(params![number, due_at, breached])?;
+        Ok(())
+    }
+
+    /// A merge takes the merged ticket's check runs along, so they show and count under the one that carries on.
+    pub fn move_check_runs(&self, from: i64, into: i64) -> Result<(), StoreError> {
+        self.conn.execute("UPDATE check_runs SET ticket = ?2 WHERE ticket = ?1", [from, into])?;
+        Ok(())
+    }
+
     /// Records a requester's action by its id; false when that id was recorded before (a replay after a lost ack).
     pub fn first_requester_action(&self, agent_id: &str, id: &str, ticket: i64, now: i64) -> Result<bool, StoreError> {
         let conn = self.conn;
@@ -247,11 +359,16 @@ fn project(
 ) -> Result<i64, StoreError> {
     conn.prepare_cached(
         "INSERT INTO tickets (number, subject, status, category, tier, assignee, channel, requester, agent_id,
-                              request_id, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                              request_id, created_at, updated_at, person, urgency, impact, priority, priority_rank,
+                              ticket_type, merged_into, pending_until, snapshot_wanted)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
          ON CONFLICT (number) DO UPDATE SET subject = excluded.subject, status = excluded.status,
              category = excluded.category, tier = excluded.tier, assignee = excluded.assignee,
-             updated_at = excluded.updated_at",
+             agent_id = excluded.agent_id, updated_at = excluded.updated_at, person = excluded.person,
+             urgency = excluded.urgency, impact = excluded.impact, priority = excluded.priority,
+             priority_rank = excluded.priority_rank, ticket_type = excluded.ticket_type,
+             merged_into = excluded.merged_into, pending_until = excluded.pending_until,
+             snapshot_wanted = excluded.snapshot_wanted",
     )?
     .execute(params![
         number,
@@ -260,12 +377,21 @@ fn project(
         state.category,
         state.tier,
         state.assignee,
-        json_name(&state.channel)?,
+        state.channel.as_str(),
         state.requester,
         state.agent_id,
         request_id,
         state.created_at,
-        state.updated_at
+        state.updated_at,
+        state.person,
+        state.urgency.as_str(),
+        state.impact.as_str(),
+        state.priority.as_str(),
+        state.priority.rank(),
+        state.ticket_type.as_str(),
+        state.merged_into,
+        state.pending_until,
+        state.snapshot_wanted,
     ])?;
     Ok(number.unwrap_or_else(|| conn.last_insert_rowid()))
 }
@@ -275,6 +401,20 @@ fn insert_event(conn: &Connection, number: i64, actor: &Actor, event: &Event, no
         "INSERT INTO ticket_events (ticket, at, actor_kind, actor, format, event) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![number, now, actor.kind.as_str(), actor.name, EVENT_FORMAT, encode_event(event)?])?;
+    let text = match event {
+        Event::Created { subject, description, .. } => Some(format!("{subject}\n{description}")),
+        Event::PublicReply { body } | Event::InternalNote { body } | Event::RequesterReply { body } => {
+            Some(body.clone())
+        }
+        _ => None,
+    };
+    if let Some(text) = text {
+        conn.prepare_cached("INSERT INTO ticket_text (rowid, ticket, body) VALUES (?1, ?2, ?3)")?.execute(params![
+            conn.last_insert_rowid(),
+            number,
+            text
+        ])?;
+    }
     Ok(())
 }
 
@@ -287,34 +427,176 @@ pub struct ListedTicket {
     pub tier: u8,
     pub assignee: Option<String>,
     pub requester: String,
+    pub person: Option<i64>,
     pub agent_id: Option<String>,
+    pub channel: Channel,
+    pub priority: Level,
+    pub ticket_type: TicketType,
+    pub merged_into: Option<i64>,
+    pub sla_due_at: Option<i64>,
+    pub sla_breached: bool,
+    pub created_at: i64,
     pub updated_at: i64,
 }
 
-const LIST_COLUMNS: &str = "number, subject, status, category, tier, assignee, requester, agent_id, updated_at";
+const LIST_COLUMNS: &str = "number, subject, status, category, tier, assignee, requester, person, agent_id, channel, \
+                            priority, ticket_type, merged_into, sla_due_at, sla_breached, created_at, updated_at";
+
+/// A cached column this build cannot read is the store's fault, reported, never shown as something else.
+fn parsed<T>(r: &rusqlite::Row<'_>, i: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    let name: String = r.get(i)?;
+    parse(&name).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, format!("value {name:?}").into())
+    })
+}
 
 fn listed_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ListedTicket> {
     Ok(ListedTicket {
         number: r.get(0)?,
         subject: r.get(1)?,
-        status: {
-            let name: String = r.get(2)?;
-            // A cached column this build cannot read is the store's fault, reported, never shown as something else.
-            Status::parse(&name).ok_or_else(|| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    2,
-                    rusqlite::types::Type::Text,
-                    format!("status {name:?}").into(),
-                )
-            })?
-        },
+        status: parsed(r, 2, Status::parse)?,
         category: r.get(3)?,
         tier: r.get(4)?,
         assignee: r.get(5)?,
         requester: r.get(6)?,
-        agent_id: r.get(7)?,
-        updated_at: r.get(8)?,
+        person: r.get(7)?,
+        agent_id: r.get(8)?,
+        channel: parsed(r, 9, Channel::parse)?,
+        priority: parsed(r, 10, Level::parse)?,
+        ticket_type: parsed(r, 11, TicketType::parse)?,
+        merged_into: r.get(12)?,
+        sla_due_at: r.get(13)?,
+        sla_breached: r.get(14)?,
+        created_at: r.get(15)?,
+        updated_at: r.get(16)?,
     })
+}
+
+/// Who a ticket is assigned to, as a list filter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Assignee {
+    Nobody,
+    User(String),
+}
+
+/// Where a ticket's SLA stands, as a list filter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SlaFilter {
+    Breached,
+    /// A deadline falls before this instant and none has passed yet.
+    DueBefore(i64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Sort {
+    /// Most recently changed first.
+    #[default]
+    Updated,
+    /// Newest first.
+    Created,
+    /// Most urgent first, then newest.
+    Priority,
+}
+
+/// Where the previous page ended: the sort key and number of its last row. Opaque to clients.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cursor {
+    pub key: i64,
+    pub number: i64,
+}
+
+impl Cursor {
+    pub fn encode(self) -> String {
+        format!("{}.{}", self.key, self.number)
+    }
+
+    pub fn parse(s: &str) -> Option<Cursor> {
+        let (key, number) = s.split_once('.')?;
+        Some(Cursor { key: key.parse().ok()?, number: number.parse().ok()? })
+    }
+}
+
+/// A filtered, sorted page of the ticket list. Every filter is optional; merged tickets are left out unless asked
+/// for by status.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub status: Option<Status>,
+    pub tier: Option<u8>,
+    pub assignee: Option<Assignee>,
+    pub category: Option<String>,
+    pub priority: Option<Level>,
+    pub channel: Option<Channel>,
+    /// A person on record, with everyone merged into them.
+    pub person: Option<i64>,
+    /// The requester's name as written on the ticket, in any case.
+    pub requester: Option<String>,
+    /// A machine by agent id or host name.
+    pub machine: Option<String>,
+    /// Opened before this instant.
+    pub opened_before: Option<i64>,
+    pub sla: Option<SlaFilter>,
+    /// Words that must all appear in the subject, description or conversation.
+    pub text: Option<String>,
+    pub sort: Sort,
+    pub after: Option<Cursor>,
+    pub limit: u32,
+}
+
+pub const MAX_PAGE: u32 = 500;
+
+impl Default for Query {
+    /// Every ticket but the merged ones, most recently changed first, a hundred to a page.
+    fn default() -> Self {
+        Query {
+            status: None,
+            tier: None,
+            assignee: None,
+            category: None,
+            priority: None,
+            channel: None,
+            person: None,
+            requester: None,
+            machine: None,
+            opened_before: None,
+            sla: None,
+            text: None,
+            sort: Sort::Updated,
+            after: None,
+            limit: 100,
+        }
+    }
+}
+
+/// Each word of a person's search as a quoted FTS5 string, so no character of theirs is read as query syntax.
+fn fts_words(text: &str) -> Option<String> {
+    let words: Vec<String> = text.split_whitespace().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// A list query's conditions and the values bound to them, numbered as they are added.
+#[derive(Default)]
+struct Where {
+    clauses: Vec<String>,
+    values: Vec<rusqlite::types::Value>,
+}
+
+impl Where {
+    /// Adds a condition in which every `$` stands for `value`.
+    fn bind(&mut self, clause: &str, value: rusqlite::types::Value) {
+        self.values.push(value);
+        self.clauses.push(clause.replace('$', &format!("?{}", self.values.len())));
+    }
+
+    fn raw(&mut self, clause: &str) {
+        self.clauses.push(clause.to_owned());
+    }
+}
+
+/// A page of tickets and the cursor of the next, if there is one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub tickets: Vec<ListedTicket>,
+    pub next: Option<Cursor>,
 }
 
 /// Bounds the text of one thread so that it always fits in a frame, whatever the technicians wrote.
@@ -326,13 +608,6 @@ pub struct SelfHelpFigures {
     pub shown: i64,
     pub solved: i64,
     pub asked_for_help: i64,
-}
-
-fn json_name(channel: &Channel) -> Result<String, StoreError> {
-    match serde_json::to_value(channel) {
-        Ok(serde_json::Value::String(s)) => Ok(s),
-        _ => Err(StoreError::Corrupt("channel has no name".into())),
-    }
 }
 
 #[cfg(test)]
@@ -369,6 +644,11 @@ mod tests {
             requester: "ann".into(),
             agent_id: None,
             category: None,
+            person: None,
+            urgency: Default::default(),
+            impact: Default::default(),
+            priority: Default::default(),
+            ticket_type: Default::default(),
         }
     }
 
@@ -383,6 +663,11 @@ mod tests {
             requester: "ann".into(),
             agent_id: Some("a1".into()),
             category: None,
+            person: None,
+            urgency: Default::default(),
+            impact: Default::default(),
+            priority: Default::default(),
+            ticket_type: Default::default(),
         };
         let number = store
             .write(move |c| {
@@ -439,7 +724,14 @@ mod tests {
             .await
             .unwrap();
         let steps = [
-            Event::StatusChanged { from: Status::New, to: Status::Open, reason: None },
+            Event::StatusChanged {
+                from: Status::New,
+                to: Status::Open,
+                reason: None,
+                until: None,
+                code: None,
+                first_contact: false,
+            },
             Event::Escalated { from_tier: 1, to_tier: 2, reason: Some("needs network team".into()) },
             Event::Assigned { to: "carol".into() },
         ];
@@ -455,22 +747,97 @@ mod tests {
                     number,
                     None,
                     &Actor::technician("bob"),
-                    &Event::StatusChanged { from: Status::Open, to: Status::Closed, reason: None },
+                    &Event::StatusChanged {
+                        from: Status::Open,
+                        to: Status::Closed,
+                        reason: None,
+                        until: None,
+                        code: None,
+                        first_contact: false,
+                    },
                     20,
                 )
             })
             .await;
         assert!(matches!(refused, Err(StoreError::Refused(_))), "{refused:?}");
 
-        let (truth, listed) = store.read(move |c| Ok((c.ticket(number)?, c.tickets(None)?))).await.unwrap();
+        let (truth, listed) =
+            store.read(move |c| Ok((c.ticket(number)?, c.tickets(&Query::default())?))).await.unwrap();
         assert_eq!(truth.state.status, Status::Open);
         assert_eq!(truth.state.tier, 2);
-        let row = &listed[0];
+        let row = &listed.tickets[0];
         assert_eq!(
             (row.status.as_str(), row.tier, row.assignee.as_deref(), row.updated_at),
             (truth.state.status.as_str(), truth.state.tier, truth.state.assignee.as_deref(), truth.state.updated_at)
         );
         let events = store.read(move |c| c.ticket_events(number)).await.unwrap();
         assert_eq!(events.len(), 4, "the refused change left no event");
+    }
+
+    #[tokio::test]
+    async fn the_list_filters_searches_sorts_and_pages_without_gaps_or_repeats() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let bob = Actor::technician("bob");
+        // 30 tickets: every third by e-mail, every fifth high priority, the last one merged.
+        let numbers = store
+            .write(move |c| {
+                let mut numbers = Vec::new();
+                for i in 0..30i64 {
+                    let mut event = created(&format!("ticket {i} printer"));
+                    if let Event::Created { channel, priority, description, .. } = &mut event {
+                        *channel = if i % 3 == 0 { Channel::Email } else { Channel::Phone };
+                        *priority = if i % 5 == 0 { Level::High } else { Level::Low };
+                        *description = if i == 7 { "the toner is empty".into() } else { String::new() };
+                    }
+                    numbers.push(c.open_ticket(None, &[(bob.clone(), event)], 100 + i)?.0);
+                }
+                c.append_event(numbers[29], None, &bob, &Event::MergedInto { into: numbers[0] }, 200)?;
+                c.append_event(numbers[4], None, &bob, &Event::Assigned { to: "carol".into() }, 300)?;
+                Ok(numbers)
+            })
+            .await
+            .unwrap();
+        let run = |q: Query| {
+            let store = store.clone();
+            async move { store.read(move |c| c.tickets(&q)).await.unwrap() }
+        };
+        let all = run(Query::default()).await;
+        assert_eq!(all.tickets.len(), 29, "the merged ticket is left out");
+        assert_eq!(all.tickets[0].number, numbers[4], "the most recently changed first");
+        let cases: Vec<(Query, usize)> = vec![
+            (Query { channel: Some(Channel::Email), ..Query::default() }, 10),
+            (Query { priority: Some(Level::High), ..Query::default() }, 6),
+            (Query { channel: Some(Channel::Email), priority: Some(Level::High), ..Query::default() }, 2),
+            (Query { assignee: Some(Assignee::User("carol".into())), ..Query::default() }, 1),
+            (Query { assignee: Some(Assignee::Nobody), ..Query::default() }, 28),
+            (Query { status: Some(Status::Merged), ..Query::default() }, 1),
+            (Query { text: Some("toner".into()), ..Query::default() }, 1),
+            (Query { text: Some("TONER empty".into()), ..Query::default() }, 1),
+            (Query { text: Some("\"unbalanced OR (".into()), ..Query::default() }, 0),
+            (Query { opened_before: Some(110), ..Query::default() }, 10),
+        ];
+        for (q, expected) in cases {
+            assert_eq!(run(q.clone()).await.tickets.len(), expected, "{q:?}");
+        }
+        for sort in [Sort::Updated, Sort::Created, Sort::Priority] {
+            let (mut seen, mut after) = (Vec::new(), None);
+            for _ in 0..10 {
+                let page = run(Query { sort, after, limit: 7, ..Query::default() }).await;
+                seen.extend(page.tickets.iter().map(|t| t.number));
+                after = page.next;
+                if after.is_none() {
+                    break;
+                }
+            }
+            let mut unique = seen.clone();
+            unique.sort_unstable();
+            unique.dedup();
+            assert_eq!((seen.len(), unique.len()), (29, 29), "{sort:?}: every ticket once");
+        }
+        let by_priority = run(Query { sort: Sort::Priority, limit: 5, ..Query::default() }).await;
+        assert!(by_priority.tickets.iter().all(|t| t.priority == Level::High), "{by_priority:?}");
+        assert_eq!(Cursor::parse("12.34"), Some(Cursor { key: 12, number: 34 }));
+        assert_eq!(Cursor::parse("12;drop"), None);
     }
 }

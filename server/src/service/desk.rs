@@ -1,0 +1,85 @@
+//! The help desk's lists: categories (the admin's, audited) and canned replies (any technician's, checked when
+//! saved).
+
+use super::Error;
+use crate::desk::access::{Act, require};
+use crate::desk::templates::Template;
+use crate::desk::tickets::MAX_NAME;
+use crate::store::auth::User;
+use crate::store::desk::{Canned, Category};
+use crate::store::{Store, StoreError, now_ms};
+
+pub async fn categories(store: &Store, user: &User) -> Result<Vec<Category>, Error> {
+    require(user.role, Act::Read)?;
+    Ok(store.read(|c| c.categories()).await?)
+}
+
+fn name_ok(what: &str, name: &str) -> Result<(), StoreError> {
+    if name.is_empty() || name.len() > MAX_NAME || !name.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_') {
+        return Err(StoreError::Refused(format!(
+            "{what} {name:?}: use 1 to {MAX_NAME} letters, digits, hyphens and underscores"
+        )));
+    }
+    Ok(())
+}
+
+pub async fn add_category(
+    store: &Store,
+    user: &User,
+    name: String,
+    parent: Option<String>,
+    label: Option<String>,
+) -> Result<Vec<Category>, Error> {
+    require(user.role, Act::ConfigureDesk)?;
+    name_ok("a category name", &name)?;
+    let label = label.unwrap_or_else(|| name.clone());
+    if label.trim().is_empty() || label.len() > MAX_NAME {
+        return Err(StoreError::Refused(format!("a label must be 1 to {MAX_NAME} bytes")).into());
+    }
+    let by = user.name.clone();
+    Ok(store
+        .write(move |c| {
+            c.add_category(&name, parent.as_deref(), &label)?;
+            let detail = serde_json::json!({ "name": name, "parent": parent, "label": label });
+            c.audit(&by, "category.add", &detail, now_ms())?;
+            c.categories()
+        })
+        .await?)
+}
+
+pub async fn retire_category(store: &Store, user: &User, name: String) -> Result<Vec<Category>, Error> {
+    require(user.role, Act::ConfigureDesk)?;
+    let by = user.name.clone();
+    Ok(store
+        .write(move |c| {
+            let now = now_ms();
+            c.retire_category(&name, now)?;
+            c.audit(&by, "category.retire", &serde_json::json!({ "name": name }), now)?;
+            c.categories()
+        })
+        .await?)
+}
+
+pub async fn canned_replies(store: &Store, user: &User) -> Result<Vec<Canned>, Error> {
+    require(user.role, Act::Read)?;
+    Ok(store.read(|c| c.canned_replies()).await?)
+}
+
+/// Saves a canned reply after checking every placeholder in it.
+pub async fn save_canned_reply(store: &Store, user: &User, name: String, body: String) -> Result<Canned, Error> {
+    require(user.role, Act::WorkTickets)?;
+    name_ok("a canned reply's name", &name)?;
+    Template::parse(&body).map_err(|e| StoreError::Refused(e.to_string()))?;
+    let author = user.name.clone();
+    Ok(store
+        .write(move |c| {
+            c.save_canned_reply(&name, &body, &author, now_ms())?;
+            c.canned_reply(&name)
+        })
+        .await?)
+}
+
+pub async fn delete_canned_reply(store: &Store, user: &User, name: String) -> Result<(), Error> {
+    require(user.role, Act::WorkTickets)?;
+    Ok(store.write(move |c| c.delete_canned_reply(&name)).await?)
+}
