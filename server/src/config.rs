@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::desk::policy::Policy;
+use crate::desk::policy::{Policy, Sla, SlaRule};
 use crate::desk::priority::{Level, Matrix};
+use crate::desk::sla::{self, Calendar, Targets};
+use crate::desk::tickets::Channel;
 
 pub const DEFAULT_PORT: u16 = 7443;
 
@@ -35,8 +37,11 @@ pub struct Config {
     pub checkpoint_file: Option<PathBuf>,
     /// What the store deletes as it ages, and how often it looks; `None` deletes nothing.
     pub retention: Option<Retention>,
-    /// `[desk]`: the help desk's priority matrix and resolution codes.
+    /// `[desk]` and `[sla]`: the help desk's priority matrix, resolution codes and service levels.
     pub desk: Policy,
+    /// How often the server looks for SLA warnings and breaches that came due, and for tickets pending until a
+    /// date that came.
+    pub sla_pass_every: Duration,
 }
 
 /// `[retention]`: what is deleted once it is old, applied by a pass every `interval` in transactions of at most
@@ -89,6 +94,7 @@ impl Default for Config {
             checkpoint_file: None,
             retention: Some(Retention::default()),
             desk: Policy::default(),
+            sla_pass_every: Duration::from_secs(30),
         }
     }
 }
@@ -107,6 +113,44 @@ struct File {
     audit: Option<AuditFile>,
     retention: Option<RetentionFile>,
     desk: Option<DeskFile>,
+    sla: Option<SlaFile>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SlaFile {
+    /// An IANA zone name; UTC by default.
+    timezone: Option<String>,
+    /// By weekday (`mon` .. `sun`): one range such as "09:00-17:00" or a list of them. Without it, all day, every
+    /// day.
+    hours: Option<std::collections::BTreeMap<String, Hours>>,
+    /// Dates without business hours, as "2026-12-25".
+    holidays: Option<Vec<String>>,
+    warn_before: Option<String>,
+    pass_every: Option<String>,
+    policy: Option<Vec<SlaRuleFile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Hours {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SlaRuleFile {
+    name: String,
+    #[serde(default)]
+    priority: Vec<Level>,
+    #[serde(default)]
+    channel: Vec<Channel>,
+    #[serde(default)]
+    category: Vec<String>,
+    first_response: Option<String>,
+    next_response: Option<String>,
+    resolution: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -185,7 +229,13 @@ impl Config {
             }
         };
         let retention = retention(file.retention.unwrap_or_default())?;
-        let desk = desk(file.desk.unwrap_or_default())?;
+        let mut desk = desk(file.desk.unwrap_or_default())?;
+        let sla_file = file.sla.unwrap_or_default();
+        let sla_pass_every = match sla_file.pass_every.as_deref() {
+            None => d.sla_pass_every,
+            Some(text) => every(text).map_err(|e| ConfigError::Invalid(format!("[sla] pass_every: {e}")))?,
+        };
+        desk.sla = sla(sla_file)?;
         let config = Config {
             data_dir: overrides.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
             quic_listen: overrides.quic_listen.or(file.quic_listen).unwrap_or(d.quic_listen),
@@ -198,6 +248,7 @@ impl Config {
             checkpoint_file: audit.checkpoint_file,
             retention,
             desk,
+            sla_pass_every,
         };
         config.validate()?;
         Ok(config)
@@ -286,7 +337,76 @@ fn desk(file: DeskFile) -> Result<Policy, ConfigError> {
             )));
         }
     }
-    Ok(Policy { matrix, resolution_codes })
+    Ok(Policy { matrix, resolution_codes, sla: Sla::default() })
+}
+
+fn sla(file: SlaFile) -> Result<Sla, ConfigError> {
+    let invalid = |e: String| ConfigError::Invalid(format!("[sla] {e}"));
+    let d = Sla::default();
+    let ms = |what: &str, text: &str| -> Result<i64, ConfigError> {
+        let span = every(text).map_err(|e| invalid(format!("{what}: {e}")))?;
+        Ok(i64::try_from(span.as_millis()).unwrap_or(i64::MAX))
+    };
+    let calendar = if file.timezone.is_none() && file.hours.is_none() && file.holidays.is_none() {
+        d.calendar
+    } else {
+        let mut week: [Vec<(u16, u16)>; 7] = Default::default();
+        match file.hours {
+            None => week = std::array::from_fn(|_| vec![(0, 24 * 60)]),
+            Some(hours) => {
+                for (day, ranges) in hours {
+                    let index = sla::parse_weekday(&day).map_err(|e| invalid(e.to_string()))?;
+                    let ranges = match ranges {
+                        Hours::One(r) => vec![r],
+                        Hours::Many(rs) => rs,
+                    };
+                    for r in ranges {
+                        week[index].push(sla::parse_hours(&r).map_err(|e| invalid(e.to_string()))?);
+                    }
+                }
+            }
+        }
+        let holidays = file
+            .holidays
+            .unwrap_or_default()
+            .iter()
+            .map(|h| {
+                h.parse::<jiff::civil::Date>()
+                    .map_err(|_| invalid(format!("holiday {h:?} is not a date such as 2026-12-25")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let zone = file.timezone.as_deref().unwrap_or("UTC");
+        Calendar::new(zone, week, holidays).map_err(|e| invalid(e.to_string()))?
+    };
+    let mut rules = Vec::new();
+    for r in file.policy.unwrap_or_default() {
+        let target = |what: &str, t: &Option<String>| {
+            t.as_deref().map(|t| ms(&format!("policy {:?} {what}", r.name), t)).transpose()
+        };
+        let targets = Targets {
+            first_response_ms: target("first_response", &r.first_response)?,
+            next_response_ms: target("next_response", &r.next_response)?,
+            resolution_ms: target("resolution", &r.resolution)?,
+        };
+        if targets == Targets::default() {
+            return Err(invalid(format!(
+                "policy {:?} sets no target: give first_response, next_response or resolution",
+                r.name
+            )));
+        }
+        rules.push(SlaRule {
+            name: r.name,
+            priorities: r.priority,
+            channels: r.channel,
+            categories: r.category,
+            targets,
+        });
+    }
+    let warn_before_ms = match file.warn_before.as_deref() {
+        None => d.warn_before_ms,
+        Some(text) => ms("warn_before", text)?,
+    };
+    Ok(Sla { calendar, rules, warn_before_ms })
 }
 
 /// The most rows one retention transaction may delete: 10,000 snapshots spread over 500 agents took about a second
@@ -325,6 +445,38 @@ mod tests {
         let shipped = retention(file.retention.unwrap()).unwrap();
         assert_eq!(shipped, Some(Retention::default()), "the example states the defaults");
         assert_eq!(desk(file.desk.unwrap()).unwrap(), Policy::default(), "the example states the desk's defaults");
+    }
+
+    #[test]
+    fn the_packaged_sla_example_works_once_uncommented() {
+        let text = include_str!("../../packaging/server.toml");
+        let start = text.find("# [sla]").unwrap();
+        let uncommented: String =
+            text[start..].lines().map(|l| l.strip_prefix("# ").unwrap_or(l)).collect::<Vec<_>>().join("\n");
+        let sla = sla(Config::parse(&uncommented).unwrap().sla.unwrap()).unwrap();
+        assert_eq!(sla.rules.len(), 2);
+        assert_eq!(sla.rules[0].targets.resolution_ms, Some(4 * 3_600_000));
+        assert_eq!(sla.warn_before_ms, 30 * 60_000);
+        // Friday 2026-12-04 11:00 to 14:00 in Amsterdam holds two business hours: the lunch hour is out.
+        let (from, to) = (1_796_378_400_000, 1_796_389_200_000);
+        assert_eq!(sla.calendar.business_ms(from, to), 2 * 3_600_000);
+        assert_eq!(Config::default().desk.sla.rules, Vec::new(), "no policies unless the help desk states them");
+    }
+
+    #[test]
+    fn bad_sla_settings_are_refused_with_what_is_wrong() {
+        let cases = [
+            ("[sla]\ntimezone = \"Mars/Olympus\"", "unknown time zone"),
+            ("[sla.hours]\nmon = \"17:00-09:00\"", "business hours"),
+            ("[sla.hours]\nfunday = \"09:00-17:00\"", "unknown weekday"),
+            ("[sla]\nholidays = [\"25/12\"]", "not a date"),
+            ("[[sla.policy]]\nname = \"x\"", "sets no target"),
+            ("[[sla.policy]]\nname = \"x\"\nresolution = \"4\"", "needs a unit"),
+        ];
+        for (text, wanted) in cases {
+            let error = sla(Config::parse(text).unwrap().sla.unwrap()).unwrap_err().to_string();
+            assert!(error.contains(wanted), "{text}: {error}");
+        }
     }
 
     #[test]

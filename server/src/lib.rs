@@ -161,9 +161,12 @@ pub async fn run(state: Arc<State>, bound: Bound, shutdown: impl std::future::Fu
         .map(|every| tokio::spawn(service::audit::checkpoint_schedule(state.clone(), every)));
     let retention =
         state.config.retention.clone().map(|r| tokio::spawn(service::retention::schedule(state.store.clone(), r)));
+    let sla = tokio::spawn(service::sla::schedule(state.clone(), state.config.sla_pass_every));
     shutdown.await;
     tracing::info!("shutting down");
     api.abort();
+    // Each pass is one transaction: stopping between or in one loses nothing, and the next process catches up.
+    sla.abort();
     if let Some(checkpoints) = checkpoints {
         checkpoints.abort();
     }

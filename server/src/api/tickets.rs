@@ -124,7 +124,7 @@ pub async fn show(
     Path(number): Path<String>,
 ) -> Result<Json<TicketDetail>, ApiError> {
     let number = parse_number(&number)?;
-    Ok(Json(tickets::show(&state.store, &user, number).await?.into()))
+    Ok(Json(tickets::show(&state.store, &state.config.desk, &user, number).await?.into()))
 }
 
 #[derive(Deserialize)]
@@ -171,7 +171,7 @@ pub async fn merge(
 ) -> Result<Json<TicketView>, ApiError> {
     let number = parse_number(&number)?;
     let Json(b) = body?;
-    let (ticket, effects) = tickets::merge(&state.store, &user, number, b.into).await?;
+    let (ticket, effects) = tickets::merge(&state.store, &state.config.desk.sla, &user, number, b.into).await?;
     effects.carry_out(&state).await;
     Ok(Json(ticket.into()))
 }

@@ -12,6 +12,7 @@ use crate::desk::access::Role;
 use crate::desk::actor::Actor;
 use crate::desk::checks::RunState;
 use crate::desk::priority::{Level, TicketType};
+use crate::desk::sla::Clock;
 use crate::desk::tickets::{Channel, Event, Status, TicketState};
 use crate::service::{agents, tickets};
 use crate::store::agents::Agent;
@@ -193,6 +194,8 @@ pub struct TicketDetail {
     pub events: Vec<EventView>,
     /// Who else is on the ticket now: `viewing` or `drafting`.
     pub presence: Vec<Presence>,
+    /// Its SLA clocks as of now, every run of each (the last of a kind is the current one).
+    pub sla: Vec<Clock>,
 }
 
 impl From<tickets::Detail> for TicketDetail {
@@ -207,6 +210,7 @@ impl From<tickets::Detail> for TicketDetail {
                 .map(|(from_ticket, e)| EventView { from_ticket, ..EventView::from(e) })
                 .collect(),
             presence: d.presence,
+            sla: d.sla,
         }
     }
 }

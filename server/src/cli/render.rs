@@ -5,6 +5,7 @@ use lifeline_server::api::views::{
     AgentDetail, AgentRow, CatalogEntry, CheckRunView, DiffView, SelfHelpView, TicketDetail, TicketPage, TicketView,
 };
 use lifeline_server::desk::checks::RunState;
+use lifeline_server::desk::sla::ClockState;
 use lifeline_server::desk::tickets::Event;
 use lifeline_server::store::audit::Verdict;
 use lifeline_server::store::desk::Category;
@@ -160,6 +161,9 @@ pub fn ticket_view(v: &TicketDetail) -> String {
         let related: Vec<String> = s.related.iter().map(|n| format!("#{n}")).collect();
         out += &format!("  related to {}\n", related.join(", "));
     }
+    for c in &v.sla {
+        out += &format!("  SLA {:<15} {}\n", c.kind.as_str().replace('_', " "), clock_state(&c.state));
+    }
     for p in &v.presence {
         out += &format!("  {} is {} now\n", p.user, p.state);
     }
@@ -204,6 +208,7 @@ pub fn ticket_view(v: &TicketDetail) -> String {
             Event::MergedInto { into } => format!("merged into #{into}"),
             Event::Absorbed { from } => format!("merged #{from} into this ticket"),
             Event::Related { other } => format!("related to #{other}"),
+            Event::SlaAlert { clock, alert, .. } => format!("SLA {} {}", clock.as_str().replace('_', " "), name(alert)),
             Event::Assigned { to } => format!("assigned to {to}"),
             Event::Escalated { from_tier, to_tier, .. } => format!("escalated tier {from_tier} -> {to_tier}"),
             Event::CheckRun { run, check, state, elapsed_ms, result } => {
@@ -456,4 +461,27 @@ pub fn categories(list: &[Category]) -> String {
         out += &format!("{indent}{:<16} {}{retired}\n", c.name, c.label);
     }
     out
+}
+
+/// A clock as a person reads it: when it is due and how much business time is left, or by how much it was missed.
+fn clock_state(state: &ClockState) -> String {
+    let span = |ms: i64| {
+        let minutes = ms.unsigned_abs() / 60_000;
+        match minutes {
+            0..60 => format!("{minutes}m"),
+            _ => format!("{}h {:02}m", minutes / 60, minutes % 60),
+        }
+    };
+    match *state {
+        ClockState::Running { due_at, left_ms } => {
+            format!("due {} ({} of business time left)", time(due_at), span(left_ms))
+        }
+        ClockState::Breached { due_at, over_ms } => {
+            format!("BREACHED: was due {}, over by {}", time(due_at), span(over_ms))
+        }
+        ClockState::Paused { left_ms } if left_ms < 0 => format!("paused, over by {}", span(left_ms)),
+        ClockState::Paused { left_ms } => format!("paused with {} left", span(left_ms)),
+        ClockState::Met { at, late_by_ms: 0 } => format!("met {}", time(Some(at))),
+        ClockState::Met { at, late_by_ms } => format!("met {}, late by {}", time(Some(at)), span(late_by_ms)),
+    }
 }

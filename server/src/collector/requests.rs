@@ -46,7 +46,7 @@ async fn answer(state: &State, agent_id: &str, req: Request) -> Result<Response,
         }
         Request::Help(help) => {
             let request_id = help.id;
-            let (number, _, effects) = tickets::open_help(&state.store, agent_id, help).await?;
+            let (number, _, effects) = tickets::open_help(&state.store, &state.config.desk.sla, agent_id, help).await?;
             effects.carry_out(state).await;
             Ok(Response::HelpAccepted { request_id, ticket: u64::try_from(number).unwrap_or_default() })
         }
@@ -71,7 +71,7 @@ async fn answer(state: &State, agent_id: &str, req: Request) -> Result<Response,
         }
         Request::UserTicket(action) => {
             let id = action.id;
-            requester::act(&state.store, agent_id, action).await?.carry_out(state).await;
+            requester::act(&state.store, &state.config.desk.sla, agent_id, action).await?.carry_out(state).await;
             Ok(Response::Recorded { id })
         }
         Request::SelfHelp(report) => {

@@ -8,11 +8,13 @@
 //! - [`priority`]: urgency, impact and the matrix that makes a priority of them; incident or request.
 //! - [`policy`]: the settings the rules read: the priority matrix, resolution codes; what an e-mail address is.
 //! - [`templates`]: canned replies and their placeholders, checked when saved.
+//! - [`sla`]: business-hours calendars, and the SLA clocks and alerts computed from a ticket's facts.
 
 pub mod access;
 pub mod actor;
 pub mod checks;
 pub mod policy;
 pub mod priority;
+pub mod sla;
 pub mod templates;
 pub mod tickets;

@@ -1,12 +1,98 @@
-//! The help desk's settings from server.toml that its rules read: the priority matrix and the resolution codes.
+//! The help desk's settings from server.toml that its rules read: the priority matrix, the resolution codes and the
+//! service levels; and how a ticket's log reads as the facts its SLA clocks are computed from.
 
-use super::priority::Matrix;
+use super::priority::{Level, Matrix};
+use super::sla::{Alert, Calendar, ClockKind, Fact, Targets};
+use super::tickets::{Channel, Event, Status, TicketState};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
     pub matrix: Matrix,
     /// What a technician picks from when resolving; the statistics count by it.
     pub resolution_codes: Vec<String>,
+    pub sla: Sla,
+}
+
+/// `[sla]`: the calendar business time is counted in, and the targets each kind of ticket is held to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sla {
+    pub calendar: Calendar,
+    /// Tried in order; the first that matches a ticket sets its targets. None matching: no clocks.
+    pub rules: Vec<SlaRule>,
+    /// A warning is recorded when a clock has this much business time left.
+    pub warn_before_ms: i64,
+}
+
+impl Default for Sla {
+    /// No targets: a help desk states its own service levels.
+    fn default() -> Self {
+        Sla { calendar: Calendar::always(), rules: Vec::new(), warn_before_ms: 30 * 60_000 }
+    }
+}
+
+/// A policy: the tickets it is for (an empty list matches all) and their targets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlaRule {
+    pub name: String,
+    pub priorities: Vec<Level>,
+    pub channels: Vec<Channel>,
+    pub categories: Vec<String>,
+    pub targets: Targets,
+}
+
+/// An alert a ticket's log records: which clock, the run (its start), and which notice.
+pub type Recorded = (ClockKind, i64, Alert);
+
+impl Sla {
+    fn targets(&self, t: &TicketState) -> Targets {
+        let matches = |r: &&SlaRule| {
+            (r.priorities.is_empty() || r.priorities.contains(&t.priority))
+                && (r.channels.is_empty() || r.channels.contains(&t.channel))
+                && (r.categories.is_empty() || t.category.as_ref().is_some_and(|c| r.categories.contains(c)))
+        };
+        self.rules.iter().find(matches).map(|r| r.targets).unwrap_or_default()
+    }
+
+    /// A ticket's log as its clocks read it, with the alerts it records already. Folded with the ticket's own rules,
+    /// so a pause, a reopening or a new priority is exactly what the ticket went through: a public reply is a
+    /// response and a note is not; pending pauses; resolving, closing or merging stops the clocks; a new priority
+    /// or category holds the running clocks to the targets it selects.
+    pub fn read_log<'a>(&self, log: impl IntoIterator<Item = (i64, &'a Event)>) -> (Vec<(i64, Fact)>, Vec<Recorded>) {
+        let (mut facts, mut alerts) = (Vec::new(), Vec::new());
+        let mut state: Option<TicketState> = None;
+        for (at, event) in log {
+            if let Event::SlaAlert { clock, started_at, alert } = event {
+                alerts.push((*clock, *started_at, *alert));
+                continue;
+            }
+            let Ok(next) = TicketState::apply(state.clone(), event, at) else { continue };
+            let ended = |s: Status| matches!(s, Status::Resolved | Status::Closed | Status::Merged);
+            match (&state, event) {
+                (None, _) => facts.push((at, Fact::Opened(self.targets(&next)))),
+                (Some(_), Event::PublicReply { .. }) => facts.push((at, Fact::Responded)),
+                (Some(_), Event::RequesterReply { .. }) => facts.push((at, Fact::RequesterWrote)),
+                (Some(before), _) => {
+                    let (from, to) = (before.status, next.status);
+                    if from != to {
+                        let fact = match () {
+                            _ if ended(to) => Some(Fact::Resolved),
+                            _ if from == Status::Resolved => Some(Fact::Reopened),
+                            _ if to.is_pending() && !from.is_pending() => Some(Fact::Paused),
+                            _ if from.is_pending() && !to.is_pending() => Some(Fact::Resumed),
+                            _ => None,
+                        };
+                        facts.extend(fact.map(|f| (at, f)));
+                    }
+                    let (old, new) = (self.targets(before), self.targets(&next));
+                    if old != new {
+                        facts.push((at, Fact::Retargeted(new)));
+                    }
+                }
+            }
+            state = Some(next);
+        }
+        (facts, alerts)
+    }
 }
 
 /// `user-instructed` is "the cause was the user's, and they were shown how": the education report counts it.
@@ -24,7 +110,11 @@ pub const DEFAULT_CODES: [&str; 9] = [
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { matrix: Matrix::default(), resolution_codes: DEFAULT_CODES.map(str::to_owned).to_vec() }
+        Policy {
+            matrix: Matrix::default(),
+            resolution_codes: DEFAULT_CODES.map(str::to_owned).to_vec(),
+            sla: Sla::default(),
+        }
     }
 }
 
@@ -90,5 +180,135 @@ mod tests {
         assert_eq!(p.check_resolution(Some("user-instructed")), Ok(()));
         assert!(p.check_resolution(Some("magic")).unwrap_err().contains("fixed-remotely"));
         assert!(p.check_resolution(None).unwrap_err().starts_with("resolving needs"));
+    }
+}
+
+#[cfg(test)]
+mod sla_tests {
+    use super::*;
+    use crate::desk::priority::TicketType;
+
+    const H: i64 = 3_600_000;
+
+    fn sla() -> Sla {
+        let rule = |name: &str, priority, first, resolution| SlaRule {
+            name: name.into(),
+            priorities: vec![priority],
+            channels: Vec::new(),
+            categories: Vec::new(),
+            targets: Targets {
+                first_response_ms: Some(first),
+                next_response_ms: Some(H),
+                resolution_ms: Some(resolution),
+            },
+        };
+        Sla {
+            calendar: Calendar::always(),
+            rules: vec![rule("high", Level::High, H, 4 * H), rule("medium", Level::Medium, 4 * H, 16 * H)],
+            warn_before_ms: 30 * 60_000,
+        }
+    }
+
+    fn status(from: Status, to: Status) -> Event {
+        Event::StatusChanged { from, to, reason: None, until: None, code: None, first_contact: false }
+    }
+
+    #[test]
+    fn a_log_reads_as_the_facts_its_clocks_count() {
+        let created = Event::Created {
+            subject: "vpn".into(),
+            description: String::new(),
+            channel: Channel::Phone,
+            requester: "ann".into(),
+            agent_id: None,
+            category: None,
+            person: None,
+            urgency: Level::High,
+            impact: Level::High,
+            priority: Level::High,
+            ticket_type: TicketType::Incident,
+        };
+        let medium = Event::Prioritized {
+            urgency: Level::Medium,
+            impact: Level::Medium,
+            priority: Level::Medium,
+            manual: true,
+            reason: None,
+        };
+        let alert = Event::SlaAlert { clock: ClockKind::FirstResponse, started_at: 0, alert: Alert::Warning };
+        let log = [
+            (0, created),
+            (1, Event::InternalNote { body: "looking".into() }),
+            (2, alert),
+            (3, Event::PublicReply { body: "on it".into() }),
+            (4, status(Status::New, Status::PendingThirdParty)),
+            (5, Event::RequesterReply { body: "still broken".into() }),
+            (6, status(Status::PendingThirdParty, Status::Open)),
+            (7, medium),
+            (8, status(Status::Open, Status::Resolved)),
+            (9, status(Status::Resolved, Status::Open)),
+            (10, Event::MergedInto { into: 2 }),
+        ];
+        let (facts, already) = sla().read_log(log.iter().map(|(at, e)| (*at, e)));
+        let high = sla().rules[0].targets;
+        let medium = sla().rules[1].targets;
+        assert_eq!(
+            facts,
+            [
+                (0, Fact::Opened(high)),
+                (3, Fact::Responded),
+                (4, Fact::Paused),
+                (5, Fact::RequesterWrote),
+                (6, Fact::Resumed),
+                (7, Fact::Retargeted(medium)),
+                (8, Fact::Resolved),
+                (9, Fact::Reopened),
+                (10, Fact::Resolved),
+            ],
+            "a note is no fact; a merge stops the clocks"
+        );
+        assert_eq!(already, [(ClockKind::FirstResponse, 0, Alert::Warning)]);
+        // The same log gives the same facts, so the same deadlines, however often it is read.
+        assert_eq!(sla().read_log(log.iter().map(|(at, e)| (*at, e))).0, facts);
+    }
+
+    #[test]
+    fn the_first_matching_policy_sets_the_targets_and_none_sets_none() {
+        let mut s = sla();
+        s.rules.insert(
+            0,
+            SlaRule {
+                name: "vip e-mail".into(),
+                priorities: Vec::new(),
+                channels: vec![Channel::Email],
+                categories: vec!["account".into()],
+                targets: Targets { first_response_ms: Some(60_000), ..Targets::default() },
+            },
+        );
+        let state = |priority, channel, category: Option<&str>| {
+            let created = Event::Created {
+                subject: "s".into(),
+                description: String::new(),
+                channel,
+                requester: "ann".into(),
+                agent_id: None,
+                category: category.map(str::to_owned),
+                person: None,
+                urgency: Level::Medium,
+                impact: Level::Medium,
+                priority,
+                ticket_type: TicketType::Incident,
+            };
+            TicketState::apply(None, &created, 0).unwrap()
+        };
+        let cases = [
+            (state(Level::High, Channel::Email, Some("account")), Some(60_000)),
+            (state(Level::High, Channel::Email, Some("printing")), Some(H)),
+            (state(Level::Medium, Channel::Phone, None), Some(4 * H)),
+            (state(Level::Low, Channel::Phone, None), None),
+        ];
+        for (ticket, first) in cases {
+            assert_eq!(s.targets(&ticket).first_response_ms, first, "{ticket:?}");
+        }
     }
 }

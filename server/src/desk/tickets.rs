@@ -6,6 +6,7 @@ use lifeline_shared::wire::ThreadKind;
 use serde::{Deserialize, Serialize};
 
 use super::priority::{Level, Matrix, TicketType};
+use super::sla::{Alert, ClockKind};
 
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
@@ -204,6 +205,13 @@ pub enum Event {
     /// Another ticket about the same thing (one outage, many calls); recorded on both.
     Related {
         other: i64,
+    },
+    /// An SLA clock's warning or breach, recorded once per run of the clock (`started_at` names the run); the
+    /// server's, and what webhooks and escalations follow.
+    SlaAlert {
+        clock: ClockKind,
+        started_at: i64,
+        alert: Alert,
     },
     /// An approved check ended; the actor is the technician who asked for it.
     CheckRun {
@@ -434,6 +442,8 @@ impl TicketState {
                 s.pending_until = None;
             }
             Event::Absorbed { .. } => {}
+            // A clock's notice changes nothing of the ticket, nor when it was last worked on.
+            Event::SlaAlert { .. } => return Ok(s),
             Event::Related { other } => {
                 if !s.related.contains(other) {
                     s.related.push(*other);

@@ -11,6 +11,7 @@ pub mod desk;
 pub mod people;
 pub mod requester;
 pub mod retention;
+pub mod sla;
 pub mod stats;
 pub mod tickets;
 

@@ -7,16 +7,18 @@ use tracing::{debug, info, warn};
 
 use super::Effects;
 use crate::desk::actor::Actor;
+use crate::desk::policy::Sla;
 use crate::desk::tickets::{Event, Status};
 use crate::store::{Store, StoreError, Tx, now_ms};
 use crate::{ControlTx, State};
 
 /// Applies a requester's action on their own ticket. An answer on a resolved or pending ticket reopens it; "solved"
 /// resolves an open ticket and closes a resolved one. A replay of the same action id changes nothing.
-pub async fn act(store: &Store, agent_id: &str, action: UserTicketAction) -> Result<Effects, StoreError> {
+pub async fn act(store: &Store, sla: &Sla, agent_id: &str, action: UserTicketAction) -> Result<Effects, StoreError> {
     let number = i64::try_from(action.ticket).map_err(|_| StoreError::Refused("no such ticket".into()))?;
     let agent = agent_id.to_owned();
     let requested = number;
+    let sla = sla.clone();
     let changed = store
         .write(move |c| {
             let current = c.ticket(number)?.state;
@@ -66,6 +68,7 @@ pub async fn act(store: &Store, agent_id: &str, action: UserTicketAction) -> Res
                     }
                 },
             }
+            super::sla::refresh(c, &sla, number, now_ms())?;
             Ok(Some(number))
         })
         .await?;

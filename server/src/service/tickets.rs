@@ -9,8 +9,9 @@ use super::agents::judge;
 use super::{Effects, Error};
 use crate::desk::access::{Act, require};
 use crate::desk::actor::Actor;
-use crate::desk::policy::{Policy, valid_email};
+use crate::desk::policy::{Policy, Sla, valid_email};
 use crate::desk::priority::{Level, TicketType};
+use crate::desk::sla::{Clock, clocks};
 use crate::desk::templates::Template;
 use crate::desk::tickets::{Channel, Command, Event, MAX_NAME, Status};
 use crate::store::auth::User;
@@ -20,12 +21,18 @@ use crate::store::{Read, Store, StoreError, Tx, now_ms};
 
 /// A person asked for help from their own machine: the ticket opens with the snapshot and its findings. A replay of
 /// the same request (a lost acknowledgement) finds the ticket it opened; `created` says which.
-pub async fn open_help(store: &Store, agent_id: &str, help: HelpRequest) -> Result<(i64, bool, Effects), StoreError> {
+pub async fn open_help(
+    store: &Store,
+    sla: &Sla,
+    agent_id: &str,
+    help: HelpRequest,
+) -> Result<(i64, bool, Effects), StoreError> {
     if help.user.is_empty() || help.user.len() > 64 {
         return Err(StoreError::Refused("the requesting user's name is missing or too long".into()));
     }
     let judged = judge(help.snapshot)?;
     let agent = agent_id.to_owned();
+    let sla = sla.clone();
     let (number, created) = store
         .write(move |c| {
             let now = now_ms();
@@ -60,7 +67,11 @@ pub async fn open_help(store: &Store, agent_id: &str, help: HelpRequest) -> Resu
                     Event::SnapshotAttached { agent_id: agent.clone(), snapshot_id, findings: judged.findings },
                 ),
             ];
-            c.open_ticket(Some((&agent, &hex::encode(help.id))), &events, now)
+            let (number, created) = c.open_ticket(Some((&agent, &hex::encode(help.id))), &events, now)?;
+            if created {
+                super::sla::refresh(c, &sla, number, now)?;
+            }
+            Ok((number, created))
         })
         .await?;
     if created {
@@ -148,6 +159,7 @@ pub async fn create(store: &Store, policy: &Policy, user: &User, new: NewTicket)
     let priority = policy.matrix.priority(urgency, impact);
     let actor = Actor::technician(&user.name);
     let agent = new.agent_id.clone();
+    let sla = policy.sla.clone();
     let ticket = store
         .write(move |c| {
             let now = now_ms();
@@ -189,6 +201,7 @@ pub async fn create(store: &Store, policy: &Policy, user: &User, new: NewTicket)
                 events.push((actor.clone(), resolved));
             }
             let (number, _) = c.open_ticket(None, &events, now)?;
+            super::sla::refresh(c, &sla, number, now)?;
             c.ticket(number)
         })
         .await?;
@@ -263,6 +276,7 @@ pub async fn act(
     }
     let actor = Actor::technician(&user.name);
     let matrix = policy.matrix.clone();
+    let sla = policy.sla.clone();
     let outcome = store
         .write(move |c| {
             let now = now_ms();
@@ -332,8 +346,9 @@ pub async fn act(
                 Event::Linked { agent_id } => Some(agent_id.clone()),
                 _ => None,
             };
-            let ticket = c.append_event(number, None, &actor, &event, now)?;
-            Ok(Outcome::Done(Box::new(ticket), public, linked))
+            c.append_event(number, None, &actor, &event, now)?;
+            super::sla::refresh(c, &sla, number, now)?;
+            Ok(Outcome::Done(Box::new(c.ticket(number)?), public, linked))
         })
         .await?;
     match outcome {
@@ -386,12 +401,13 @@ fn fill_template(c: &Read<'_>, name: &str, number: i64, technician: &str) -> Res
 
 /// Folds ticket `from` into `into`: `from` becomes read-only and points at `into`, whose view shows `from`'s
 /// conversation and snapshots, and its check runs move along. A later reply of `from`'s requester lands in `into`.
-pub async fn merge(store: &Store, user: &User, from: i64, into: i64) -> Result<(Ticket, Effects), Error> {
+pub async fn merge(store: &Store, sla: &Sla, user: &User, from: i64, into: i64) -> Result<(Ticket, Effects), Error> {
     require(user.role, Act::WorkTickets)?;
     if from == into {
         return Err(refused("a ticket cannot be merged into itself"));
     }
     let actor = Actor::technician(&user.name);
+    let sla = sla.clone();
     let ticket = store
         .write(move |c| {
             let now = now_ms();
@@ -408,8 +424,12 @@ pub async fn merge(store: &Store, user: &User, from: i64, into: i64) -> Result<(
                 _ => {}
             }
             c.append_event(from, None, &actor, &Event::MergedInto { into }, now)?;
-            let merged = c.append_event(into, None, &actor, &Event::Absorbed { from }, now)?;
+            c.append_event(into, None, &actor, &Event::Absorbed { from }, now)?;
             c.move_check_runs(from, into)?;
+            for number in [from, into] {
+                super::sla::refresh(c, &sla, number, now)?;
+            }
+            let merged = c.ticket(into)?;
             c.audit(&actor.name, "ticket.merge", &serde_json::json!({ "from": from, "into": into }), now)?;
             Ok(merged)
         })
@@ -464,13 +484,15 @@ pub struct Detail {
     pub events: Vec<(Option<i64>, LoggedEvent)>,
     /// Who else is looking at it or writing on it now.
     pub presence: Vec<crate::store::desk::Presence>,
+    pub sla: Vec<Clock>,
 }
 
 /// A console says it is gone this long after its last heartbeat.
 pub const PRESENCE_MS: i64 = 60_000;
 
-pub async fn show(store: &Store, user: &User, number: i64) -> Result<Detail, Error> {
+pub async fn show(store: &Store, policy: &Policy, user: &User, number: i64) -> Result<Detail, Error> {
     require(user.role, Act::Read)?;
+    let sla = policy.sla.clone();
     let detail = store
         .read(move |c| {
             let ticket = c.ticket(number)?;
@@ -491,8 +513,12 @@ pub async fn show(store: &Store, user: &User, number: i64) -> Result<Detail, Err
                 Some((agent, id, findings)) => (Some(c.snapshot(agent, id)?), findings.clone()),
                 None => (None, Vec::new()),
             };
-            let presence = c.presence(number, now_ms() - PRESENCE_MS)?;
-            Ok(Detail { ticket, findings, snapshot, events, presence })
+            let now = now_ms();
+            let presence = c.presence(number, now - PRESENCE_MS)?;
+            let own = events.iter().filter(|(from, _)| from.is_none()).map(|(_, e)| (e.at, &e.event));
+            let (facts, _) = sla.read_log(own);
+            let sla = clocks(&sla.calendar, &facts, now);
+            Ok(Detail { ticket, findings, snapshot, events, presence, sla })
         })
         .await?;
     Ok(detail)

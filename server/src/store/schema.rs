@@ -188,11 +188,14 @@ ALTER TABLE tickets ADD COLUMN snapshot_wanted INTEGER NOT NULL DEFAULT 0;
 -- the ticket changes and by the SLA pass; the clocks themselves are always computed from the log.
 ALTER TABLE tickets ADD COLUMN sla_due_at INTEGER;
 ALTER TABLE tickets ADD COLUMN sla_breached INTEGER NOT NULL DEFAULT 0;
+-- When the SLA pass must next look at the ticket: its next warning or breach.
+ALTER TABLE tickets ADD COLUMN sla_alert_at INTEGER;
 CREATE INDEX tickets_by_updated ON tickets(updated_at, number);
 CREATE INDEX tickets_by_person ON tickets(person, number);
 CREATE INDEX tickets_by_agent ON tickets(agent_id, number);
 CREATE INDEX tickets_pending_until ON tickets(pending_until) WHERE pending_until IS NOT NULL;
 CREATE INDEX tickets_by_sla ON tickets(sla_due_at) WHERE sla_due_at IS NOT NULL;
+CREATE INDEX tickets_by_sla_alert ON tickets(sla_alert_at) WHERE sla_alert_at IS NOT NULL;
 
 -- Requesters on record. A person merged into another keeps their row, pointing at the one that carries on.
 CREATE TABLE people (

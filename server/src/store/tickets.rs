@@ -235,13 +235,12 @@ impl Read<'_> {
         Ok(stmt.query_map([now, limit], |r| r.get(0))?.collect::<Result<_, _>>()?)
     }
 
-    /// Tickets whose SLA clocks may still run, after `after`, in number order: what the SLA pass walks.
-    pub fn unresolved_tickets(&self, after: i64, limit: i64) -> Result<Vec<i64>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT number FROM tickets WHERE number > ?1 AND status NOT IN ('resolved', 'closed', 'merged')
-             ORDER BY number LIMIT ?2",
-        )?;
-        Ok(stmt.query_map([after, limit], |r| r.get(0))?.collect::<Result<_, _>>()?)
+    /// Tickets with an SLA warning or breach that has come due.
+    pub fn sla_alerts_due(&self, now: i64, limit: i64) -> Result<Vec<i64>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT number FROM tickets WHERE sla_alert_at <= ?1 ORDER BY sla_alert_at LIMIT ?2")?;
+        Ok(stmt.query_map([now, limit], |r| r.get(0))?.collect::<Result<_, _>>()?)
     }
 
     pub fn self_help_figures(&self, since: i64) -> Result<SelfHelpFigures, StoreError> {
@@ -308,11 +307,20 @@ impl Tx<'_> {
         Ok(Ticket { number, version: current.version + 1, state: next })
     }
 
-    /// The earliest deadline of the ticket's running SLA clocks and whether one has passed, for list filters.
-    pub fn set_sla(&self, number: i64, due_at: Option<i64>, breached: bool) -> Result<(), StoreError> {
+    /// The earliest deadline of the ticket's running SLA clocks and whether one has passed, for list filters, and
+    /// when the SLA pass must look at it next.
+    pub fn set_sla(
+        &self,
+        number: i64,
+        due_at: Option<i64>,
+        breached: bool,
+        alert_at: Option<i64>,
+    ) -> Result<(), StoreError> {
         self.conn
-            .prepare_cached("UPDATE tickets SET sla_due_at = ?2, sla_breached = ?3 WHERE number = ?1")?
-            .execute(params![number, due_at, breached])?;
+            .prepare_cached(
+                "UPDATE tickets SET sla_due_at = ?2, sla_breached = ?3, sla_alert_at = ?4 WHERE number = ?1",
+            )?
+            .execute(params![number, due_at, breached, alert_at])?;
         Ok(())
     }
 
