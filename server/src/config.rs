@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::desk::policy::{Policy, Sla, SlaRule};
+use crate::desk::policy::{Escalation, Policy, Sla, SlaRule};
 use crate::desk::priority::{Level, Matrix};
-use crate::desk::sla::{self, Calendar, Targets};
+use crate::desk::sla::{self, Alert, Calendar, ClockKind, Targets};
 use crate::desk::tickets::Channel;
 
 pub const DEFAULT_PORT: u16 = 7443;
@@ -129,6 +129,16 @@ struct SlaFile {
     warn_before: Option<String>,
     pass_every: Option<String>,
     policy: Option<Vec<SlaRuleFile>>,
+    escalation: Option<Vec<EscalationFile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EscalationFile {
+    at: Alert,
+    clock: Option<ClockKind>,
+    tier: Option<u8>,
+    supervisor: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -406,7 +416,19 @@ fn sla(file: SlaFile) -> Result<Sla, ConfigError> {
         None => d.warn_before_ms,
         Some(text) => ms("warn_before", text)?,
     };
-    Ok(Sla { calendar, rules, warn_before_ms })
+    let mut escalations = Vec::new();
+    for e in file.escalation.unwrap_or_default() {
+        if e.tier.is_some_and(|t| !(2..=3).contains(&t)) {
+            return Err(invalid("escalation tier must be 2 or 3".into()));
+        }
+        if e.tier.is_none() && e.supervisor.is_none() {
+            return Err(invalid(
+                "an escalation needs a tier to raise the ticket to, a supervisor to tell, or both".into(),
+            ));
+        }
+        escalations.push(Escalation { at: e.at, clock: e.clock, tier: e.tier, supervisor: e.supervisor });
+    }
+    Ok(Sla { calendar, rules, warn_before_ms, escalations })
 }
 
 /// The most rows one retention transaction may delete: 10,000 snapshots spread over 500 agents took about a second
@@ -457,6 +479,15 @@ mod tests {
         assert_eq!(sla.rules.len(), 2);
         assert_eq!(sla.rules[0].targets.resolution_ms, Some(4 * 3_600_000));
         assert_eq!(sla.warn_before_ms, 30 * 60_000);
+        assert_eq!(
+            sla.escalations[1],
+            Escalation {
+                at: Alert::Breach,
+                clock: Some(ClockKind::Resolution),
+                tier: Some(2),
+                supervisor: Some("tier2-lead".into())
+            }
+        );
         // Friday 2026-12-04 11:00 to 14:00 in Amsterdam holds two business hours: the lunch hour is out.
         let (from, to) = (1_796_378_400_000, 1_796_389_200_000);
         assert_eq!(sla.calendar.business_ms(from, to), 2 * 3_600_000);
@@ -472,6 +503,8 @@ mod tests {
             ("[sla]\nholidays = [\"25/12\"]", "not a date"),
             ("[[sla.policy]]\nname = \"x\"", "sets no target"),
             ("[[sla.policy]]\nname = \"x\"\nresolution = \"4\"", "needs a unit"),
+            ("[[sla.escalation]]\nat = \"breach\"\ntier = 4", "tier must be 2 or 3"),
+            ("[[sla.escalation]]\nat = \"breach\"", "needs a tier"),
         ];
         for (text, wanted) in cases {
             let error = sla(Config::parse(text).unwrap().sla.unwrap()).unwrap_err().to_string();

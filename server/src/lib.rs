@@ -153,6 +153,11 @@ pub async fn bind(state: &State) -> Result<Bound> {
 pub async fn run(state: Arc<State>, bound: Bound, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
     let quic = bound.quic.clone();
     let tls = lifeline_net::tls::server_tls(state.pki.server.clone(), None, b"http/1.1")?;
+    // Started with other help-desk settings than last time: the audit log says so. Not being able to write it now
+    // does not keep the server from serving; the next start records it.
+    if let Err(e) = service::audit::record_policy(&state.store, &state.config.desk).await {
+        tracing::warn!(error = %e, "cannot record the help desk's policy in the audit log");
+    }
     let collector = tokio::spawn(collector::accept_loop(state.clone(), bound.quic));
     let api = tokio::spawn(api::serve(state.clone(), bound.api, Arc::new(tls)));
     let checkpoints = state

@@ -201,9 +201,20 @@ impl Server {
         Server::start_in(dir, admin_token, "127.0.0.1:0", netns.map(str::to_owned), 0)
     }
 
+    /// A new server that reads `toml` as its configuration file (`server.toml` in its data directory).
+    pub fn start_with_config(toml: &str) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join(CONFIG), toml).expect("writing server.toml");
+        Server::start_on(dir, None)
+    }
+
     fn start_in(dir: TempDir, admin_token: String, quic: &str, netns: Option<String>, days_on: u32) -> Server {
         let mut cmd = days_ahead(server_cmd(dir.path(), &["serve", "--quic", quic, "--api", "127.0.0.1:0"]), days_on);
         cmd.env("LIFELINE_LOG", "info");
+        let config = dir.path().join(CONFIG);
+        if config.exists() {
+            cmd.env("LIFELINE_SERVER_CONFIG", config);
+        }
         let proc = Proc::spawn("lifeline-server", in_netns(netns.as_deref(), cmd));
         let quic = proc.wait_for_line("quic listening on ", Duration::from_secs(30));
         let api = proc.wait_for_line("api listening on ", Duration::from_secs(30));
@@ -409,6 +420,9 @@ pub fn days_ahead(mut cmd: Command, days: u32) -> Command {
     }
     cmd
 }
+
+/// The configuration file a test may put in a server's data directory, which `serve` then reads.
+const CONFIG: &str = "server.toml";
 
 pub fn server_cmd(data_dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(bin("lifeline-server"));

@@ -19,6 +19,7 @@
 //! - `journal`: journal-errors on journal files systemd's own writer made: the decoder on every layout and on damaged
 //!   files, then the check through the real server and agent.
 //! - `requester`: the user's side: pushed ticket threads, answers and confirmations, self-help, subscribed events.
+//! - `sla`: SLA clocks on the real clock: a warning and a breach recorded once each; pending until a date.
 //! - `swarm`: the load generator: bulk-enrolled identities connect, get snapshots acknowledged and stream live.
 //! - `desktop`: `lifeline-help` on a real X display and session bus, driven by the keyboard; notifications shown.
 
@@ -40,4 +41,5 @@ mod preseed;
 mod printing;
 mod refusals;
 mod requester;
+mod sla;
 mod swarm;

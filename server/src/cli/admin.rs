@@ -163,10 +163,11 @@ pub fn parse_duration(text: &str) -> Result<i64> {
     let (digits, unit) = text.split_at(text.len().saturating_sub(1));
     let n: i64 = digits.parse().with_context(|| format!("duration {text:?} is not like 30m, 24h or 7d"))?;
     let unit_ms = match unit {
+        "s" => 1_000,
         "m" => 60_000,
         "h" => 3_600_000,
         "d" => 86_400_000,
-        _ => bail!("duration {text:?} needs a unit: m, h or d"),
+        _ => bail!("duration {text:?} needs a unit: s, m, h or d"),
     };
     if n <= 0 || n > 365 * 86_400_000 / unit_ms {
         bail!("duration {text:?} must be positive and at most a year");

@@ -21,12 +21,54 @@ pub struct Sla {
     pub rules: Vec<SlaRule>,
     /// A warning is recorded when a clock has this much business time left.
     pub warn_before_ms: i64,
+    /// What a warning or a breach sets off, in order.
+    pub escalations: Vec<Escalation>,
 }
 
 impl Default for Sla {
     /// No targets: a help desk states its own service levels.
     fn default() -> Self {
-        Sla { calendar: Calendar::always(), rules: Vec::new(), warn_before_ms: 30 * 60_000 }
+        Sla { calendar: Calendar::always(), rules: Vec::new(), warn_before_ms: 30 * 60_000, escalations: Vec::new() }
+    }
+}
+
+/// At a clock's warning or breach: raise the ticket to a tier (functional escalation) and tell a supervisor
+/// (hierarchical), once, since the alert itself is recorded once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Escalation {
+    pub at: Alert,
+    /// Only this clock's alerts; any clock's when `None`.
+    pub clock: Option<ClockKind>,
+    pub tier: Option<u8>,
+    /// Named in an internal note on the ticket, which their console and (later) mail show them.
+    pub supervisor: Option<String>,
+}
+
+impl Sla {
+    /// The events an alert sets off on a ticket as it stands, for the server to append after the alert.
+    pub fn escalate(&self, ticket: &TicketState, clock: ClockKind, alert: Alert) -> Vec<Event> {
+        let mut tier = ticket.tier;
+        let mut events = Vec::new();
+        let what = format!(
+            "the {} SLA {}",
+            clock.as_str().replace('_', " "),
+            match alert {
+                Alert::Warning => "is about to be missed",
+                Alert::Breach => "was missed",
+            }
+        );
+        for e in self.escalations.iter().filter(|e| e.at == alert && e.clock.is_none_or(|c| c == clock)) {
+            if let Some(to) = e.tier.filter(|to| *to > tier) {
+                events.push(Event::Escalated { from_tier: tier, to_tier: to, reason: Some(what.clone()) });
+                tier = to;
+            }
+            if let Some(supervisor) = &e.supervisor {
+                events.push(Event::InternalNote {
+                    body: format!("@{supervisor}: {what}; the ticket is at tier {tier}."),
+                });
+            }
+        }
+        events
     }
 }
 
@@ -92,6 +134,41 @@ impl Sla {
             state = Some(next);
         }
         (facts, alerts)
+    }
+}
+
+impl Policy {
+    /// The whole policy as JSON, the same text for the same settings: the audit log records it whenever a server
+    /// starts with settings that differ from the last recorded, so a changed matrix or SLA is on the record.
+    pub fn describe(&self) -> serde_json::Value {
+        let names = |levels: &[Level]| levels.iter().map(|l| l.as_str()).collect::<Vec<_>>();
+        let matrix: Vec<Vec<&str>> =
+            Level::ALL.iter().map(|u| names(&Level::ALL.map(|i| self.matrix.priority(*u, i)))).collect();
+        let rules: Vec<serde_json::Value> = self
+            .sla
+            .rules
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "name": r.name,
+                    "priority": names(&r.priorities),
+                    "channel": r.channels.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+                    "category": r.categories,
+                    "targets": r.targets,
+                })
+            })
+            .collect();
+        let escalations: Vec<String> = self.sla.escalations.iter().map(|e| format!("{e:?}")).collect();
+        serde_json::json!({
+            "priority_matrix": matrix,
+            "resolution_codes": self.resolution_codes,
+            "sla": {
+                "calendar": self.sla.calendar.describe(),
+                "policies": rules,
+                "warn_before_ms": self.sla.warn_before_ms,
+                "escalations": escalations,
+            },
+        })
     }
 }
 
@@ -206,6 +283,7 @@ mod sla_tests {
             calendar: Calendar::always(),
             rules: vec![rule("high", Level::High, H, 4 * H), rule("medium", Level::Medium, 4 * H, 16 * H)],
             warn_before_ms: 30 * 60_000,
+            escalations: Vec::new(),
         }
     }
 
@@ -309,6 +387,65 @@ mod sla_tests {
         ];
         for (ticket, first) in cases {
             assert_eq!(s.targets(&ticket).first_response_ms, first, "{ticket:?}");
+        }
+    }
+
+    #[test]
+    fn an_alert_escalates_as_the_rules_say_and_never_lowers_the_tier() {
+        let mut s = sla();
+        s.escalations = vec![
+            Escalation { at: Alert::Warning, clock: None, tier: None, supervisor: Some("tina".into()) },
+            Escalation {
+                at: Alert::Breach,
+                clock: Some(ClockKind::Resolution),
+                tier: Some(2),
+                supervisor: Some("carol".into()),
+            },
+            Escalation { at: Alert::Breach, clock: Some(ClockKind::Resolution), tier: Some(3), supervisor: None },
+        ];
+        let created = Event::Created {
+            subject: "s".into(),
+            description: String::new(),
+            channel: Channel::Phone,
+            requester: "ann".into(),
+            agent_id: None,
+            category: None,
+            person: None,
+            urgency: Level::Medium,
+            impact: Level::Medium,
+            priority: Level::Medium,
+            ticket_type: TicketType::Incident,
+        };
+        let ticket = TicketState::apply(None, &created, 0).unwrap();
+        let note = |body: &str| Event::InternalNote { body: body.into() };
+        let cases = [
+            (
+                1,
+                ClockKind::FirstResponse,
+                Alert::Warning,
+                vec![note("@tina: the first response SLA is about to be missed; the ticket is at tier 1.")],
+            ),
+            (1, ClockKind::FirstResponse, Alert::Breach, vec![]),
+            (
+                1,
+                ClockKind::Resolution,
+                Alert::Breach,
+                vec![
+                    Event::Escalated { from_tier: 1, to_tier: 2, reason: Some("the resolution SLA was missed".into()) },
+                    note("@carol: the resolution SLA was missed; the ticket is at tier 2."),
+                    Event::Escalated { from_tier: 2, to_tier: 3, reason: Some("the resolution SLA was missed".into()) },
+                ],
+            ),
+            (
+                3,
+                ClockKind::Resolution,
+                Alert::Breach,
+                vec![note("@carol: the resolution SLA was missed; the ticket is at tier 3.")],
+            ),
+        ];
+        for (tier, clock, alert, expected) in cases {
+            let at_tier = TicketState { tier, ..ticket.clone() };
+            assert_eq!(s.escalate(&at_tier, clock, alert), expected, "tier {tier} {clock:?} {alert:?}");
         }
     }
 }

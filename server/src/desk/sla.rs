@@ -72,6 +72,22 @@ impl Calendar {
         Ok(Calendar { tz: zone, week, holidays: holidays.into_iter().collect() })
     }
 
+    /// The calendar in words, the same for the same calendar: what the audit log records when it changes.
+    pub fn describe(&self) -> String {
+        let zone = self.tz.iana_name().unwrap_or("UTC");
+        let days: Vec<String> = WEEKDAYS
+            .iter()
+            .zip(&self.week)
+            .filter(|(_, ranges)| !ranges.is_empty())
+            .map(|(day, ranges)| {
+                let ranges: Vec<String> = ranges.iter().map(|(a, b)| format!("{}-{}", hhmm(*a), hhmm(*b))).collect();
+                format!("{day} {}", ranges.join(","))
+            })
+            .collect();
+        let holidays: Vec<String> = self.holidays.iter().map(ToString::to_string).collect();
+        format!("{zone}; {}; holidays: {}", days.join("; "), holidays.join(", "))
+    }
+
     /// The business milliseconds in `[from, to)`. A span longer than the calendar walk (five years) is counted for
     /// its first five years only, which is still far past any target.
     pub fn business_ms(&self, from: i64, to: i64) -> i64 {

@@ -9,9 +9,10 @@ use anyhow::Context;
 use super::Error;
 use crate::State;
 use crate::desk::access::{Act, require};
+use crate::desk::policy::Policy;
 use crate::store::audit::{self, Checkpoint};
 use crate::store::auth::User;
-use crate::store::{Store, now_ms};
+use crate::store::{Store, StoreError, now_ms};
 
 /// Entries after `after`, oldest first, at most `limit`.
 pub async fn entries(store: &Store, user: &User, after: i64, limit: i64) -> Result<Vec<audit::Entry>, Error> {
@@ -54,5 +55,43 @@ pub async fn checkpoint_schedule(state: Arc<State>, every: Duration) {
                 tracing::warn!(error = %format!("{e:#}"), file = %file.display(), "cannot take an audit checkpoint")
             }
         }
+    }
+}
+
+/// Records the help desk's policy (priority matrix, resolution codes, SLA) in the audit log when it differs from the
+/// last one recorded: a server started with changed settings leaves the change on the record. Returns whether it
+/// recorded one.
+pub async fn record_policy(store: &Store, policy: &Policy) -> Result<bool, StoreError> {
+    let detail = policy.describe();
+    store
+        .write(move |c| {
+            if c.last_audit_detail(POLICY_ACTION)? == Some(detail.to_string()) {
+                return Ok(false);
+            }
+            c.audit("server", POLICY_ACTION, &detail, now_ms())?;
+            Ok(true)
+        })
+        .await
+}
+
+const POLICY_ACTION: &str = "desk.policy";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_changed_policy_is_recorded_once_and_an_unchanged_one_never() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let mut policy = Policy::default();
+        assert!(record_policy(&store, &policy).await.unwrap(), "the first start records it");
+        assert!(!record_policy(&store, &policy).await.unwrap(), "a restart with the same settings does not");
+        policy.resolution_codes.push("replaced-toner".into());
+        assert!(record_policy(&store, &policy).await.unwrap());
+        assert!(!record_policy(&store, &policy).await.unwrap());
+        let entries = store.read(|c| c.audit_entries(0, 10)).await.unwrap();
+        assert_eq!(entries.len(), 2);
+        assert!(entries[1].detail.contains("replaced-toner") && entries[1].action == POLICY_ACTION);
     }
 }

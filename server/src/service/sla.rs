@@ -29,8 +29,11 @@ pub fn refresh(c: &Tx<'_>, sla: &Sla, number: i64, now: i64) -> Result<usize, St
     if !closed {
         for (clock, started_at, alert) in &due {
             let event = Event::SlaAlert { clock: *clock, started_at: *started_at, alert: *alert };
-            c.append_event(number, None, &server(), &event, now)?;
+            let ticket = c.append_event(number, None, &server(), &event, now)?;
             info!(ticket = number, clock = clock.as_str(), ?alert, "SLA alert recorded");
+            for then in sla.escalate(&ticket.state, *clock, *alert) {
+                c.append_event(number, None, &server(), &then, now)?;
+            }
         }
     }
     // The current run of each kind is the last; earlier ones have ended.
@@ -119,7 +122,7 @@ pub async fn schedule(state: std::sync::Arc<State>, every: std::time::Duration) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::desk::policy::SlaRule;
+    use crate::desk::policy::{Escalation, SlaRule};
     use crate::desk::priority::{Level, TicketType};
     use crate::desk::sla::{Calendar, ClockKind, Targets};
     use crate::desk::tickets::Channel;
@@ -140,6 +143,12 @@ mod tests {
                 targets: Targets { first_response_ms: Some(60 * MIN), ..Targets::default() },
             }],
             warn_before_ms: 30 * MIN,
+            escalations: vec![Escalation {
+                at: Alert::Breach,
+                clock: None,
+                tier: Some(2),
+                supervisor: Some("carol".into()),
+            }],
         }
     }
 
@@ -199,6 +208,16 @@ mod tests {
             })
             .collect();
         assert_eq!(alerts, [(ClockKind::FirstResponse, Alert::Warning), (ClockKind::FirstResponse, Alert::Breach)]);
+        let (ticket, log) = store.read(move |c| Ok((c.ticket(number)?, c.ticket_events(number)?))).await.unwrap();
+        assert_eq!(ticket.state.tier, 2, "the breach raised it to tier 2, once");
+        let told: Vec<&str> = log
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::InternalNote { body } if e.actor.kind == ActorKind::System => Some(body.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(told, ["@carol: the first response SLA was missed; the ticket is at tier 2."]);
         assert_eq!(list(SlaFilter::Breached).await, 1);
         let none_due = store.read(move |c| c.sla_alerts_due(T0 + 1_000 * MIN, 10)).await.unwrap();
         assert!(none_due.is_empty(), "nothing is left to raise: {none_due:?}");

@@ -313,6 +313,15 @@ impl Read<'_> {
     pub fn audit_head(&self) -> Result<(i64, String), StoreError> {
         head(self.conn)
     }
+
+    /// The detail of the newest entry of `action`, if any.
+    pub fn last_audit_detail(&self, action: &str) -> Result<Option<String>, StoreError> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .conn
+            .query_row("SELECT detail FROM audit WHERE action = ?1 ORDER BY seq DESC LIMIT 1", [action], |r| r.get(0))
+            .optional()?)
+    }
 }
 
 impl Tx<'_> {
