@@ -58,7 +58,7 @@ fn a_breach_is_recorded_once_on_the_real_clock_and_the_list_shows_it() {
     assert_eq!(alerts(&server.json(&["ticket", "show", &number])), first);
     let listed = server.json(&["ticket", "list", "--sla", "breached"]);
     let numbers: Vec<String> = listed["tickets"].as_array().unwrap().iter().map(|t| t["number"].to_string()).collect();
-    assert_eq!(numbers, [number.clone()]);
+    assert_eq!(numbers, std::slice::from_ref(&number));
     assert!(server.cli(&["ticket", "show", &number]).stdout.contains("BREACHED"));
 
     // A public reply meets the clock late; a new ticket answered in time records no breach.
