@@ -9,6 +9,7 @@
 //! - [`policy`]: the settings the rules read: the priority matrix, resolution codes; what an e-mail address is.
 //! - [`templates`]: canned replies and their placeholders, checked when saved.
 //! - [`sla`]: business-hours calendars, and the SLA clocks and alerts computed from a ticket's facts.
+//! - [`stats`]: what the figures need of a ticket, folded from its log with the time of every change.
 
 pub mod access;
 pub mod actor;
@@ -16,5 +17,6 @@ pub mod checks;
 pub mod policy;
 pub mod priority;
 pub mod sla;
+pub mod stats;
 pub mod templates;
 pub mod tickets;

@@ -267,6 +267,19 @@ INSERT INTO ticket_text (rowid, ticket, body)
     FROM ticket_events
     WHERE json_extract(event, '$.kind') IN ('created', 'public_reply', 'internal_note', 'requester_reply');
 "#,
+    r#"
+-- What the statistics read of each ticket: its log folded (desk::stats::Facts, as JSON), rewritten in the
+-- transaction of every change, so a report reads one row per ticket rather than every event. Rows for tickets of
+-- before are filled in by the server when it opens the store (`fill_facts`), since the fold is Rust's.
+CREATE TABLE ticket_facts (
+    ticket    INTEGER PRIMARY KEY REFERENCES tickets(number),
+    opened_at INTEGER NOT NULL,
+    last_at   INTEGER NOT NULL,
+    facts     TEXT NOT NULL
+);
+CREATE INDEX ticket_facts_by_last ON ticket_facts(last_at);
+CREATE INDEX ticket_facts_by_opened ON ticket_facts(opened_at);
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -400,5 +413,9 @@ mod tests {
         let by_reply =
             store.read(|c| c.tickets(&Query { text: Some("sign out".into()), ..Query::default() })).await.unwrap();
         assert_eq!(by_reply.tickets.len(), 1, "a reply written before the upgrade is searchable");
+        let facts = store.read(|c| c.facts_touching(0, i64::MAX)).await.unwrap();
+        assert_eq!(facts.len(), 3, "every earlier ticket got its statistics row when the store opened");
+        assert_eq!(facts[2].resolutions.iter().map(|r| r.by.as_str()).collect::<Vec<_>>(), ["carol"]);
+        assert_eq!(facts[2].replies.len(), 1);
     }
 }

@@ -9,6 +9,7 @@ use lifeline_shared::wire::{MAX_THREAD_ENTRIES, SelfHelpReport, ThreadEntry, Thr
 use super::{Read, StoreError, Tx};
 use crate::desk::actor::{Actor, ActorKind};
 use crate::desk::priority::{Level, TicketType};
+use crate::desk::stats::Facts;
 use crate::desk::tickets::{Channel, Event, Status, TicketState};
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -69,13 +70,7 @@ impl Read<'_> {
 
     /// The ticket rebuilt from its log, which is the truth; the cached columns only serve lists.
     pub fn ticket(&self, number: i64) -> Result<Ticket, StoreError> {
-        let log = self.ticket_events(number)?;
-        if log.is_empty() {
-            return Err(StoreError::NotFound(format!("ticket {number}")));
-        }
-        let state = TicketState::replay(log.iter().map(|e| (&e.event, e.at)))
-            .map_err(|e| StoreError::Corrupt(format!("ticket {number}: {e}")))?;
-        Ok(Ticket { number, version: i64::try_from(log.len()).unwrap_or(i64::MAX), state })
+        fold(number, &self.ticket_events(number)?)
     }
 
     pub fn tickets(&self, q: &Query) -> Result<Page, StoreError> {
@@ -279,6 +274,7 @@ impl Tx<'_> {
         for (actor, event) in events {
             insert_event(conn, number, actor, event, now)?;
         }
+        write_facts(conn, number, events.iter().map(|(actor, event)| (now, actor, event)))?;
         Ok((number, true))
     }
 
@@ -294,7 +290,8 @@ impl Tx<'_> {
         now: i64,
     ) -> Result<Ticket, StoreError> {
         let conn = self.conn;
-        let current = self.ticket(number)?;
+        let log = self.ticket_events(number)?;
+        let current = fold(number, &log)?;
         if let Some(seen) = expected.filter(|seen| *seen != current.version) {
             return Err(StoreError::Conflict(format!(
                 "ticket {number} changed meanwhile: you saw version {seen}, it is at {}; reload it",
@@ -304,6 +301,8 @@ impl Tx<'_> {
         let next = TicketState::apply(Some(current.state), event, now)?;
         insert_event(conn, number, actor, event, now)?;
         project(conn, Some(number), &next, None)?;
+        let logged = log.iter().map(|e| (e.at, &e.actor, &e.event));
+        write_facts(conn, number, logged.chain([(now, actor, event)]))?;
         Ok(Ticket { number, version: current.version + 1, state: next })
     }
 
@@ -357,6 +356,47 @@ impl Tx<'_> {
         Ok(())
     }
 }
+fn fold(number: i64, log: &[LoggedEvent]) -> Result<Ticket, StoreError> {
+    if log.is_empty() {
+        return Err(StoreError::NotFound(format!("ticket {number}")));
+    }
+    let state = TicketState::replay(log.iter().map(|e| (&e.event, e.at)))
+        .map_err(|e| StoreError::Corrupt(format!("ticket {number}: {e}")))?;
+    Ok(Ticket { number, version: i64::try_from(log.len()).unwrap_or(i64::MAX), state })
+}
+
+/// Rewrites the ticket's row of `ticket_facts` from its whole log.
+fn write_facts<'a>(
+    conn: &Connection,
+    number: i64,
+    log: impl IntoIterator<Item = (i64, &'a Actor, &'a Event)>,
+) -> Result<(), StoreError> {
+    let mut last_at = 0;
+    let facts = Facts::fold(number, log.into_iter().inspect(|(at, _, _)| last_at = last_at.max(*at)))
+        .ok_or_else(|| StoreError::Internal(format!("ticket {number} has no opening to fold")))?;
+    let json = serde_json::to_string(&facts).map_err(|e| StoreError::Internal(format!("ticket facts: {e}")))?;
+    conn.prepare_cached(
+        "INSERT INTO ticket_facts (ticket, opened_at, last_at, facts) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (ticket) DO UPDATE SET last_at = excluded.last_at, facts = excluded.facts",
+    )?
+    .execute(params![number, facts.opened_at, last_at, json])?;
+    Ok(())
+}
+
+/// Fills `ticket_facts` for tickets written before it existed, a batch at a time; returns how many it filled.
+pub(super) fn fill_facts(conn: &Connection, batch: i64) -> Result<usize, StoreError> {
+    let numbers: Vec<i64> = conn
+        .prepare("SELECT number FROM tickets WHERE number NOT IN (SELECT ticket FROM ticket_facts) LIMIT ?1")?
+        .query_map([batch], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let read = Read { conn };
+    for number in &numbers {
+        let log = read.ticket_events(*number)?;
+        write_facts(conn, *number, log.iter().map(|e| (e.at, &e.actor, &e.event)))?;
+    }
+    Ok(numbers.len())
+}
+
 /// The cached columns that lists filter and sort on, written from the fold here only: on opening (`number` is
 /// `None` and the new number is returned) and after every append. The request id is kept from the opening.
 fn project(
