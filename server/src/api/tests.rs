@@ -163,13 +163,19 @@ async fn roles_are_refused_what_the_access_table_refuses_them() {
     let note = json!({ "action": "note", "body": "checked the cable" });
     let actions = format!("/api/tickets/{number}/actions");
     let cases = [
-        (&auditor, "POST", actions.as_str(), Some(note.clone()), "auditors may read but not change tickets"),
+        (
+            &auditor,
+            "POST",
+            actions.as_str(),
+            Some(note.clone()),
+            "auditors and managers may read but not change tickets",
+        ),
         (
             &auditor,
             "POST",
             "/api/agents/ag-1/checks",
             Some(json!({ "check": "disk-usage" })),
-            "auditors may read but not run checks",
+            "auditors and managers may read but not run checks",
         ),
         (&tier1, "POST", "/api/agents/ag-1/revoke", None, "only an admin may revoke agents"),
         (&tier1, "GET", "/api/audit", None, "only admins and auditors may read the audit log"),

@@ -47,7 +47,7 @@ pub fn quickstart(data_dir: PathBuf, port: u16) -> Result<()> {
 }
 
 fn parse_role(tier: &str) -> Result<Role> {
-    Role::parse(tier).with_context(|| format!("--tier must be 1, 2, 3, admin or auditor, not {tier:?}"))
+    Role::parse(tier).with_context(|| format!("--tier must be 1, 2, 3, admin, auditor or manager, not {tier:?}"))
 }
 
 pub fn add_user(local: &Local, name: String, tier: &str) -> Result<()> {

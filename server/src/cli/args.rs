@@ -215,7 +215,7 @@ pub enum UserCmd {
     /// Create an account and print its password and API token (shown once)
     Add {
         name: String,
-        /// 1, 2, 3, admin or auditor
+        /// 1, 2, 3, admin, auditor or manager (reads every figure, changes nothing)
         #[arg(long)]
         tier: String,
         #[command(flatten)]
@@ -224,7 +224,7 @@ pub enum UserCmd {
     /// Change an account's role
     SetRole {
         name: String,
-        /// 1, 2, 3, admin or auditor
+        /// 1, 2, 3, admin, auditor or manager (reads every figure, changes nothing)
         #[arg(long)]
         tier: String,
         #[command(flatten)]

@@ -12,10 +12,12 @@ pub enum Role {
     Admin,
     /// Reads everything, including the audit log, and changes nothing.
     Auditor,
+    /// Reads tickets and every statistic, each technician's too, and changes nothing: who plans the desk.
+    Manager,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Role::Tier1, Role::Tier2, Role::Tier3, Role::Admin, Role::Auditor];
+    pub const ALL: [Role; 6] = [Role::Tier1, Role::Tier2, Role::Tier3, Role::Admin, Role::Auditor, Role::Manager];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -24,6 +26,7 @@ impl Role {
             Role::Tier3 => "tier3",
             Role::Admin => "admin",
             Role::Auditor => "auditor",
+            Role::Manager => "manager",
         }
     }
 
@@ -33,7 +36,7 @@ impl Role {
             Role::Tier1 => 1,
             Role::Tier2 => 2,
             Role::Tier3 | Role::Admin => 3,
-            Role::Auditor => 0,
+            Role::Auditor | Role::Manager => 0,
         }
     }
 
@@ -45,6 +48,7 @@ impl Role {
             "3" | "tier3" => Some(Role::Tier3),
             "admin" => Some(Role::Admin),
             "auditor" => Some(Role::Auditor),
+            "manager" => Some(Role::Manager),
             _ => None,
         }
     }
@@ -63,6 +67,10 @@ pub enum Act {
     ReadAudit,
     /// Edit the help desk's own lists: categories.
     ConfigureDesk,
+    /// The statistics of the whole desk, and one's own per-technician figures.
+    ReadStats,
+    /// Other technicians' per-technician figures.
+    ReadOthersStats,
 }
 
 use Role::*;
@@ -71,12 +79,16 @@ use Role::*;
 /// be added without its row.
 fn rule(act: Act) -> (&'static [Role], &'static str) {
     match act {
-        Act::Read => (&[Tier1, Tier2, Tier3, Admin, Auditor], "may not read"),
-        Act::WorkTickets => (&[Tier1, Tier2, Tier3, Admin], "auditors may read but not change tickets"),
-        Act::RunChecks => (&[Tier1, Tier2, Tier3, Admin], "auditors may read but not run checks"),
+        Act::Read => (&[Tier1, Tier2, Tier3, Admin, Auditor, Manager], "may not read"),
+        Act::WorkTickets => (&[Tier1, Tier2, Tier3, Admin], "auditors and managers may read but not change tickets"),
+        Act::RunChecks => (&[Tier1, Tier2, Tier3, Admin], "auditors and managers may read but not run checks"),
         Act::RevokeAgents => (&[Admin], "only an admin may revoke agents"),
         Act::ReadAudit => (&[Admin, Auditor], "only admins and auditors may read the audit log"),
         Act::ConfigureDesk => (&[Admin], "only an admin may change the help desk's categories"),
+        Act::ReadStats => (&[Tier1, Tier2, Tier3, Admin, Auditor, Manager], "may not read the statistics"),
+        Act::ReadOthersStats => {
+            (&[Admin, Auditor, Manager], "only managers, admins and auditors see other technicians' figures")
+        }
     }
 }
 
@@ -100,14 +112,16 @@ mod tests {
 
     #[test]
     fn the_policy_as_a_table() {
-        // Rows: the acts; columns: tier 1, 2, 3, admin, auditor.
+        // Rows: the acts; columns: tier 1, 2, 3, admin, auditor, manager.
         let expected = [
-            (Act::Read, [true, true, true, true, true]),
-            (Act::WorkTickets, [true, true, true, true, false]),
-            (Act::RunChecks, [true, true, true, true, false]),
-            (Act::RevokeAgents, [false, false, false, true, false]),
-            (Act::ReadAudit, [false, false, false, true, true]),
-            (Act::ConfigureDesk, [false, false, false, true, false]),
+            (Act::Read, [true, true, true, true, true, true]),
+            (Act::WorkTickets, [true, true, true, true, false, false]),
+            (Act::RunChecks, [true, true, true, true, false, false]),
+            (Act::RevokeAgents, [false, false, false, true, false, false]),
+            (Act::ReadAudit, [false, false, false, true, true, false]),
+            (Act::ConfigureDesk, [false, false, false, true, false, false]),
+            (Act::ReadStats, [true, true, true, true, true, true]),
+            (Act::ReadOthersStats, [false, false, false, true, true, true]),
         ];
         for (act, allowed) in expected {
             for (role, allowed) in Role::ALL.into_iter().zip(allowed) {
@@ -119,7 +133,10 @@ mod tests {
 
     #[test]
     fn a_refusal_says_why() {
-        assert_eq!(require(Auditor, Act::WorkTickets), Err(Denied("auditors may read but not change tickets".into())));
+        assert_eq!(
+            require(Auditor, Act::WorkTickets),
+            Err(Denied("auditors and managers may read but not change tickets".into()))
+        );
         assert_eq!(require(Tier3, Act::RevokeAgents), Err(Denied("only an admin may revoke agents".into())));
     }
 
