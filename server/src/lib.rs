@@ -9,6 +9,7 @@
 //! - [`collector`]: the QUIC endpoint, one task per agent connection.
 //! - [`live`]: live samples from watched agents, fanned out to every watcher.
 //! - [`api`]: the technicians' HTTPS JSON API.
+//! - [`metrics`]: what the server counts, rendered for Prometheus at `/metrics`.
 //! - [`quickstart`]: the newcomer's one command: server, CA, account, token and an enrolled local agent.
 //!
 //! [`run`] takes sockets that are already bound, so tests and the quickstart bind port 0 and read the real address.
@@ -18,6 +19,7 @@ pub mod collector;
 pub mod config;
 pub mod desk;
 pub mod live;
+pub mod metrics;
 pub mod pki;
 pub mod quickstart;
 pub mod service;
@@ -58,6 +60,11 @@ struct AgentLink {
 pub type ControlTx = tokio::sync::mpsc::Sender<Box<ServerControl>>;
 
 impl Connected {
+    /// Agents connected now.
+    pub fn count(&self) -> usize {
+        self.0.lock().map_or(0, |map| map.len())
+    }
+
     /// A reconnecting agent replaces its stale connection, which is closed rather than left to time out.
     fn insert(&self, agent_id: &str, conn: quinn::Connection, control: ControlTx) {
         if let Ok(mut map) = self.0.lock()

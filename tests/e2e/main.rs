@@ -9,6 +9,7 @@
 //! - `certificates`: an agent's certificate as its clock moves on: renewed two thirds through its life, refused once
 //!   expired, on a full handshake and on a resumed session.
 //! - `live`: watching an agent live (the stream, sharing it, what cannot be watched); refresh now and the diff.
+//! - `metrics`: `/metrics` scraped by a real Prometheus, queried through PromQL.
 //! - `preseed`: enrollment on first start from a preseeded token file, as packages install it; bad tokens retried.
 //! - `audit`: audit checkpoints: the CA signs the chain's head, and a chain cut back or rewritten since, or a forged
 //!   checkpoint, is named as such.
@@ -37,6 +38,7 @@ mod hardening;
 mod harness;
 mod journal;
 mod live;
+mod metrics;
 mod preseed;
 mod printing;
 mod refusals;

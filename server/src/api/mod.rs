@@ -18,13 +18,14 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State as AxumState};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use serde::Deserialize;
 use serde_json::json;
 use tracing::warn;
 
 use crate::State;
+use crate::metrics::{HttpLabels, METRICS};
 use crate::service;
 use crate::store::audit;
 use auth::Tech;
@@ -43,6 +44,7 @@ const MAX_ACTION_BODY: usize = 2 * crate::desk::tickets::MAX_BODY + 4 * 1024;
 pub fn router(state: AppState) -> axum::Router {
     axum::Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/api/login", post(auth::login).layer(DefaultBodyLimit::max(MAX_LOGIN_BODY)))
         .route("/api/me", get(auth::me))
         .route("/api/agents", get(agents::list))
@@ -75,6 +77,7 @@ pub fn router(state: AppState) -> axum::Router {
         // The routes' own limits are applied inside this one, so theirs win.
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::map_response(no_store_no_sniff))
+        .layer(axum::middleware::from_fn(timed))
         .with_state(state)
 }
 
@@ -118,6 +121,30 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener, tls: Arc<
             }
         });
     }
+}
+
+/// Times each request under its route's template, so the label set stays as small as the API.
+async fn timed(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let labels = HttpLabels { method, route, status: response.status().as_u16().to_string() };
+    METRICS.http_seconds.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Prometheus text, for any account that may read the statistics (a scraper is given such a token).
+async fn metrics(AxumState(state): AxumState<AppState>, Tech(user): Tech) -> Result<Response, ApiError> {
+    crate::desk::access::require(user.role, crate::desk::access::Act::ReadStats)?;
+    let counts = state.store.read(|c| c.ticket_counts()).await?;
+    METRICS.agents_connected.set(i64::try_from(state.connected.count()).unwrap_or(i64::MAX));
+    let text = METRICS.render(&counts);
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
 }
 
 async fn health() -> Json<serde_json::Value> {

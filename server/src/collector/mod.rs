@@ -15,6 +15,7 @@ use lifeline_shared::wire::close;
 use tracing::{Instrument, debug, info_span, warn};
 
 use crate::State;
+use crate::metrics::{Handshake, HandshakeLabels, METRICS};
 use crate::pki::Lifetime;
 use crate::service::agents;
 use crate::store::now_ms;
@@ -63,6 +64,8 @@ impl Connections {
     /// A place for one more connection, given back when the returned guard drops; `None`, counted, when full.
     fn admit(&self) -> Option<Admitted<'_>> {
         let taken = self.open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.max).then_some(n + 1));
+        let outcome = if taken.is_ok() { Handshake::accepted } else { Handshake::refused_busy };
+        METRICS.handshakes.get_or_create(&HandshakeLabels { outcome }).inc();
         match taken {
             Ok(_) => Some(Admitted(self)),
             Err(_) => {

@@ -72,6 +72,11 @@ impl Calendar {
         Ok(Calendar { tz: zone, week, holidays: holidays.into_iter().collect() })
     }
 
+    /// The help desk's time zone: figures are bucketed into its days, weeks and months.
+    pub fn zone(&self) -> &TimeZone {
+        &self.tz
+    }
+
     /// The calendar in words, the same for the same calendar: what the audit log records when it changes.
     pub fn describe(&self) -> String {
         let zone = self.tz.iana_name().unwrap_or("UTC");

@@ -160,23 +160,28 @@ impl Tx<'_> {
     /// lost acknowledgement safe. Returns the snapshot's id.
     pub fn insert_snapshot(&self, agent_id: &str, row: &SnapshotRow, now: i64) -> Result<String, StoreError> {
         let conn = self.conn;
-        conn.prepare_cached(
-            "INSERT INTO snapshots (agent_id, id, taken_at, received_at, cpu_usage_pct, memory_used_pct,
+        let inserted = conn
+            .prepare_cached(
+                "INSERT INTO snapshots (agent_id, id, taken_at, received_at, cpu_usage_pct, memory_used_pct,
                                     fullest_disk_pct, finding_count, format, body)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING",
-        )?
-        .execute(params![
-            agent_id,
-            row.id,
-            row.taken_at,
-            now,
-            row.cpu_usage_pct,
-            row.memory_used_pct,
-            row.fullest_disk_pct,
-            row.finding_count,
-            SNAPSHOT_FORMAT,
-            row.body
-        ])?;
+            )?
+            .execute(params![
+                agent_id,
+                row.id,
+                row.taken_at,
+                now,
+                row.cpu_usage_pct,
+                row.memory_used_pct,
+                row.fullest_disk_pct,
+                row.finding_count,
+                SNAPSHOT_FORMAT,
+                row.body
+            ])?;
+        // A replay stored nothing new and counts nothing.
+        if inserted == 1 {
+            self.wrote(super::Written::Snapshot);
+        }
         Ok(row.id.clone())
     }
 }
@@ -266,7 +271,7 @@ mod tests {
     fn a_renewed_agent_is_known_by_its_new_certificate_and_the_one_it_renewed_with() {
         let mut conn = rusqlite::Connection::open_in_memory().unwrap();
         super::super::schema::migrate(&mut conn).unwrap();
-        let tx = Tx(Read { conn: &conn });
+        let tx = Tx::new(&conn);
         let agents = [("ag-1".to_owned(), "f1".to_owned()), ("ag-2".to_owned(), "g1".to_owned())];
         tx.insert_simulated_agents(&agents, 1).unwrap();
         let holder = |fp: &str| tx.agent_by_fingerprint(fp).unwrap().map(|a| a.id);

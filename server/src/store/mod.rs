@@ -24,6 +24,8 @@ use std::sync::{Arc, Mutex};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::metrics::METRICS;
+
 /// What went wrong, said so that each edge can tell whose fault it was and whether trying again can help: the
 /// collector answers an agent with it (which keeps or drops its spooled item by it), the API with a status code.
 #[derive(Debug, thiserror::Error)]
@@ -88,13 +90,33 @@ pub struct Read<'a> {
 
 /// A write transaction: everything [`Read`] offers, and the writes. Only [`Store::write`] makes one, so every write
 /// goes through the writer thread and is acknowledged only once committed.
-pub struct Tx<'a>(Read<'a>);
+pub struct Tx<'a> {
+    read: Read<'a>,
+    /// What this job wrote that the metrics count, told to them once the transaction committed.
+    written: std::cell::RefCell<Vec<Written>>,
+}
+
+/// A write the metrics count.
+enum Written {
+    Event(crate::desk::tickets::Event),
+    Snapshot,
+}
+
+impl<'a> Tx<'a> {
+    fn new(conn: &'a Connection) -> Tx<'a> {
+        Tx { read: Read { conn }, written: std::cell::RefCell::default() }
+    }
+
+    fn wrote(&self, what: Written) {
+        self.written.borrow_mut().push(what);
+    }
+}
 
 impl<'a> std::ops::Deref for Tx<'a> {
     type Target = Read<'a>;
 
     fn deref(&self) -> &Read<'a> {
-        &self.0
+        &self.read
     }
 }
 
@@ -186,13 +208,29 @@ impl Store {
     {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
-            let result = match conn {
-                Some(conn) => in_savepoint(conn, |conn| f(&Tx(Read { conn }))),
-                None => Err(StoreError::Unavailable("the database could not start a transaction".into())),
+            let (result, written) = match conn {
+                Some(conn) => {
+                    let job = Tx::new(conn);
+                    let result = in_savepoint(conn, |_| f(&job));
+                    // A job that failed was rolled back to its savepoint: nothing of it counts.
+                    let written = if result.is_ok() { job.written.into_inner() } else { Vec::new() };
+                    (result, written)
+                }
+                None => (Err(StoreError::Unavailable("the database could not start a transaction".into())), Vec::new()),
             };
             Box::new(move |commit: Result<(), String>| {
                 let outcome = match commit {
-                    Ok(()) => result,
+                    Ok(()) => {
+                        for w in &written {
+                            match w {
+                                Written::Event(event) => METRICS.committed(event),
+                                Written::Snapshot => {
+                                    METRICS.snapshots_ingested.inc();
+                                }
+                            }
+                        }
+                        result
+                    }
                     Err(e) => Err(StoreError::Unavailable(format!("the transaction did not commit: {e}"))),
                 };
                 let _ = tx.send(outcome);
@@ -271,11 +309,14 @@ fn write_loop(conn: Connection, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        METRICS.store_queue.set(i64::try_from(rx.len()).unwrap_or(i64::MAX));
         let begun = conn.execute_batch("BEGIN IMMEDIATE");
         let live = begun.is_ok().then_some(&conn);
         let finishes: Vec<Finish> = batch.drain(..).map(|job| job(live)).collect();
         // A failure is logged by the jobs' callers, once per burst (`Health`).
+        let committing = std::time::Instant::now();
         let commit = begun.and_then(|()| conn.execute_batch("COMMIT")).map_err(|e| e.to_string());
+        METRICS.commit_took(committing.elapsed());
         if commit.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }

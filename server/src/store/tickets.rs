@@ -213,6 +213,15 @@ impl Read<'_> {
         Ok(threads)
     }
 
+    /// How many tickets stand at each status, priority and tier: what `/metrics` shows.
+    pub fn ticket_counts(&self) -> Result<Vec<(Status, String, u8, i64)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT status, priority, tier, COUNT(*) FROM tickets GROUP BY status, priority, tier ORDER BY 1, 2, 3",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((parsed(r, 0, Status::parse)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Tickets a machine was linked to whose snapshot has not arrived: asked again when the agent connects.
     pub fn tickets_wanting_snapshot(&self, agent_id: &str) -> Result<Vec<i64>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
@@ -273,6 +282,7 @@ impl Tx<'_> {
         let number = project(conn, None, &state, request.map(|(_, r)| r))?;
         for (actor, event) in events {
             insert_event(conn, number, actor, event, now)?;
+            self.wrote(super::Written::Event(event.clone()));
         }
         write_facts(conn, number, events.iter().map(|(actor, event)| (now, actor, event)))?;
         Ok((number, true))
@@ -300,6 +310,7 @@ impl Tx<'_> {
         }
         let next = TicketState::apply(Some(current.state), event, now)?;
         insert_event(conn, number, actor, event, now)?;
+        self.wrote(super::Written::Event(event.clone()));
         project(conn, Some(number), &next, None)?;
         let logged = log.iter().map(|e| (e.at, &e.actor, &e.event));
         write_facts(conn, number, logged.chain([(now, actor, event)]))?;
