@@ -6,6 +6,7 @@ mod auth;
 mod checks;
 pub mod error;
 mod people;
+mod stats;
 #[cfg(test)]
 mod tests;
 mod tickets;
@@ -71,6 +72,14 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/api/catalog", get(checks::catalog))
         .route("/api/checks/{id}", get(checks::show))
         .route("/api/stats/self-help", get(self_help_stats))
+        .route("/api/stats/technicians", get(stats::technicians))
+        .route("/api/stats/response", get(stats::response))
+        .route("/api/stats/backlog", get(stats::backlog))
+        .route("/api/stats/flow", get(stats::flow))
+        .route("/api/stats/sla", get(stats::sla))
+        .route("/api/stats/categories", get(stats::categories))
+        .route("/api/stats/education", get(stats::education))
+        .route("/api/stats/checks", get(stats::checks))
         .route("/api/audit", get(audit_entries))
         .route("/api/audit/verify", get(audit_verify))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })

@@ -129,6 +129,72 @@ pub enum StatsCmd {
         #[command(flatten)]
         api: ApiArgs,
     },
+    /// Per technician and period: resolved, first-contact, reopened, replies, median and p90 times to first response
+    /// and resolution (wall clock and business hours). Others' rows: managers, admins, auditors
+    Technicians {
+        #[command(flatten)]
+        range: StatsRange,
+    },
+    /// Median and p90 time to first response and to resolution by priority, channel, category or tier
+    Response {
+        /// priority, channel, category or tier
+        #[arg(long, default_value = "priority")]
+        dimension: String,
+        #[command(flatten)]
+        range: StatsRange,
+    },
+    /// Tickets open at a moment, by tier and age
+    Backlog {
+        /// A date (midnight in the help desk's time zone) or an RFC 3339 time; now by default
+        #[arg(long)]
+        at: Option<String>,
+        #[command(flatten)]
+        range: StatsRange,
+    },
+    /// Tickets created and resolved per period
+    Flow {
+        #[command(flatten)]
+        range: StatsRange,
+    },
+    /// SLA warnings and breaches per target and priority, and the breach rate
+    Sla {
+        #[command(flatten)]
+        range: StatsRange,
+    },
+    /// Tickets opened per category and period, the change against the period before, and what is rising
+    Categories {
+        #[command(flatten)]
+        range: StatsRange,
+    },
+    /// What users needed teaching on ("user instructed" resolutions), by topic and department, and self-help's share
+    Education {
+        #[command(flatten)]
+        range: StatsRange,
+    },
+    /// Which approved checks were run on which categories, and how often the ticket was resolved after them
+    Checks {
+        #[command(flatten)]
+        range: StatsRange,
+    },
+}
+
+/// The range of a report and how it is cut; dates are midnight in the help desk's time zone.
+#[derive(clap::Args, Debug, Clone)]
+pub struct StatsRange {
+    /// A date (2026-03-01) or an RFC 3339 time; 30 days before --to by default
+    #[arg(long)]
+    pub from: Option<String>,
+    /// A date or an RFC 3339 time; now by default
+    #[arg(long)]
+    pub to: Option<String>,
+    /// day, week or month
+    #[arg(long, default_value = "week")]
+    pub by: String,
+    /// RFC 4180 CSV with a header row, for a spreadsheet
+    #[arg(long)]
+    pub csv: bool,
+    #[command(flatten)]
+    pub api: ApiArgs,
 }
 
 #[derive(Subcommand)]

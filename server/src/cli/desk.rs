@@ -79,12 +79,42 @@ pub fn agent(cmd: AgentCmd) -> Result<()> {
 }
 
 pub fn stats(cmd: StatsCmd) -> Result<()> {
-    match cmd {
+    let (report, range, extra) = match cmd {
         StatsCmd::SelfHelp { days, api } => {
             let c = Client::new(&api)?;
-            c.print(&c.get::<SelfHelpView>(&format!("/api/stats/self-help?days={days}"))?, render::self_help_view)
+            let path = format!("/api/stats/self-help?days={days}");
+            return c.print(&c.get::<SelfHelpView>(&path)?, render::self_help_view);
+        }
+        StatsCmd::Technicians { range } => ("technicians", range, String::new()),
+        StatsCmd::Response { dimension, range } => ("response", range, format!("&dimension={}", encode(&dimension))),
+        StatsCmd::Backlog { at, range } => {
+            ("backlog", range, at.map(|a| format!("&at={}", encode(&a))).unwrap_or_default())
+        }
+        StatsCmd::Flow { range } => ("flow", range, String::new()),
+        StatsCmd::Sla { range } => ("sla", range, String::new()),
+        StatsCmd::Categories { range } => ("categories", range, String::new()),
+        StatsCmd::Education { range } => ("education", range, String::new()),
+        StatsCmd::Checks { range } => ("checks", range, String::new()),
+    };
+    let c = Client::new(&range.api)?;
+    let mut path = format!("/api/stats/{report}?by={}{extra}", encode(&range.by));
+    for (key, value) in [("from", &range.from), ("to", &range.to)] {
+        if let Some(v) = value {
+            path += &format!("&{key}={}", encode(v));
         }
     }
+    if c.json {
+        let value: Value = c.get(&path)?;
+        println!("{value:#}");
+        return Ok(());
+    }
+    let csv = c.get_csv(&path)?;
+    if range.csv {
+        print!("{csv}");
+    } else {
+        print!("{}", render::csv_table(&csv)?);
+    }
+    Ok(())
 }
 
 fn act(api: &ApiArgs, number: u64, body: Value) -> Result<()> {

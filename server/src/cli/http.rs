@@ -95,6 +95,26 @@ impl Client {
         answer(&url, response.with_context(|| format!("calling {url}"))?)
     }
 
+    /// A GET answered as CSV text (`Accept: text/csv`).
+    pub fn get_csv(&self, path: &str) -> Result<String> {
+        let url = format!("{}{}", self.base, path);
+        let mut response = self
+            .agent
+            .get(&url)
+            .header("authorization", &self.auth())
+            .header("accept", "text/csv")
+            .call()
+            .with_context(|| format!("calling {url}"))?;
+        let status = response.status();
+        let text = response.body_mut().read_to_string().with_context(|| format!("reading the answer of {url}"))?;
+        if !status.is_success() {
+            let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            let message = value.get("error").and_then(Value::as_str).unwrap_or("no error message");
+            bail!("server answered {status}: {message}");
+        }
+        Ok(text)
+    }
+
     pub fn put<T: DeserializeOwned>(&self, path: &str, body: Value) -> Result<T> {
         let url = format!("{}{}", self.base, path);
         let response = self.agent.put(&url).header("authorization", &self.auth()).send_json(body);

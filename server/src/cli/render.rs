@@ -485,3 +485,29 @@ fn clock_state(state: &ClockState) -> String {
         ClockState::Met { at, late_by_ms } => format!("met {}, late by {}", time(Some(at)), span(late_by_ms)),
     }
 }
+
+/// A report's CSV as aligned columns, durations (`..._ms` columns) as hours and minutes.
+pub fn csv_table(csv: &str) -> anyhow::Result<String> {
+    let mut rows =
+        lifeline_server::desk::reports::from_csv(csv).map_err(|e| anyhow::anyhow!("the report's CSV: {e}"))?;
+    let Some(header) = rows.first().cloned() else { return Ok("nothing in this range\n".into()) };
+    for row in rows.iter_mut().skip(1) {
+        for (cell, name) in row.iter_mut().zip(&header) {
+            if let (true, Ok(ms)) = (name.ends_with("_ms"), cell.parse::<i64>()) {
+                let minutes = ms / 60_000;
+                *cell =
+                    if minutes < 60 { format!("{minutes}m") } else { format!("{}h{:02}m", minutes / 60, minutes % 60) };
+            }
+        }
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| rows.iter().map(|r| r.get(i).map_or(0, |c| c.chars().count())).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in &rows {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        out += cells.join("  ").trim_end();
+        out += "\n";
+    }
+    Ok(out)
+}

@@ -10,12 +10,14 @@
 //! - [`templates`]: canned replies and their placeholders, checked when saved.
 //! - [`sla`]: business-hours calendars, and the SLA clocks and alerts computed from a ticket's facts.
 //! - [`stats`]: what the figures need of a ticket, folded from its log with the time of every change.
+//! - [`reports`]: the figures managers read, computed from those histories as rows for JSON and CSV.
 
 pub mod access;
 pub mod actor;
 pub mod checks;
 pub mod policy;
 pub mod priority;
+pub mod reports;
 pub mod sla;
 pub mod stats;
 pub mod templates;

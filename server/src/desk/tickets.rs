@@ -392,7 +392,12 @@ impl TicketState {
                 if *to != s.status && !s.status.may_become(*to) {
                     return Err(RuleError::Transition { from: s.status, to: *to });
                 }
-                if (*to == Status::PendingUntil) != until.is_some_and(|u| u > at) {
+                let dated = match (to, until) {
+                    (Status::PendingUntil, Some(u)) => *u > at,
+                    (Status::PendingUntil, None) => false,
+                    (_, until) => until.is_none(),
+                };
+                if !dated {
                     return Err(RuleError::PendingDate);
                 }
                 s.status = *to;

@@ -22,7 +22,7 @@ pub async fn show(store: &Store, user: &User, id: i64) -> Result<Person, Error> 
 }
 
 /// Refuses what a person record cannot hold, before anything is stored.
-fn check(fields: &Fields) -> Result<(), StoreError> {
+pub(super) fn check(fields: &Fields) -> Result<(), StoreError> {
     let too_long = |what: &str, v: &Option<String>| match v {
         Some(v) if v.trim().is_empty() || v.len() > MAX_NAME => {
             Err(StoreError::Refused(format!("{what} must be 1 to {MAX_NAME} bytes")))

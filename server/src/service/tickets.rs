@@ -152,6 +152,14 @@ pub async fn create(store: &Store, policy: &Policy, user: &User, new: NewTicket)
     if new.person.is_none() && (new.requester.trim().is_empty() || new.requester.len() > MAX_NAME) {
         return Err(refused(format!("a requester's name (1 to {MAX_NAME} bytes) or a person's id is needed")));
     }
+    // What may become a new person's record is held to what a person's record may hold.
+    let fields = Fields {
+        name: Some(new.requester.trim().to_owned()).filter(|n| !n.is_empty()),
+        email: new.email.clone(),
+        phone: new.phone.clone(),
+        department: None,
+    };
+    super::people::check(&fields)?;
     if let Some(code) = &new.resolved {
         policy.check_resolution(Some(code)).map_err(refused)?;
     }

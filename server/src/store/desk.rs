@@ -84,6 +84,16 @@ impl Tx<'_> {
     /// Adds a category, or brings a retired one back with its new label.
     pub fn add_category(&self, name: &str, parent: Option<&str>, label: &str) -> Result<(), StoreError> {
         if let Some(parent) = parent {
+            if parent == name {
+                return Err(StoreError::Refused(format!("{name:?} cannot be a subcategory of itself")));
+            }
+            let children: i64 =
+                self.conn.query_row("SELECT COUNT(*) FROM categories WHERE parent = ?1", [name], |r| r.get(0))?;
+            if children > 0 {
+                return Err(StoreError::Refused(format!(
+                    "{name:?} has subcategories, so it cannot go under {parent:?}: categories have two levels"
+                )));
+            }
             let grandparent: Option<Option<String>> = self
                 .conn
                 .query_row("SELECT parent FROM categories WHERE name = ?1 AND retired_at IS NULL", [parent], |r| {

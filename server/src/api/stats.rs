@@ -1,0 +1,190 @@
+//! The statistics: `/api/stats/...`, each as JSON, or as RFC 4180 CSV for `Accept: text/csv` (or `?format=csv`).
+//! Ranges are `from` and `to`: a date (`2026-03-01`, midnight in the help desk's time zone) or an RFC 3339 time;
+//! by default the last 30 days.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State as AxumState};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::auth::Tech;
+use super::error::ApiError;
+use crate::desk::reports::{self, Bucket, CategoryRow, Dimension};
+use crate::service::stats;
+use crate::store::now_ms;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RangeQuery {
+    from: Option<String>,
+    to: Option<String>,
+    /// day, week or month.
+    by: Option<Bucket>,
+    /// For `response`: priority, channel, category or tier.
+    dimension: Option<Dimension>,
+    /// For `backlog`: the moment; now by default.
+    at: Option<String>,
+    /// `csv`, as `Accept: text/csv` asks.
+    format: Option<String>,
+}
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// A date at the start of its day in `tz`, or an RFC 3339 time.
+fn instant(tz: &TimeZone, what: &str, text: &str) -> Result<i64, ApiError> {
+    if let Ok(at) = text.parse::<jiff::Timestamp>() {
+        return Ok(at.as_millisecond());
+    }
+    let date: jiff::civil::Date = text.parse().map_err(|_| {
+        ApiError::bad_request(format!("{what} {text:?} is neither a date (2026-03-01) nor an RFC 3339 time"))
+    })?;
+    let start = tz.to_timestamp(date.to_datetime(jiff::civil::Time::midnight()));
+    Ok(start.map_err(|e| ApiError::bad_request(format!("{what} {text:?}: {e}")))?.as_millisecond())
+}
+
+struct Asked {
+    from: i64,
+    to: i64,
+    by: Bucket,
+    csv: bool,
+}
+
+fn asked(state: &AppState, q: &RangeQuery, headers: &HeaderMap) -> Result<Asked, ApiError> {
+    let tz = state.config.desk.sla.calendar.zone();
+    let to = q.to.as_deref().map(|t| instant(tz, "to", t)).transpose()?.unwrap_or_else(now_ms);
+    let from = q.from.as_deref().map(|t| instant(tz, "from", t)).transpose()?.unwrap_or(to - 30 * DAY_MS);
+    let accept_csv = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/csv"));
+    let csv = match q.format.as_deref() {
+        None => accept_csv,
+        Some("csv") => true,
+        Some("json") => false,
+        Some(other) => return Err(ApiError::bad_request(format!("format {other:?}: csv or json"))),
+    };
+    Ok(Asked { from, to, by: q.by.unwrap_or(Bucket::Week), csv })
+}
+
+/// The rows as JSON, or as CSV when asked.
+fn answer<T: Serialize>(rows: &[T], csv: bool) -> Result<Response, ApiError> {
+    if !csv {
+        return Ok(Json(rows).into_response());
+    }
+    let text = reports::to_csv(rows).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8; header=present")], text).into_response())
+}
+
+type Q = Result<Query<RangeQuery>, QueryRejection>;
+
+pub async fn technicians(
+    AxumState(state): AxumState<AppState>,
+    Tech(user): Tech,
+    headers: HeaderMap,
+    query: Q,
+) -> Result<Response, ApiError> {
+    let Query(q) = query?;
+    let a = asked(&state, &q, &headers)?;
+    answer(&stats::technicians(&state.store, &state.config.desk, &user, a.from, a.to, a.by).await?, a.csv)
+}
+
+pub async fn response(
+    AxumState(state): AxumState<AppState>,
+    Tech(user): Tech,
+    headers: HeaderMap,
+    query: Q,
+) -> Result<Response, ApiError> {
+    let Query(q) = query?;
+    let a = asked(&state, &q, &headers)?;
+    let dimension = q.dimension.unwrap_or(Dimension::Priority);
+    answer(&stats::response(&state.store, &state.config.desk, &user, a.from, a.to, dimension).await?, a.csv)
+}
+
+pub async fn backlog(
+    AxumState(state): AxumState<AppState>,
+    Tech(user): Tech,
+    headers: HeaderMap,
+    query: Q,
+) -> Result<Response, ApiError> {
+    let Query(q) = query?;
+    let a = asked(&state, &q, &headers)?;
+    let tz = state.config.desk.sla.calendar.zone();
+    let at = q.at.as_deref().map(|t| instant(tz, "at", t)).transpose()?.unwrap_or_else(now_ms);
+    let report = stats::backlog(&state.store, &user, at).await?;
+    if a.csv {
+        return answer(&report.rows, true);
+    }
+    Ok(Json(report).into_response())
+}
+
+pub async fn flow(
+    AxumState(state): AxumState<AppState>,
+    Tech(user): Tech,
+    headers: HeaderMap,
+    query: Q,
+) -> Result<Response, ApiError> {
+    let Query(q) = query?;
+    let a = asked(&state, &q, &headers)?;
+    answer(&stats::flow(&state.store, &state.config.desk, &user, a.from, a.to, a.by).await?, a.csv)
+}
+
+pub async fn sla(
+    AxumState(state): AxumState<AppState>,
+    Tech(user): Tech,
+    headers: HeaderMap,
+    query: Q,
+) -> Result<Response, ApiError> {
+    let Query(q) = query?;
+    let a = asked(&state, &q, &headers)?;
+    answer(&stats::sla(&state.store, &user, a.from, a.to).await?, a.csv)
+}
+
+/// Tickets opened per category and period, with the categories rising in the last period.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct CategoriesView {
+    pub rows: Vec<CategoryRow>,
+    /// Categories opened more often in the last period than in the one before, largest rise first.
+    pub rising: Vec<(String, i64)>,
+}
+
+pub async fn categories(
+    AxumState(state): AxumState<AppState>,
+    Tech(user): Tech,
+    headers: HeaderMap,
+    query: Q,
+) -> Result<Response, ApiError> {
+    let Query(q) = query?;
+    let a = asked(&state, &q, &headers)?;
+    let (rows, rising) = stats::categories(&state.store, &state.config.desk, &user, a.from, a.to, a.by).await?;
+    if a.csv {
+        return answer(&rows, true);
+    }
+    Ok(Json(CategoriesView { rows, rising }).into_response())
+}
+
+pub async fn education(
+    AxumState(state): AxumState<AppState>,
+    Tech(user): Tech,
+    headers: HeaderMap,
+    query: Q,
+) -> Result<Response, ApiError> {
+    let Query(q) = query?;
+    let a = asked(&state, &q, &headers)?;
+    let report = stats::education(&state.store, &user, a.from, a.to).await?;
+    if a.csv {
+        return answer(&report.topics, true);
+    }
+    Ok(Json(report).into_response())
+}
+
+pub async fn checks(
+    AxumState(state): AxumState<AppState>,
+    Tech(user): Tech,
+    headers: HeaderMap,
+    query: Q,
+) -> Result<Response, ApiError> {
+    let Query(q) = query?;
+    let a = asked(&state, &q, &headers)?;
+    answer(&stats::checks(&state.store, &user, a.from, a.to).await?, a.csv)
+}
