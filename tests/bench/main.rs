@@ -6,10 +6,13 @@
 //! the largest step of the server's capacity (default 20000; steps of 1k, 5k, 10k, 20k, 40k ...), and
 //! `LIFELINE_BENCH_LOAD_SECS` how long the ingest load runs besides the live measurement (default 20).
 //! `LIFELINE_BENCH_SMOKE=1` runs every row with a handful of agents for a few seconds, to keep the runner working.
+//! `cargo bench -p lifeline-tests --bench lifeline -- tickets` runs the ticket list and show rows alone (`desk.rs`,
+//! which says how to size them).
 
 // A benchmark states what it needs by panicking when it cannot have it, as the tests do.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod desk;
 mod desktop;
 #[allow(dead_code)]
 #[path = "../e2e/harness.rs"]
@@ -80,7 +83,12 @@ impl Settings {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; any other argument is a filter nobody here needs.
+    // `cargo bench` passes `--bench`. `-- tickets` runs the ticket rows alone: they need no server process, and at
+    // full size take minutes of their own.
+    if std::env::args().skip(1).any(|a| a == "tickets") {
+        print_table(&desk::rows());
+        return;
+    }
     let settings = Settings::from_env();
     let server = Server::start();
     let mut rows = Vec::new();
@@ -99,6 +107,7 @@ fn main() {
     rows.extend(ingest_rows);
     rows.push(ingest_with_retention(&settings, without, &stored));
     rows.extend(reconnect_storm(&settings, held));
+    rows.extend(desk::rows());
     print_table(&rows);
 }
 

@@ -21,6 +21,8 @@
 //!   files, then the check through the real server and agent.
 //! - `requester`: the user's side: pushed ticket threads, answers and confirmations, self-help, subscribed events.
 //! - `sla`: SLA clocks on the real clock: a warning and a breach recorded once each; pending until a date.
+//! - `helpdesk`: tickets by every channel, people, linked machines, merges, racing replies, presence, canned, paging.
+//! - `stats`: the statistics of what two technicians did, as JSON, CSV and a table, and who sees whose row.
 //! - `swarm`: the load generator: bulk-enrolled identities connect, get snapshots acknowledged and stream live.
 //! - `desktop`: `lifeline-help` on a real X display and session bus, driven by the keyboard; notifications shown.
 
@@ -36,6 +38,7 @@ mod desktop;
 mod flow;
 mod hardening;
 mod harness;
+mod helpdesk;
 mod journal;
 mod live;
 mod metrics;
@@ -44,4 +47,5 @@ mod printing;
 mod refusals;
 mod requester;
 mod sla;
+mod stats;
 mod swarm;

@@ -445,3 +445,631 @@ async fn one_address_trying_many_names_is_made_to_wait_and_others_are_not() {
     assert_eq!(desk.login(HOME, "alice", PASSWORD).await.0, StatusCode::OK);
     assert_eq!(desk.login("[2001:db8::1]:40000", "alice", PASSWORD).await.0, StatusCode::OK);
 }
+
+/// A request that must be refused: method, path, body, the status expected, and words its error must contain.
+type Refusal<'a> = (&'a str, String, Option<Value>, StatusCode, &'a str);
+
+impl Desk {
+    /// Sends each request as `token`; answers with a line for each answer that is not the refusal expected, so that a
+    /// table reports every case it got wrong at once.
+    async fn refusals(&self, token: &str, cases: Vec<Refusal<'_>>) -> Vec<String> {
+        let mut wrong = Vec::new();
+        for (method, path, body, expected, says) in cases {
+            let shown = body.as_ref().map(|b| b.to_string().chars().take(120).collect::<String>());
+            let (status, answer) = self.call(method, &path, Some(token), body).await;
+            let error = answer["error"].as_str().unwrap_or_default();
+            if status != expected || !error.contains(says) {
+                wrong.push(format!(
+                    "{method} {path} {shown:?}: wanted {expected} saying {says:?}, got {status} {answer}"
+                ));
+            }
+        }
+        wrong
+    }
+
+    /// What the desk holds, as its readers see it: to compare before and after requests that must store nothing.
+    /// `tickets` are read one by one as well, for their version (the length of their log), status and links.
+    async fn holdings(&self, token: &str, tickets: &[i64]) -> Value {
+        // Each read must succeed, or two equal errors would pass for two equal holdings.
+        let get = |path: String| async move {
+            let (status, answer) = self.call("GET", &path, Some(token), None).await;
+            assert_eq!(status, StatusCode::OK, "GET {path}: {answer}");
+            answer
+        };
+        let mut each = Vec::new();
+        for number in tickets {
+            let t = get(format!("/api/tickets/{number}")).await;
+            each.push(json!([t["number"], t["version"], t["status"], t["merged_into"], t["related"], t["person"]]));
+        }
+        let audit = self.state.store.read(|c| c.audit_entries(0, 100_000)).await.unwrap().len();
+        json!({
+            "tickets": get("/api/tickets?limit=1000".into()).await,
+            "merged": get("/api/tickets?status=merged&limit=1000".into()).await,
+            "each": each,
+            "people": get("/api/people".into()).await,
+            "canned": get("/api/canned-replies".into()).await,
+            "categories": get("/api/categories".into()).await,
+            "audit": audit,
+        })
+    }
+}
+
+/// A phone ticket's body as a technician fills it in, with `changes` made to it: a `null` leaves the field out.
+fn new_ticket(changes: Value) -> Option<Value> {
+    let mut body = json!({
+        "channel": "phone",
+        "requester": "Zed Zimmer",
+        "email": "zed@example.org",
+        "subject": "printer jams",
+        "description": "since Monday",
+    });
+    for (field, value) in changes.as_object().unwrap() {
+        match value {
+            Value::Null => drop(body.as_object_mut().unwrap().remove(field)),
+            value => body[field] = value.clone(),
+        }
+    }
+    Some(body)
+}
+
+#[tokio::test]
+async fn a_ticket_that_cannot_be_opened_as_asked_is_refused_and_nothing_is_stored() {
+    use crate::desk::tickets::{MAX_BODY, MAX_NAME, MAX_SUBJECT};
+    let desk = Desk::new();
+    let number = desk.ticket().await;
+    let token = desk.user("alice", Role::Tier1).await;
+    let ann = json!({ "name": "Ann", "email": "ann@example.org" });
+    assert_eq!(desk.call("POST", "/api/people", Some(&token), Some(ann)).await.0, StatusCode::CREATED);
+    let before = desk.holdings(&token, &[number]).await;
+    let post = |changes: Value, status, says| ("POST", "/api/tickets".to_owned(), new_ticket(changes), status, says);
+    let refused = StatusCode::UNPROCESSABLE_ENTITY;
+    let cases = vec![
+        post(json!({ "channel": "fax" }), refused, "unknown variant `fax`"),
+        post(json!({ "channel": "agent" }), refused, "opened by its user's help request"),
+        post(json!({ "category": "astrology" }), refused, "unknown category \"astrology\""),
+        post(json!({ "urgency": "urgent" }), refused, "unknown variant `urgent`"),
+        post(json!({ "impact": "urgent" }), refused, "unknown variant `urgent`"),
+        post(json!({ "type": "question" }), refused, "unknown variant `question`"),
+        post(json!({ "resolved": "magic" }), refused, "unknown resolution code \"magic\"; one of fixed-remotely"),
+        post(json!({ "email": "ann@" }), refused, "\"ann@\" is not an e-mail address"),
+        post(
+            json!({ "email": "ann smith@example.org" }),
+            refused,
+            "\"ann smith@example.org\" is not an e-mail address",
+        ),
+        post(json!({ "requester": null }), refused, "a requester's name (1 to 128 bytes) or a person's id is needed"),
+        post(json!({ "requester": "   " }), refused, "a requester's name (1 to 128 bytes) or a person's id is needed"),
+        post(json!({ "requester": "n".repeat(MAX_NAME + 1) }), refused, "a requester's name (1 to 128 bytes)"),
+        post(json!({ "subject": "s".repeat(MAX_SUBJECT + 1) }), refused, "a subject must be 1 to 200 bytes"),
+        post(json!({ "subject": " " }), refused, "a subject must be 1 to 200 bytes"),
+        post(json!({ "subject": null }), refused, "missing field `subject`"),
+        post(json!({ "description": "d".repeat(MAX_BODY + 1) }), refused, "a description must be at most 20000 bytes"),
+        post(json!({ "colour": "red" }), refused, "unknown field `colour`"),
+        // A person's id that names nobody is a missing thing, as the route's own ids are: 404.
+        post(json!({ "person": 9999 }), StatusCode::NOT_FOUND, "person 9999"),
+        post(json!({ "agent_id": "ag-none" }), refused, "no agent ag-none"),
+    ];
+    let wrong = desk.refusals(&token, cases).await;
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    // Not JSON at all is a bad request.
+    let (status, _, answer) = desk.send(HOME, "POST", "/api/tickets", Some(&token), Some("{".into())).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    // No ticket, no person (Zed was about to be recorded for most of them), no audit entry.
+    assert_eq!(desk.holdings(&token, &[number]).await, before);
+}
+
+#[tokio::test]
+async fn a_ticket_opened_by_phone_is_for_the_person_with_that_address_at_the_matrix_priority() {
+    let desk = Desk::new();
+    let token = desk.user("alice", Role::Tier1).await;
+    let body = new_ticket(json!({ "urgency": "high", "impact": "critical", "category": "vpn", "type": "request" }));
+    let (status, ticket) = desk.call("POST", "/api/tickets", Some(&token), body).await;
+    assert_eq!(status, StatusCode::CREATED, "{ticket}");
+    assert_eq!(
+        (&ticket["channel"], &ticket["priority"], &ticket["urgency"], &ticket["impact"]),
+        (&json!("phone"), &json!("critical"), &json!("high"), &json!("critical")),
+        "{ticket}"
+    );
+    assert_eq!(
+        (&ticket["category"], &ticket["type"], &ticket["status"]),
+        (&json!("vpn"), &json!("request"), &json!("new"))
+    );
+    let person = ticket["person"].as_i64().expect("the ticket is for a person on record");
+    let (_, record) = desk.call("GET", &format!("/api/people/{person}"), Some(&token), None).await;
+    assert_eq!((&record["name"], &record["email"]), (&json!("Zed Zimmer"), &json!("zed@example.org")), "{record}");
+    // The same address again, written otherwise, finds the same person; solved on the call, it is resolved at once.
+    let again = new_ticket(json!({ "email": "Zed@Example.org", "resolved": "user-instructed" }));
+    let (status, second) = desk.call("POST", "/api/tickets", Some(&token), again).await;
+    assert_eq!(
+        (status, &second["person"], &second["status"]),
+        (StatusCode::CREATED, &json!(person), &json!("resolved"))
+    );
+    assert_eq!(second["resolution"], "user-instructed");
+    let (_, people) = desk.call("GET", "/api/people", Some(&token), None).await;
+    assert_eq!(people.as_array().map(Vec::len), Some(1), "{people}");
+}
+
+#[tokio::test]
+async fn an_action_a_ticket_cannot_take_is_refused_and_the_ticket_is_unchanged() {
+    let desk = Desk::new();
+    let number = desk.ticket().await;
+    let token = desk.user("alice", Role::Tier2).await;
+    let greeting = json!({ "body": "Hello {requester.name}" });
+    let (status, _) = desk.call("PUT", "/api/canned-replies/greeting", Some(&token), Some(greeting)).await;
+    assert_eq!(status, StatusCode::OK);
+    let before = desk.holdings(&token, &[number]).await;
+    let actions = format!("/api/tickets/{number}/actions");
+    let act = |body: Value, status, says| ("POST", actions.clone(), Some(body), status, says);
+    let refused = StatusCode::UNPROCESSABLE_ENTITY;
+    let cases = vec![
+        act(json!({ "action": "status", "status": "resolved" }), refused, "resolving needs a resolution code: one of"),
+        act(
+            json!({ "action": "status", "status": "resolved", "code": "magic" }),
+            refused,
+            "unknown resolution code \"magic\"",
+        ),
+        act(json!({ "action": "priority", "priority": "urgent" }), refused, "unknown variant `urgent`"),
+        act(json!({ "action": "urgency", "urgency": "urgent" }), refused, "unknown variant `urgent`"),
+        act(json!({ "action": "impact", "impact": "urgent" }), refused, "unknown variant `urgent`"),
+        act(json!({ "action": "retype", "type": "question" }), refused, "unknown variant `question`"),
+        act(json!({ "action": "categorize", "category": "astrology" }), refused, "unknown category \"astrology\""),
+        act(json!({ "action": "status", "status": "pending-until" }), refused, "pending-until needs the date"),
+        act(json!({ "action": "status", "status": "pending-until", "until": 1000 }), refused, "in the future"),
+        act(
+            json!({ "action": "status", "status": "open", "until": 9_999_999_999_999_i64 }),
+            refused,
+            "other statuses take no date",
+        ),
+        act(json!({ "action": "status", "status": "merged" }), refused, "a ticket cannot go from new to merged"),
+        act(json!({ "action": "status", "status": "closed" }), refused, "a ticket cannot go from new to closed"),
+        act(json!({ "action": "link", "agent_id": "ag-none" }), refused, "no agent ag-none"),
+        act(json!({ "action": "unlink" }), refused, "the ticket has no machine linked"),
+        act(json!({ "action": "reply", "body": "hi", "template": "greeting" }), refused, "a template, not both"),
+        act(json!({ "action": "reply", "template": "nope" }), refused, "no canned reply \"nope\""),
+        act(json!({ "action": "note", "body": "n", "public": true }), refused, "unknown field `public`"),
+        (
+            "POST",
+            "/api/tickets/9999/actions".into(),
+            Some(json!({ "action": "note", "body": "n" })),
+            StatusCode::NOT_FOUND,
+            "ticket 9999",
+        ),
+        (
+            "POST",
+            "/api/tickets/0/actions".into(),
+            Some(json!({ "action": "note", "body": "n" })),
+            StatusCode::BAD_REQUEST,
+            "positive integer",
+        ),
+    ];
+    let wrong = desk.refusals(&token, cases).await;
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert_eq!(desk.holdings(&token, &[number]).await, before);
+}
+
+#[tokio::test]
+async fn a_merge_or_relation_the_desk_cannot_make_is_refused_and_no_ticket_changes() {
+    let desk = Desk::new();
+    let token = desk.user("alice", Role::Tier1).await;
+    let (a, b, c, closed, merged) =
+        (desk.ticket().await, desk.ticket().await, desk.ticket().await, desk.ticket().await, desk.ticket().await);
+    let act = |number: i64, body: Value| {
+        let token = token.clone();
+        let desk = &desk;
+        async move { desk.call("POST", &format!("/api/tickets/{number}/actions"), Some(&token), Some(body)).await }
+    };
+    let resolve = json!({ "action": "status", "status": "resolved", "code": "fixed-remotely" });
+    assert_eq!(act(closed, resolve).await.0, StatusCode::OK);
+    assert_eq!(act(closed, json!({ "action": "status", "status": "closed" })).await.0, StatusCode::OK);
+    // `merged` went into `b` first: every case below is about a ticket that is gone, closed or itself.
+    let into_b = Some(json!({ "into": b }));
+    assert_eq!(
+        desk.call("POST", &format!("/api/tickets/{merged}/merge"), Some(&token), into_b).await.0,
+        StatusCode::OK
+    );
+    let before = desk.holdings(&token, &[a, b, c, closed, merged]).await;
+    let merge = |from: i64, into: i64, status, says: &str| {
+        ("POST", format!("/api/tickets/{from}/merge"), Some(json!({ "into": into })), status, says.to_owned())
+    };
+    let relate = |from: i64, other: i64, status, says: &str| {
+        ("POST", format!("/api/tickets/{from}/relate"), Some(json!({ "other": other })), status, says.to_owned())
+    };
+    let refused = StatusCode::UNPROCESSABLE_ENTITY;
+    let table = [
+        merge(a, a, refused, "a ticket cannot be merged into itself"),
+        merge(a, 9999, StatusCode::NOT_FOUND, "ticket 9999"),
+        merge(9999, a, StatusCode::NOT_FOUND, "ticket 9999"),
+        merge(a, merged, refused, &format!("ticket {merged} was itself merged into {b}; merge into {b}")),
+        merge(a, closed, refused, &format!("ticket {closed} is closed; merge into an open ticket")),
+        // The cycle: `merged` is in `b`, so `b` cannot go into `merged`.
+        merge(b, merged, refused, &format!("was itself merged into {b}")),
+        // Once merged, a ticket is read-only: merging it again, anywhere, is a conflict.
+        merge(merged, c, StatusCode::CONFLICT, &format!("ticket was merged into #{b}")),
+        merge(closed, a, StatusCode::CONFLICT, "ticket is closed"),
+        ("POST", format!("/api/tickets/{a}/merge"), Some(json!({ "into": "b" })), refused, "invalid type".into()),
+        ("POST", format!("/api/tickets/{a}/merge"), Some(json!({})), refused, "missing field `into`".into()),
+        relate(a, a, refused, "a ticket cannot be related to itself"),
+        relate(a, 9999, StatusCode::NOT_FOUND, "ticket 9999"),
+        relate(9999, a, StatusCode::NOT_FOUND, "ticket 9999"),
+        // Recorded on both or neither: `a` takes it, the merged ticket cannot, so `a` is left as it was.
+        relate(a, merged, StatusCode::CONFLICT, &format!("ticket was merged into #{b}")),
+        relate(merged, a, StatusCode::CONFLICT, &format!("ticket was merged into #{b}")),
+        (
+            "POST",
+            format!("/api/tickets/{a}/relate"),
+            Some(json!({ "other": b, "why": "x" })),
+            refused,
+            "unknown field".into(),
+        ),
+    ];
+    let cases = table.iter().map(|(m, p, body, s, says)| (*m, p.clone(), body.clone(), *s, says.as_str())).collect();
+    let wrong = desk.refusals(&token, cases).await;
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert_eq!(desk.holdings(&token, &[a, b, c, closed, merged]).await, before);
+}
+
+#[tokio::test]
+async fn a_merge_folds_one_ticket_into_another_and_a_relation_is_on_both() {
+    let desk = Desk::new();
+    let token = desk.user("alice", Role::Tier1).await;
+    let (a, b, c) = (desk.ticket().await, desk.ticket().await, desk.ticket().await);
+    let (status, into) =
+        desk.call("POST", &format!("/api/tickets/{a}/merge"), Some(&token), Some(json!({ "into": b }))).await;
+    assert_eq!((status, &into["number"], &into["status"]), (StatusCode::OK, &json!(b), &json!("new")), "{into}");
+    let (_, gone) = desk.call("GET", &format!("/api/tickets/{a}"), Some(&token), None).await;
+    assert_eq!((&gone["status"], &gone["merged_into"]), (&json!("merged"), &json!(b)), "{gone}");
+    let (_, kept) = desk.call("GET", &format!("/api/tickets/{b}"), Some(&token), None).await;
+    let from_a = kept["events"].as_array().unwrap().iter().filter(|e| e["from_ticket"] == a).count();
+    assert!(from_a >= 1, "the merged ticket's log shows in the one that carries on: {kept}");
+    assert_eq!(desk.audited(&["ticket.merge"]).await, [1]);
+
+    let (status, related) =
+        desk.call("POST", &format!("/api/tickets/{b}/relate"), Some(&token), Some(json!({ "other": c }))).await;
+    assert_eq!((status, &related["related"]), (StatusCode::OK, &json!([c])), "{related}");
+    for (number, other) in [(b, c), (c, b)] {
+        let (_, ticket) = desk.call("GET", &format!("/api/tickets/{number}"), Some(&token), None).await;
+        assert_eq!(ticket["related"], json!([other]), "{ticket}");
+    }
+}
+
+#[tokio::test]
+async fn presence_says_who_is_on_a_ticket_and_refuses_what_it_does_not_know() {
+    let desk = Desk::new();
+    let number = desk.ticket().await;
+    let (alice, bob) = (desk.user("alice", Role::Tier1).await, desk.user("bob", Role::Auditor).await);
+    let path = format!("/api/tickets/{number}/presence");
+    let (status, on) = desk.call("POST", &path, Some(&alice), Some(json!({ "state": "drafting" }))).await;
+    assert_eq!(status, StatusCode::OK, "{on}");
+    assert_eq!(
+        (&on[0]["user"], &on[0]["state"], on.as_array().map(Vec::len)),
+        (&json!("alice"), &json!("drafting"), Some(1))
+    );
+    let (status, on) = desk.call("POST", &path, Some(&bob), Some(json!({ "state": "viewing" }))).await;
+    let seen: Vec<(&Value, &Value)> = on.as_array().unwrap().iter().map(|p| (&p["user"], &p["state"])).collect();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(seen, [(&json!("alice"), &json!("drafting")), (&json!("bob"), &json!("viewing"))]);
+    let (_, ticket) = desk.call("GET", &format!("/api/tickets/{number}"), Some(&alice), None).await;
+    assert_eq!(ticket["presence"].as_array().map(Vec::len), Some(2), "{ticket}");
+    let refused = StatusCode::UNPROCESSABLE_ENTITY;
+    let cases = vec![
+        ("POST", path.clone(), Some(json!({ "state": "typing" })), refused, "presence is \"viewing\" or \"drafting\""),
+        ("POST", path.clone(), Some(json!({})), refused, "missing field `state`"),
+        (
+            "POST",
+            "/api/tickets/9999/presence".into(),
+            Some(json!({ "state": "viewing" })),
+            StatusCode::NOT_FOUND,
+            "ticket 9999",
+        ),
+    ];
+    let wrong = desk.refusals(&alice, cases).await;
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[tokio::test]
+async fn a_person_record_that_cannot_be_kept_is_refused_and_the_people_are_as_they_were() {
+    let desk = Desk::new();
+    let token = desk.user("alice", Role::Tier1).await;
+    let mut ids = Vec::new();
+    for person in [json!({ "name": "Ann", "email": "ann@example.org" }), json!({ "name": "Bob", "phone": "555" })] {
+        let (status, record) = desk.call("POST", "/api/people", Some(&token), Some(person)).await;
+        assert_eq!(status, StatusCode::CREATED, "{record}");
+        ids.push(record["id"].as_i64().unwrap());
+    }
+    let (ann, bob) = (ids[0], ids[1]);
+    // The list leaves merged records out: each is read as well.
+    let records = || async {
+        let mut each = vec![desk.holdings(&token, &[]).await];
+        for id in [ann, bob] {
+            each.push(desk.call("GET", &format!("/api/people/{id}"), Some(&token), None).await.1);
+        }
+        each
+    };
+    let before = records().await;
+    let add = |body: Value, status, says: &str| ("POST", "/api/people".to_owned(), Some(body), status, says.to_owned());
+    let edit = |id: i64, body: Value, status, says: &str| {
+        ("PATCH", format!("/api/people/{id}"), Some(body), status, says.to_owned())
+    };
+    let merge = |id: i64, into: i64, status, says: &str| {
+        ("POST", format!("/api/people/{id}/merge"), Some(json!({ "into": into })), status, says.to_owned())
+    };
+    let refused = StatusCode::UNPROCESSABLE_ENTITY;
+    let long = "n".repeat(crate::desk::tickets::MAX_NAME + 1);
+    let table = [
+        add(json!({ "name": "Cy", "email": "cy@" }), refused, "\"cy@\" is not an e-mail address"),
+        add(json!({ "name": "Cy", "email": "cy smith@example.org" }), refused, "is not an e-mail address"),
+        add(json!({ "email": "cy@example.org" }), refused, "a person needs a name"),
+        add(json!({ "name": "" }), refused, "a name must be 1 to 128 bytes"),
+        add(json!({ "name": "  " }), refused, "a name must be 1 to 128 bytes"),
+        add(json!({ "name": long }), refused, "a name must be 1 to 128 bytes"),
+        add(json!({ "name": "Cy", "phone": long }), refused, "a phone number must be 1 to 128 bytes"),
+        add(json!({ "name": "Cy", "colour": "red" }), refused, "unknown field `colour`"),
+        add(
+            json!({ "name": "Ann Two", "email": "ann@example.org" }),
+            StatusCode::CONFLICT,
+            &format!("person {ann} already has the address"),
+        ),
+        add(
+            json!({ "name": "Ann Two", "email": "ANN@Example.org" }),
+            StatusCode::CONFLICT,
+            &format!("person {ann} already has the address"),
+        ),
+        edit(bob, json!({ "email": "bob@" }), refused, "\"bob@\" is not an e-mail address"),
+        edit(bob, json!({ "name": "" }), refused, "a name must be 1 to 128 bytes"),
+        edit(
+            bob,
+            json!({ "email": "ann@example.org" }),
+            StatusCode::CONFLICT,
+            &format!("person {ann} already has the address"),
+        ),
+        edit(9999, json!({ "name": "Cy" }), StatusCode::NOT_FOUND, "person 9999"),
+        edit(0, json!({ "name": "Cy" }), StatusCode::BAD_REQUEST, "a person's id is a positive integer"),
+        merge(ann, ann, refused, "a person cannot be merged into themselves"),
+        merge(ann, 9999, StatusCode::NOT_FOUND, "person 9999"),
+        merge(9999, ann, StatusCode::NOT_FOUND, "person 9999"),
+        (
+            "GET",
+            "/api/people/abc".into(),
+            None,
+            StatusCode::BAD_REQUEST,
+            "a person's id is a positive integer, got \"abc\"".into(),
+        ),
+        ("GET", "/api/people/9999".into(), None, StatusCode::NOT_FOUND, "person 9999".into()),
+        (
+            "POST",
+            "/api/people/abc/merge".into(),
+            Some(json!({ "into": ann })),
+            StatusCode::BAD_REQUEST,
+            "positive integer".into(),
+        ),
+        ("GET", "/api/people?name=ann".into(), None, StatusCode::BAD_REQUEST, "unknown field `name`".into()),
+    ];
+    let cases = table.iter().map(|(m, p, b, s, w)| (*m, p.clone(), b.clone(), *s, w.as_str())).collect();
+    let wrong = desk.refusals(&token, cases).await;
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert_eq!(records().await, before);
+}
+
+#[tokio::test]
+async fn a_canned_reply_that_would_not_render_is_refused_when_saved_and_a_good_one_fills_a_reply() {
+    let desk = Desk::new();
+    let number = desk.ticket().await;
+    let token = desk.user("alice", Role::Tier1).await;
+    let text = "Hello {requester.name}, about #{ticket.number} ({ticket.subject}): {{done}}. {technician.name}";
+    let (status, saved) =
+        desk.call("PUT", "/api/canned-replies/greeting", Some(&token), Some(json!({ "body": text }))).await;
+    assert_eq!(
+        (status, &saved["name"], &saved["author"]),
+        (StatusCode::OK, &json!("greeting"), &json!("alice")),
+        "{saved}"
+    );
+    let before = desk.holdings(&token, &[number]).await;
+    let put = |name: &str, body: Value, says| {
+        ("PUT", format!("/api/canned-replies/{name}"), Some(body), StatusCode::UNPROCESSABLE_ENTITY, says)
+    };
+    let cases = vec![
+        // The message lists the placeholders there are.
+        put(
+            "typo",
+            json!({ "body": "Hi {requester.nmae}" }),
+            concat!(
+                "unknown placeholder {requester.nmae}; the placeholders are {requester.name}, {requester.email}, ",
+                "{ticket.number}, {ticket.subject}, {machine.host}, {technician.name}, {ticket.status}",
+            ),
+        ),
+        // Over a good one: it is kept as it was.
+        put("greeting", json!({ "body": "Hi {requester.name" }), "a '{' at byte 3 is not closed"),
+        put("greeting", json!({ "body": "Hi }" }), "a '}' at byte 3 closes nothing"),
+        put("has%20space", json!({ "body": "Hi" }), "a canned reply's name \"has space\": use 1 to 128 letters"),
+        put("empty", json!({ "body": "" }), "a template must be 1 to 16384 bytes"),
+        put("blank", json!({ "body": " \n " }), "a template must be 1 to 16384 bytes"),
+        put("missing", json!({}), "missing field `body`"),
+        ("DELETE", "/api/canned-replies/nope".into(), None, StatusCode::NOT_FOUND, "canned reply \"nope\""),
+    ];
+    let wrong = desk.refusals(&token, cases).await;
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert_eq!(desk.holdings(&token, &[number]).await, before);
+
+    let (_, list) = desk.call("GET", "/api/canned-replies", Some(&token), None).await;
+    assert_eq!((list.as_array().map(Vec::len), &list[0]["body"]), (Some(1), &json!(text)), "{list}");
+    let reply = json!({ "action": "reply", "template": "greeting" });
+    let (status, _) = desk.call("POST", &format!("/api/tickets/{number}/actions"), Some(&token), Some(reply)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, ticket) = desk.call("GET", &format!("/api/tickets/{number}"), Some(&token), None).await;
+    let last = ticket["events"].as_array().unwrap().last().unwrap();
+    assert_eq!((&last["kind"], &last["actor"]), (&json!("public_reply"), &json!("alice")), "{last}");
+    assert_eq!(last["body"], format!("Hello ann, about #{number} (printer jams): {{done}}. alice"));
+    let (status, _) = desk.call("DELETE", "/api/canned-replies/greeting", Some(&token), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, list) = desk.call("GET", "/api/canned-replies", Some(&token), None).await;
+    assert_eq!(list, json!([]));
+}
+
+#[tokio::test]
+async fn a_category_change_the_desk_cannot_take_is_refused_and_the_list_is_as_it_was() {
+    let desk = Desk::new();
+    let number = desk.ticket().await;
+    let (admin, tier1) = (desk.user("root", Role::Admin).await, desk.user("alice", Role::Tier1).await);
+    let before = desk.holdings(&admin, &[number]).await;
+    let add = |body: Value, status, says| ("POST", "/api/categories".to_owned(), Some(body), status, says);
+    let forbidden = "only an admin may change the help desk's categories";
+    let as_tier1 = vec![
+        add(json!({ "name": "printers-3d", "parent": "printing" }), StatusCode::FORBIDDEN, forbidden),
+        ("DELETE", "/api/categories/printing".into(), None, StatusCode::FORBIDDEN, forbidden),
+    ];
+    let wrong = desk.refusals(&tier1, as_tier1).await;
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    let refused = StatusCode::UNPROCESSABLE_ENTITY;
+    let as_admin = vec![
+        add(
+            json!({ "name": "printers-3d", "parent": "astrology" }),
+            refused,
+            "no category \"astrology\" to put \"printers-3d\" under",
+        ),
+        // `storage` is under `hardware`: a third level is refused.
+        add(
+            json!({ "name": "ssd", "parent": "storage" }),
+            refused,
+            "\"storage\" is a subcategory already; categories have two levels",
+        ),
+        add(json!({ "name": "has space" }), refused, "a category name \"has space\": use 1 to 128 letters"),
+        add(json!({ "name": "" }), refused, "a category name \"\""),
+        add(json!({ "name": "tape", "label": " " }), refused, "a label must be 1 to 128 bytes"),
+        add(json!({ "label": "Tape" }), refused, "missing field `name`"),
+        ("DELETE", "/api/categories/astrology".into(), None, StatusCode::NOT_FOUND, "category \"astrology\""),
+    ];
+    let wrong = desk.refusals(&admin, as_admin).await;
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert_eq!(desk.holdings(&admin, &[number]).await, before);
+}
+
+#[tokio::test]
+async fn an_admin_adds_and_retires_categories_and_tickets_are_offered_only_the_live_ones() {
+    let desk = Desk::new();
+    let number = desk.ticket().await;
+    let (admin, tier1) = (desk.user("root", Role::Admin).await, desk.user("alice", Role::Tier1).await);
+    let category = |list: &Value, name: &str| list.as_array().unwrap().iter().find(|c| c["name"] == name).cloned();
+    let body = json!({ "name": "printers-3d", "parent": "printing", "label": "3D printers" });
+    let (status, list) = desk.call("POST", "/api/categories", Some(&admin), Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let added = json!({ "name": "printers-3d", "parent": "printing", "label": "3D printers", "retired": false });
+    assert_eq!(category(&list, "printers-3d"), Some(added.clone()));
+    let (_, seen) = desk.call("GET", "/api/categories", Some(&tier1), None).await;
+    assert_eq!(category(&seen, "printers-3d"), Some(added));
+    let actions = format!("/api/tickets/{number}/actions");
+    let categorize = json!({ "action": "categorize", "category": "printers-3d" });
+    let (status, ticket) = desk.call("POST", &actions, Some(&tier1), Some(categorize.clone())).await;
+    assert_eq!((status, &ticket["category"]), (StatusCode::OK, &json!("printers-3d")), "{ticket}");
+
+    let (status, list) = desk.call("DELETE", "/api/categories/printers-3d", Some(&admin), None).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(category(&list, "printers-3d").map(|c| c["retired"].clone()), Some(json!(true)));
+    let (_, seen) = desk.call("GET", "/api/categories", Some(&tier1), None).await;
+    assert_eq!(seen, list);
+    // Retired: kept on the ticket that has it, no longer offered to a new one.
+    let (_, ticket) = desk.call("GET", &format!("/api/tickets/{number}"), Some(&tier1), None).await;
+    assert_eq!(ticket["category"], "printers-3d");
+    let (status, answer) =
+        desk.call("POST", "/api/tickets", Some(&tier1), new_ticket(json!({ "category": "printers-3d" }))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(desk.audited(&["category.add", "category.retire"]).await, [1, 1]);
+}
+
+#[tokio::test]
+async fn a_ticket_list_filter_with_a_value_it_does_not_know_is_a_400_naming_those_it_does() {
+    let desk = Desk::new();
+    let token = desk.user("alice", Role::Tier1).await;
+    let get = |query: &str, says| ("GET", format!("/api/tickets?{query}"), None, StatusCode::BAD_REQUEST, says);
+    let cases = vec![
+        get(
+            "status=lost",
+            concat!(
+                "unknown status \"lost\"; one of new, open, pending-user, pending-third-party, pending-until, ",
+                "resolved, closed, merged",
+            ),
+        ),
+        get("priority=urgent", "unknown priority \"urgent\"; one of low, medium, high, critical"),
+        get("channel=fax", "unknown channel \"fax\"; one of agent, phone, email, chat, on-site, web"),
+        get("sla=late", "unknown sla state \"late\"; one of breached, due-soon"),
+        get("sort=random", "unknown sort \"random\"; one of updated, created, priority"),
+        get("after=garbage", "cursor \"garbage\" is not one this server gave"),
+        get("tier=first", "query: "),
+        get("person=ann", "query: "),
+        get("limit=-1", "query: "),
+        get("colour=red", "unknown field `colour`"),
+    ];
+    let wrong = desk.refusals(&token, cases).await;
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[tokio::test]
+async fn a_status_other_than_pending_until_takes_no_date_even_a_past_one() {
+    let desk = Desk::new();
+    let number = desk.ticket().await;
+    let token = desk.user("alice", Role::Tier1).await;
+    let before = desk.holdings(&token, &[number]).await;
+    // A date long past once passed for "no date" and was stored: an open ticket said "pending until 1970-01-01".
+    // Only `pending-until` takes a date, and only a future one.
+    let open = json!({ "action": "status", "status": "open", "until": 1000 });
+    let cases = vec![(
+        "POST",
+        format!("/api/tickets/{number}/actions"),
+        Some(open),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "other statuses take no date",
+    )];
+    let wrong = desk.refusals(&token, cases).await;
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert_eq!(desk.holdings(&token, &[number]).await, before);
+}
+
+#[tokio::test]
+async fn a_ticket_that_records_a_new_person_checks_their_phone_as_a_person_record_does() {
+    let desk = Desk::new();
+    let token = desk.user("alice", Role::Tier1).await;
+    let before = desk.holdings(&token, &[]).await;
+    // The person a ticket records is held to what `POST /api/people` holds a record to: a phone of any length, or a
+    // blank one, was once stored on the new person's record.
+    let long = "5".repeat(crate::desk::tickets::MAX_NAME + 1);
+    let cases = vec![
+        (
+            "POST",
+            "/api/tickets".into(),
+            new_ticket(json!({ "phone": long })),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a phone number must be 1 to 128 bytes",
+        ),
+        (
+            "POST",
+            "/api/tickets".into(),
+            new_ticket(json!({ "phone": " ", "email": "yan@example.org" })),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a phone number must be 1 to 128 bytes",
+        ),
+    ];
+    let wrong = desk.refusals(&token, cases).await;
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert_eq!(desk.holdings(&token, &[]).await, before);
+}
+
+#[tokio::test]
+async fn a_category_with_subcategories_cannot_go_under_another_nor_any_under_itself() {
+    let desk = Desk::new();
+    let admin = desk.user("root", Role::Admin).await;
+    let before = desk.holdings(&admin, &[]).await;
+    // Adding a name that exists moves it (`add_category` upserts): a category with subcategories under another would
+    // make a third level (network > hardware > storage), and one under itself a cycle.
+    let add = |name: &str, parent: &str, says| {
+        (
+            "POST",
+            "/api/categories".to_owned(),
+            Some(json!({ "name": name, "parent": parent })),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            says,
+        )
+    };
+    let cases = vec![add("hardware", "network", "two levels"), add("network", "network", "itself")];
+    let wrong = desk.refusals(&admin, cases).await;
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert_eq!(desk.holdings(&admin, &[]).await, before);
+}

@@ -31,11 +31,12 @@ pub async fn act(store: &Store, sla: &Sla, agent_id: &str, action: UserTicketAct
             if !c.first_requester_action(&agent, &hex::encode(action.id), number, now_ms())? {
                 return Ok(None);
             }
-            // A merged ticket's conversation carries on in the one it was merged into.
-            let (number, current) = match current.merged_into {
-                Some(into) => (into, c.ticket(into)?.state),
-                None => (number, current),
-            };
+            // A merged ticket's conversation carries on in the one it was merged into, which may have been merged
+            // in turn: followed to the end (each merge needs a ticket not merged yet, so the chain has no loop).
+            let (mut number, mut current) = (number, current);
+            while let Some(into) = current.merged_into {
+                (number, current) = (into, c.ticket(into)?.state);
+            }
             let actor = &Actor::requester(&action.user);
             let change_status = |c: &Tx<'_>, from: Status, to: Status, reason: &str| {
                 let event = Event::StatusChanged {

@@ -505,11 +505,15 @@ pub async fn show(store: &Store, policy: &Policy, user: &User, number: i64) -> R
         .read(move |c| {
             let ticket = c.ticket(number)?;
             let mut events: Vec<(Option<i64>, LoggedEvent)> = Vec::new();
-            for e in c.ticket_events(number)? {
-                if let Event::Absorbed { from } = &e.event {
-                    events.extend(c.ticket_events(*from)?.into_iter().map(|m| (Some(*from), m)));
+            // Tickets merged into this one, and those merged into them before, each once.
+            let mut pending = vec![(None, number)];
+            while let Some((origin, n)) = pending.pop() {
+                for e in c.ticket_events(n)? {
+                    if let Event::Absorbed { from } = &e.event {
+                        pending.push((Some(*from), *from));
+                    }
+                    events.push((origin, e));
                 }
-                events.push((None, e));
             }
             // Stable: each ticket's own order is kept among events of the same millisecond.
             events.sort_by_key(|(_, e)| e.at);

@@ -90,12 +90,16 @@ impl Read<'_> {
         Ok(found)
     }
 
+    /// The person with this address, following a merged record to the one that carries on.
     pub fn person_by_email(&self, email: &str) -> Result<Option<i64>, StoreError> {
         Ok(self
             .conn
-            .query_row("SELECT id FROM people WHERE email = ?1 COLLATE NOCASE AND merged_into IS NULL", [email], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT coalesce(merged_into, id) FROM people WHERE email = ?1 COLLATE NOCASE
+                 ORDER BY merged_into IS NOT NULL, id LIMIT 1",
+                [email],
+                |r| r.get(0),
+            )
             .optional()?)
     }
 }
