@@ -258,14 +258,19 @@ CREATE TABLE presence (
     PRIMARY KEY (ticket, user)
 );
 
--- The words of each ticket's subject, description and conversation, by event: `ticket list --text`.
-CREATE VIRTUAL TABLE ticket_text USING fts5(ticket UNINDEXED, body);
-INSERT INTO ticket_text (rowid, ticket, body)
-    SELECT id, ticket, CASE json_extract(event, '$.kind')
-        WHEN 'created' THEN json_extract(event, '$.subject') || char(10) || json_extract(event, '$.description')
-        ELSE json_extract(event, '$.body') END
-    FROM ticket_events
-    WHERE json_extract(event, '$.kind') IN ('created', 'public_reply', 'internal_note', 'requester_reply');
+-- The words of each ticket's subject, description and conversation, one document per ticket whose row id is its
+-- number: `ticket list --text`. Contentless: the texts are kept in the events; the server rewrites a ticket's document
+-- when a text is added.
+CREATE VIRTUAL TABLE ticket_search USING fts5(body, content='', contentless_delete=1);
+INSERT INTO ticket_search (rowid, body)
+    SELECT ticket, group_concat(text, char(10)) FROM (
+        SELECT ticket, id, CASE json_extract(event, '$.kind')
+            WHEN 'created' THEN json_extract(event, '$.subject') || char(10) || json_extract(event, '$.description')
+            ELSE json_extract(event, '$.body') END AS text
+        FROM ticket_events
+        WHERE json_extract(event, '$.kind') IN ('created', 'public_reply', 'internal_note', 'requester_reply')
+        ORDER BY ticket, id)
+    GROUP BY ticket;
 "#,
     r#"
 -- What the statistics read of each ticket: its log folded (desk::stats::Facts, as JSON), rewritten in the
