@@ -546,7 +546,9 @@ async fn a_ticket_that_cannot_be_opened_as_asked_is_refused_and_nothing_is_store
         post(json!({ "description": "d".repeat(MAX_BODY + 1) }), refused, "a description must be at most 20000 bytes"),
         post(json!({ "colour": "red" }), refused, "unknown field `colour`"),
         // A person's id that names nobody is a missing thing, as the route's own ids are: 404.
-        post(json!({ "person": 9999 }), StatusCode::NOT_FOUND, "person 9999"),
+        post(json!({ "person": 9999, "email": null }), StatusCode::NOT_FOUND, "person 9999"),
+        // A record's own details go with a new record, not beside an existing one's id.
+        post(json!({ "person": 1 }), refused, "not both"),
         post(json!({ "agent_id": "ag-none" }), refused, "no agent ag-none"),
     ];
     let wrong = desk.refusals(&token, cases).await;

@@ -251,8 +251,10 @@ pub enum RuleError {
     PendingDate,
     #[error("{0}")]
     Link(&'static str),
-    #[error("a ticket cannot be merged into or related to itself")]
-    Itself,
+    #[error("the tickets are related already")]
+    Related,
+    #[error("a resolution code goes only with the status resolved")]
+    CodeWithoutResolving,
 }
 
 impl RuleError {
@@ -400,6 +402,9 @@ impl TicketState {
                 if !dated {
                     return Err(RuleError::PendingDate);
                 }
+                if code.is_some() && *to != Status::Resolved {
+                    return Err(RuleError::CodeWithoutResolving);
+                }
                 s.status = *to;
                 s.pending_until = *until;
                 if *to == Status::Resolved {
@@ -450,9 +455,10 @@ impl TicketState {
             // A clock's notice changes nothing of the ticket, nor when it was last worked on.
             Event::SlaAlert { .. } => return Ok(s),
             Event::Related { other } => {
-                if !s.related.contains(other) {
-                    s.related.push(*other);
+                if s.related.contains(other) {
+                    return Err(RuleError::Related);
                 }
+                s.related.push(*other);
             }
             Event::CheckRun { .. } => {}
         }
@@ -777,6 +783,18 @@ mod tests {
         );
         let waiting = TicketState::apply(Some(new.clone()), &until(Status::PendingUntil, Some(9)), 5).unwrap();
         assert_eq!((waiting.status, waiting.pending_until), (Status::PendingUntil, Some(9)));
+
+        let related = TicketState::apply(Some(new.clone()), &Event::Related { other: 3 }, 2).unwrap();
+        assert_eq!(TicketState::apply(Some(related), &Event::Related { other: 3 }, 3), Err(RuleError::Related));
+        let coded = Event::StatusChanged {
+            from: Status::New,
+            to: Status::Open,
+            reason: None,
+            until: None,
+            code: Some("fixed-remotely".into()),
+            first_contact: false,
+        };
+        assert_eq!(TicketState::apply(Some(new.clone()), &coded, 2), Err(RuleError::CodeWithoutResolving));
 
         let merged = TicketState::apply(Some(new.clone()), &Event::MergedInto { into: 7 }, 2).unwrap();
         assert_eq!((merged.status, merged.merged_into), (Status::Merged, Some(7)));

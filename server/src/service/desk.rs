@@ -32,14 +32,13 @@ pub async fn add_category(
 ) -> Result<Vec<Category>, Error> {
     require(user.role, Act::ConfigureDesk)?;
     name_ok("a category name", &name)?;
-    let label = label.unwrap_or_else(|| name.clone());
-    if label.trim().is_empty() || label.len() > MAX_NAME {
+    if label.as_ref().is_some_and(|l| l.trim().is_empty() || l.len() > MAX_NAME) {
         return Err(StoreError::Refused(format!("a label must be 1 to {MAX_NAME} bytes")).into());
     }
     let by = user.name.clone();
     Ok(store
         .write(move |c| {
-            c.add_category(&name, parent.as_deref(), &label)?;
+            c.add_category(&name, parent.as_deref(), label.as_deref())?;
             let detail = serde_json::json!({ "name": name, "parent": parent, "label": label });
             c.audit(&by, "category.add", &detail, now_ms())?;
             c.categories()

@@ -149,6 +149,9 @@ pub async fn create(store: &Store, policy: &Policy, user: &User, new: NewTicket)
     if let Some(email) = new.email.as_deref().filter(|e| !valid_email(e)) {
         return Err(refused(format!("{email:?} is not an e-mail address")));
     }
+    if new.person.is_some() && (new.email.is_some() || new.phone.is_some()) {
+        return Err(refused("give a person's id, or the requester's e-mail and phone for a record, not both"));
+    }
     if new.person.is_none() && (new.requester.trim().is_empty() || new.requester.len() > MAX_NAME) {
         return Err(refused(format!("a requester's name (1 to {MAX_NAME} bytes) or a person's id is needed")));
     }

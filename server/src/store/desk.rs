@@ -82,7 +82,8 @@ impl Read<'_> {
 
 impl Tx<'_> {
     /// Adds a category, or brings a retired one back with its new label.
-    pub fn add_category(&self, name: &str, parent: Option<&str>, label: &str) -> Result<(), StoreError> {
+    /// Without a label, a new category is labelled by its name and an existing one keeps its label.
+    pub fn add_category(&self, name: &str, parent: Option<&str>, label: Option<&str>) -> Result<(), StoreError> {
         if let Some(parent) = parent {
             if parent == name {
                 return Err(StoreError::Refused(format!("{name:?} cannot be a subcategory of itself")));
@@ -112,8 +113,8 @@ impl Tx<'_> {
         }
         self.conn.execute(
             "INSERT INTO categories (name, parent, label) VALUES (?1, ?2, ?3)
-             ON CONFLICT (name) DO UPDATE SET parent = excluded.parent, label = excluded.label, retired_at = NULL",
-            params![name, parent, label],
+             ON CONFLICT (name) DO UPDATE SET parent = excluded.parent, label = coalesce(?4, label), retired_at = NULL",
+            params![name, parent, label.unwrap_or(name), label],
         )?;
         Ok(())
     }
