@@ -184,7 +184,7 @@ async fn handle(state: Arc<State>, conn: quinn::Connection) {
 
 #[cfg(test)]
 mod tests {
-    use super::Connections;
+    use super::{Connections, METRICS};
 
     #[test]
     fn connections_over_the_cap_are_refused_and_counted_and_a_closed_one_frees_its_place() {
@@ -199,5 +199,13 @@ mod tests {
         let third = connections.admit();
         assert!(third.is_some());
         assert_eq!((connections.open(), connections.refused()), (2, 2));
+        // The same counts reach Prometheus (each test runs in a process of its own).
+        let text = METRICS.render(&[]);
+        for line in [
+            "lifeline_agent_handshakes_total{outcome=\"accepted\"} 3",
+            "lifeline_agent_handshakes_total{outcome=\"refused_busy\"} 2",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
     }
 }
