@@ -422,9 +422,9 @@ fn the_api_refuses_strangers_and_garbage_with_json_errors() {
     assert_eq!(ticket_state(), before);
     assert_eq!(stored(&server).tickets, tickets);
 
-    // The same route takes a well-formed action, so the refusals above were about the bodies.
+    // The same route takes a well-formed note (201: it adds one), so the refusals above were about the bodies.
     let (status, answer) = api.post(&path, "application/json", note.as_bytes());
-    assert_eq!(status, 200, "{answer}");
+    assert_eq!(status, 201, "{answer}");
     assert_eq!(ticket_state().0, before.0 + 1);
 }
 
