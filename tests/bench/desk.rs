@@ -550,7 +550,7 @@ impl Bench {
         let search = Query { text: Some(SEARCHED.into()), limit: PAGE, ..Query::default() };
         let search_sql = format!(
             "SELECT {LIST_COLUMNS} FROM tickets WHERE status != 'merged'
-             AND number IN (SELECT ticket FROM ticket_text WHERE ticket_text MATCH '\"{SEARCHED}\"')
+             AND number IN (SELECT rowid FROM ticket_search WHERE ticket_search MATCH '\"{SEARCHED}\"')
              ORDER BY updated_at DESC, number DESC LIMIT {}",
             PAGE + 1
         );

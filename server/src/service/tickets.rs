@@ -506,12 +506,17 @@ pub async fn show(store: &Store, policy: &Policy, user: &User, number: i64) -> R
     let sla = policy.sla.clone();
     let detail = store
         .read(move |c| {
-            let ticket = c.ticket(number)?;
+            let (ticket, own) = c.ticket_and_events(number)?;
             let mut events: Vec<(Option<i64>, LoggedEvent)> = Vec::new();
             // Tickets merged into this one, and those merged into them before, each once.
             let mut pending = vec![(None, number)];
+            let mut own = Some(own);
             while let Some((origin, n)) = pending.pop() {
-                for e in c.ticket_events(n)? {
+                let log = match own.take() {
+                    Some(log) if n == number => log,
+                    _ => c.ticket_events(n)?,
+                };
+                for e in log {
                     if let Event::Absorbed { from } = &e.event {
                         pending.push((Some(*from), *from));
                     }

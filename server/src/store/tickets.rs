@@ -73,6 +73,12 @@ impl Read<'_> {
         fold(number, &self.ticket_events(number)?)
     }
 
+    /// The ticket and the log it was folded from, read once: what a ticket's view needs.
+    pub fn ticket_and_events(&self, number: i64) -> Result<(Ticket, Vec<LoggedEvent>), StoreError> {
+        let log = self.ticket_events(number)?;
+        Ok((fold(number, &log)?, log))
+    }
+
     pub fn tickets(&self, q: &Query) -> Result<Page, StoreError> {
         use rusqlite::types::Value as V;
         let mut w = Where::default();
