@@ -11,6 +11,7 @@ use crate::desk::actor::{Actor, ActorKind};
 use crate::desk::policy::Sla;
 use crate::desk::sla::{Alert, ClockState, alerts_due, clocks};
 use crate::desk::tickets::{Event, Status};
+use crate::store::tickets::Ticket;
 use crate::store::{StoreError, Tx, now_ms};
 
 /// The server itself, as the actor of what its clocks do.
@@ -19,32 +20,30 @@ fn server() -> Actor {
 }
 
 /// Brings ticket `number`'s SLA up to `now` in the caller's transaction: records each warning and breach due and not
-/// yet recorded, and writes the columns lists filter on. Returns how many alerts it recorded.
-pub fn refresh(c: &Tx<'_>, sla: &Sla, number: i64, now: i64) -> Result<usize, StoreError> {
-    let log = c.ticket_events(number)?;
+/// yet recorded, and writes the columns lists filter on. Returns how many alerts it recorded, and the ticket as it
+/// stands after them.
+pub fn refresh(c: &Tx<'_>, sla: &Sla, number: i64, now: i64) -> Result<(usize, Ticket), StoreError> {
+    let (mut ticket, log) = c.ticket_and_events(number)?;
     let (facts, already) = sla.read_log(log.iter().map(|e| (e.at, &e.event)));
     let clocks = clocks(&sla.calendar, &facts, now);
     let due = alerts_due(&clocks, &already, sla.warn_before_ms);
-    let closed = matches!(c.ticket(number)?.state.status, Status::Closed | Status::Merged);
+    let closed = matches!(ticket.state.status, Status::Closed | Status::Merged);
     if !closed {
         for (clock, started_at, alert) in &due {
             let event = Event::SlaAlert { clock: *clock, started_at: *started_at, alert: *alert };
-            let ticket = c.append_event(number, None, &server(), &event, now)?;
+            ticket = c.append_event(number, None, &server(), &event, now)?;
             info!(ticket = number, clock = clock.as_str(), ?alert, "SLA alert recorded");
             for then in sla.escalate(&ticket.state, *clock, *alert) {
-                c.append_event(number, None, &server(), &then, now)?;
+                ticket = c.append_event(number, None, &server(), &then, now)?;
             }
         }
     }
-    // The current run of each kind is the last; earlier ones have ended.
-    let mut current = clocks.clone();
-    current.reverse();
-    current.dedup_by_key(|c| c.kind);
+    // A run that ended is met, so only the current runs of each kind count below.
     let recorded = |kind, started_at, alert| {
         already.contains(&(kind, started_at, alert)) || due.contains(&(kind, started_at, alert))
     };
     let (mut due_at, mut breached, mut alert_at) = (None::<i64>, false, None::<i64>);
-    for clock in &current {
+    for clock in &clocks {
         match clock.state {
             ClockState::Running { due_at: Some(at), left_ms } => {
                 due_at = Some(due_at.map_or(at, |d| d.min(at)));
@@ -63,7 +62,7 @@ pub fn refresh(c: &Tx<'_>, sla: &Sla, number: i64, now: i64) -> Result<usize, St
         }
     }
     c.set_sla(number, due_at, breached, alert_at)?;
-    Ok(if closed { 0 } else { due.len() })
+    Ok((if closed { 0 } else { due.len() }, ticket))
 }
 
 /// Most tickets one pass takes in one transaction, so that a backlog of alerts never holds the writer for long.
@@ -93,7 +92,7 @@ pub async fn pass(state: &State) -> Result<Effects, StoreError> {
             }
             let mut alerts = 0;
             for number in c.sla_alerts_due(now, BATCH)? {
-                alerts += refresh(c, &sla, number, now)?;
+                alerts += refresh(c, &sla, number, now)?.0;
             }
             Ok((reopened, alerts))
         })
@@ -192,7 +191,7 @@ mod tests {
             let now = T0 + minute * MIN;
             let due = store.read(move |c| c.sla_alerts_due(now, 10)).await.unwrap();
             if due.contains(&number) {
-                let n = store.write(move |c| refresh(c, &sla(), number, now)).await.unwrap();
+                let n = store.write(move |c| refresh(c, &sla(), number, now)).await.unwrap().0;
                 recorded.extend(std::iter::repeat_n(minute, n));
             }
         }

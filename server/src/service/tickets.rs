@@ -212,8 +212,7 @@ pub async fn create(store: &Store, policy: &Policy, user: &User, new: NewTicket)
                 events.push((actor.clone(), resolved));
             }
             let (number, _) = c.open_ticket(None, &events, now)?;
-            super::sla::refresh(c, &sla, number, now)?;
-            c.ticket(number)
+            Ok(super::sla::refresh(c, &sla, number, now)?.1)
         })
         .await?;
     info!(ticket = ticket.number, by = %user.name, channel = ticket.state.channel.as_str(), "ticket opened");
@@ -311,11 +310,7 @@ pub async fn act(
                 }
                 other => other,
             };
-            let log = c.ticket_events(number)?;
-            if log.is_empty() {
-                return Err(StoreError::NotFound(format!("ticket {number}")));
-            }
-            let current = c.ticket(number)?;
+            let (current, log) = c.ticket_and_events(number)?;
             let event = command.decide(&current.state, &matrix)?;
             let public = event.seen_by_requester(&actor.name).is_some();
             let seen_index = seen.map(|v| usize::try_from(v.max(0)).unwrap_or(usize::MAX));
@@ -358,8 +353,8 @@ pub async fn act(
                 _ => None,
             };
             c.append_event(number, None, &actor, &event, now)?;
-            super::sla::refresh(c, &sla, number, now)?;
-            Ok(Outcome::Done(Box::new(c.ticket(number)?), public, linked))
+            let (_, ticket) = super::sla::refresh(c, &sla, number, now)?;
+            Ok(Outcome::Done(Box::new(ticket), public, linked))
         })
         .await?;
     match outcome {
@@ -437,10 +432,8 @@ pub async fn merge(store: &Store, sla: &Sla, user: &User, from: i64, into: i64) 
             c.append_event(from, None, &actor, &Event::MergedInto { into }, now)?;
             c.append_event(into, None, &actor, &Event::Absorbed { from }, now)?;
             c.move_check_runs(from, into)?;
-            for number in [from, into] {
-                super::sla::refresh(c, &sla, number, now)?;
-            }
-            let merged = c.ticket(into)?;
+            super::sla::refresh(c, &sla, from, now)?;
+            let (_, merged) = super::sla::refresh(c, &sla, into, now)?;
             c.audit(&actor.name, "ticket.merge", &serde_json::json!({ "from": from, "into": into }), now)?;
             Ok(merged)
         })

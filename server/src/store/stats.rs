@@ -36,18 +36,6 @@ impl Read<'_> {
         .collect()
     }
 
-    /// The stored history of one ticket.
-    pub fn facts(&self, number: i64) -> Result<Facts, StoreError> {
-        let json: String = self
-            .conn
-            .query_row("SELECT facts FROM ticket_facts WHERE ticket = ?1", [number], |r| r.get(0))
-            .map_err(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound(format!("statistics of ticket {number}")),
-                e => e.into(),
-            })?;
-        decode(number, &json)
-    }
-
     pub fn self_help_between(&self, from: i64, to: i64) -> Result<Vec<SelfHelpRow>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT s.at, coalesce(p.merged_into, p.id), s.shown, s.solved FROM self_help s
