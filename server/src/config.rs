@@ -10,6 +10,7 @@ use crate::desk::policy::{Escalation, Policy, Sla, SlaRule};
 use crate::desk::priority::{Level, Matrix};
 use crate::desk::sla::{self, Alert, Calendar, ClockKind, Targets};
 use crate::desk::tickets::Channel;
+use crate::desk::webhooks::{self, Block};
 
 pub const DEFAULT_PORT: u16 = 7443;
 
@@ -42,6 +43,25 @@ pub struct Config {
     /// How often the server looks for SLA warnings and breaches that came due, and for tickets pending until a
     /// date that came.
     pub sla_pass_every: Duration,
+    /// `[webhooks]`: where deliveries may go, how often they are retried, how long a receiver may take.
+    pub webhooks: Webhooks,
+}
+
+/// `[webhooks]` (packaging/server.toml says what each setting means to an admin).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Webhooks {
+    /// Private, loopback and link-local blocks deliveries may go to anyway (a receiver on the same network).
+    pub allow: Vec<Block>,
+    /// The waits between attempts; the Standard Webhooks schedule unless set.
+    pub retry: Vec<Duration>,
+    /// How long one attempt may take, connection to answer.
+    pub timeout: Duration,
+}
+
+impl Default for Webhooks {
+    fn default() -> Self {
+        Webhooks { allow: Vec::new(), retry: webhooks::SCHEDULE.to_vec(), timeout: Duration::from_secs(15) }
+    }
 }
 
 /// `[retention]`: what is deleted once it is old, applied by a pass every `interval` in transactions of at most
@@ -95,6 +115,7 @@ impl Default for Config {
             retention: Some(Retention::default()),
             desk: Policy::default(),
             sla_pass_every: Duration::from_secs(30),
+            webhooks: Webhooks::default(),
         }
     }
 }
@@ -114,6 +135,15 @@ struct File {
     retention: Option<RetentionFile>,
     desk: Option<DeskFile>,
     sla: Option<SlaFile>,
+    webhooks: Option<WebhooksFile>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct WebhooksFile {
+    allow: Option<Vec<String>>,
+    retry: Option<Vec<String>>,
+    timeout: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -246,6 +276,7 @@ impl Config {
             Some(text) => every(text).map_err(|e| ConfigError::Invalid(format!("[sla] pass_every: {e}")))?,
         };
         desk.sla = sla(sla_file)?;
+        let webhooks = webhooks_of(file.webhooks.unwrap_or_default())?;
         let config = Config {
             data_dir: overrides.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
             quic_listen: overrides.quic_listen.or(file.quic_listen).unwrap_or(d.quic_listen),
@@ -259,6 +290,7 @@ impl Config {
             retention,
             desk,
             sla_pass_every,
+            webhooks,
         };
         config.validate()?;
         Ok(config)
@@ -431,6 +463,26 @@ fn sla(file: SlaFile) -> Result<Sla, ConfigError> {
     Ok(Sla { calendar, rules, warn_before_ms, escalations })
 }
 
+fn webhooks_of(file: WebhooksFile) -> Result<Webhooks, ConfigError> {
+    let invalid = |e: String| ConfigError::Invalid(format!("[webhooks] {e}"));
+    let d = Webhooks::default();
+    let allow = file.allow.unwrap_or_default().iter().map(|b| Block::parse(b)).collect::<Result<_, _>>();
+    let retry = match file.retry {
+        None => d.retry,
+        Some(waits) => {
+            waits.iter().map(|w| every(w)).collect::<Result<_, _>>().map_err(|e| invalid(format!("retry: {e}")))?
+        }
+    };
+    let timeout = match file.timeout.as_deref() {
+        None => d.timeout,
+        Some(t) => every(t)
+            .ok()
+            .filter(|t| t.as_secs() <= 60)
+            .ok_or_else(|| invalid(format!("timeout {t:?} must be 1s to 60s")))?,
+    };
+    Ok(Webhooks { allow: allow.map_err(|e| invalid(format!("allow: {e}")))?, retry, timeout })
+}
+
 /// The most rows one retention transaction may delete: 10,000 snapshots spread over 500 agents took about a second
 /// to delete on the 2-core build machine under load, a second in which no snapshot is acknowledged.
 const MAX_BATCH: u32 = 10_000;
@@ -473,8 +525,10 @@ mod tests {
     fn the_packaged_sla_example_works_once_uncommented() {
         let text = include_str!("../../packaging/server.toml");
         let start = text.find("# [sla]").unwrap();
+        // To the blank line that ends the section.
+        let end = text[start..].find("\n\n").map_or(text.len(), |e| start + e);
         let uncommented: String =
-            text[start..].lines().map(|l| l.strip_prefix("# ").unwrap_or(l)).collect::<Vec<_>>().join("\n");
+            text[start..end].lines().map(|l| l.strip_prefix("# ").unwrap_or(l)).collect::<Vec<_>>().join("\n");
         let sla = sla(Config::parse(&uncommented).unwrap().sla.unwrap()).unwrap();
         assert_eq!(sla.rules.len(), 2);
         assert_eq!(sla.rules[0].targets.resolution_ms, Some(4 * 3_600_000));
@@ -510,6 +564,33 @@ mod tests {
             let error = sla(Config::parse(text).unwrap().sla.unwrap()).unwrap_err().to_string();
             assert!(error.contains(wanted), "{text}: {error}");
         }
+    }
+
+    #[test]
+    fn webhook_settings_are_read_and_bad_ones_refused() {
+        let text = "[webhooks]\nallow = [\"10.0.0.0/8\", \"::1\"]\nretry = [\"1s\", \"1m\"]\ntimeout = \"5s\"";
+        let w = webhooks_of(Config::parse(text).unwrap().webhooks.unwrap()).unwrap();
+        assert_eq!(w.allow, [Block::parse("10.0.0.0/8").unwrap(), Block::parse("::1/128").unwrap()]);
+        assert_eq!(
+            (w.retry, w.timeout),
+            (vec![Duration::from_secs(1), Duration::from_secs(60)], Duration::from_secs(5))
+        );
+        assert_eq!(Config::default().webhooks.retry, webhooks::SCHEDULE);
+        for (text, says) in [
+            ("[webhooks]\nallow = [\"intranet\"]", "allow: \"intranet\" is not an address"),
+            ("[webhooks]\nallow = [\"10.0.0.0/40\"]", "bits are 0 to 32"),
+            ("[webhooks]\nretry = [\"5\"]", "retry: \"5\" needs a unit"),
+            ("[webhooks]\ntimeout = \"5m\"", "must be 1s to 60s"),
+        ] {
+            let error = webhooks_of(Config::parse(text).unwrap().webhooks.unwrap()).unwrap_err().to_string();
+            assert!(error.contains(says), "{text}: {error}");
+        }
+        let packaged = include_str!("../../packaging/server.toml");
+        let start = packaged.find("# [webhooks]").unwrap();
+        let section: String =
+            packaged[start..].lines().map(|l| l.strip_prefix("# ").unwrap_or(l)).collect::<Vec<_>>().join("\n");
+        let packaged = webhooks_of(Config::parse(&section).unwrap().webhooks.unwrap()).unwrap();
+        assert_eq!(packaged.retry, webhooks::SCHEDULE, "the packaged example states the default schedule");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! - [`live`]: live samples from watched agents, fanned out to every watcher.
 //! - [`api`]: the technicians' HTTPS JSON API.
 //! - [`metrics`]: what the server counts, rendered for Prometheus at `/metrics`.
+//! - [`webhooks`]: the sender that posts the outbox's deliveries, signed, to the endpoints admins registered.
 //! - [`quickstart`]: the newcomer's one command: server, CA, account, token and an enrolled local agent.
 //!
 //! [`run`] takes sockets that are already bound, so tests and the quickstart bind port 0 and read the real address.
@@ -24,6 +25,7 @@ pub mod pki;
 pub mod quickstart;
 pub mod service;
 pub mod store;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -174,11 +176,14 @@ pub async fn run(state: Arc<State>, bound: Bound, shutdown: impl std::future::Fu
     let retention =
         state.config.retention.clone().map(|r| tokio::spawn(service::retention::schedule(state.store.clone(), r)));
     let sla = tokio::spawn(service::sla::schedule(state.clone(), state.config.sla_pass_every));
+    let sender = tokio::spawn(webhooks::run(state.store.clone(), state.config.webhooks.clone()));
     shutdown.await;
     tracing::info!("shutting down");
     api.abort();
     // Each pass is one transaction: stopping between or in one loses nothing, and the next process catches up.
     sla.abort();
+    // An attempt cut off here is made again by the next process, with the same webhook-id: at least once.
+    sender.abort();
     if let Some(checkpoints) = checkpoints {
         checkpoints.abort();
     }

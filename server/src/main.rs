@@ -53,6 +53,7 @@ fn execute(command: Command) -> Result<()> {
         Command::Category(cmd) => desk::category(cmd),
         Command::Canned(cmd) => desk::canned(cmd),
         Command::Check(cmd) => desk::check(cmd),
+        Command::Webhook(cmd) => desk::webhook(cmd),
         Command::Audit(cmd) => desk::audit(cmd),
         Command::Stats(cmd) => desk::stats(cmd),
     }

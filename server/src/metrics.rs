@@ -17,6 +17,7 @@ use prometheus_client::registry::Registry;
 use crate::desk::checks::RunState;
 use crate::desk::sla::{Alert, ClockKind};
 use crate::desk::tickets::{Event, Status};
+use crate::desk::webhooks::Outcome;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
 #[allow(non_camel_case_types)]
@@ -78,6 +79,13 @@ pub struct Metrics {
     pub sla_alerts: Family<SlaLabels, Counter>,
     pub check_runs: Family<OutcomeLabels, Counter>,
     pub http_seconds: Timings<HttpLabels>,
+    pub webhook_deliveries: Family<ResultLabels, Counter>,
+    pub webhook_queue: Gauge,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    pub result: String,
 }
 
 fn seconds() -> Histogram {
@@ -104,6 +112,8 @@ impl Metrics {
             sla_alerts: Family::default(),
             check_runs: Family::default(),
             http_seconds: Family::new_with_constructor(seconds),
+            webhook_deliveries: Family::default(),
+            webhook_queue: Gauge::default(),
         };
         // Every label set known beforehand starts at zero, so a query sees 0 rather than nothing.
         for outcome in [Handshake::accepted, Handshake::refused_busy] {
@@ -117,6 +127,9 @@ impl Metrics {
         }
         for state in [RunState::Done, RunState::Refused, RunState::Failed, RunState::TimedOut, RunState::Expired] {
             m.check_runs.get_or_create(&OutcomeLabels { outcome: state.as_str().into() }).inc_by(0);
+        }
+        for result in WEBHOOK_RESULTS {
+            m.webhook_deliveries.get_or_create(&ResultLabels { result: result.into() }).inc_by(0);
         }
         let build: Family<Vec<(String, String)>, Gauge> = Family::default();
         build.get_or_create(&vec![("version".into(), env!("CARGO_PKG_VERSION").into())]).set(1);
@@ -141,6 +154,16 @@ impl Metrics {
         registry.register("sla_alerts", "SLA warnings and breaches recorded, by target", m.sla_alerts.clone());
         registry.register("check_runs", "Approved check runs ended, by outcome", m.check_runs.clone());
         registry.register("http_request_duration_seconds", "API requests by route", m.http_seconds.clone());
+        registry.register(
+            "webhook_deliveries",
+            "Webhook attempts by result: delivered, retry (failed, tried again later), gave_up, gone (410)",
+            m.webhook_deliveries.clone(),
+        );
+        registry.register(
+            "webhook_queue_depth",
+            "Webhook deliveries waiting for their next try",
+            m.webhook_queue.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -168,6 +191,16 @@ impl Metrics {
         }
     }
 
+    pub fn webhook_attempt(&self, outcome: Outcome) {
+        let result = match outcome {
+            Outcome::Delivered => "delivered",
+            Outcome::Retry(_) => "retry",
+            Outcome::GaveUp => "gave_up",
+            Outcome::Gone => "gone",
+        };
+        self.webhook_deliveries.get_or_create(&ResultLabels { result: result.into() }).inc();
+    }
+
     pub fn commit_took(&self, took: Duration) {
         self.store_commit_seconds.observe(took.as_secs_f64());
     }
@@ -187,6 +220,8 @@ impl Metrics {
         text
     }
 }
+
+const WEBHOOK_RESULTS: [&str; 4] = ["delivered", "retry", "gave_up", "gone"];
 
 fn alert_name(alert: Alert) -> &'static str {
     match alert {
@@ -260,6 +295,8 @@ mod tests {
             "# TYPE lifeline_agent_handshakes counter",
             "# TYPE lifeline_sla_alerts counter",
             "# TYPE lifeline_check_runs counter",
+            "lifeline_webhook_deliveries_total{result=\"gave_up\"} 0",
+            "lifeline_webhook_queue_depth",
         ] {
             assert!(text.contains(family), "{family} in:\n{text}");
         }

@@ -49,3 +49,4 @@ mod requester;
 mod sla;
 mod stats;
 mod swarm;
+mod webhooks;

@@ -11,6 +11,7 @@ mod stats;
 mod tests;
 mod tickets;
 pub mod views;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,6 +81,13 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/api/stats/categories", get(stats::categories))
         .route("/api/stats/education", get(stats::education))
         .route("/api/stats/checks", get(stats::checks))
+        .route("/api/webhooks", get(webhooks::list).post(webhooks::add))
+        .route("/api/webhooks/{id}", delete(webhooks::remove))
+        .route("/api/webhooks/{id}/enable", post(webhooks::enable))
+        .route("/api/webhooks/{id}/disable", post(webhooks::disable))
+        .route("/api/webhook-deliveries", get(webhooks::deliveries))
+        .route("/api/webhook-deliveries/{id}", get(webhooks::delivery))
+        .route("/api/webhook-deliveries/{id}/redeliver", post(webhooks::redeliver))
         .route("/api/audit", get(audit_entries))
         .route("/api/audit/verify", get(audit_verify))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
@@ -149,7 +157,8 @@ async fn timed(request: axum::extract::Request, next: axum::middleware::Next) ->
 /// Prometheus text, for any account that may read the statistics (a scraper is given such a token).
 async fn metrics(AxumState(state): AxumState<AppState>, Tech(user): Tech) -> Result<Response, ApiError> {
     crate::desk::access::require(user.role, crate::desk::access::Act::ReadStats)?;
-    let counts = state.store.read(|c| c.ticket_counts()).await?;
+    let (counts, waiting) = state.store.read(|c| Ok((c.ticket_counts()?, c.webhooks_pending()?))).await?;
+    METRICS.webhook_queue.set(waiting);
     METRICS.agents_connected.set(i64::try_from(state.connected.count()).unwrap_or(i64::MAX));
     let text = METRICS.render(&counts);
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";

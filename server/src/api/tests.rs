@@ -1075,3 +1075,45 @@ async fn a_category_with_subcategories_cannot_go_under_another_nor_any_under_its
     assert!(wrong.is_empty(), "{wrong:#?}");
     assert_eq!(desk.holdings(&admin, &[]).await, before);
 }
+
+#[tokio::test]
+async fn a_webhook_endpoint_that_cannot_be_kept_is_refused_and_nothing_is_stored() {
+    let desk = Desk::new();
+    let (admin, tier3) = (desk.user("root", Role::Admin).await, desk.user("carl", Role::Tier3).await);
+    let add = |body: Value, status, says| ("POST", "/api/webhooks".to_owned(), Some(body), status, says);
+    let forbidden = "only an admin may see and change webhooks";
+    let as_tier3 = vec![
+        add(json!({ "url": "https://hooks.example.com/", "events": ["all"] }), StatusCode::FORBIDDEN, forbidden),
+        ("GET", "/api/webhooks".into(), None, StatusCode::FORBIDDEN, forbidden),
+        ("GET", "/api/webhook-deliveries".into(), None, StatusCode::FORBIDDEN, forbidden),
+        ("POST", "/api/webhook-deliveries/1/redeliver".into(), None, StatusCode::FORBIDDEN, forbidden),
+    ];
+    let wrong = desk.refusals(&tier3, as_tier3).await;
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    let refused = StatusCode::UNPROCESSABLE_ENTITY;
+    let url = "https://hooks.example.com/lifeline";
+    let as_admin = vec![
+        add(
+            json!({ "url": url, "events": ["ticket.deleted"] }),
+            StatusCode::BAD_REQUEST,
+            "unknown event \"ticket.deleted\"",
+        ),
+        add(json!({ "url": url, "events": [] }), StatusCode::BAD_REQUEST, "name at least one event"),
+        add(json!({ "url": "ftp://example.com/", "events": ["all"] }), refused, "must start with https://"),
+        add(json!({ "url": "hooks.example.com", "events": ["all"] }), refused, "must start with https://"),
+        add(json!({ "url": "https://exa mple.com/", "events": ["all"] }), refused, "not a URL"),
+        add(json!({ "url": url, "events": ["agent.offline"], "offline_after": 5 }), refused, "between 1 minute"),
+        add(json!({ "url": url, "events": ["all"], "secret": "hunter2" }), refused, "a secret starts with whsec_"),
+        add(json!({ "url": url, "events": ["all"], "secret": "whsec_c2hvcnQ=" }), refused, "24 to 64 bytes"),
+        add(json!({ "events": ["all"] }), StatusCode::UNPROCESSABLE_ENTITY, "missing field `url`"),
+        ("DELETE", "/api/webhooks/7".into(), None, StatusCode::NOT_FOUND, "webhook endpoint 7"),
+        ("DELETE", "/api/webhooks/x".into(), None, StatusCode::BAD_REQUEST, "an endpoint's id is a positive integer"),
+        ("POST", "/api/webhook-deliveries/9/redeliver".into(), None, StatusCode::NOT_FOUND, "webhook delivery 9"),
+        ("GET", "/api/webhook-deliveries?state=lost".into(), None, refused, "no delivery state \"lost\""),
+    ];
+    let wrong = desk.refusals(&admin, as_admin).await;
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    let (status, list) = desk.call("GET", "/api/webhooks", Some(&admin), None).await;
+    assert_eq!((status, list), (StatusCode::OK, json!([])));
+    assert_eq!(desk.audited(&["webhook.add"]).await, [0]);
+}

@@ -94,6 +94,9 @@ pub enum Command {
     /// Approved checks on agents (through the API)
     #[command(subcommand)]
     Check(CheckCmd),
+    /// Webhook endpoints and their delivery log (admins, through the API)
+    #[command(subcommand)]
+    Webhook(WebhookCmd),
     /// The hash-chained audit log (admins and auditors)
     #[command(subcommand)]
     Audit(AuditCmd),
@@ -723,6 +726,74 @@ pub enum CannedCmd {
     },
     Delete {
         name: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum WebhookCmd {
+    List {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Register an endpoint; its signing secret is printed once
+    Add {
+        /// Where deliveries are posted (https://...; private addresses only if [webhooks] allow lists them)
+        #[arg(long)]
+        url: String,
+        /// Comma-separated: ticket.created, ticket.replied, ticket.status_changed, ticket.assigned, ticket.escalated,
+        /// ticket.merged, sla.warning, sla.breach, check.finished, agent.enrolled, agent.revoked, agent.offline; or all
+        #[arg(long)]
+        events: String,
+        /// A secret of your own (whsec_ and base64 of 24 to 64 bytes), e.g. one the receiver was set up with
+        #[arg(long)]
+        secret: Option<String>,
+        /// For agent.offline: how long a silence counts as offline, e.g. 30m or 2h (default 15m)
+        #[arg(long)]
+        offline_after: Option<String>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Stop delivering to an endpoint; what waited for it is dropped, its log stays
+    Remove {
+        id: i64,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Deliver to an endpoint again (after a 410 disabled it, or an admin did); what waited is sent
+    Enable {
+        id: i64,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Hold deliveries to an endpoint; they wait until it is enabled
+    Disable {
+        id: i64,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// The delivery log, newest first
+    Deliveries {
+        #[arg(long)]
+        endpoint: Option<i64>,
+        /// pending, delivered, failed or dropped
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// One delivery with every attempt
+    Delivery {
+        id: i64,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Send a delivery again, same webhook-id, from the start of the retry schedule
+    Redeliver {
+        id: i64,
         #[command(flatten)]
         api: ApiArgs,
     },

@@ -12,9 +12,11 @@ use lifeline_server::api::views::{
 use lifeline_server::desk::checks::RunState;
 use lifeline_server::desk::tickets::Event;
 use lifeline_server::pki::CaKey;
+use lifeline_server::service::webhooks::Added;
 use lifeline_server::store::audit::{self, Verdict};
 use lifeline_server::store::desk::{Canned, Category};
 use lifeline_server::store::people::Person;
+use lifeline_server::store::webhooks::{Attempt, Delivery, Endpoint};
 use lifeline_shared::findings::Finding;
 use lifeline_shared::wire::LiveSample;
 use serde_json::{Value, json};
@@ -22,7 +24,7 @@ use serde_json::{Value, json};
 use super::admin::parse_duration;
 use super::args::{
     AgentCmd, ApiArgs, AuditCmd, CannedCmd, CategoryCmd, CheckCmd, PersonCmd, PersonFields, Seen, StatsCmd, TicketCmd,
-    TicketFilter,
+    TicketFilter, WebhookCmd,
 };
 use super::http::{self, Client};
 use super::render;
@@ -547,4 +549,66 @@ pub fn canned(cmd: CannedCmd) -> Result<()> {
             Ok(())
         }
     }
+}
+
+pub fn webhook(cmd: WebhookCmd) -> Result<()> {
+    match cmd {
+        WebhookCmd::List { api } => {
+            let c = Client::new(&api)?;
+            c.print(&c.get::<Vec<Endpoint>>("/api/webhooks")?, |list| render::webhooks(list))
+        }
+        WebhookCmd::Add { url, events, secret, offline_after, api } => {
+            let offline_after = offline_after.as_deref().map(parse_duration).transpose()?.map(|ms| ms / 1000);
+            let events: Vec<&str> = events.split(',').map(str::trim).collect();
+            let body = json!({ "url": url, "events": events, "secret": secret, "offline_after": offline_after });
+            let c = Client::new(&api)?;
+            let added: Added = c.post("/api/webhooks", Some(body))?;
+            c.print(&added, |a| {
+                format!(
+                    "{}\nsigning secret (shown this once; give it to the receiver): {}\n",
+                    render::webhooks(std::slice::from_ref(&a.endpoint)),
+                    a.secret
+                )
+            })
+        }
+        WebhookCmd::Remove { id, api } => {
+            let c = Client::new(&api)?;
+            c.delete(&format!("/api/webhooks/{id}"))?;
+            if !c.json {
+                println!("removed webhook endpoint {id}");
+            }
+            Ok(())
+        }
+        WebhookCmd::Enable { id, api } => switch_webhook(id, "enable", &api),
+        WebhookCmd::Disable { id, api } => switch_webhook(id, "disable", &api),
+        WebhookCmd::Deliveries { endpoint, state, limit, api } => {
+            let mut query = format!("?limit={limit}");
+            if let Some(e) = endpoint {
+                query.push_str(&format!("&endpoint={e}"));
+            }
+            if let Some(s) = state {
+                query.push_str(&format!("&state={}", encode(&s)));
+            }
+            let c = Client::new(&api)?;
+            c.print(&c.get::<Vec<Delivery>>(&format!("/api/webhook-deliveries{query}"))?, |d| render::deliveries(d))
+        }
+        WebhookCmd::Delivery { id, api } => {
+            let c = Client::new(&api)?;
+            let detail: Value = c.get(&format!("/api/webhook-deliveries/{id}"))?;
+            let delivery: Delivery = serde_json::from_value(detail.clone())?;
+            let attempts: Vec<Attempt> = serde_json::from_value(detail["attempt_log"].clone())?;
+            c.print(&detail, |_| render::delivery(&delivery, &attempts))
+        }
+        WebhookCmd::Redeliver { id, api } => {
+            let c = Client::new(&api)?;
+            let d: Delivery = c.post(&format!("/api/webhook-deliveries/{id}/redeliver"), None)?;
+            c.print(&d, |d| format!("delivery {} ({}) is sent again\n", d.id, d.msg_id))
+        }
+    }
+}
+
+fn switch_webhook(id: i64, to: &str, api: &ApiArgs) -> Result<()> {
+    let c = Client::new(api)?;
+    let e: Endpoint = c.post(&format!("/api/webhooks/{id}/{to}"), None)?;
+    c.print(&e, |e| render::webhooks(std::slice::from_ref(e)))
 }

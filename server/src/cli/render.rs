@@ -10,6 +10,7 @@ use lifeline_server::desk::tickets::Event;
 use lifeline_server::store::audit::Verdict;
 use lifeline_server::store::desk::Category;
 use lifeline_server::store::people::Person;
+use lifeline_server::store::webhooks::{Attempt, Delivery, Endpoint};
 use lifeline_shared::findings::Finding;
 use lifeline_shared::wire::{LiveSample, Snapshot};
 use serde::Serialize;
@@ -510,4 +511,66 @@ pub fn csv_table(csv: &str) -> anyhow::Result<String> {
         out += "\n";
     }
     Ok(out)
+}
+
+pub fn webhooks(list: &[Endpoint]) -> String {
+    if list.is_empty() {
+        return "no webhook endpoints\n".into();
+    }
+    let mut out = String::new();
+    for e in list {
+        let state = match (&e.disabled_at, &e.disabled_reason) {
+            (Some(at), reason) => format!("disabled {} ({})", time(Some(*at)), reason.as_deref().unwrap_or("")),
+            (None, _) => "enabled".into(),
+        };
+        let events: Vec<&str> = e.topics.iter().map(|t| t.as_str()).collect();
+        out.push_str(&format!(
+            "#{}  {}  {state}, {} waiting\n  events: {}\n",
+            e.id,
+            e.url,
+            e.pending,
+            events.join(", ")
+        ));
+        if let Some(secs) = e.offline_after {
+            out.push_str(&format!("  an agent is offline after {secs} s of silence\n"));
+        }
+    }
+    out
+}
+
+pub fn deliveries(list: &[Delivery]) -> String {
+    let mut out = format!(
+        "{:>6}  {:>8}  {:<22}  {:<9}  {:>8}  {:<19}  last answer\n",
+        "id", "endpoint", "event", "state", "attempts", "created"
+    );
+    for d in list {
+        let answer = match (d.last_status, &d.last_error) {
+            (Some(status), _) => status.to_string(),
+            (None, Some(e)) => e.clone(),
+            (None, None) => "-".into(),
+        };
+        out.push_str(&format!(
+            "{:>6}  {:>8}  {:<22}  {:<9}  {:>8}  {:<19}  {answer}\n",
+            d.id,
+            d.endpoint,
+            d.topic,
+            d.state,
+            d.attempts,
+            time(Some(d.created_at))
+        ));
+    }
+    out
+}
+
+pub fn delivery(d: &Delivery, attempts: &[Attempt]) -> String {
+    let mut out =
+        format!("delivery {} to endpoint {}: {} ({}), webhook-id {}\n", d.id, d.endpoint, d.topic, d.state, d.msg_id);
+    if let Some(next) = d.next_at {
+        out.push_str(&format!("next try {}\n", time(Some(next))));
+    }
+    for a in attempts {
+        let answer = a.status.map_or_else(|| a.error.clone().unwrap_or_default(), |s| s.to_string());
+        out.push_str(&format!("  {}  {answer}  ({} ms)\n", time(Some(a.at)), a.millis));
+    }
+    out
 }

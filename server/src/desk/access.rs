@@ -71,6 +71,8 @@ pub enum Act {
     ReadStats,
     /// Other technicians' per-technician figures.
     ReadOthersStats,
+    /// Webhook endpoints (their secrets) and the delivery log.
+    ManageWebhooks,
 }
 
 use Role::*;
@@ -89,6 +91,7 @@ fn rule(act: Act) -> (&'static [Role], &'static str) {
         Act::ReadOthersStats => {
             (&[Admin, Auditor, Manager], "only managers, admins and auditors see other technicians' figures")
         }
+        Act::ManageWebhooks => (&[Admin], "only an admin may see and change webhooks"),
     }
 }
 
@@ -122,6 +125,7 @@ mod tests {
             (Act::ConfigureDesk, [false, false, false, true, false, false]),
             (Act::ReadStats, [true, true, true, true, true, true]),
             (Act::ReadOthersStats, [false, false, false, true, true, true]),
+            (Act::ManageWebhooks, [false, false, false, true, false, false]),
         ];
         for (act, allowed) in expected {
             for (role, allowed) in Role::ALL.into_iter().zip(allowed) {

@@ -11,6 +11,7 @@
 //! - [`sla`]: business-hours calendars, and the SLA clocks and alerts computed from a ticket's facts.
 //! - [`stats`]: what the figures need of a ticket, folded from its log with the time of every change.
 //! - [`reports`]: the figures managers read, computed from those histories as rows for JSON and CSV.
+//! - [`webhooks`]: the happenings endpoints subscribe to, delivery bodies, signatures, retries, reachable targets.
 
 pub mod access;
 pub mod actor;
@@ -22,3 +23,4 @@ pub mod sla;
 pub mod stats;
 pub mod templates;
 pub mod tickets;
+pub mod webhooks;

@@ -13,6 +13,7 @@ use crate::desk::access::{Act, Denied, require};
 use crate::desk::actor::Actor;
 use crate::desk::checks::RunState;
 use crate::desk::tickets::{Event, Status};
+use crate::desk::webhooks::Topic;
 use crate::store::auth::User;
 use crate::store::checks::{NewRun, Run};
 use crate::store::{Store, StoreError, now_ms};
@@ -162,6 +163,14 @@ pub async fn finish(
                 "result_sha256": hex::encode(Sha256::digest(result.as_bytes())),
             });
             c.audit(&agent, action, &detail, now)?;
+            let announced = || {
+                json!({
+                    "run": run.id, "agent": run.agent_id, "ticket": run.ticket, "check": run.description,
+                    "technician": run.technician, "state": end.as_str(), "elapsed_ms": run.elapsed_ms,
+                    "result": result,
+                })
+            };
+            c.enqueue_webhooks(Topic::CheckFinished, announced, now)?;
             if let Some(number) = run.ticket {
                 let event = Event::CheckRun {
                     run: run.id,

@@ -14,6 +14,7 @@ pub mod retention;
 pub mod sla;
 pub mod stats;
 pub mod tickets;
+pub mod webhooks;
 
 use lifeline_shared::wire::ServerControl;
 use tracing::debug;

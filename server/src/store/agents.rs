@@ -7,6 +7,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{Read, StoreError, Tx};
+use crate::desk::webhooks::Topic;
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct Agent {
@@ -86,7 +87,10 @@ impl Tx<'_> {
         )?;
         let detail =
             serde_json::json!({ "hostname": a.hostname, "token": a.token_id, "fingerprint": a.cert_fingerprint });
-        self.audit(a.id, "agent.enrolled", &detail, now)
+        self.audit(a.id, "agent.enrolled", &detail, now)?;
+        let announced = || serde_json::json!({ "agent": a.id, "hostname": a.hostname, "os": a.os });
+        self.enqueue_webhooks(Topic::AgentEnrolled, announced, now)?;
+        Ok(())
     }
 
     /// Registers the simulated agents of a load test as enrollment would register real ones: a token spent once per
@@ -139,7 +143,9 @@ impl Tx<'_> {
                 StoreError::NotFound(format!("agent {id}"))
             });
         }
-        self.audit(by, "agent.revoked", &serde_json::json!({ "agent": id }), now)
+        self.audit(by, "agent.revoked", &serde_json::json!({ "agent": id }), now)?;
+        self.enqueue_webhooks(Topic::AgentRevoked, || serde_json::json!({ "agent": id, "by": by }), now)?;
+        Ok(())
     }
 
     /// Records a renewed certificate. The one the agent connected with (`presented`) stays valid: it is the one the agent

@@ -17,6 +17,7 @@ pub mod retention;
 mod schema;
 pub mod stats;
 pub mod tickets;
+pub mod webhooks;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -100,6 +101,8 @@ pub struct Tx<'a> {
 enum Written {
     Event(crate::desk::tickets::Event),
     Snapshot,
+    /// Webhook deliveries are due: the sender is woken once they committed.
+    Deliveries,
 }
 
 impl<'a> Tx<'a> {
@@ -138,6 +141,8 @@ pub struct Store {
     jobs: mpsc::Sender<Job>,
     reader: Arc<Mutex<Connection>>,
     health: Arc<Mutex<Health>>,
+    /// Told when webhook deliveries committed, so the sender need not poll for them.
+    outbox: Arc<tokio::sync::Notify>,
 }
 
 /// Whether writes are failing for a reason of the machine's: logged once when a burst of failures starts and once
@@ -197,7 +202,7 @@ impl Store {
             .name("store-writer".into())
             .spawn(move || write_loop(writer, rx))
             .map_err(|e| StoreError::Unavailable(format!("cannot start the store writer thread: {e}")))?;
-        Ok(Store { jobs, reader: Arc::new(Mutex::new(reader)), health: Arc::default() })
+        Ok(Store { jobs, reader: Arc::new(Mutex::new(reader)), health: Arc::default(), outbox: Arc::default() })
     }
 
     /// Runs `f` in the writer's next transaction and answers once that transaction committed.
@@ -207,6 +212,7 @@ impl Store {
         F: FnOnce(&Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
+        let outbox = self.outbox.clone();
         let job: Job = Box::new(move |conn| {
             let (result, written) = match conn {
                 Some(conn) => {
@@ -227,6 +233,7 @@ impl Store {
                                 Written::Snapshot => {
                                     METRICS.snapshots_ingested.inc();
                                 }
+                                Written::Deliveries => outbox.notify_one(),
                             }
                         }
                         result
@@ -244,6 +251,11 @@ impl Store {
             health.record(&outcome);
         }
         outcome
+    }
+
+    /// What the webhook sender waits on between due deliveries: told whenever new ones committed.
+    pub fn outbox(&self) -> Arc<tokio::sync::Notify> {
+        self.outbox.clone()
     }
 
     /// Runs `f` on the read connection: it sees what committed, never a write in progress.

@@ -285,6 +285,61 @@ CREATE TABLE ticket_facts (
 CREATE INDEX ticket_facts_by_last ON ticket_facts(last_at);
 CREATE INDEX ticket_facts_by_opened ON ticket_facts(opened_at);
 "#,
+    r#"
+-- Webhook endpoints: where deliveries go, the secret that signs them, the events wanted (JSON list of topics), and
+-- the silence after which an agent counts as offline for them. Disabled by a 410 answer or an admin; kept, so
+-- their delivery log stays readable and enabling them again resumes what waited.
+CREATE TABLE webhook_endpoints (
+    id              INTEGER PRIMARY KEY,
+    url             TEXT NOT NULL,
+    secret          TEXT NOT NULL,
+    topics          TEXT NOT NULL,
+    offline_after   INTEGER,
+    created_at      INTEGER NOT NULL,
+    created_by      TEXT NOT NULL,
+    disabled_at     INTEGER,
+    disabled_reason TEXT,
+    removed_at      INTEGER
+);
+
+-- The outbox: one row per endpoint and happening, written in the transaction of the happening, so a delivery
+-- exists exactly when what it reports does. `msg_id` is the webhook-id receivers deduplicate by; `next_at` is when
+-- the sender tries next (NULL once delivered or given up).
+CREATE TABLE webhook_deliveries (
+    id           INTEGER PRIMARY KEY,
+    endpoint     INTEGER NOT NULL REFERENCES webhook_endpoints(id),
+    msg_id       TEXT NOT NULL UNIQUE,
+    topic        TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    state        TEXT NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_at      INTEGER,
+    last_status  INTEGER,
+    last_error   TEXT,
+    delivered_at INTEGER
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_at) WHERE next_at IS NOT NULL;
+CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries(endpoint, id);
+
+-- Every try of a delivery: when, what the receiver answered (status or error) and how long it took.
+CREATE TABLE webhook_attempts (
+    delivery INTEGER NOT NULL REFERENCES webhook_deliveries(id),
+    at       INTEGER NOT NULL,
+    status   INTEGER,
+    error    TEXT,
+    millis   INTEGER NOT NULL
+);
+CREATE INDEX webhook_attempts_by_delivery ON webhook_attempts(delivery);
+
+-- The silence of each agent an endpoint was told about (its last_seen_at then), so it is told once per silence.
+CREATE TABLE webhook_offline_told (
+    endpoint     INTEGER NOT NULL REFERENCES webhook_endpoints(id),
+    agent_id     TEXT NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    PRIMARY KEY (endpoint, agent_id)
+);
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

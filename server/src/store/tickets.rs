@@ -11,6 +11,7 @@ use crate::desk::actor::{Actor, ActorKind};
 use crate::desk::priority::{Level, TicketType};
 use crate::desk::stats::Facts;
 use crate::desk::tickets::{Channel, Event, Status, TicketState};
+use crate::desk::webhooks::{self, Topic};
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct Ticket {
@@ -292,6 +293,9 @@ impl Tx<'_> {
         }
         write_facts(conn, number, events.iter().map(|(actor, event)| (now, actor, event)))?;
         index_text(conn, number, events.iter().map(|(_, event)| event))?;
+        for (actor, event) in events {
+            self.announce(number, &state, actor, event, now)?;
+        }
         Ok((number, true))
     }
 
@@ -324,7 +328,23 @@ impl Tx<'_> {
         if text_of(event).is_some() {
             index_text(conn, number, log.iter().map(|e| &e.event).chain([event]))?;
         }
+        self.announce(number, &next, actor, event, now)?;
         Ok(Ticket { number, version: current.version + 1, state: next })
+    }
+
+    /// The webhook deliveries of a ticket event, in its transaction.
+    fn announce(
+        &self,
+        number: i64,
+        state: &TicketState,
+        actor: &Actor,
+        event: &Event,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        if let Some(topic) = Topic::of(event) {
+            self.enqueue_webhooks(topic, || webhooks::ticket_data(number, state, actor, event), now)?;
+        }
+        Ok(())
     }
 
     /// The earliest deadline of the ticket's running SLA clocks and whether one has passed, for list filters, and
