@@ -11,6 +11,8 @@
 //! - [`ipp`]: the agent's requests to CUPS and the decoder of its answers, kept here so they can be fuzzed without IO.
 //! - [`journal`]: a bounded reader of systemd's journal files for the journal-errors check, here to be fuzzed too.
 //! - [`dbus`]: the agent's calls to systemd over D-Bus and the decoder of what the bus sends back, for the same reason.
+//! - `mail` (feature `mail`, the server's): the help desk's e-mail channel: decoding what arrives within limits,
+//!   threading and loop rules, rendering replies.
 //!
 //! **Invariant:** this crate does no IO, reads no clock, no environment and no randomness of its own; callers pass
 //! `now` and random input in. That keeps it testable in memory and safe to fuzz.
@@ -23,6 +25,8 @@ pub mod diff;
 pub mod findings;
 pub mod ipp;
 pub mod journal;
+#[cfg(feature = "mail")]
+pub mod mail;
 pub mod session;
 pub mod token;
 pub mod wire;
