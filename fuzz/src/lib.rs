@@ -14,6 +14,7 @@ use lifeline_shared::codec::{self, CodecError, MAX_FRAME_LEN, PREFIX_LEN};
 use lifeline_shared::dbus::{self, Kind, MethodCall};
 use lifeline_shared::ipp;
 use lifeline_shared::journal::{self, Filter, Limits, Scan};
+use lifeline_shared::mail::{self, Mailbox, Outbound};
 use lifeline_shared::token::EnrollToken;
 use lifeline_shared::wire::{
     AgentControl, EnrollRequest, EnrollResponse, Goodbye, LiveSample, LocalEvent, LocalRequest, LocalResponse, Request,
@@ -37,6 +38,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("ipp", ipp),
     ("journal", journal_file),
     ("dbus", dbus_message),
+    ("mail", mail_message),
 ];
 
 /// A type that crosses a trust boundary through [`codec`].
@@ -186,6 +188,83 @@ pub fn dbus_message(data: &[u8]) {
         },
         Err(e) => assert!(text.contains('\0') || bytes_needed(&args) > dbus::MAX_MESSAGE, "{args:?}: {e}"),
     }
+}
+
+/// `mail`: a raw e-mail as the help desk receives it, parsed with small limits (so truncation and dropping are
+/// reached) and with the defaults. What comes out stays inside the limits, and threading and the loop rules take it
+/// without panicking. Then the help desk's answer to it: everything `parse` kept must render, and the answer must
+/// parse back with its ids, its subject, its body and its ticket.
+pub fn mail_message(data: &[u8]) {
+    let small = mail::Limits {
+        max_message: 1 << 20,
+        max_body: 1024,
+        max_attachment: 256,
+        max_attachments: 2,
+        max_references: 4,
+    };
+    for limits in [small, mail::Limits::default()] {
+        let Ok(inbound) = mail::parse(data, &limits) else {
+            continue;
+        };
+        assert!(inbound.body.len() <= limits.max_body, "a body of {} bytes passed the cap", inbound.body.len());
+        assert!(inbound.reply_text.len() <= inbound.body.len(), "the reply text is longer than the body");
+        assert!(inbound.subject.len() <= mail::MAX_SUBJECT, "a subject of {} bytes", inbound.subject.len());
+        assert!(!inbound.subject.chars().any(char::is_control), "a control character in {:?}", inbound.subject);
+        assert!(
+            inbound.in_reply_to.len() <= limits.max_references && inbound.references.len() <= limits.max_references
+        );
+        assert!(inbound.to.len() <= mail::MAX_RECIPIENTS && inbound.cc.len() <= mail::MAX_RECIPIENTS);
+        assert!(inbound.attachments.len() <= limits.max_attachments && inbound.dropped.len() <= limits.max_attachments);
+        for a in &inbound.attachments {
+            assert!(a.size == a.bytes.len() && a.size <= limits.max_attachment, "{} of {} bytes", a.name, a.size);
+            assert!(!a.name.is_empty() && !a.name.contains(['/', '\\']), "attachment name {:?}", a.name);
+        }
+        let _ = mail::ticket_token(&inbound.subject);
+        let _ = mail::threading(&inbound, "desk.example");
+        let _ = mail::should_auto_reply(&inbound, &["help@desk.example"]);
+        answer(&inbound);
+    }
+}
+
+/// The help desk's answer to `inbound`, rendered and parsed back.
+fn answer(inbound: &mail::Inbound) {
+    let reply = Outbound {
+        from: Mailbox { address: "help@desk.example".into(), name: Some("Help Desk".into()) },
+        to: vec![inbound.from.clone()],
+        subject: format!("Re: {}", mail::ticket_subject(42, &inbound.subject)),
+        body_text: inbound.reply_text.clone(),
+        message_id: mail::message_id(42, 1, "desk.example", "fuzz0123456789ab"),
+        in_reply_to: inbound.message_id.clone(),
+        references: mail::references_for(inbound.message_id.as_deref(), &inbound.references),
+        auto_submitted: inbound.automated.is_none(),
+        date: 1_700_000_000,
+    };
+    let raw = match mail::render(&reply) {
+        Ok(raw) => raw,
+        Err(e) => panic!("parse kept what render refuses: {e}"),
+    };
+    let back = match mail::parse(&raw, &mail::Limits::default()) {
+        Ok(back) => back,
+        Err(e) => panic!("our own answer does not parse: {e}"),
+    };
+    assert_eq!(back.from.address, reply.from.address);
+    assert_eq!(back.to, std::slice::from_ref(&inbound.from.address));
+    assert_eq!(back.message_id.as_ref(), Some(&reply.message_id));
+    assert_eq!(back.in_reply_to, reply.in_reply_to.iter().cloned().collect::<Vec<_>>());
+    assert_eq!(back.references, reply.references);
+    // mail-builder writes an ASCII subject as it is, so text that reads as an RFC 2047 encoded word comes back
+    // decoded; only the token is sure to survive that. `Re: ` may push a subject past the length `parse` keeps.
+    if !reply.subject.contains("=?") {
+        assert!(reply.subject.starts_with(&back.subject), "{:?} came back as {:?}", reply.subject, back.subject);
+        assert!(back.subject == reply.subject || back.subject.len() > mail::MAX_SUBJECT - 4, "{:?}", back.subject);
+    }
+    assert_eq!(back.body, reply.body_text);
+    assert_eq!(back.date, Some(reply.date));
+    assert_eq!(back.automated, reply.auto_submitted.then_some(mail::Automation::AutoReplied));
+    // The answer's References may name other tickets' ids from the input, so its own ticket is checked through the
+    // subject and its Message-ID.
+    assert_eq!(mail::ticket_token(&back.subject), Some(42));
+    assert_eq!(mail::our_ticket_in(back.message_id.as_deref(), "desk.example"), Some(42));
 }
 
 /// An upper bound on the size of a call with these arguments: its header is under 256 bytes.

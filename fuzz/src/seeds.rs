@@ -10,6 +10,7 @@ use lifeline_shared::dbus::{self, MethodCall};
 use lifeline_shared::findings::{Category, Finding, FindingKind, Severity};
 use lifeline_shared::ipp;
 use lifeline_shared::journal;
+use lifeline_shared::mail::{self, Mailbox, Outbound};
 use lifeline_shared::token::EnrollToken;
 use lifeline_shared::wire::{
     AgentControl, Battery, CheckOutcome, CheckReport, CheckRequest, ConsentWindow, Cpu, Disk, DiskRate, EnrollRequest,
@@ -91,6 +92,23 @@ pub fn all() -> Result<Vec<Seed>, codec::CodecError> {
     add(&mut out, "dbus", "auth-ok".into(), b"OK 2ebb509d8debaf84ea6c60c86b0c6cb9\r\n".to_vec());
     add(&mut out, "dbus", "auth-rejected".into(), b"REJECTED EXTERNAL\r\n".to_vec());
     add(&mut out, "dbus", "call-arguments".into(), b"cups.service\nreplace".to_vec());
+    for (name, message) in mail_messages() {
+        add(&mut out, "mail", name.into(), message.replace('\n', "\r\n").into_bytes());
+    }
+    let answer = Outbound {
+        from: Mailbox { address: "help@desk.example".into(), name: Some("Help Desk".into()) },
+        to: vec![Mailbox { address: "alice@customer.example".into(), name: Some("Alice Müller".into()) }],
+        subject: mail::ticket_subject(42, "Drucker läuft nicht"),
+        body_text: "Bitte den Druckdienst neu starten.\n\n-- \nHelp Desk".into(),
+        message_id: mail::message_id(42, 1, "desk.example", "k3j4h5g6f7d8s9a0"),
+        in_reply_to: Some("CAF=abc123@mail.gmail.com".into()),
+        references: vec!["CAF=abc123@mail.gmail.com".into()],
+        auto_submitted: true,
+        date: 1_709_632_800,
+    };
+    if let Ok(rendered) = mail::render(&answer) {
+        add(&mut out, "mail", "rendered-acknowledgement".into(), rendered);
+    }
     Ok(out)
 }
 
@@ -104,6 +122,73 @@ fn bus_messages() -> [(&'static str, &'static [u8]); 6] {
         ("restart-unit-reply-le", include_bytes!("../../shared/testdata/dbus/restart-unit-reply-le.bin")),
         ("restart-unit-reply-be", include_bytes!("../../shared/testdata/dbus/restart-unit-reply-be.bin")),
         ("no-such-unit-be", include_bytes!("../../shared/testdata/dbus/no-such-unit-be.bin")),
+    ]
+}
+
+/// Small messages in the shapes the help desk receives (see `lifeline_shared::mail`'s tests for fuller ones), written
+/// with `\n` and sent with CRLF: replies from Outlook, Gmail and Thunderbird, an encoded subject, an out-of-office
+/// reply, a bounce, an HTML-only message with an attachment, and one without Message-ID.
+fn mail_messages() -> [(&'static str, &'static str); 8] {
+    [
+        (
+            "outlook-reply",
+            "From: Alice <alice@customer.example>\nTo: help@desk.example\nSubject: RE: [#42] Printer\n\
+             Thread-Index: AQHabopqXw2k7zK6T0mKz3xYbE0fTw==\nMessage-ID: <AM0PR01MB1234@eurprd01.prod.outlook.com>\n\
+             References: <ticket-42.reply-1.k3j4h5g6f7d8s9a0@desk.example>\nDate: Tue, 5 Mar 2024 10:15:00 +0000\n\
+             Content-Type: text/plain; charset=\"us-ascii\"\nContent-Transfer-Encoding: quoted-printable\n\n\
+             Thanks, it prints again.\n\n-----Original Message-----\nFrom: Help Desk <help@desk.example>=20\n\
+             Sent: Tuesday, March 5, 2024 10:00 AM\n\nPlease restart the spooler.\n",
+        ),
+        (
+            "gmail-reply",
+            "From: Bob <bob@gmail.example>\nTo: help@desk.example\nSubject: Re: [#42] Printer\n\
+             Message-ID: <CAH+xyz789=def@mail.gmail.com>\nIn-Reply-To: <ticket-42.reply-2.z9y8x7w6v5u4t3s2@desk.example>\n\
+             References: <CAF=abc123@mail.gmail.com>\n <ticket-42.reply-2.z9y8x7w6v5u4t3s2@desk.example>\n\
+             Content-Type: multipart/alternative; boundary=\"00a1\"\n\n--00a1\nContent-Type: text/plain; charset=UTF-8\n\n\
+             Still broken.\n\nOn Tue, Mar 5, 2024 at 10:00 AM Help Desk <help@desk.example>\nwrote:\n\n> Restart it.\n\
+             \n--00a1\nContent-Type: text/html; charset=UTF-8\n\n<div dir=\"ltr\">Still broken.</div><blockquote>\
+             Restart it.</blockquote>\n--00a1--\n",
+        ),
+        (
+            "thunderbird-reply",
+            "From: Carol <carol@customer.example>\nSubject: Re: [#42] Printer\nUser-Agent: Mozilla Thunderbird\n\
+             Message-ID: <5f1c2d3e@customer.example>\nIn-Reply-To: <ticket-42.reply-2.z9y8@desk.example>\n\
+             Content-Type: text/plain; charset=UTF-8; format=flowed\nContent-Transfer-Encoding: 8bit\n\n\
+             Läuft wieder!\n\nAm 05.03.24 um 10:00 schrieb Help Desk:\n> Restart it.\n",
+        ),
+        (
+            "encoded-subject",
+            "From: carol@customer.example\nSubject: =?iso-8859-1?Q?AW:_=5B#4?= =?UTF-8?B?Ml0gRHJ1Y2tlciBsw6R1ZnQ=?=\n\n\
+             Hallo\n",
+        ),
+        (
+            "out-of-office",
+            "From: dave@customer.example\nSubject: Automatic reply: [#42] Printer\nAuto-Submitted: auto-replied\n\
+             X-Auto-Response-Suppress: All\nPrecedence: bulk\nX-Loop: help@desk.example\n\
+             In-Reply-To: <ticket-42.reply-3.abc@desk.example>\n\nI am out of the office.\n",
+        ),
+        (
+            "bounce",
+            "Return-Path: <>\nFrom: MAILER-DAEMON@mx.desk.example\nSubject: Undelivered Mail\n\
+             Content-Type: multipart/report; report-type=delivery-status; boundary=\"B1\"\n\n--B1\n\
+             Content-Type: text/plain\n\nCould not be delivered.\n--B1\nContent-Type: message/delivery-status\n\n\
+             Final-Recipient: rfc822; nobody@customer.example\nAction: failed\nStatus: 5.1.1\n--B1\n\
+             Content-Type: message/rfc822\n\nFrom: help@desk.example\nMessage-ID: <ticket-42.reply-4.q1w2@desk.example>\n\
+             Subject: [#42] Printer\n\nPlease restart.\n--B1--\n",
+        ),
+        (
+            "html-with-attachment",
+            "From: erin@customer.example\nSubject: Screen\nMessage-ID: <new@customer.example>\n\
+             Content-Type: multipart/mixed; boundary=\"m\"\n\n--m\nContent-Type: text/html; charset=utf-8\n\n\
+             <html><head><style>p{}</style></head><body><p>It &amp; the <b>screen</b></p><br>flickers</body></html>\n\
+             --m\nContent-Type: image/png; name=\"screen.png\"\nContent-Disposition: attachment; filename=\"screen.png\"\n\
+             Content-Transfer-Encoding: base64\n\niVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==\n\
+             --m--\n",
+        ),
+        (
+            "no-message-id",
+            "From: backup@customer.example\nTo: help@desk.example\nSubject: [#42] nightly report\n\nOK\n",
+        ),
     ]
 }
 
