@@ -29,6 +29,7 @@ const MIN_PLAUSIBLE_CRITICAL_CELSIUS: f32 = 50.0;
 const BATTERY_LOW_PCT: f32 = 10.0;
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Finding {
     pub kind: FindingKind,
     pub severity: Severity,
@@ -45,6 +46,7 @@ pub struct Finding {
 
 /// Findings may be stored and sent, so variants are only ever added at the end.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum FindingKind {
     DiskNearlyFull,
     MemoryPressure,
@@ -72,6 +74,7 @@ impl FindingKind {
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Severity {
     Info,
     Warning,
@@ -80,6 +83,9 @@ pub enum Severity {
 
 /// Ticket categories; [`Category::as_str`] is the stable spelling used in storage and the console.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+// Named apart from the help desk's own categories in the API's description.
+#[cfg_attr(feature = "openapi", schema(as = FindingCategory))]
 pub enum Category {
     Storage,
     Network,

@@ -371,7 +371,10 @@ pub enum EnrollResponse {
 
 /// A full diagnostic picture of one machine at one moment.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Snapshot {
+    /// In JSON, its 16 bytes as numbers.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<u8>))]
     pub id: SnapshotId,
     pub taken_at_ms: u64,
     pub host: Host,
@@ -387,6 +390,7 @@ pub struct Snapshot {
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Host {
     pub hostname: String,
     pub os_name: String,
@@ -400,6 +404,7 @@ pub struct Host {
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Cpu {
     pub model: String,
     pub physical_cores: Option<u32>,
@@ -409,6 +414,7 @@ pub struct Cpu {
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Memory {
     pub total_bytes: u64,
     pub used_bytes: u64,
@@ -418,6 +424,7 @@ pub struct Memory {
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Disk {
     pub mount_point: String,
     pub file_system: String,
@@ -427,6 +434,7 @@ pub struct Disk {
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Temperature {
     pub label: String,
     pub celsius: f32,
@@ -434,6 +442,7 @@ pub struct Temperature {
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Battery {
     pub percent: f32,
     pub charging: bool,
@@ -441,6 +450,7 @@ pub struct Battery {
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Network {
     pub interfaces: Vec<Interface>,
     pub default_route: Option<Route>,
@@ -449,6 +459,7 @@ pub struct Network {
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Interface {
     pub name: String,
     pub mac: String,
@@ -460,12 +471,14 @@ pub struct Interface {
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Route {
     pub interface: String,
     pub gateway: String,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Probe {
     pub kind: ProbeKind,
     /// Host name for DNS, `host:port` for TCP and the link.
@@ -477,6 +490,7 @@ pub struct Probe {
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ProbeKind {
     Dns,
     /// Written by agents before the link probe existed; still read in stored snapshots.
@@ -487,6 +501,7 @@ pub enum ProbeKind {
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Processes {
     pub count: u32,
     pub top_cpu: Vec<Process>,
@@ -494,6 +509,7 @@ pub struct Processes {
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Process {
     pub pid: u32,
     pub name: String,

@@ -9,14 +9,23 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use lifeline_shared::wire::{WATCH_INTERVAL_MS, WATCH_MAX_SECS};
 use serde::Deserialize;
 use tokio::sync::broadcast;
+use utoipa::IntoParams;
 
 use super::AppState;
 use super::auth::Tech;
-use super::error::ApiError;
+use super::error::{ApiError, Authenticated, BadRequest, ErrorBody, Forbidden, NotFound};
 use super::views::{AgentDetail, AgentRow, Revoked};
 use crate::live::Live;
 use crate::service::agents;
 
+/// Every enrolled machine, revoked ones too, and whether each is connected now.
+#[utoipa::path(
+    get,
+    path = "/api/agents",
+    tag = "agents",
+    operation_id = "list_agents",
+    responses((status = 200, description = "The machines", body = Vec<AgentRow>), Authenticated, Forbidden)
+)]
 pub async fn list(AxumState(state): AxumState<AppState>, Tech(user): Tech) -> Result<Json<Vec<AgentRow>>, ApiError> {
     let list = agents::list(&state.store, &user).await?;
     let rows = list.into_iter().map(|a| {
@@ -26,6 +35,21 @@ pub async fn list(AxumState(state): AxumState<AppState>, Tech(user): Tech) -> Re
     Ok(Json(rows.collect()))
 }
 
+/// One machine, with its latest snapshot and what it finds wrong.
+#[utoipa::path(
+    get,
+    path = "/api/agents/{id}",
+    tag = "agents",
+    operation_id = "show_agent",
+    params(("id" = String, Path, description = "The agent's id")),
+    responses(
+        (status = 200, description = "The machine", body = AgentDetail),
+        Authenticated,
+        Forbidden,
+        BadRequest,
+        NotFound,
+    )
+)]
 pub async fn show(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,
@@ -35,6 +59,22 @@ pub async fn show(
     Ok(Json(AgentDetail::new(detail, state.connected.contains(&id))))
 }
 
+/// Revokes a machine for good: its connection is cut and it is refused from then on.
+#[utoipa::path(
+    post,
+    path = "/api/agents/{id}/revoke",
+    tag = "agents",
+    operation_id = "revoke_agent",
+    params(("id" = String, Path, description = "The agent's id")),
+    responses(
+        (status = 200, description = "Revoked", body = Revoked),
+        Authenticated,
+        BadRequest,
+        Forbidden,
+        NotFound,
+        (status = 409, description = "The agent is revoked already", body = ErrorBody),
+    )
+)]
 pub async fn revoke(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,
@@ -44,13 +84,32 @@ pub async fn revoke(
     Ok(Json(Revoked { revoked: id }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LiveQuery {
+    /// Milliseconds between samples; 1000 by default.
+    #[param(minimum = 100, maximum = 10000)]
     interval_ms: Option<u32>,
 }
 
 /// Server-Sent Events, one `sample` event per live sample, for as long as the client stays (at most
 /// [`WATCH_MAX_SECS`]; reconnecting starts a new watch).
+#[utoipa::path(
+    get,
+    path = "/api/agents/{id}/live",
+    tag = "agents",
+    operation_id = "watch_agent",
+    params(("id" = String, Path, description = "The agent's id"), LiveQuery),
+    responses(
+        (status = 200, description = "Server-Sent Events: a `sample` event per live sample, its data the sample as \
+            JSON, for at most 15 minutes", body = String, content_type = "text/event-stream"),
+        Authenticated,
+        Forbidden,
+        BadRequest,
+        NotFound,
+        (status = 409, description = "The agent is not connected", body = ErrorBody),
+    )
+)]
 pub async fn live(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,

@@ -10,9 +10,10 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::Deserialize;
 use tracing::{debug, error, info, warn};
+use utoipa::ToSchema;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, Authenticated, ErrorBody, JsonBody};
 use crate::service;
 use crate::service::auth::Login;
 use crate::store::auth::User;
@@ -41,14 +42,35 @@ impl FromRequestParts<AppState> for Tech {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct LoginBody {
+    /// 1 to 64 bytes.
     user: String,
+    /// At most 1024 bytes.
     password: String,
 }
 
 /// Name and password for a token that ends after a working day; one answer for an unknown name and a wrong password,
 /// and 429 with `Retry-After` for a name or an address that has failed too often and must wait.
+#[utoipa::path(
+    post,
+    path = "/api/login",
+    tag = "auth",
+    operation_id = "login",
+    security(()),
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "A token, who it is for, and when it ends (Unix milliseconds)", body = LoginView),
+        JsonBody,
+        (status = 400, description = "Not JSON, or a name or password of the wrong length", body = ErrorBody),
+        (status = 401, description = "Wrong user name or password", body = ErrorBody),
+        (status = 429, description = "This name or address failed too often: wait `Retry-After` seconds",
+            body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        (status = 500, description = "A fault of the server's; its log says more", body = ErrorBody),
+        (status = 503, description = "A passing fault of the server's: try again after `Retry-After` seconds",
+            body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
 pub async fn login(
     AxumState(state): AxumState<AppState>,
     peer: Result<ConnectInfo<SocketAddr>, ExtensionRejection>,
@@ -80,6 +102,14 @@ pub async fn login(
     }
 }
 
+/// Who the token is for.
+#[utoipa::path(
+    get,
+    path = "/api/me",
+    tag = "auth",
+    operation_id = "me",
+    responses((status = 200, description = "The token's account", body = UserView), Authenticated)
+)]
 pub async fn me(Tech(user): Tech) -> Json<UserView> {
     Json(user.into())
 }

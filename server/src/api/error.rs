@@ -6,8 +6,9 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 use tracing::{error, warn};
+use utoipa::{IntoResponses, ToSchema};
 
 use crate::desk::access::Denied;
 use crate::service;
@@ -48,12 +49,19 @@ impl ApiError {
     }
 }
 
+/// The body of every error answer; one type, so the description cannot say otherwise.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, in a sentence for a person.
+    pub error: String,
+    /// On a 409 for a ticket that moved on: the events the caller missed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missed: Option<Vec<super::views::EventView>>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = match self.missed {
-            Some(missed) => Json(json!({ "error": self.message, "missed": missed })),
-            None => Json(json!({ "error": self.message })),
-        };
+        let body = Json(ErrorBody { error: self.message, missed: self.missed });
         match self.retry_after {
             Some(secs) => (self.status, [(header::RETRY_AFTER, secs.to_string())], body).into_response(),
             None => (self.status, body).into_response(),
@@ -112,3 +120,58 @@ impl From<QueryRejection> for ApiError {
         ApiError::bad_request(format!("query: {}", e.body_text()))
     }
 }
+
+// The error answers as the API's description lists them: groups that many routes share. A route's own tuples come
+// after these in its `responses(...)` and so replace a group's wording for the same status where the route says more.
+
+/// What every route behind a bearer token may answer besides its own: a missing or unknown token, and the faults of
+/// the server itself (the token is looked up in the store).
+#[derive(IntoResponses)]
+pub enum Authenticated {
+    /// No bearer token, or one the server does not know (or no longer: tokens end).
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// A fault of the server's; its log says more.
+    #[response(status = 500)]
+    Internal(ErrorBody),
+    /// A passing fault of the server's (its store is full or busy): try again after `Retry-After` seconds.
+    #[response(status = 503, headers(("Retry-After" = u64, description = "Seconds to wait before trying again")))]
+    Unavailable(ErrorBody),
+}
+
+/// A parameter in the path or the query that the route cannot take.
+#[derive(IntoResponses)]
+#[response(status = 400)]
+pub struct BadRequest(pub ErrorBody);
+
+/// What a route that reads a JSON body may answer for the body itself.
+#[derive(IntoResponses)]
+pub enum JsonBody {
+    /// Not JSON, or a value the route refuses before reading on.
+    #[response(status = 400)]
+    Malformed(ErrorBody),
+    /// Larger than the route takes.
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// Not sent as `application/json`.
+    #[response(status = 415)]
+    NotJson(ErrorBody),
+    /// JSON, but not of the route's schema (a field missing, unknown or of the wrong type), or refused by a rule.
+    #[response(status = 422)]
+    Unprocessable(ErrorBody),
+}
+
+/// The caller's role may not do this.
+#[derive(IntoResponses)]
+#[response(status = 403)]
+pub struct Forbidden(pub ErrorBody);
+
+/// What the path names does not exist.
+#[derive(IntoResponses)]
+#[response(status = 404)]
+pub struct NotFound(pub ErrorBody);
+
+/// The request is refused by a rule of the help desk: the message says which.
+#[derive(IntoResponses)]
+#[response(status = 422)]
+pub struct Refused(pub ErrorBody);

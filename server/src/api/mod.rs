@@ -13,7 +13,7 @@ mod tickets;
 pub mod views;
 mod webhooks;
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use axum::Json;
@@ -21,17 +21,19 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State as AxumState};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use tracing::warn;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use crate::State;
 use crate::metrics::{HttpLabels, METRICS};
 use crate::service;
 use crate::store::audit;
 use auth::Tech;
-use error::ApiError;
+use error::{ApiError, Authenticated, BadRequest, Forbidden};
 
 type AppState = Arc<State>;
 
@@ -43,53 +45,113 @@ const MAX_LOGIN_BODY: usize = 16 * 1024;
 /// (quotes, backslashes, newlines, tabs), and room for the rest of the action.
 const MAX_ACTION_BODY: usize = 2 * crate::desk::tickets::MAX_BODY + 4 * 1024;
 
+/// The document's own parts; the paths and the schemas they use come from the routes in [`routes`].
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Lifeline API",
+        description = "The technicians' HTTPS JSON API of a Lifeline server. Every route but `/health`, \
+            `/api/openapi.json` and `/api/login` takes the bearer token `/api/login` gives (or one made with \
+            `lifeline-server user add`). Errors are JSON, `{\"error\": \"...\"}`, with a 4xx status for the caller's \
+            faults and a 5xx for the server's."
+    ),
+    modifiers(&Bearer),
+    security(("bearer" = [])),
+    tags(
+        (name = "server", description = "Health, metrics and this description"),
+        (name = "auth", description = "Tokens and who holds them"),
+        (name = "agents", description = "Enrolled machines"),
+        (name = "tickets", description = "Tickets and what technicians do to them"),
+        (name = "checks", description = "Approved checks run on machines"),
+        (name = "people", description = "Requesters on record"),
+        (name = "desk", description = "The help desk's lists: categories and canned replies"),
+        (name = "stats", description = "Figures, as JSON or, for `Accept: text/csv` or `?format=csv`, CSV"),
+        (name = "webhooks", description = "Webhook endpoints and their deliveries (admins)"),
+        (name = "audit", description = "The tamper-evident audit log (admins and auditors)"),
+    )
+)]
+struct ApiDoc;
+
+/// The bearer scheme every route but the public ones asks for.
+struct Bearer;
+
+impl utoipa::Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some("A token from `POST /api/login`, or one made with `lifeline-server user add`"));
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme.build()));
+    }
+}
+
+/// Every route with its description: a route is added only through `routes!`, which takes both from the handler's
+/// `#[utoipa::path]`, so the API cannot grow a route its description lacks.
+fn routes() -> OpenApiRouter<AppState> {
+    let login_limit = DefaultBodyLimit::max(MAX_LOGIN_BODY);
+    let action_limit = DefaultBodyLimit::max(MAX_ACTION_BODY);
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health))
+        .routes(routes!(metrics))
+        .routes(routes!(openapi_json))
+        .routes(routes!(auth::login).layer(login_limit))
+        .routes(routes!(auth::me))
+        .routes(routes!(agents::list))
+        .routes(routes!(agents::show))
+        .routes(routes!(agents::revoke))
+        .routes(routes!(checks::run))
+        .routes(routes!(agents::live))
+        .routes(routes!(tickets::list, tickets::create).layer(action_limit))
+        .routes(routes!(tickets::show))
+        .routes(routes!(tickets::merge))
+        .routes(routes!(tickets::relate))
+        .routes(routes!(tickets::presence))
+        .routes(routes!(people::list, people::add))
+        .routes(routes!(people::show, people::edit))
+        .routes(routes!(people::link))
+        .routes(routes!(people::merge))
+        .routes(routes!(people::categories, people::add_category))
+        .routes(routes!(people::retire_category))
+        .routes(routes!(people::canned))
+        .routes(routes!(people::save_canned, people::delete_canned))
+        .routes(routes!(tickets::act).layer(action_limit))
+        .routes(routes!(tickets::refresh))
+        .routes(routes!(tickets::diff))
+        .routes(routes!(checks::catalog))
+        .routes(routes!(checks::show))
+        .routes(routes!(self_help_stats))
+        .routes(routes!(stats::technicians))
+        .routes(routes!(stats::response))
+        .routes(routes!(stats::backlog))
+        .routes(routes!(stats::flow))
+        .routes(routes!(stats::sla))
+        .routes(routes!(stats::categories))
+        .routes(routes!(stats::education))
+        .routes(routes!(stats::checks))
+        .routes(routes!(webhooks::list, webhooks::add))
+        .routes(routes!(webhooks::remove))
+        .routes(routes!(webhooks::enable))
+        .routes(routes!(webhooks::disable))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::delivery))
+        .routes(routes!(webhooks::redeliver))
+        .routes(routes!(audit_entries))
+        .routes(routes!(audit_verify))
+}
+
+/// The API's OpenAPI 3.1 description, as [`routes`] builds it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().into_openapi()
+}
+
+/// The description as `server/openapi.json` holds it and `/api/openapi.json` serves it.
+pub fn openapi_text() -> Result<String, serde_json::Error> {
+    Ok(openapi().to_pretty_json()? + "\n")
+}
+
 pub fn router(state: AppState) -> axum::Router {
-    axum::Router::new()
-        .route("/health", get(health))
-        .route("/metrics", get(metrics))
-        .route("/api/login", post(auth::login).layer(DefaultBodyLimit::max(MAX_LOGIN_BODY)))
-        .route("/api/me", get(auth::me))
-        .route("/api/agents", get(agents::list))
-        .route("/api/agents/{id}", get(agents::show))
-        .route("/api/agents/{id}/revoke", post(agents::revoke))
-        .route("/api/agents/{id}/checks", post(checks::run))
-        .route("/api/agents/{id}/live", get(agents::live))
-        .route("/api/tickets", get(tickets::list).post(tickets::create).layer(DefaultBodyLimit::max(MAX_ACTION_BODY)))
-        .route("/api/tickets/{number}", get(tickets::show))
-        .route("/api/tickets/{number}/merge", post(tickets::merge))
-        .route("/api/tickets/{number}/relate", post(tickets::relate))
-        .route("/api/tickets/{number}/presence", post(tickets::presence))
-        .route("/api/people", get(people::list).post(people::add))
-        .route("/api/people/{id}", get(people::show).patch(people::edit))
-        .route("/api/people/{id}/accounts", post(people::link))
-        .route("/api/people/{id}/merge", post(people::merge))
-        .route("/api/categories", get(people::categories).post(people::add_category))
-        .route("/api/categories/{name}", delete(people::retire_category))
-        .route("/api/canned-replies", get(people::canned))
-        .route("/api/canned-replies/{name}", put(people::save_canned).delete(people::delete_canned))
-        .route("/api/tickets/{number}/actions", post(tickets::act).layer(DefaultBodyLimit::max(MAX_ACTION_BODY)))
-        .route("/api/tickets/{number}/refresh", post(tickets::refresh))
-        .route("/api/tickets/{number}/diff", get(tickets::diff))
-        .route("/api/catalog", get(checks::catalog))
-        .route("/api/checks/{id}", get(checks::show))
-        .route("/api/stats/self-help", get(self_help_stats))
-        .route("/api/stats/technicians", get(stats::technicians))
-        .route("/api/stats/response", get(stats::response))
-        .route("/api/stats/backlog", get(stats::backlog))
-        .route("/api/stats/flow", get(stats::flow))
-        .route("/api/stats/sla", get(stats::sla))
-        .route("/api/stats/categories", get(stats::categories))
-        .route("/api/stats/education", get(stats::education))
-        .route("/api/stats/checks", get(stats::checks))
-        .route("/api/webhooks", get(webhooks::list).post(webhooks::add))
-        .route("/api/webhooks/{id}", delete(webhooks::remove))
-        .route("/api/webhooks/{id}/enable", post(webhooks::enable))
-        .route("/api/webhooks/{id}/disable", post(webhooks::disable))
-        .route("/api/webhook-deliveries", get(webhooks::deliveries))
-        .route("/api/webhook-deliveries/{id}", get(webhooks::delivery))
-        .route("/api/webhook-deliveries/{id}/redeliver", post(webhooks::redeliver))
-        .route("/api/audit", get(audit_entries))
-        .route("/api/audit/verify", get(audit_verify))
+    let (router, _) = routes().split_for_parts();
+    router
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
         // The routes' own limits are applied inside this one, so theirs win.
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -155,6 +217,18 @@ async fn timed(request: axum::extract::Request, next: axum::middleware::Next) ->
 }
 
 /// Prometheus text, for any account that may read the statistics (a scraper is given such a token).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "server",
+    operation_id = "metrics",
+    responses(
+        (status = 200, description = "The server's metrics in the OpenMetrics text format", body = String,
+            content_type = "application/openmetrics-text"),
+        Authenticated,
+        Forbidden,
+    )
+)]
 async fn metrics(AxumState(state): AxumState<AppState>, Tech(user): Tech) -> Result<Response, ApiError> {
     crate::desk::access::require(user.role, crate::desk::access::Act::ReadStats)?;
     let (counts, waiting) = state.store.read(|c| Ok((c.ticket_counts()?, c.webhooks_pending()?))).await?;
@@ -165,16 +239,73 @@ async fn metrics(AxumState(state): AxumState<AppState>, Tech(user): Tech) -> Res
     Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
 }
 
-async fn health() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+/// Up, and which build: for load balancers and monitors, without a token.
+#[derive(Serialize, ToSchema)]
+struct Health {
+    /// Always `ok`: a server that answers is up.
+    status: &'static str,
+    version: &'static str,
 }
 
-#[derive(Deserialize)]
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "server",
+    operation_id = "health",
+    security(()),
+    responses((status = 200, description = "The server is up", body = Health))
+)]
+async fn health() -> Json<Health> {
+    Json(Health { status: "ok", version: env!("CARGO_PKG_VERSION") })
+}
+
+/// Made once, on the first request: the description is fixed for the life of the build.
+static DOCUMENT: LazyLock<Result<String, serde_json::Error>> = LazyLock::new(openapi_text);
+
+/// This description, without a token: what client generators and API testers start from.
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    tag = "server",
+    operation_id = "openapi",
+    security(()),
+    responses(
+        (status = 200, description = "The API's OpenAPI 3.1 description", body = Object),
+        (status = 500, description = "The description could not be written", body = error::ErrorBody),
+    )
+)]
+async fn openapi_json() -> Result<Response, ApiError> {
+    match &*DOCUMENT {
+        Ok(text) => Ok(([(header::CONTENT_TYPE, "application/json")], text.as_str()).into_response()),
+        Err(e) => {
+            tracing::error!(error = %e, "the OpenAPI description did not serialize");
+            Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server error; see the server log"))
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SinceQuery {
+    /// The last this many days, 1 to 3660; 30 by default.
+    #[param(minimum = 1, maximum = 3660)]
     days: Option<u32>,
 }
 
 /// The help desk's "solved without a call" figure: self-help advice shown, and how often no request followed.
+#[utoipa::path(
+    get,
+    path = "/api/stats/self-help",
+    tag = "stats",
+    operation_id = "self_help_stats",
+    params(SinceQuery),
+    responses(
+        (status = 200, description = "The figures over the days asked for", body = views::SelfHelpView),
+        Authenticated,
+        Forbidden,
+        BadRequest,
+    )
+)]
 async fn self_help_stats(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,
@@ -189,14 +320,30 @@ async fn self_help_stats(
     Ok(Json(views::SelfHelpView { days, figures: figures.into() }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AuditQuery {
+    /// The last `seq` the caller has; 0 (the default) reads from the start.
     #[serde(default)]
     after: i64,
+    /// At most this many entries, 1 to 10000 (a value outside is brought within); 1000 by default.
     limit: Option<i64>,
 }
 
 /// Pages of the log, oldest first; `after` is the last `seq` the caller has.
+#[utoipa::path(
+    get,
+    path = "/api/audit",
+    tag = "audit",
+    operation_id = "audit_entries",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "The entries after `after`, oldest first", body = Vec<audit::Entry>),
+        Authenticated,
+        BadRequest,
+        Forbidden,
+    )
+)]
 async fn audit_entries(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,
@@ -207,6 +354,19 @@ async fn audit_entries(
     Ok(Json(service::audit::entries(&state.store, &user, q.after, limit).await?))
 }
 
+/// Checks the whole chain of the log: every entry's hash, and that none is missing.
+#[utoipa::path(
+    get,
+    path = "/api/audit/verify",
+    tag = "audit",
+    operation_id = "audit_verify",
+    responses(
+        (status = 200, description = "How many entries, the newest one's hash, and the first break if any",
+            body = audit::Verdict),
+        Authenticated,
+        Forbidden,
+    )
+)]
 async fn audit_verify(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,

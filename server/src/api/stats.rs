@@ -9,26 +9,37 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::auth::Tech;
-use super::error::ApiError;
-use crate::desk::reports::{self, Bucket, CategoryRow, Dimension};
+use super::error::{ApiError, Authenticated, BadRequest, ErrorBody, Forbidden};
+use crate::desk::reports::{
+    self, BacklogReport, Bucket, CategoryRow, CheckRow, Dimension, EducationReport, FlowRow, ResponseRow, SlaRow,
+    TechnicianRow,
+};
 use crate::service::stats;
 use crate::store::now_ms;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RangeQuery {
+    /// A date (`2026-03-01`, midnight in the help desk's time zone) or an RFC 3339 time; 30 days before `to` by
+    /// default.
     from: Option<String>,
+    /// As `from`; now by default.
     to: Option<String>,
     /// day, week or month.
+    #[param(inline)]
     by: Option<Bucket>,
     /// For `response`: priority, channel, category or tier.
+    #[param(inline)]
     dimension: Option<Dimension>,
     /// For `backlog`: the moment; now by default.
     at: Option<String>,
-    /// `csv`, as `Accept: text/csv` asks.
+    /// `csv`, as `Accept: text/csv` asks, or `json`.
+    #[param(pattern = "^(csv|json)$")]
     format: Option<String>,
 }
 
@@ -78,6 +89,24 @@ fn answer<T: Serialize>(rows: &[T], csv: bool) -> Result<Response, ApiError> {
 
 type Q = Result<Query<RangeQuery>, QueryRejection>;
 
+/// Each technician's work per period, and the team's: resolutions, first contact, reopenings, replies, response
+/// and resolution times. Other technicians' rows need a manager, an admin or an auditor.
+#[utoipa::path(
+    get,
+    path = "/api/stats/technicians",
+    tag = "stats",
+    operation_id = "stats_technicians",
+    params(RangeQuery),
+    responses(
+        (status = 200, description = "A row per technician (and the team) and period (as CSV: RFC 4180, with a header \
+            line)",
+            content((Vec<TechnicianRow> = "application/json"), (String = "text/csv"))),
+        Authenticated,
+        Forbidden,
+        BadRequest,
+        (status = 422, description = "The range ends before it starts, or spans more than ten years", body = ErrorBody),
+    )
+)]
 pub async fn technicians(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,
@@ -89,6 +118,22 @@ pub async fn technicians(
     answer(&stats::technicians(&state.store, &state.config.desk, &user, a.from, a.to, a.by).await?, a.csv)
 }
 
+/// Response and resolution times by priority, channel, category or tier.
+#[utoipa::path(
+    get,
+    path = "/api/stats/response",
+    tag = "stats",
+    operation_id = "stats_response",
+    params(RangeQuery),
+    responses(
+        (status = 200, description = "A row per group (as CSV: RFC 4180, with a header line)",
+            content((Vec<ResponseRow> = "application/json"), (String = "text/csv"))),
+        Authenticated,
+        Forbidden,
+        BadRequest,
+        (status = 422, description = "The range ends before it starts, or spans more than ten years", body = ErrorBody),
+    )
+)]
 pub async fn response(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,
@@ -101,6 +146,21 @@ pub async fn response(
     answer(&stats::response(&state.store, &state.config.desk, &user, a.from, a.to, dimension).await?, a.csv)
 }
 
+/// The tickets open at one moment (`at`), by tier and age.
+#[utoipa::path(
+    get,
+    path = "/api/stats/backlog",
+    tag = "stats",
+    operation_id = "stats_backlog",
+    params(RangeQuery),
+    responses(
+        (status = 200, description = "The backlog; as CSV (RFC 4180, with a header line), its rows",
+            content((BacklogReport = "application/json"), (String = "text/csv"))),
+        Authenticated,
+        Forbidden,
+        BadRequest,
+    )
+)]
 pub async fn backlog(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,
@@ -118,6 +178,22 @@ pub async fn backlog(
     Ok(Json(report).into_response())
 }
 
+/// Tickets opened and resolutions per period.
+#[utoipa::path(
+    get,
+    path = "/api/stats/flow",
+    tag = "stats",
+    operation_id = "stats_flow",
+    params(RangeQuery),
+    responses(
+        (status = 200, description = "A row per period (as CSV: RFC 4180, with a header line)",
+            content((Vec<FlowRow> = "application/json"), (String = "text/csv"))),
+        Authenticated,
+        Forbidden,
+        BadRequest,
+        (status = 422, description = "The range ends before it starts, or spans more than ten years", body = ErrorBody),
+    )
+)]
 pub async fn flow(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,
@@ -129,6 +205,22 @@ pub async fn flow(
     answer(&stats::flow(&state.store, &state.config.desk, &user, a.from, a.to, a.by).await?, a.csv)
 }
 
+/// SLA warnings and breaches per clock and priority, and how often resolutions came after a breach.
+#[utoipa::path(
+    get,
+    path = "/api/stats/sla",
+    tag = "stats",
+    operation_id = "stats_sla",
+    params(RangeQuery),
+    responses(
+        (status = 200, description = "A row per clock and priority (as CSV: RFC 4180, with a header line)",
+            content((Vec<SlaRow> = "application/json"), (String = "text/csv"))),
+        Authenticated,
+        Forbidden,
+        BadRequest,
+        (status = 422, description = "The range ends before it starts, or spans more than ten years", body = ErrorBody),
+    )
+)]
 pub async fn sla(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,
@@ -141,13 +233,30 @@ pub async fn sla(
 }
 
 /// Tickets opened per category and period, with the categories rising in the last period.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, ToSchema)]
 pub struct CategoriesView {
     pub rows: Vec<CategoryRow>,
     /// Categories opened more often in the last period than in the one before, largest rise first.
     pub rising: Vec<(String, i64)>,
 }
 
+/// Tickets opened per category and period, and the categories rising in the last period.
+#[utoipa::path(
+    get,
+    path = "/api/stats/categories",
+    tag = "stats",
+    operation_id = "stats_categories",
+    params(RangeQuery),
+    responses(
+        (status = 200, description = "The rows and the rising categories; as CSV (RFC 4180, with a header line), the \
+            rows",
+            content((CategoriesView = "application/json"), (String = "text/csv"))),
+        Authenticated,
+        Forbidden,
+        BadRequest,
+        (status = 422, description = "The range ends before it starts, or spans more than ten years", body = ErrorBody),
+    )
+)]
 pub async fn categories(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,
@@ -163,6 +272,23 @@ pub async fn categories(
     Ok(Json(CategoriesView { rows, rising }).into_response())
 }
 
+/// What requesters had to be shown how to do, by category and department, and how much self-help already
+/// solves.
+#[utoipa::path(
+    get,
+    path = "/api/stats/education",
+    tag = "stats",
+    operation_id = "stats_education",
+    params(RangeQuery),
+    responses(
+        (status = 200, description = "The report; as CSV (RFC 4180, with a header line), its topics",
+            content((EducationReport = "application/json"), (String = "text/csv"))),
+        Authenticated,
+        Forbidden,
+        BadRequest,
+        (status = 422, description = "The range ends before it starts, or spans more than ten years", body = ErrorBody),
+    )
+)]
 pub async fn education(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,
@@ -178,6 +304,23 @@ pub async fn education(
     Ok(Json(report).into_response())
 }
 
+/// The approved checks run per check and category, how many were done, and how many tickets were resolved
+/// after.
+#[utoipa::path(
+    get,
+    path = "/api/stats/checks",
+    tag = "stats",
+    operation_id = "stats_checks",
+    params(RangeQuery),
+    responses(
+        (status = 200, description = "A row per check and category (as CSV: RFC 4180, with a header line)",
+            content((Vec<CheckRow> = "application/json"), (String = "text/csv"))),
+        Authenticated,
+        Forbidden,
+        BadRequest,
+        (status = 422, description = "The range ends before it starts, or spans more than ten years", body = ErrorBody),
+    )
+)]
 pub async fn checks(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,

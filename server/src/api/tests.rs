@@ -1117,3 +1117,105 @@ async fn a_webhook_endpoint_that_cannot_be_kept_is_refused_and_nothing_is_stored
     assert_eq!((status, list), (StatusCode::OK, json!([])));
     assert_eq!(desk.audited(&["webhook.add"]).await, [0]);
 }
+
+/// Where the description is kept, beside the server's Cargo.toml.
+const OPENAPI_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
+
+/// `server/openapi.json` is what clients are generated from and what the test command's API fuzzing reads, so a route
+/// or a view that changes must change it too, in the same commit.
+#[test]
+fn the_committed_openapi_description_is_the_one_the_code_makes() {
+    let made = super::openapi_text().unwrap();
+    if std::env::var_os("LIFELINE_BLESS").is_some() {
+        std::fs::write(OPENAPI_FILE, &made).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(OPENAPI_FILE).unwrap_or_default();
+    if committed != made {
+        let line = committed.lines().zip(made.lines()).position(|(a, b)| a != b);
+        let line = line.unwrap_or_else(|| committed.lines().count().min(made.lines().count()));
+        let (was, is) = (committed.lines().nth(line).unwrap_or(""), made.lines().nth(line).unwrap_or(""));
+        panic!(
+            "server/openapi.json is not the description the code makes (a route or a view changed without it); \
+             first difference at line {}:\n  committed: {was}\n  made:      {is}\n\
+             Regenerate it with `LIFELINE_BLESS=1 cargo test -p lifeline-server openapi`, read the diff, and commit \
+             it.",
+            line + 1
+        );
+    }
+    let document: Value = serde_json::from_str(&made).unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+}
+
+/// A schema a route names but the document lacks leaves that part of the route undescribed: utoipa adds the schemas
+/// a handler's bodies use, not always those its parameters do.
+#[test]
+fn every_schema_the_openapi_description_refers_to_is_in_it() {
+    fn refs<'a>(value: &'a Value, found: &mut Vec<&'a str>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(target)) = map.get("$ref") {
+                    found.push(target);
+                }
+                map.values().for_each(|v| refs(v, found));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, found)),
+            _ => {}
+        }
+    }
+    let document = serde_json::to_value(super::openapi()).unwrap();
+    let mut found = Vec::new();
+    refs(&document, &mut found);
+    let schemas = document["components"]["schemas"].as_object().unwrap();
+    let missing: Vec<&str> = found
+        .into_iter()
+        .filter(|r| r.strip_prefix("#/components/schemas/").is_none_or(|name| !schemas.contains_key(name)))
+        .collect();
+    assert!(missing.is_empty(), "{missing:?}");
+}
+
+/// The description's operations, as (method, path with each parameter set to 1, public).
+fn described_operations() -> Vec<(String, String, bool)> {
+    let document = serde_json::to_value(super::openapi()).unwrap();
+    let mut operations = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        let mut concrete = String::new();
+        for (i, part) in path.split(['{', '}']).enumerate() {
+            concrete.push_str(if i % 2 == 1 { "1" } else { part });
+        }
+        for (method, operation) in item.as_object().unwrap() {
+            // An empty requirement among the operation's own: it may be called without a token.
+            let public = operation["security"].as_array().is_some_and(|s| s.contains(&json!({})));
+            operations.push((method.to_uppercase(), concrete.clone(), public));
+        }
+    }
+    operations
+}
+
+#[tokio::test]
+async fn every_operation_of_the_openapi_description_is_a_route_and_asks_for_a_token_unless_public() {
+    let desk = Desk::new();
+    let operations = described_operations();
+    assert!(operations.len() > 50, "{operations:?}");
+    for (method, path, public) in operations {
+        let (status, body) = desk.call(&method, &path, None, None).await;
+        assert!(status != StatusCode::METHOD_NOT_ALLOWED && body["error"] != "no such route", "{method} {path}");
+        if !public {
+            assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("missing bearer token")));
+        }
+    }
+    let public: Vec<(String, String)> =
+        described_operations().into_iter().filter(|(.., public)| *public).map(|(m, p, _)| (m, p)).collect();
+    let expected = [("POST", "/api/login"), ("GET", "/api/openapi.json"), ("GET", "/health")];
+    let expected: Vec<(String, String)> = expected.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
+    assert_eq!(public, expected);
+}
+
+#[tokio::test]
+async fn the_openapi_description_is_served_without_a_token_as_it_is_committed() {
+    let desk = Desk::new();
+    let (status, headers, document) = desk.send(HOME, "GET", "/api/openapi.json", None, None).await;
+    assert_eq!((status, headers[header::CONTENT_TYPE].to_str().unwrap()), (StatusCode::OK, "application/json"));
+    let made: Value = serde_json::from_str(&super::openapi_text().unwrap()).unwrap();
+    assert_eq!(document, made);
+}

@@ -6,10 +6,11 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State as AxumState};
 use axum::http::StatusCode;
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::auth::Tech;
-use super::error::ApiError;
+use super::error::{ApiError, Authenticated, BadRequest, ErrorBody, Forbidden, JsonBody, NotFound, Refused};
 use super::views::{DiffView, Refreshing, TicketDetail, TicketPage, TicketView};
 use crate::desk::priority::Level;
 use crate::desk::tickets::{Channel, Command, Status};
@@ -19,15 +20,20 @@ use crate::store::tickets::{Assignee, Cursor, SlaFilter, Sort};
 use crate::store::{self, now_ms};
 
 /// `GET /api/tickets` filters; each optional, all of them applying at once.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    #[param(value_type = Option<Status>, inline)]
     status: Option<String>,
+    #[param(maximum = 255)]
     tier: Option<u8>,
     /// `me`, `none`, or a user name.
     assignee: Option<String>,
     category: Option<String>,
+    #[param(value_type = Option<Level>, inline)]
     priority: Option<String>,
+    #[param(value_type = Option<Channel>, inline)]
     channel: Option<String>,
     /// A person's id.
     person: Option<i64>,
@@ -36,19 +42,40 @@ pub struct ListQuery {
     /// An agent id or host name.
     machine: Option<String>,
     /// Opened at least this many hours ago.
+    // The u32 range, not the int32 that utoipa would say for a u32 and the server does not hold to.
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4_294_967_295_u64)]
     older_than_hours: Option<u32>,
     /// `breached`, or `due-soon` (a deadline in the next `due_within_minutes`, 60 by default).
+    #[param(pattern = "^(breached|due-soon)$")]
     sla: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4_294_967_295_u64)]
     due_within_minutes: Option<u32>,
     /// Words, all of which must appear in the subject, description or conversation.
     text: Option<String>,
     /// `updated` (default), `created` or `priority`.
+    #[param(pattern = "^(updated|created|priority)$")]
     sort: Option<String>,
     /// The `next` of the previous page.
     after: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4_294_967_295_u64)]
     limit: Option<u32>,
 }
 
+/// A page of tickets, newest activity first unless sorted otherwise.
+#[utoipa::path(
+    get,
+    path = "/api/tickets",
+    tag = "tickets",
+    operation_id = "list_tickets",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page; `next`, given back as `after`, asks for the following one",
+            body = TicketPage),
+        Authenticated,
+        Forbidden,
+        BadRequest,
+    )
+)]
 pub async fn list(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,
@@ -107,6 +134,20 @@ pub async fn list(
 }
 
 /// Opens a ticket for a call, a mail, a chat or a visit.
+#[utoipa::path(
+    post,
+    path = "/api/tickets",
+    tag = "tickets",
+    operation_id = "create_ticket",
+    request_body = NewTicket,
+    responses(
+        (status = 201, description = "The ticket opened", body = TicketView),
+        Authenticated,
+        JsonBody,
+        Forbidden,
+        (status = 404, description = "The person named by `person` does not exist", body = ErrorBody),
+    )
+)]
 pub async fn create(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,
@@ -118,6 +159,22 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(ticket.into())))
 }
 
+/// A ticket with its findings, its latest snapshot, its whole log (the tickets merged into it too), who else is on
+/// it, and its SLA clocks.
+#[utoipa::path(
+    get,
+    path = "/api/tickets/{number}",
+    tag = "tickets",
+    operation_id = "show_ticket",
+    params(Number),
+    responses(
+        (status = 200, description = "The ticket", body = TicketDetail),
+        Authenticated,
+        Forbidden,
+        BadRequest,
+        NotFound,
+    )
+)]
 pub async fn show(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,
@@ -127,7 +184,8 @@ pub async fn show(
     Ok(Json(tickets::show(&state.store, &state.config.desk, &user, number).await?.into()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ActQuery {
     /// The ticket's version the technician saw: a public reply or status change to a ticket that got a public
@@ -138,6 +196,26 @@ pub struct ActQuery {
     force: bool,
 }
 
+/// A technician's action on a ticket: `{"action": "reply", "body": "..."}`, `{"action": "status", "status":
+/// "resolved", "code": "..."}` and the others of the body's schema.
+#[utoipa::path(
+    post,
+    path = "/api/tickets/{number}/actions",
+    tag = "tickets",
+    operation_id = "act_on_ticket",
+    params(Number, ActQuery),
+    request_body = Command,
+    responses(
+        (status = 200, description = "Done; the ticket as it is now", body = TicketView),
+        (status = 201, description = "A reply or note added; the ticket as it is now", body = TicketView),
+        Authenticated,
+        JsonBody,
+        Forbidden,
+        NotFound,
+        (status = 409, description = "The ticket moved on: it got a public event since `version` (`missed` lists \
+            them), or it is closed, merged or already in that status", body = ErrorBody),
+    )
+)]
 pub async fn act(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,
@@ -156,13 +234,31 @@ pub async fn act(
     Ok((status, Json(ticket.into())))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = TicketMergeBody)]
 #[serde(deny_unknown_fields)]
 pub struct MergeBody {
+    /// The ticket that carries on.
     into: i64,
 }
 
-/// Merges the ticket into another.
+/// Merges the ticket into another, which carries on; this one becomes read-only.
+#[utoipa::path(
+    post,
+    path = "/api/tickets/{number}/merge",
+    tag = "tickets",
+    operation_id = "merge_ticket",
+    params(Number),
+    request_body = MergeBody,
+    responses(
+        (status = 200, description = "The ticket merged into", body = TicketView),
+        Authenticated,
+        JsonBody,
+        Forbidden,
+        NotFound,
+        (status = 409, description = "The ticket is closed or merged already", body = ErrorBody),
+    )
+)]
 pub async fn merge(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,
@@ -176,12 +272,30 @@ pub async fn merge(
     Ok(Json(ticket.into()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RelateBody {
+    /// The other ticket.
     other: i64,
 }
 
+/// Records that two tickets are about the same thing, on both.
+#[utoipa::path(
+    post,
+    path = "/api/tickets/{number}/relate",
+    tag = "tickets",
+    operation_id = "relate_tickets",
+    params(Number),
+    request_body = RelateBody,
+    responses(
+        (status = 200, description = "The ticket, related", body = TicketView),
+        Authenticated,
+        JsonBody,
+        Forbidden,
+        NotFound,
+        (status = 409, description = "The ticket is closed or merged", body = ErrorBody),
+    )
+)]
 pub async fn relate(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,
@@ -193,14 +307,30 @@ pub async fn relate(
     Ok(Json(tickets::relate(&state.store, &user, number, b.other).await?.into()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PresenceBody {
     /// `viewing` or `drafting`.
+    #[schema(pattern = "^(viewing|drafting)$")]
     state: String,
 }
 
 /// A console's heartbeat on a ticket: answers who is on it now.
+#[utoipa::path(
+    post,
+    path = "/api/tickets/{number}/presence",
+    tag = "tickets",
+    operation_id = "ticket_presence",
+    params(Number),
+    request_body = PresenceBody,
+    responses(
+        (status = 200, description = "Who is on the ticket now, the caller too", body = Vec<Presence>),
+        Authenticated,
+        Forbidden,
+        JsonBody,
+        NotFound,
+    )
+)]
 pub async fn presence(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,
@@ -213,6 +343,22 @@ pub async fn presence(
 }
 
 /// Asks the ticket's agent for a fresh snapshot; it is attached to the ticket when it arrives.
+#[utoipa::path(
+    post,
+    path = "/api/tickets/{number}/refresh",
+    tag = "tickets",
+    operation_id = "refresh_ticket",
+    params(Number),
+    responses(
+        (status = 202, description = "Asked for", body = Refreshing),
+        Authenticated,
+        BadRequest,
+        Forbidden,
+        NotFound,
+        (status = 409, description = "The ticket's agent is not connected", body = ErrorBody),
+        Refused,
+    )
+)]
 pub async fn refresh(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,
@@ -226,13 +372,31 @@ pub async fn refresh(
     Ok((StatusCode::ACCEPTED, Json(Refreshing { ticket: number, agent_id, requested: true })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DiffQuery {
+    /// A snapshot's id (hex) on the ticket; its first by default.
     from: Option<String>,
+    /// A snapshot's id (hex) on the ticket; its latest by default.
     to: Option<String>,
 }
 
 /// What changed between two snapshots on a ticket: by default its first and its latest.
+#[utoipa::path(
+    get,
+    path = "/api/tickets/{number}/diff",
+    tag = "tickets",
+    operation_id = "diff_ticket_snapshots",
+    params(Number, DiffQuery),
+    responses(
+        (status = 200, description = "The two snapshots and the changes from one to the other", body = DiffView),
+        Authenticated,
+        Forbidden,
+        BadRequest,
+        (status = 404, description = "No such ticket, or no such snapshot on it", body = ErrorBody),
+        (status = 422, description = "The ticket has one snapshot to compare", body = ErrorBody),
+    )
+)]
 pub async fn diff(
     AxumState(state): AxumState<AppState>,
     Tech(user): Tech,
@@ -242,6 +406,16 @@ pub async fn diff(
     let number = parse_number(&number)?;
     let Query(q) = query?;
     Ok(Json(tickets::diff(&state.store, &user, number, q.from, q.to).await?.into()))
+}
+
+/// A ticket's number in the path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code, reason = "never made: it describes the parameter that `parse_number` reads")]
+pub(super) struct Number {
+    /// The ticket's number, from 1.
+    #[param(minimum = 1)]
+    number: i64,
 }
 
 pub(super) fn parse_number(s: &str) -> Result<i64, ApiError> {

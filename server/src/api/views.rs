@@ -7,6 +7,7 @@ use lifeline_shared::diff::Change;
 use lifeline_shared::findings::Finding;
 use lifeline_shared::wire::Snapshot;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::desk::access::Role;
 use crate::desk::actor::Actor;
@@ -21,7 +22,7 @@ use crate::store::checks::Run;
 use crate::store::desk::Presence;
 use crate::store::tickets::{ListedTicket, LoggedEvent, Page, SelfHelpFigures, Ticket};
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, ToSchema)]
 pub struct UserView {
     pub id: i64,
     pub name: String,
@@ -34,14 +35,14 @@ impl From<User> for UserView {
     }
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, ToSchema)]
 pub struct LoginView {
     pub token: String,
     pub user: UserView,
     pub expires_at: i64,
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, ToSchema)]
 pub struct AgentRow {
     pub id: String,
     pub hostname: String,
@@ -68,7 +69,7 @@ impl AgentRow {
     }
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, ToSchema)]
 pub struct AgentDetail {
     #[serde(flatten)]
     pub row: AgentRow,
@@ -85,12 +86,12 @@ impl AgentDetail {
     }
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, ToSchema)]
 pub struct Revoked {
     pub revoked: String,
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, ToSchema)]
 pub struct TicketRow {
     pub number: i64,
     pub subject: String,
@@ -138,7 +139,7 @@ impl From<ListedTicket> for TicketRow {
 }
 
 /// One page of the ticket list; `next`, given back as `after`, asks for the following one.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, ToSchema)]
 pub struct TicketPage {
     pub tickets: Vec<TicketRow>,
     pub next: Option<String>,
@@ -151,7 +152,7 @@ impl From<Page> for TicketPage {
 }
 
 /// A ticket as its events fold: what every command answers with.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, ToSchema)]
 pub struct TicketView {
     pub number: i64,
     /// Give it back with a command (`?version=`) to be refused rather than act on a ticket that changed meanwhile.
@@ -166,7 +167,7 @@ impl From<Ticket> for TicketView {
     }
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, ToSchema)]
 pub struct EventView {
     pub at: i64,
     #[serde(flatten)]
@@ -184,7 +185,7 @@ impl From<LoggedEvent> for EventView {
     }
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, ToSchema)]
 pub struct TicketDetail {
     #[serde(flatten)]
     pub ticket: TicketView,
@@ -215,21 +216,21 @@ impl From<tickets::Detail> for TicketDetail {
     }
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, ToSchema)]
 pub struct Refreshing {
     pub ticket: i64,
     pub agent_id: String,
     pub requested: bool,
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, ToSchema)]
 pub struct DiffView {
     pub from: SnapshotRef,
     pub to: SnapshotRef,
     pub changes: Vec<Change>,
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, ToSchema)]
 pub struct SnapshotRef {
     pub id: String,
     pub taken_at_ms: u64,
@@ -242,7 +243,7 @@ impl From<tickets::Compared> for DiffView {
     }
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, ToSchema)]
 pub struct CatalogEntry {
     pub name: String,
     pub class: Class,
@@ -253,7 +254,7 @@ pub struct CatalogEntry {
     pub summary: String,
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, ToSchema)]
 pub struct CatalogParam {
     pub name: String,
     pub accepts: String,
@@ -279,7 +280,7 @@ pub fn catalog() -> Vec<CatalogEntry> {
         .collect()
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, ToSchema)]
 pub struct CheckRunView {
     pub id: i64,
     pub agent_id: String,
@@ -317,13 +318,13 @@ impl From<Run> for CheckRunView {
     }
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, ToSchema)]
 pub struct SelfHelpView {
     pub days: u32,
     pub figures: FiguresView,
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, ToSchema)]
 pub struct FiguresView {
     pub shown: i64,
     pub solved: i64,

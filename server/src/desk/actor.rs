@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ActorKind {
     /// A help-desk account: a technician, a manager or an admin.
@@ -34,7 +34,7 @@ impl ActorKind {
 }
 
 /// Flattened into what the API shows of an event as `actor` (the name) and `actor_kind`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Actor {
     #[serde(rename = "actor_kind")]
     pub kind: ActorKind,

@@ -5,7 +5,9 @@
 use serde::{Deserialize, Serialize};
 
 /// One scale for urgency, impact and priority.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, utoipa::ToSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Level {
     Low,
@@ -76,7 +78,7 @@ impl Matrix {
 }
 
 /// An incident is something broken; a request is something wanted (an account, a program). They are counted apart.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum TicketType {
     #[default]

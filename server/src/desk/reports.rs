@@ -43,7 +43,7 @@ const AGE_BOUNDS: [i64; 4] = [DAY_MS, 3 * DAY_MS, 7 * DAY_MS, 30 * DAY_MS];
 const CLOCKS: [ClockKind; 3] = [ClockKind::FirstResponse, ClockKind::NextResponse, ClockKind::Resolution];
 
 /// What a report's range is cut into.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Bucket {
     Day,
@@ -156,7 +156,7 @@ fn times(cal: &Calendar, spans: &[(i64, i64)]) -> Times {
 }
 
 /// One technician's work in one period, or the team's (technician [`ALL`]).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct TechnicianRow {
     pub period: String,
     pub technician: String,
@@ -269,7 +269,7 @@ pub fn technicians(
 }
 
 /// What [`response`] groups tickets by.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Dimension {
     Priority,
@@ -279,7 +279,7 @@ pub enum Dimension {
 }
 
 /// Response and resolution times of one group.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ResponseRow {
     /// The priority (`high`), channel (`phone`), category ([`NO_CATEGORY`] for none) or tier (`2`).
     pub group: String,
@@ -352,7 +352,7 @@ pub fn response(facts: &[Facts], cal: &Calendar, from: i64, to: i64, dimension: 
 }
 
 /// The tickets open at one instant.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct BacklogReport {
     pub at: i64,
     pub total: u64,
@@ -362,7 +362,7 @@ pub struct BacklogReport {
 
 /// The open tickets of one tier, by age (the time since they were opened): the fields are named as
 /// [`AGE_BUCKETS`].
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct BacklogRow {
     pub tier: u8,
     pub total: u64,
@@ -420,7 +420,7 @@ pub fn backlog(facts: &[Facts], at: i64) -> BacklogReport {
 }
 
 /// Tickets opened and resolutions per period.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FlowRow {
     pub period: String,
     pub created: u64,
@@ -441,7 +441,7 @@ pub fn flow(facts: &[Facts], tz: &TimeZone, from: i64, to: i64, by: Bucket) -> V
 }
 
 /// SLA alerts of one clock at one priority, and how often resolutions at that priority came after a breach of it.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct SlaRow {
     pub clock: ClockKind,
     /// At the time of the alert, or of the resolution.
@@ -516,7 +516,7 @@ pub fn sla(facts: &[Facts], from: i64, to: i64) -> Vec<SlaRow> {
 }
 
 /// Tickets opened in one period in one category.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct CategoryRow {
     pub period: String,
     /// As it stood at the end of the period: the category a ticket was opened in is often only known later.
@@ -589,7 +589,7 @@ pub struct SelfHelp {
 }
 
 /// What requesters had to be shown, and where self-help already does it.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct EducationReport {
     /// Most user-instructed resolutions first, then by category.
     pub topics: Vec<Topic>,
@@ -603,7 +603,9 @@ pub struct EducationReport {
 }
 
 /// User-instructed resolutions in one category (as it stood when resolved).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
+// Named apart from the webhooks' topics in the API's description.
+#[schema(as = EducationTopic)]
 pub struct Topic {
     pub category: String,
     pub resolved: u64,
@@ -612,14 +614,14 @@ pub struct Topic {
     pub findings: Vec<FindingCount>,
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FindingCount {
     pub kind: String,
     pub count: u64,
 }
 
 /// One department's user-instructed resolutions and self-help.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct DepartmentRow {
     pub department: String,
     pub user_instructed: u64,
@@ -694,7 +696,7 @@ pub fn education(
 }
 
 /// The runs of one check on tickets of one category (as it stood at the run).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct CheckRow {
     pub check: String,
     pub category: String,

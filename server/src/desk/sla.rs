@@ -290,7 +290,7 @@ pub enum Fact {
 }
 
 /// What a clock waits for: the help desk's first answer, its answer to the requester's latest message, or the end.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClockKind {
     FirstResponse,
@@ -310,7 +310,7 @@ impl ClockKind {
 }
 
 /// One run of a clock against its target.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Clock {
     pub kind: ClockKind,
     /// When this run started: the opening, the requester's message, or the reopening. With `kind` it names the run,
@@ -324,7 +324,7 @@ pub struct Clock {
 
 /// Whether a run was on time is judged in business time: it is breached once it has used more than its target, so a
 /// clock whose time ran out at a closing is answered in time until the next opening.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ClockState {
     /// Counting, with `left_ms` business time left; `due_at` is when it runs out (`None` only if that is years away).
@@ -338,7 +338,7 @@ pub enum ClockState {
 }
 
 /// The notices a clock raises, each recorded on the ticket once per run.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Alert {
     Warning,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::priority::{Level, Matrix, TicketType};
 use super::sla::{Alert, ClockKind};
 
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     New,
@@ -74,7 +74,7 @@ impl Status {
     }
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Channel {
     Agent,
@@ -112,7 +112,7 @@ fn is_default<T: Default + PartialEq>(value: &T) -> bool {
 }
 
 /// One appended fact about a ticket.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
     Created {
@@ -267,7 +267,7 @@ impl RuleError {
 }
 
 /// The projection of a ticket's events; what lists show.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct TicketState {
     pub subject: String,
     pub description: String,
@@ -469,7 +469,7 @@ impl TicketState {
 
 /// What a technician asks to do to a ticket; [`Command::decide`] makes it the event to append. It is also what the
 /// API takes, as `{"action": "status", "status": "resolved", ...}`: one type, so the two cannot drift.
-#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[derive(Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Command {
     /// A public reply: its text, or the name of a canned reply to fill in.
@@ -494,6 +494,7 @@ pub enum Command {
         code: Option<String>,
     },
     Escalate {
+        #[schema(maximum = 255)]
         tier: u8,
         reason: Option<String>,
     },

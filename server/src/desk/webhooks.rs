@@ -14,7 +14,7 @@ use super::sla::Alert;
 use super::tickets::{Event, Status, TicketState};
 
 /// What an endpoint subscribes to.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, utoipa::ToSchema)]
 pub enum Topic {
     #[serde(rename = "ticket.created")]
     TicketCreated,

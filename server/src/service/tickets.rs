@@ -112,7 +112,7 @@ pub async fn attach_snapshot(store: &Store, agent_id: &str, ticket: u64, snap: S
 }
 
 /// What a technician fills in to open a ticket for a call, a mail, a chat or a visit.
-#[derive(serde::Deserialize, Debug, Clone)]
+#[derive(serde::Deserialize, Debug, Clone, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTicket {
     pub channel: Channel,

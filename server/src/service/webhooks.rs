@@ -21,7 +21,7 @@ const MAX_URL: usize = 2048;
 const DEFAULT_OFFLINE_AFTER: i64 = 15 * 60;
 
 /// An endpoint just added, with its secret: shown this once.
-#[derive(serde::Serialize, serde::Deserialize, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, utoipa::ToSchema)]
 pub struct Added {
     pub endpoint: Endpoint,
     pub secret: String,

@@ -23,7 +23,7 @@ use crate::pki::{CaKey, Pki};
 /// The `prev_hash` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct Entry {
     pub seq: i64,
     pub at: i64,
@@ -91,7 +91,7 @@ pub fn verify_stored(conn: &Connection) -> Result<Verdict, StoreError> {
     }
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct Verdict {
     pub entries: u64,
     /// The newest entry's hash: keep it somewhere else to detect a later truncation.
@@ -99,7 +99,7 @@ pub struct Verdict {
     pub broken: Option<Broken>,
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct Broken {
     pub seq: i64,
     pub reason: String,

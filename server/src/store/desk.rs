@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Read, StoreError, Tx};
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct Category {
     pub name: String,
     /// The category this one is a subcategory of; two levels at most.
@@ -14,7 +14,7 @@ pub struct Category {
     pub retired: bool,
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct Canned {
     pub name: String,
     pub body: String,
@@ -23,7 +23,7 @@ pub struct Canned {
 }
 
 /// Someone on a ticket: `viewing` or `drafting`, as their console last said.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct Presence {
     pub user: String,
     pub state: String,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Read, StoreError, Tx};
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct Person {
     pub id: i64,
     pub name: String,
@@ -19,14 +19,14 @@ pub struct Person {
 }
 
 /// A local account on a machine that is this person's.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct Account {
     pub agent_id: String,
     pub local_user: String,
 }
 
 /// What a person record holds besides its accounts; `None` leaves a field as it is on an edit.
-#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
+#[derive(Deserialize, Debug, Clone, Default, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Fields {
     pub name: Option<String>,

@@ -9,7 +9,7 @@ use super::{Read, StoreError, Tx};
 use crate::desk::webhooks::{Outcome, Topic, body};
 
 /// An endpoint as admins see it; the secret is shown once, when it is added.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct Endpoint {
     pub id: i64,
     pub url: String,
@@ -24,7 +24,7 @@ pub struct Endpoint {
     pub pending: i64,
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct Delivery {
     pub id: i64,
     pub endpoint: i64,
@@ -40,7 +40,7 @@ pub struct Delivery {
     pub delivered_at: Option<i64>,
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct Attempt {
     pub at: i64,
     pub status: Option<i64>,
