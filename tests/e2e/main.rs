@@ -42,6 +42,7 @@ mod helpdesk;
 mod journal;
 mod live;
 mod metrics;
+mod openapi;
 mod preseed;
 mod printing;
 mod refusals;

@@ -13,10 +13,14 @@ mod tickets;
 pub mod views;
 mod webhooks;
 
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Json;
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State as AxumState};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -153,11 +157,63 @@ pub fn router(state: AppState) -> axum::Router {
     let (router, _) = routes().split_for_parts();
     router
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
+        // JSON like every other error; axum still adds the `Allow` header.
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this route does not take that method")
+        })
         // The routes' own limits are applied inside this one, so theirs win.
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::map_response(no_store_no_sniff))
         .layer(axum::middleware::from_fn(timed))
+        .layer(axum::middleware::from_fn(close_if_body_unread))
         .with_state(state)
+}
+
+/// An answer given before its request's body was read to the end (a refusal for the method, the token, the body's
+/// type or size) ends the connection, and says so. Without the header hyper still ends it whenever the rest of that
+/// body has not arrived yet, but silently, and a client that sent its next request on the same connection sees it
+/// drop.
+async fn close_if_body_unread(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if request.body().is_end_stream() {
+        return next.run(request).await;
+    }
+    let read = Arc::new(AtomicBool::new(false));
+    let request = request.map(|body| Body::new(Watched { body, read: read.clone() }));
+    let mut response = next.run(request).await;
+    if !read.load(Ordering::Relaxed) {
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// A request body that notes when it has been read to its end.
+struct Watched {
+    body: Body,
+    read: Arc<AtomicBool>,
+}
+
+impl HttpBody for Watched {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, axum::Error>>> {
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None)) || self.body.is_end_stream() {
+            self.read.store(true, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// On every answer: answers carry tokens, tickets and what machines reported, which no browser or proxy cache may

@@ -1219,3 +1219,32 @@ async fn the_openapi_description_is_served_without_a_token_as_it_is_committed() 
     let made: Value = serde_json::from_str(&super::openapi_text().unwrap()).unwrap();
     assert_eq!(document, made);
 }
+
+#[tokio::test]
+async fn a_method_a_route_does_not_take_is_a_json_405_that_names_those_it_does() {
+    let desk = Desk::new();
+    let token = desk.user("alice", Role::Tier1).await;
+    let (status, headers, body) = desk.send(HOME, "DELETE", "/api/tickets", Some(&token), None).await;
+    assert_eq!((status, headers[header::ALLOW].to_str().unwrap()), (StatusCode::METHOD_NOT_ALLOWED, "GET,HEAD,POST"));
+    assert_eq!(body["error"], "this route does not take that method");
+}
+
+/// A client may send its next request on the connection as soon as it has an answer: one the server will not read
+/// on must say so, or the client's next request is lost with the connection.
+#[tokio::test]
+async fn an_answer_given_without_reading_the_body_closes_the_connection_and_one_that_read_it_does_not() {
+    let desk = Desk::new();
+    let token = desk.user("alice", Role::Tier1).await;
+    let person = Some(json!({ "name": "Ann" }).to_string());
+    let close = |headers: &HeaderMap| headers.get(header::CONNECTION).map(|v| v.to_str().unwrap().to_owned());
+    for (method, path, token) in
+        [("POST", "/api/people", None), ("DELETE", "/api/people", Some(token.as_str())), ("POST", "/api/nothing", None)]
+    {
+        let (status, headers, _) = desk.send(HOME, method, path, token, person.clone()).await;
+        assert_eq!(close(&headers).as_deref(), Some("close"), "{method} {path}: {status}");
+    }
+    let (status, headers, _) = desk.send(HOME, "POST", "/api/people", Some(&token), person).await;
+    assert_eq!((status, close(&headers)), (StatusCode::CREATED, None));
+    let (status, headers, _) = desk.send(HOME, "GET", "/api/people", Some(&token), None).await;
+    assert_eq!((status, close(&headers)), (StatusCode::OK, None));
+}
