@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::desk::policy::{Escalation, Policy, Sla, SlaRule};
+use crate::desk::policy::{Escalation, MailDesk, Policy, Sla, SlaRule, valid_email};
 use crate::desk::priority::{Level, Matrix};
 use crate::desk::sla::{self, Alert, Calendar, ClockKind, Targets};
 use crate::desk::tickets::Channel;
@@ -45,6 +45,46 @@ pub struct Config {
     pub sla_pass_every: Duration,
     /// `[webhooks]`: where deliveries may go, how often they are retried, how long a receiver may take.
     pub webhooks: Webhooks,
+    /// Where Prometheus text is also served over plain HTTP without a token (`/metrics`), for a scraper on a trusted
+    /// network; the API's `/metrics` takes a token either way.
+    pub metrics_listen: Option<SocketAddr>,
+    /// `[mail.smtp]`: where the e-mail channel's mail is sent; none, it waits in the outbox.
+    pub smtp: Option<Smtp>,
+    /// `[mail.imap]`: the mailbox the e-mail channel reads; none, mail arrives only through the pipe endpoint.
+    pub imap: Option<Imap>,
+}
+
+/// How a mail connection is protected: TLS from the start, STARTTLS, or nothing (a server on loopback).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTls {
+    Tls,
+    Starttls,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub tls: MailTls,
+    /// Who to log in as; the password is read from `password_file` at each connection, so it can be rotated.
+    pub user: Option<String>,
+    pub password_file: Option<PathBuf>,
+    /// Waits between attempts at a message the server did not take; after the last, it is given up (logged).
+    pub retry: Vec<Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Imap {
+    pub host: String,
+    pub port: u16,
+    pub tls: MailTls,
+    pub user: String,
+    pub password_file: PathBuf,
+    pub mailbox: String,
+    /// How often the mailbox is looked at when the server offers no IDLE, and how long one IDLE lasts at most.
+    pub poll_every: Duration,
 }
 
 /// `[webhooks]` (packaging/server.toml says what each setting means to an admin).
@@ -116,6 +156,9 @@ impl Default for Config {
             desk: Policy::default(),
             sla_pass_every: Duration::from_secs(30),
             webhooks: Webhooks::default(),
+            metrics_listen: None,
+            smtp: None,
+            imap: None,
         }
     }
 }
@@ -136,6 +179,45 @@ struct File {
     desk: Option<DeskFile>,
     sla: Option<SlaFile>,
     webhooks: Option<WebhooksFile>,
+    mail: Option<MailFile>,
+    metrics_listen: Option<SocketAddr>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MailFile {
+    address: String,
+    name: Option<String>,
+    domain: Option<String>,
+    also: Option<Vec<String>>,
+    acknowledge: Option<bool>,
+    new_tickets_per_hour: Option<u32>,
+    max_attachment_mib: Option<u32>,
+    smtp: Option<SmtpFile>,
+    imap: Option<ImapFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SmtpFile {
+    host: String,
+    port: Option<u16>,
+    tls: Option<MailTls>,
+    user: Option<String>,
+    password_file: Option<PathBuf>,
+    retry: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImapFile {
+    host: String,
+    port: Option<u16>,
+    tls: Option<MailTls>,
+    user: String,
+    password_file: PathBuf,
+    mailbox: Option<String>,
+    poll_every: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -277,6 +359,11 @@ impl Config {
         };
         desk.sla = sla(sla_file)?;
         let webhooks = webhooks_of(file.webhooks.unwrap_or_default())?;
+        let (mail, smtp, imap) = match file.mail {
+            Some(m) => mail_of(m)?,
+            None => (None, None, None),
+        };
+        desk.mail = mail;
         let config = Config {
             data_dir: overrides.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
             quic_listen: overrides.quic_listen.or(file.quic_listen).unwrap_or(d.quic_listen),
@@ -291,6 +378,9 @@ impl Config {
             desk,
             sla_pass_every,
             webhooks,
+            metrics_listen: file.metrics_listen,
+            smtp,
+            imap,
         };
         config.validate()?;
         Ok(config)
@@ -379,7 +469,7 @@ fn desk(file: DeskFile) -> Result<Policy, ConfigError> {
             )));
         }
     }
-    Ok(Policy { matrix, resolution_codes, sla: Sla::default() })
+    Ok(Policy { matrix, resolution_codes, sla: Sla::default(), mail: None })
 }
 
 fn sla(file: SlaFile) -> Result<Sla, ConfigError> {
@@ -483,6 +573,96 @@ fn webhooks_of(file: WebhooksFile) -> Result<Webhooks, ConfigError> {
     Ok(Webhooks { allow: allow.map_err(|e| invalid(format!("allow: {e}")))?, retry, timeout })
 }
 
+/// The SMTP server's waits between attempts unless set: a mail server down for a day loses nothing.
+const SMTP_RETRY: [Duration; 8] = [
+    Duration::from_secs(60),
+    Duration::from_secs(5 * 60),
+    Duration::from_secs(15 * 60),
+    Duration::from_secs(3600),
+    Duration::from_secs(4 * 3600),
+    Duration::from_secs(12 * 3600),
+    Duration::from_secs(24 * 3600),
+    Duration::from_secs(24 * 3600),
+];
+
+/// `[mail]` read: who the desk is by mail, and where it sends and reads.
+type MailSettings = (Option<MailDesk>, Option<Smtp>, Option<Imap>);
+
+fn mail_of(file: MailFile) -> Result<MailSettings, ConfigError> {
+    let invalid = |e: String| ConfigError::Invalid(format!("[mail] {e}"));
+    let address = file.address.trim().to_ascii_lowercase();
+    if !valid_email(&address) {
+        return Err(invalid(format!("address {address:?} is not an e-mail address")));
+    }
+    let also: Vec<String> = file.also.unwrap_or_default().iter().map(|a| a.trim().to_ascii_lowercase()).collect();
+    if let Some(bad) = also.iter().find(|a| !valid_email(a)) {
+        return Err(invalid(format!("also: {bad:?} is not an e-mail address")));
+    }
+    let domain = match file.domain {
+        Some(d) => d,
+        None => address.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default(),
+    };
+    if domain.is_empty() || !domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-') {
+        return Err(invalid(format!("domain {domain:?} is not a domain name")));
+    }
+    let mib = file.max_attachment_mib.unwrap_or(25);
+    if !(1..=40).contains(&mib) {
+        return Err(invalid("max_attachment_mib must be 1 to 40".into()));
+    }
+    let desk = MailDesk {
+        address,
+        name: file.name,
+        domain,
+        also,
+        acknowledge: file.acknowledge.unwrap_or(true),
+        new_tickets_per_hour: file.new_tickets_per_hour.unwrap_or(5).max(1),
+        max_attachment: (mib as usize) << 20,
+    };
+    let smtp = file
+        .smtp
+        .map(|s| {
+            let retry = match s.retry {
+                None => SMTP_RETRY.to_vec(),
+                Some(waits) => waits
+                    .iter()
+                    .map(|w| every(w))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| invalid(format!("smtp retry: {e}")))?,
+            };
+            let tls = s.tls.unwrap_or(MailTls::Starttls);
+            let port = s.port.unwrap_or(match tls {
+                MailTls::Tls => 465,
+                MailTls::Starttls => 587,
+                MailTls::None => 25,
+            });
+            if s.user.is_some() != s.password_file.is_some() {
+                return Err(invalid("smtp: user and password_file go together".into()));
+            }
+            Ok(Smtp { host: s.host, port, tls, user: s.user, password_file: s.password_file, retry })
+        })
+        .transpose()?;
+    let imap = file
+        .imap
+        .map(|i| {
+            let tls = i.tls.unwrap_or(MailTls::Tls);
+            let poll_every = match i.poll_every.as_deref() {
+                None => Duration::from_secs(60),
+                Some(t) => every(t).map_err(|e| invalid(format!("imap poll_every: {e}")))?,
+            };
+            Ok(Imap {
+                host: i.host,
+                port: i.port.unwrap_or(if tls == MailTls::Tls { 993 } else { 143 }),
+                tls,
+                user: i.user,
+                password_file: i.password_file,
+                mailbox: i.mailbox.unwrap_or_else(|| "INBOX".into()),
+                poll_every,
+            })
+        })
+        .transpose()?;
+    Ok((Some(desk), smtp, imap))
+}
+
 /// The most rows one retention transaction may delete: 10,000 snapshots spread over 500 agents took about a second
 /// to delete on the 2-core build machine under load, a second in which no snapshot is acknowledged.
 const MAX_BATCH: u32 = 10_000;
@@ -523,12 +703,7 @@ mod tests {
 
     #[test]
     fn the_packaged_sla_example_works_once_uncommented() {
-        let text = include_str!("../../packaging/server.toml");
-        let start = text.find("# [sla]").unwrap();
-        // To the blank line that ends the section.
-        let end = text[start..].find("\n\n").map_or(text.len(), |e| start + e);
-        let uncommented: String =
-            text[start..end].lines().map(|l| l.strip_prefix("# ").unwrap_or(l)).collect::<Vec<_>>().join("\n");
+        let uncommented = packaged_section("# [sla]");
         let sla = sla(Config::parse(&uncommented).unwrap().sla.unwrap()).unwrap();
         assert_eq!(sla.rules.len(), 2);
         assert_eq!(sla.rules[0].targets.resolution_ms, Some(4 * 3_600_000));
@@ -566,6 +741,45 @@ mod tests {
         }
     }
 
+    /// A commented-out section of the packaged example, from `marker` to the blank line that ends it, uncommented.
+    fn packaged_section(marker: &str) -> String {
+        let text = include_str!("../../packaging/server.toml");
+        let start = text.find(marker).unwrap();
+        let end = text[start..].find("\n\n").map_or(text.len(), |e| start + e);
+        text[start..end].lines().map(|l| l.strip_prefix("# ").unwrap_or(l)).collect::<Vec<_>>().join("\n")
+    }
+
+    #[test]
+    fn mail_settings_are_read_with_defaults_and_bad_ones_refused() {
+        let section = packaged_section("# [mail]");
+        let (desk, smtp, imap) = mail_of(Config::parse(&section).unwrap().mail.unwrap()).unwrap();
+        let desk = desk.unwrap();
+        assert_eq!((desk.address.as_str(), desk.domain.as_str()), ("helpdesk@example.org", "example.org"));
+        assert_eq!((desk.new_tickets_per_hour, desk.max_attachment), (5, 25 << 20));
+        assert_eq!(desk.ours(), ["helpdesk@example.org", "it@example.org"]);
+        let smtp = smtp.unwrap();
+        assert_eq!((smtp.port, smtp.tls, smtp.retry.len()), (587, MailTls::Starttls, SMTP_RETRY.len()));
+        assert_eq!(imap.unwrap().poll_every, Duration::from_secs(60));
+        let bare = mail_of(Config::parse("[mail]\naddress = \"Desk@Example.ORG\"").unwrap().mail.unwrap()).unwrap();
+        assert_eq!(bare.0.unwrap().address, "desk@example.org");
+        assert_eq!((bare.1, bare.2), (None, None));
+        for (text, says) in [
+            ("[mail]\naddress = \"helpdesk\"", "is not an e-mail address"),
+            ("[mail]\naddress = \"a@b.org\"\nalso = [\"x\"]", "also: \"x\""),
+            ("[mail]\naddress = \"a@b.org\"\nmax_attachment_mib = 100", "1 to 40"),
+            ("[mail]\naddress = \"a@b.org\"\n[mail.smtp]\nhost = \"h\"\nuser = \"u\"", "go together"),
+            ("[mail]\naddress = \"a@b.org\"\n[mail.smtp]\nhost = \"h\"\nretry = [\"x\"]", "smtp retry"),
+            (
+                "[mail]\naddress = \"a@b.org\"\n[mail.imap]\nhost = \"h\"\nuser = \"u\"\npassword_file = \"p\"\npoll_every = \"0s\"",
+                "poll_every",
+            ),
+        ] {
+            let error = mail_of(Config::parse(text).unwrap().mail.unwrap()).unwrap_err().to_string();
+            assert!(error.contains(says), "{text}: {error}");
+        }
+        assert!(Config::parse("[mail]\naddress = \"a@b.org\"\n[mail.smtp]\nhost = \"h\"\ntls = \"ssl\"").is_err());
+    }
+
     #[test]
     fn webhook_settings_are_read_and_bad_ones_refused() {
         let text = "[webhooks]\nallow = [\"10.0.0.0/8\", \"::1\"]\nretry = [\"1s\", \"1m\"]\ntimeout = \"5s\"";
@@ -585,10 +799,7 @@ mod tests {
             let error = webhooks_of(Config::parse(text).unwrap().webhooks.unwrap()).unwrap_err().to_string();
             assert!(error.contains(says), "{text}: {error}");
         }
-        let packaged = include_str!("../../packaging/server.toml");
-        let start = packaged.find("# [webhooks]").unwrap();
-        let section: String =
-            packaged[start..].lines().map(|l| l.strip_prefix("# ").unwrap_or(l)).collect::<Vec<_>>().join("\n");
+        let section = packaged_section("# [webhooks]");
         let packaged = webhooks_of(Config::parse(&section).unwrap().webhooks.unwrap()).unwrap();
         assert_eq!(packaged.retry, webhooks::SCHEDULE, "the packaged example states the default schedule");
     }

@@ -10,6 +10,7 @@
 //! - [`live`]: live samples from watched agents, fanned out to every watcher.
 //! - [`api`]: the technicians' HTTPS JSON API.
 //! - [`metrics`]: what the server counts, rendered for Prometheus at `/metrics`.
+//! - [`mail`]: the e-mail channel's SMTP sender.
 //! - [`webhooks`]: the sender that posts the outbox's deliveries, signed, to the endpoints admins registered.
 //! - [`quickstart`]: the newcomer's one command: server, CA, account, token and an enrolled local agent.
 //!
@@ -20,6 +21,7 @@ pub mod collector;
 pub mod config;
 pub mod desk;
 pub mod live;
+pub mod mail;
 pub mod metrics;
 pub mod pki;
 pub mod quickstart;
@@ -118,6 +120,8 @@ impl Connected {
 pub struct Bound {
     pub quic: quinn::Endpoint,
     pub api: tokio::net::TcpListener,
+    /// `metrics_listen`: Prometheus text over plain HTTP without a token, for a scraper on a trusted network.
+    pub metrics: Option<tokio::net::TcpListener>,
 }
 
 impl Bound {
@@ -127,6 +131,10 @@ impl Bound {
 
     pub fn api_addr(&self) -> Result<SocketAddr> {
         Ok(self.api.local_addr()?)
+    }
+
+    pub fn metrics_addr(&self) -> Result<Option<SocketAddr>> {
+        Ok(self.metrics.as_ref().map(|m| m.local_addr()).transpose()?)
     }
 }
 
@@ -154,7 +162,13 @@ pub async fn bind(state: &State) -> Result<Bound> {
     let api = tokio::net::TcpListener::bind(state.config.api_listen)
         .await
         .with_context(|| format!("binding the API on tcp/{}", state.config.api_listen))?;
-    Ok(Bound { quic, api })
+    let metrics = match state.config.metrics_listen {
+        Some(addr) => {
+            Some(tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding metrics on tcp/{addr}"))?)
+        }
+        None => None,
+    };
+    Ok(Bound { quic, api, metrics })
 }
 
 /// Serves until `shutdown` resolves, then closes agent connections with a reason and waits until each close packet
@@ -169,6 +183,7 @@ pub async fn run(state: Arc<State>, bound: Bound, shutdown: impl std::future::Fu
     }
     let collector = tokio::spawn(collector::accept_loop(state.clone(), bound.quic));
     let api = tokio::spawn(api::serve(state.clone(), bound.api, Arc::new(tls)));
+    let metrics = bound.metrics.map(|listener| tokio::spawn(api::serve_metrics(state.clone(), listener)));
     let checkpoints = state
         .config
         .checkpoint_every
@@ -177,13 +192,21 @@ pub async fn run(state: Arc<State>, bound: Bound, shutdown: impl std::future::Fu
         state.config.retention.clone().map(|r| tokio::spawn(service::retention::schedule(state.store.clone(), r)));
     let sla = tokio::spawn(service::sla::schedule(state.clone(), state.config.sla_pass_every));
     let sender = tokio::spawn(webhooks::run(state.store.clone(), state.config.webhooks.clone()));
+    let smtp = state.config.smtp.clone().map(|smtp| tokio::spawn(mail::send_loop(state.store.clone(), smtp)));
     shutdown.await;
     tracing::info!("shutting down");
     api.abort();
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     // Each pass is one transaction: stopping between or in one loses nothing, and the next process catches up.
     sla.abort();
     // An attempt cut off here is made again by the next process, with the same webhook-id: at least once.
     sender.abort();
+    // A message cut off mid-send stays in the outbox and is sent again by the next process.
+    if let Some(smtp) = smtp {
+        smtp.abort();
+    }
     if let Some(checkpoints) = checkpoints {
         checkpoints.abort();
     }

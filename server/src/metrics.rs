@@ -15,6 +15,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::desk::checks::RunState;
+use crate::desk::priority::Level;
 use crate::desk::sla::{Alert, ClockKind};
 use crate::desk::tickets::{Event, Status};
 use crate::desk::webhooks::Outcome;
@@ -81,6 +82,33 @@ pub struct Metrics {
     pub http_seconds: Timings<HttpLabels>,
     pub webhook_deliveries: Family<ResultLabels, Counter>,
     pub webhook_queue: Gauge,
+    pub mail: Family<MailLabels, Counter>,
+    pub snapshot_ack_seconds: Histogram,
+    pub first_response_seconds: Timings<PriorityLabels>,
+    pub resolution_seconds: Timings<PriorityLabels>,
+}
+
+/// What [`Metrics::ticket_time`] times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TicketTime {
+    FirstResponse,
+    Resolution,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PriorityLabels {
+    pub priority: String,
+}
+
+/// A minute to about two months: how long tickets wait for an answer or a fix, in wall-clock time.
+fn ticket_seconds() -> Histogram {
+    Histogram::new(exponential_buckets(60.0, 2.0, 17))
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MailLabels {
+    pub direction: String,
+    pub outcome: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -114,6 +142,10 @@ impl Metrics {
             http_seconds: Family::new_with_constructor(seconds),
             webhook_deliveries: Family::default(),
             webhook_queue: Gauge::default(),
+            mail: Family::default(),
+            snapshot_ack_seconds: seconds(),
+            first_response_seconds: Family::new_with_constructor(ticket_seconds),
+            resolution_seconds: Family::new_with_constructor(ticket_seconds),
         };
         // Every label set known beforehand starts at zero, so a query sees 0 rather than nothing.
         for outcome in [Handshake::accepted, Handshake::refused_busy] {
@@ -127,6 +159,11 @@ impl Metrics {
         }
         for state in [RunState::Done, RunState::Refused, RunState::Failed, RunState::TimedOut, RunState::Expired] {
             m.check_runs.get_or_create(&OutcomeLabels { outcome: state.as_str().into() }).inc_by(0);
+        }
+        for (direction, outcomes) in MAIL_OUTCOMES {
+            for outcome in outcomes {
+                m.mail.get_or_create(&MailLabels { direction: direction.into(), outcome: (*outcome).into() }).inc_by(0);
+            }
         }
         for result in WEBHOOK_RESULTS {
             m.webhook_deliveries.get_or_create(&ResultLabels { result: result.into() }).inc_by(0);
@@ -163,6 +200,27 @@ impl Metrics {
             "webhook_queue_depth",
             "Webhook deliveries waiting for their next try",
             m.webhook_queue.clone(),
+        );
+        registry.register(
+            "mail_messages",
+            "E-mail by direction and outcome: in (new_ticket, follow_up, auto_note, ignored_automated, rate_limited...), \
+             out (sent, retry, failed)",
+            m.mail.clone(),
+        );
+        registry.register(
+            "snapshot_ack_seconds",
+            "From a snapshot's arrival to its acknowledgement, which waits for the commit",
+            m.snapshot_ack_seconds.clone(),
+        );
+        registry.register(
+            "ticket_first_response_seconds",
+            "Wall-clock time from a ticket's opening to the help desk's first public reply, by priority",
+            m.first_response_seconds.clone(),
+        );
+        registry.register(
+            "ticket_resolution_seconds",
+            "Wall-clock time from a ticket's opening to each resolution, by priority",
+            m.resolution_seconds.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -201,6 +259,18 @@ impl Metrics {
         self.webhook_deliveries.get_or_create(&ResultLabels { result: result.into() }).inc();
     }
 
+    pub fn ticket_time(&self, what: TicketTime, priority: Level, seconds: f64) {
+        let family = match what {
+            TicketTime::FirstResponse => &self.first_response_seconds,
+            TicketTime::Resolution => &self.resolution_seconds,
+        };
+        family.get_or_create(&PriorityLabels { priority: priority.as_str().into() }).observe(seconds);
+    }
+
+    pub fn mail(&self, direction: &str, outcome: &str) {
+        self.mail.get_or_create(&MailLabels { direction: direction.into(), outcome: outcome.into() }).inc();
+    }
+
     pub fn commit_took(&self, took: Duration) {
         self.store_commit_seconds.observe(took.as_secs_f64());
     }
@@ -220,6 +290,24 @@ impl Metrics {
         text
     }
 }
+
+/// What becomes of mail (`service::mail` in, `mail` out): every label value, so each starts at zero.
+const MAIL_OUTCOMES: [(&str, &[&str]); 2] = [
+    (
+        "in",
+        &[
+            "new_ticket",
+            "follow_up",
+            "auto_note",
+            "new_after_closed",
+            "ignored_automated",
+            "ignored_own",
+            "rate_limited",
+            "duplicate",
+        ],
+    ),
+    ("out", &["sent", "retry", "failed"]),
+];
 
 const WEBHOOK_RESULTS: [&str; 4] = ["delivered", "retry", "gave_up", "gone"];
 
@@ -264,6 +352,7 @@ mod tests {
                 let (n, _) = c.open_ticket(None, &[(bob.clone(), created)], 1)?;
                 c.append_event(n, None, &bob, &status(Status::New, Status::Resolved), 2)?;
                 c.append_event(n, None, &bob, &status(Status::Resolved, Status::Open), 3)?;
+                c.append_event(n, None, &bob, &Event::PublicReply { body: "on it".into() }, 1_000_000)?;
                 Ok(n)
             })
             .await
@@ -297,6 +386,12 @@ mod tests {
             "# TYPE lifeline_check_runs counter",
             "lifeline_webhook_deliveries_total{result=\"gave_up\"} 0",
             "lifeline_webhook_queue_depth",
+            "lifeline_mail_messages_total{direction=\"in\",outcome=\"rate_limited\"} 0",
+            "lifeline_snapshot_ack_seconds_bucket",
+            "# TYPE lifeline_ticket_resolution_seconds histogram",
+            "lifeline_ticket_resolution_seconds_count{priority=\"medium\"} 1",
+            "lifeline_ticket_first_response_seconds_count{priority=\"medium\"} 1",
+            "lifeline_ticket_first_response_seconds_sum{priority=\"medium\"} 999.999",
         ] {
             assert!(text.contains(family), "{family} in:\n{text}");
         }

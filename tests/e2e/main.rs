@@ -41,6 +41,7 @@ mod harness;
 mod helpdesk;
 mod journal;
 mod live;
+mod mail;
 mod metrics;
 mod openapi;
 mod preseed;

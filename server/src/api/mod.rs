@@ -5,6 +5,7 @@ mod agents;
 mod auth;
 mod checks;
 pub mod error;
+mod inbound;
 mod people;
 mod stats;
 #[cfg(test)]
@@ -71,6 +72,7 @@ const MAX_ACTION_BODY: usize = 2 * crate::desk::tickets::MAX_BODY + 4 * 1024;
         (name = "desk", description = "The help desk's lists: categories and canned replies"),
         (name = "stats", description = "Figures, as JSON or, for `Accept: text/csv` or `?format=csv`, CSV"),
         (name = "webhooks", description = "Webhook endpoints and their deliveries (admins)"),
+        (name = "mail", description = "The e-mail channel: mail piped in by a mail server (a `mailer` token)"),
         (name = "audit", description = "The tamper-evident audit log (admins and auditors)"),
     )
 )]
@@ -139,6 +141,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::deliveries))
         .routes(routes!(webhooks::delivery))
         .routes(routes!(webhooks::redeliver))
+        .routes(routes!(inbound::email).layer(DefaultBodyLimit::max(inbound::MAX_MAIL_BODY)))
         .routes(routes!(audit_entries))
         .routes(routes!(audit_verify))
 }
@@ -287,12 +290,32 @@ async fn timed(request: axum::extract::Request, next: axum::middleware::Next) ->
 )]
 async fn metrics(AxumState(state): AxumState<AppState>, Tech(user): Tech) -> Result<Response, ApiError> {
     crate::desk::access::require(user.role, crate::desk::access::Act::ReadStats)?;
+    scrape(&state).await
+}
+
+/// The metrics as they stand, with the figures read from the store at each scrape.
+async fn scrape(state: &State) -> Result<Response, ApiError> {
     let (counts, waiting) = state.store.read(|c| Ok((c.ticket_counts()?, c.webhooks_pending()?))).await?;
     METRICS.webhook_queue.set(waiting);
     METRICS.agents_connected.set(i64::try_from(state.connected.count()).unwrap_or(i64::MAX));
     let text = METRICS.render(&counts);
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
     Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
+}
+
+/// `metrics_listen`: `/metrics` over plain HTTP without a token, and nothing else, for a scraper on a network the
+/// admin trusts with the figures (they hold no ticket, person or machine).
+pub async fn serve_metrics(state: AppState, listener: tokio::net::TcpListener) {
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(|AxumState(state): AxumState<AppState>| async move { scrape(&state).await }),
+        )
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "only /metrics is served here") })
+        .with_state(state);
+    if let Err(e) = axum::serve(listener, app).await {
+        warn!(error = %e, "the metrics listener stopped");
+    }
 }
 
 /// Up, and which build: for load balancers and monitors, without a token.

@@ -1081,7 +1081,7 @@ async fn a_webhook_endpoint_that_cannot_be_kept_is_refused_and_nothing_is_stored
     let desk = Desk::new();
     let (admin, tier3) = (desk.user("root", Role::Admin).await, desk.user("carl", Role::Tier3).await);
     let add = |body: Value, status, says| ("POST", "/api/webhooks".to_owned(), Some(body), status, says);
-    let forbidden = "only an admin may see and change webhooks";
+    let forbidden = "only an admin may see and change webhooks and the mail channel";
     let as_tier3 = vec![
         add(json!({ "url": "https://hooks.example.com/", "events": ["all"] }), StatusCode::FORBIDDEN, forbidden),
         ("GET", "/api/webhooks".into(), None, StatusCode::FORBIDDEN, forbidden),
@@ -1218,6 +1218,29 @@ async fn the_openapi_description_is_served_without_a_token_as_it_is_committed() 
     assert_eq!((status, headers[header::CONTENT_TYPE].to_str().unwrap()), (StatusCode::OK, "application/json"));
     let made: Value = serde_json::from_str(&super::openapi_text().unwrap()).unwrap();
     assert_eq!(document, made);
+}
+
+/// `metrics_listen`: plain HTTP, no token, `/metrics` and nothing else.
+#[tokio::test]
+async fn the_metrics_listener_serves_metrics_without_a_token_and_nothing_else() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let desk = Desk::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(super::serve_metrics(desk.state.clone(), listener));
+    let get = |path: &'static str| async move {
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        tcp.read_to_string(&mut answer).await.unwrap();
+        answer
+    };
+    let metrics = get("/metrics").await;
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    assert!(metrics.contains("lifeline_build_info{version="), "{metrics}");
+    let other = get("/api/tickets").await;
+    assert!(other.starts_with("HTTP/1.1 404") && other.contains("only /metrics"), "{other}");
 }
 
 #[tokio::test]

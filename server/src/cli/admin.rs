@@ -38,6 +38,9 @@ pub fn serve(local: &Local, quic: Option<SocketAddr>, api: Option<SocketAddr>) -
         // Tests and scripts wait for these exact lines to learn the bound ports.
         println!("quic listening on {}", bound.quic_addr()?);
         println!("api listening on https://{}", bound.api_addr()?);
+        if let Some(addr) = bound.metrics_addr()? {
+            println!("metrics listening on http://{addr}/metrics");
+        }
         lifeline_server::run(state, bound, lifeline_net::process::shutdown_signal()).await
     })
 }

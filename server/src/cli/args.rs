@@ -284,7 +284,8 @@ pub enum UserCmd {
     /// Create an account and print its password and API token (shown once)
     Add {
         name: String,
-        /// 1, 2, 3, admin, auditor or manager (reads every figure, changes nothing)
+        /// 1, 2, 3, admin, auditor, manager (reads every figure, changes nothing) or mailer (a mail server: may
+        /// only hand in mail)
         #[arg(long)]
         tier: String,
         #[command(flatten)]

@@ -19,6 +19,7 @@ pub async fn request(
     mut send: quinn::SendStream,
     mut recv: quinn::RecvStream,
 ) {
+    let arrived = std::time::Instant::now();
     let response = match frame::read::<Request>(&mut recv).await {
         Ok(Some(req)) => answer(&state, &agent_id, req).await.unwrap_or_else(|e| failed(e, protocol)),
         Ok(None) => return,
@@ -34,6 +35,9 @@ pub async fn request(
     };
     if frame::write(&mut send, &response).await.is_ok() {
         let _ = send.finish();
+        if let Response::Stored { .. } = response {
+            crate::metrics::METRICS.snapshot_ack_seconds.observe(arrived.elapsed().as_secs_f64());
+        }
     }
 }
 

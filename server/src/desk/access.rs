@@ -14,10 +14,14 @@ pub enum Role {
     Auditor,
     /// Reads tickets and every statistic, each technician's too, and changes nothing: who plans the desk.
     Manager,
+    /// A mail server's account: hands in raw messages for the e-mail channel and may do nothing else, so the token
+    /// a mail server holds opens nothing more.
+    Mailer,
 }
 
 impl Role {
-    pub const ALL: [Role; 6] = [Role::Tier1, Role::Tier2, Role::Tier3, Role::Admin, Role::Auditor, Role::Manager];
+    pub const ALL: [Role; 7] =
+        [Role::Tier1, Role::Tier2, Role::Tier3, Role::Admin, Role::Auditor, Role::Manager, Role::Mailer];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -27,6 +31,7 @@ impl Role {
             Role::Admin => "admin",
             Role::Auditor => "auditor",
             Role::Manager => "manager",
+            Role::Mailer => "mailer",
         }
     }
 
@@ -36,7 +41,7 @@ impl Role {
             Role::Tier1 => 1,
             Role::Tier2 => 2,
             Role::Tier3 | Role::Admin => 3,
-            Role::Auditor | Role::Manager => 0,
+            Role::Auditor | Role::Manager | Role::Mailer => 0,
         }
     }
 
@@ -49,6 +54,7 @@ impl Role {
             "admin" => Some(Role::Admin),
             "auditor" => Some(Role::Auditor),
             "manager" => Some(Role::Manager),
+            "mailer" => Some(Role::Mailer),
             _ => None,
         }
     }
@@ -71,8 +77,10 @@ pub enum Act {
     ReadStats,
     /// Other technicians' per-technician figures.
     ReadOthersStats,
-    /// Webhook endpoints (their secrets) and the delivery log.
-    ManageWebhooks,
+    /// Webhook endpoints (their secrets), their delivery log, and the e-mail channel's log.
+    ManageIntegrations,
+    /// Hand in a raw e-mail message (`POST /api/inbound/email`).
+    DeliverMail,
 }
 
 use Role::*;
@@ -91,7 +99,8 @@ fn rule(act: Act) -> (&'static [Role], &'static str) {
         Act::ReadOthersStats => {
             (&[Admin, Auditor, Manager], "only managers, admins and auditors see other technicians' figures")
         }
-        Act::ManageWebhooks => (&[Admin], "only an admin may see and change webhooks"),
+        Act::ManageIntegrations => (&[Admin], "only an admin may see and change webhooks and the mail channel"),
+        Act::DeliverMail => (&[Mailer, Admin], "only a mail server's account (role mailer) may hand in mail"),
     }
 }
 
@@ -115,17 +124,18 @@ mod tests {
 
     #[test]
     fn the_policy_as_a_table() {
-        // Rows: the acts; columns: tier 1, 2, 3, admin, auditor, manager.
+        // Rows: the acts; columns: tier 1, 2, 3, admin, auditor, manager, mailer.
         let expected = [
-            (Act::Read, [true, true, true, true, true, true]),
-            (Act::WorkTickets, [true, true, true, true, false, false]),
-            (Act::RunChecks, [true, true, true, true, false, false]),
-            (Act::RevokeAgents, [false, false, false, true, false, false]),
-            (Act::ReadAudit, [false, false, false, true, true, false]),
-            (Act::ConfigureDesk, [false, false, false, true, false, false]),
-            (Act::ReadStats, [true, true, true, true, true, true]),
-            (Act::ReadOthersStats, [false, false, false, true, true, true]),
-            (Act::ManageWebhooks, [false, false, false, true, false, false]),
+            (Act::Read, [true, true, true, true, true, true, false]),
+            (Act::WorkTickets, [true, true, true, true, false, false, false]),
+            (Act::RunChecks, [true, true, true, true, false, false, false]),
+            (Act::RevokeAgents, [false, false, false, true, false, false, false]),
+            (Act::ReadAudit, [false, false, false, true, true, false, false]),
+            (Act::ConfigureDesk, [false, false, false, true, false, false, false]),
+            (Act::ReadStats, [true, true, true, true, true, true, false]),
+            (Act::ReadOthersStats, [false, false, false, true, true, true, false]),
+            (Act::ManageIntegrations, [false, false, false, true, false, false, false]),
+            (Act::DeliverMail, [false, false, false, true, false, false, true]),
         ];
         for (act, allowed) in expected {
             for (role, allowed) in Role::ALL.into_iter().zip(allowed) {

@@ -54,6 +54,11 @@ impl Actor {
     pub fn agent(id: &str) -> Actor {
         Actor { kind: ActorKind::Agent, name: id.to_owned() }
     }
+
+    /// The server itself: what its clocks and its mail reader do.
+    pub fn server() -> Actor {
+        Actor { kind: ActorKind::System, name: "server".into() }
+    }
 }
 
 #[cfg(test)]

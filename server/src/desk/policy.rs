@@ -11,6 +11,32 @@ pub struct Policy {
     /// What a technician picks from when resolving; the statistics count by it.
     pub resolution_codes: Vec<String>,
     pub sla: Sla,
+    /// `[mail]`: the help desk on the e-mail channel; none, no mail is read or sent.
+    pub mail: Option<MailDesk>,
+}
+
+/// Who the help desk is by e-mail, and the limits its rules keep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MailDesk {
+    /// The address mail goes out from and comes in to, lowercase.
+    pub address: String,
+    pub name: Option<String>,
+    /// The right-hand side of our Message-IDs.
+    pub domain: String,
+    /// Other addresses of ours (aliases): mail from any of them is our own and never answered.
+    pub also: Vec<String>,
+    /// Whether a ticket opened by mail gets an acknowledgement (at most one per sender a day).
+    pub acknowledge: bool,
+    /// New tickets one sender may open by mail in an hour: a looping autoresponder stops here.
+    pub new_tickets_per_hour: u32,
+    /// Attachments over this many bytes are not kept (listed on the ticket as left out).
+    pub max_attachment: usize,
+}
+
+impl MailDesk {
+    pub fn ours(&self) -> Vec<&str> {
+        std::iter::once(self.address.as_str()).chain(self.also.iter().map(String::as_str)).collect()
+    }
 }
 
 /// `[sla]`: the calendar business time is counted in, and the targets each kind of ticket is held to.
@@ -159,7 +185,7 @@ impl Policy {
             })
             .collect();
         let escalations: Vec<String> = self.sla.escalations.iter().map(|e| format!("{e:?}")).collect();
-        serde_json::json!({
+        let mut description = serde_json::json!({
             "priority_matrix": matrix,
             "resolution_codes": self.resolution_codes,
             "sla": {
@@ -168,7 +194,18 @@ impl Policy {
                 "warn_before_ms": self.sla.warn_before_ms,
                 "escalations": escalations,
             },
-        })
+        });
+        if let (Some(mail), Some(map)) = (&self.mail, description.as_object_mut()) {
+            let described = serde_json::json!({
+                "address": mail.address,
+                "also": mail.also,
+                "acknowledge": mail.acknowledge,
+                "new_tickets_per_hour": mail.new_tickets_per_hour,
+                "max_attachment": mail.max_attachment,
+            });
+            map.insert("mail".into(), described);
+        }
+        description
     }
 }
 
@@ -191,6 +228,7 @@ impl Default for Policy {
             matrix: Matrix::default(),
             resolution_codes: DEFAULT_CODES.map(str::to_owned).to_vec(),
             sla: Sla::default(),
+            mail: None,
         }
     }
 }

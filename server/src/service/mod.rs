@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod checks;
 pub mod desk;
+pub mod mail;
 pub mod people;
 pub mod requester;
 pub mod retention;

@@ -7,17 +7,12 @@ use tracing::{info, warn};
 
 use super::Effects;
 use crate::State;
-use crate::desk::actor::{Actor, ActorKind};
+use crate::desk::actor::Actor;
 use crate::desk::policy::Sla;
 use crate::desk::sla::{Alert, ClockState, alerts_due, clocks};
 use crate::desk::tickets::{Event, Status};
 use crate::store::tickets::Ticket;
 use crate::store::{StoreError, Tx, now_ms};
-
-/// The server itself, as the actor of what its clocks do.
-fn server() -> Actor {
-    Actor { kind: ActorKind::System, name: "server".into() }
-}
 
 /// Brings ticket `number`'s SLA up to `now` in the caller's transaction: records each warning and breach due and not
 /// yet recorded, and writes the columns lists filter on. Returns how many alerts it recorded, and the ticket as it
@@ -31,10 +26,10 @@ pub fn refresh(c: &Tx<'_>, sla: &Sla, number: i64, now: i64) -> Result<(usize, T
     if !closed {
         for (clock, started_at, alert) in &due {
             let event = Event::SlaAlert { clock: *clock, started_at: *started_at, alert: *alert };
-            ticket = c.append_event(number, None, &server(), &event, now)?;
+            ticket = c.append_event(number, None, &Actor::server(), &event, now)?;
             info!(ticket = number, clock = clock.as_str(), ?alert, "SLA alert recorded");
             for then in sla.escalate(&ticket.state, *clock, *alert) {
-                ticket = c.append_event(number, None, &server(), &then, now)?;
+                ticket = c.append_event(number, None, &Actor::server(), &then, now)?;
             }
         }
     }
@@ -86,7 +81,7 @@ pub async fn pass(state: &State) -> Result<Effects, StoreError> {
                     code: None,
                     first_contact: false,
                 };
-                c.append_event(number, None, &server(), &event, now)?;
+                c.append_event(number, None, &Actor::server(), &event, now)?;
                 refresh(c, &sla, number, now)?;
                 reopened.push(number);
             }
@@ -121,6 +116,7 @@ pub async fn schedule(state: std::sync::Arc<State>, every: std::time::Duration) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::desk::actor::ActorKind;
     use crate::desk::policy::{Escalation, SlaRule};
     use crate::desk::priority::{Level, TicketType};
     use crate::desk::sla::{Calendar, ClockKind, Targets};

@@ -287,6 +287,7 @@ pub async fn act(
     let actor = Actor::technician(&user.name);
     let matrix = policy.matrix.clone();
     let sla = policy.sla.clone();
+    let mail = policy.mail.clone();
     let outcome = store
         .write(move |c| {
             let now = now_ms();
@@ -352,7 +353,10 @@ pub async fn act(
                 Event::Linked { agent_id } => Some(agent_id.clone()),
                 _ => None,
             };
-            c.append_event(number, None, &actor, &event, now)?;
+            let appended = c.append_event(number, None, &actor, &event, now)?;
+            if let (Event::PublicReply { body }, Some(desk)) = (&event, &mail) {
+                super::mail::queue_reply(c, desk, number, &appended.state, body)?;
+            }
             let (_, ticket) = super::sla::refresh(c, &sla, number, now)?;
             Ok(Outcome::Done(Box::new(ticket), public, linked))
         })

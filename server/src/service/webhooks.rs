@@ -55,7 +55,7 @@ fn check_url(url: &str) -> Result<(), StoreError> {
 }
 
 pub async fn add(store: &Store, user: &User, new: NewEndpoint) -> Result<Added, Error> {
-    require(user.role, Act::ManageWebhooks)?;
+    require(user.role, Act::ManageIntegrations)?;
     check_url(&new.url)?;
     if new.topics.is_empty() {
         return Err(StoreError::Refused("name at least one event".into()).into());
@@ -93,12 +93,12 @@ pub async fn add(store: &Store, user: &User, new: NewEndpoint) -> Result<Added, 
 }
 
 pub async fn list(store: &Store, user: &User) -> Result<Vec<Endpoint>, Error> {
-    require(user.role, Act::ManageWebhooks)?;
+    require(user.role, Act::ManageIntegrations)?;
     Ok(store.read(|c| c.webhook_endpoints()).await?)
 }
 
 pub async fn remove(store: &Store, user: &User, id: i64) -> Result<(), Error> {
-    require(user.role, Act::ManageWebhooks)?;
+    require(user.role, Act::ManageIntegrations)?;
     let by = user.name.clone();
     Ok(store
         .write(move |c| {
@@ -111,7 +111,7 @@ pub async fn remove(store: &Store, user: &User, id: i64) -> Result<(), Error> {
 
 /// Disables an endpoint (deliveries wait) or enables it again (they resume).
 pub async fn set_enabled(store: &Store, user: &User, id: i64, enabled: bool) -> Result<Endpoint, Error> {
-    require(user.role, Act::ManageWebhooks)?;
+    require(user.role, Act::ManageIntegrations)?;
     let by = user.name.clone();
     Ok(store
         .write(move |c| {
@@ -135,7 +135,7 @@ pub async fn deliveries(
     state: Option<String>,
     limit: i64,
 ) -> Result<Vec<Delivery>, Error> {
-    require(user.role, Act::ManageWebhooks)?;
+    require(user.role, Act::ManageIntegrations)?;
     if let Some(s) = state.as_deref().filter(|s| !STATES.contains(s)) {
         return Err(StoreError::Refused(format!("no delivery state {s:?}; one of {}", STATES.join(", "))).into());
     }
@@ -144,13 +144,13 @@ pub async fn deliveries(
 }
 
 pub async fn delivery(store: &Store, user: &User, id: i64) -> Result<(Delivery, Vec<Attempt>), Error> {
-    require(user.role, Act::ManageWebhooks)?;
+    require(user.role, Act::ManageIntegrations)?;
     Ok(store.read(move |c| c.webhook_delivery(id)).await?)
 }
 
 /// Sends a delivery again, from the start of the schedule: after a receiver was mended, or to replay one.
 pub async fn redeliver(store: &Store, user: &User, id: i64) -> Result<Delivery, Error> {
-    require(user.role, Act::ManageWebhooks)?;
+    require(user.role, Act::ManageIntegrations)?;
     let by = user.name.clone();
     Ok(store
         .write(move |c| {

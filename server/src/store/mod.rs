@@ -12,6 +12,7 @@ pub mod checks;
 #[cfg(test)]
 mod conformance;
 pub mod desk;
+pub mod mail;
 pub mod people;
 pub mod retention;
 mod schema;
@@ -103,6 +104,10 @@ enum Written {
     Snapshot,
     /// Webhook deliveries are due: the sender is woken once they committed.
     Deliveries,
+    /// Mail waits to be sent: the SMTP sender is woken once it committed.
+    Mail,
+    /// A ticket's first response or resolution, with its priority and how long it took from the ticket's opening.
+    TicketTime(crate::metrics::TicketTime, crate::desk::priority::Level, f64),
 }
 
 impl<'a> Tx<'a> {
@@ -143,6 +148,8 @@ pub struct Store {
     health: Arc<Mutex<Health>>,
     /// Told when webhook deliveries committed, so the sender need not poll for them.
     outbox: Arc<tokio::sync::Notify>,
+    /// Told when outgoing mail committed.
+    mail_outbox: Arc<tokio::sync::Notify>,
 }
 
 /// Whether writes are failing for a reason of the machine's: logged once when a burst of failures starts and once
@@ -202,7 +209,13 @@ impl Store {
             .name("store-writer".into())
             .spawn(move || write_loop(writer, rx))
             .map_err(|e| StoreError::Unavailable(format!("cannot start the store writer thread: {e}")))?;
-        Ok(Store { jobs, reader: Arc::new(Mutex::new(reader)), health: Arc::default(), outbox: Arc::default() })
+        Ok(Store {
+            jobs,
+            reader: Arc::new(Mutex::new(reader)),
+            health: Arc::default(),
+            outbox: Arc::default(),
+            mail_outbox: Arc::default(),
+        })
     }
 
     /// Runs `f` in the writer's next transaction and answers once that transaction committed.
@@ -213,6 +226,7 @@ impl Store {
     {
         let (tx, rx) = oneshot::channel();
         let outbox = self.outbox.clone();
+        let mail_outbox = self.mail_outbox.clone();
         let job: Job = Box::new(move |conn| {
             let (result, written) = match conn {
                 Some(conn) => {
@@ -234,6 +248,10 @@ impl Store {
                                     METRICS.snapshots_ingested.inc();
                                 }
                                 Written::Deliveries => outbox.notify_one(),
+                                Written::Mail => mail_outbox.notify_one(),
+                                Written::TicketTime(what, priority, seconds) => {
+                                    METRICS.ticket_time(*what, *priority, *seconds)
+                                }
                             }
                         }
                         result
@@ -256,6 +274,11 @@ impl Store {
     /// What the webhook sender waits on between due deliveries: told whenever new ones committed.
     pub fn outbox(&self) -> Arc<tokio::sync::Notify> {
         self.outbox.clone()
+    }
+
+    /// What the SMTP sender waits on: told whenever outgoing mail committed.
+    pub fn mail_outbox(&self) -> Arc<tokio::sync::Notify> {
+        self.mail_outbox.clone()
     }
 
     /// Runs `f` on the read connection: it sees what committed, never a write in progress.

@@ -340,6 +340,62 @@ CREATE TABLE webhook_offline_told (
     PRIMARY KEY (endpoint, agent_id)
 );
 "#,
+    r#"
+-- Every message of the e-mail channel, in and out: what threads a reply (our Message-IDs, looked up whole rather
+-- than trusted from their shape), what keeps a message fetched twice from counting twice, and what the per-sender
+-- limits count. `refs` is the message's References (JSON), which a reply to it extends.
+CREATE TABLE mail_messages (
+    id         INTEGER PRIMARY KEY,
+    direction  TEXT NOT NULL,
+    message_id TEXT,
+    ticket     INTEGER REFERENCES tickets(number),
+    address    TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    refs       TEXT NOT NULL DEFAULT '[]',
+    at         INTEGER NOT NULL,
+    outcome    TEXT NOT NULL
+);
+CREATE UNIQUE INDEX mail_in_once ON mail_messages(message_id) WHERE direction = 'in' AND message_id IS NOT NULL;
+CREATE INDEX mail_by_id ON mail_messages(message_id);
+CREATE INDEX mail_by_ticket ON mail_messages(ticket, id);
+CREATE INDEX mail_by_address ON mail_messages(address, at);
+
+-- Mail waiting to be sent (rendered, so a retry sends the same bytes), retried until the SMTP server takes it.
+CREATE TABLE mail_outbox (
+    id         INTEGER PRIMARY KEY,
+    message    INTEGER NOT NULL REFERENCES mail_messages(id),
+    sender     TEXT NOT NULL,
+    recipient  TEXT NOT NULL,
+    raw        BLOB NOT NULL,
+    state      TEXT NOT NULL,
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    next_at    INTEGER,
+    last_error TEXT,
+    sent_at    INTEGER
+);
+CREATE INDEX mail_outbox_due ON mail_outbox(next_at) WHERE next_at IS NOT NULL;
+
+-- How far the IMAP reader got in each mailbox: its UIDVALIDITY and the last UID taken, written in the transaction
+-- that took the message, so a restart neither reads one twice nor skips one.
+CREATE TABLE mail_cursor (
+    mailbox     TEXT PRIMARY KEY,
+    uidvalidity INTEGER NOT NULL,
+    last_uid    INTEGER NOT NULL
+);
+
+-- Files that came with a ticket's mail, up to the size limit.
+CREATE TABLE ticket_attachments (
+    id           INTEGER PRIMARY KEY,
+    ticket       INTEGER NOT NULL REFERENCES tickets(number),
+    message      INTEGER REFERENCES mail_messages(id),
+    name         TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    data         BLOB NOT NULL,
+    at           INTEGER NOT NULL
+);
+CREATE INDEX ticket_attachments_by_ticket ON ticket_attachments(ticket);
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -12,6 +12,7 @@ use crate::desk::priority::{Level, TicketType};
 use crate::desk::stats::Facts;
 use crate::desk::tickets::{Channel, Event, Status, TicketState};
 use crate::desk::webhooks::{self, Topic};
+use crate::metrics::TicketTime;
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct Ticket {
@@ -319,9 +320,20 @@ impl Tx<'_> {
                 current.version
             )));
         }
+        let opened_at = current.state.created_at;
         let next = TicketState::apply(Some(current.state), event, now)?;
         insert_event(conn, number, actor, event, now)?;
         self.wrote(super::Written::Event(event.clone()));
+        let took = (now - opened_at) as f64 / 1000.0;
+        match event {
+            Event::PublicReply { .. } if !log.iter().any(|e| matches!(e.event, Event::PublicReply { .. })) => {
+                self.wrote(super::Written::TicketTime(TicketTime::FirstResponse, next.priority, took));
+            }
+            Event::StatusChanged { to: Status::Resolved, .. } => {
+                self.wrote(super::Written::TicketTime(TicketTime::Resolution, next.priority, took));
+            }
+            _ => {}
+        }
         project(conn, Some(number), &next, None)?;
         let logged = log.iter().map(|e| (e.at, &e.actor, &e.event));
         write_facts(conn, number, logged.chain([(now, actor, event)]))?;
