@@ -12,15 +12,18 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use lifeline_server::desk::access::Role;
-use lifeline_server::desk::actor::Actor;
+use lifeline_server::desk::actor::{Actor, ActorKind};
 use lifeline_server::desk::policy::{Policy, SlaRule};
 use lifeline_server::desk::priority::Level;
 use lifeline_server::desk::sla::{Calendar, Targets, clocks};
 use lifeline_server::desk::tickets::{Channel, Event, Status};
 use lifeline_server::service::tickets as service;
+use lifeline_server::store::agents::SnapshotRow;
 use lifeline_server::store::auth::User;
 use lifeline_server::store::tickets::{Cursor, Query};
 use lifeline_server::store::{Store, now_ms};
+use lifeline_shared::findings::{Category as FindingCategory, Finding, FindingKind, Severity};
+use lifeline_shared::wire::{SelfHelpReport, Snapshot};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rusqlite::types::Value;
@@ -40,49 +43,65 @@ const PAGE: u32 = 50;
 const SEARCHED: &str = "printer";
 const WARMUP: usize = 5;
 
-/// The rows of this module, at the size the environment asks for.
+/// The rows of this module, then the reports' (`reports.rs`) on the same store.
 pub fn rows() -> Vec<Row> {
-    let smoke = std::env::var_os("LIFELINE_BENCH_SMOKE").is_some();
-    let tickets = std::env::var("LIFELINE_BENCH_TICKETS").ok().and_then(|s| s.parse().ok()).unwrap_or(if smoke {
-        2_000
-    } else {
-        100_000
-    });
-    let iterations = if smoke { 20 } else { 200 };
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = std::env::var_os("LIFELINE_BENCH_TICKETS_DB")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| dir.path().join("lifeline.db"));
-    let fresh = !path.exists();
-    let store = Store::open(&path).unwrap();
-    if fresh {
-        let started = Instant::now();
-        let events = runtime.block_on(generate(&store, tickets));
-        println!(
-            "ticket store: {tickets} tickets and {events} events written in {:.0} s, {:.0} MiB",
-            started.elapsed().as_secs_f64(),
-            size_mib(&path)
-        );
-    }
-    let plain = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    let (count, events): (i64, i64) = plain
-        .query_row("SELECT (SELECT count(*) FROM tickets), (SELECT count(*) FROM ticket_events)", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .unwrap();
-    println!("ticket store: {count} tickets, {events} events, {:.0} MiB", size_mib(&path));
-    // A server that has run a while has its store in the page cache; a kept store may have been pushed out of it.
-    for file in store_files(&path) {
-        if let Ok(mut f) = std::fs::File::open(&file) {
-            std::io::copy(&mut f, &mut std::io::sink()).unwrap();
-        }
-    }
-    let bench = Bench { runtime, store, plain, policy: policy(), iterations };
-    let mut rows = bench.lists(count);
-    rows.extend(bench.show(count));
+    let bench = Bench::open();
+    let mut rows = bench.lists(bench.count);
+    rows.extend(bench.show(bench.count));
     rows.extend(bench.sla_page());
+    rows.extend(crate::reports::rows(&bench));
     rows
+}
+
+impl Bench {
+    /// The store at the size the environment asks for: generated, or the kept one as it is; read through once.
+    pub fn open() -> Bench {
+        let tickets = std::env::var("LIFELINE_BENCH_TICKETS").ok().and_then(|s| s.parse().ok()).unwrap_or(if smoke() {
+            2_000
+        } else {
+            100_000
+        });
+        let iterations = if smoke() { 20 } else { 200 };
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = std::env::var_os("LIFELINE_BENCH_TICKETS_DB")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| dir.path().join("lifeline.db"));
+        let fresh = !path.exists();
+        let opening = Instant::now();
+        let store = Store::open(&path).unwrap();
+        if !fresh {
+            // A kept store of an earlier schema is migrated here, its statistics' rows filled again if need be.
+            println!("ticket store: opened in {:.1} s", opening.elapsed().as_secs_f64());
+        }
+        if fresh {
+            let started = Instant::now();
+            let events = runtime.block_on(generate(&store, tickets));
+            println!(
+                "ticket store: {tickets} tickets and {events} events written in {:.0} s, {:.0} MiB",
+                started.elapsed().as_secs_f64(),
+                size_mib(&path)
+            );
+        }
+        let plain = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let (count, events): (i64, i64) = plain
+            .query_row("SELECT (SELECT count(*) FROM tickets), (SELECT count(*) FROM ticket_events)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        println!("ticket store: {count} tickets, {events} events, {:.0} MiB", size_mib(&path));
+        // A server that has run a while has its store in the page cache; a kept store may have been pushed out of it.
+        for file in store_files(&path) {
+            if let Ok(mut f) = std::fs::File::open(&file) {
+                std::io::copy(&mut f, &mut std::io::sink()).unwrap();
+            }
+        }
+        Bench { runtime, store, plain, policy: policy(), iterations, count, _dir: dir }
+    }
+}
+
+pub fn smoke() -> bool {
+    std::env::var_os("LIFELINE_BENCH_SMOKE").is_some()
 }
 
 /// The database and its write-ahead log.
@@ -131,6 +150,8 @@ fn policy() -> Policy {
 struct Plan {
     opened_at: i64,
     opening: (Actor, Event),
+    /// The snapshot its first later event attaches, and the agent it is of.
+    snapshot: Option<(String, SnapshotRow)>,
     later: Vec<(i64, Actor, Event)>,
 }
 
@@ -154,6 +175,9 @@ async fn generate(store: &Store, tickets: usize) -> usize {
                 let mut later = Vec::new();
                 for plan in &plans {
                     let (number, _) = c.open_ticket(None, std::slice::from_ref(&plan.opening), plan.opened_at)?;
+                    if let Some((agent_id, row)) = &plan.snapshot {
+                        c.insert_snapshot(agent_id, row, plan.opened_at)?;
+                    }
                     later.extend(plan.later.iter().map(|(at, actor, event)| (*at, number, actor, event)));
                 }
                 // Stable: a ticket's own events keep their order.
@@ -166,6 +190,34 @@ async fn generate(store: &Store, tickets: usize) -> usize {
             .await
             .unwrap();
     }
+    // Self-help advice shown on the requesters' machines over the year, one for every five tickets, two in five of
+    // them solving the problem: the education report counts them.
+    let shown: Vec<(String, SelfHelpReport)> = (0..tickets / 5)
+        .map(|i| {
+            let agent = format!("bench-agent-{:04}", rng.random_range(0..AGENTS));
+            let kinds = (0..rng.random_range(1..=2))
+                .map(|_| FindingKind::ALL[rng.random_range(0..FindingKind::ALL.len())])
+                .collect();
+            let at = start + rng.random_range(0..SPAN_DAYS * DAY_MS);
+            let report = SelfHelpReport {
+                id: (i as u128).to_be_bytes(),
+                user: format!("user{:04}", rng.random_range(0..REQUESTERS)),
+                at_ms: u64::try_from(at).unwrap(),
+                shown: kinds,
+                solved: rng.random_bool(0.4),
+            };
+            (agent, report)
+        })
+        .collect();
+    store
+        .write(move |c| {
+            for (agent, report) in &shown {
+                c.record_self_help(agent, report)?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
     events
 }
 
@@ -186,8 +238,33 @@ fn technician(rng: &mut StdRng) -> String {
 }
 
 fn changed(from: Status, to: Status) -> Event {
-    let code = (to == Status::Resolved).then(|| "fixed-remotely".to_owned());
-    Event::StatusChanged { from, to, reason: None, until: None, code, first_contact: false }
+    Event::StatusChanged { from, to, reason: None, until: None, code: None, first_contact: false }
+}
+
+/// How a ticket was resolved: by its technician with a code drawn by weight, marked solved at first contact for
+/// some calls and visits; or, now and then, by the requester saying so, without a code.
+fn resolution(rng: &mut StdRng, channel: Channel, tech: &Actor, requester: &str) -> (Actor, Event) {
+    if rng.random_bool(0.05) {
+        let event = Event::StatusChanged {
+            from: Status::Open,
+            to: Status::Resolved,
+            reason: Some("the requester says it is solved".into()),
+            until: None,
+            code: None,
+            first_contact: false,
+        };
+        return (Actor::requester(requester), event);
+    }
+    let in_person = matches!(channel, Channel::Phone | Channel::OnSite);
+    let event = Event::StatusChanged {
+        from: Status::Open,
+        to: Status::Resolved,
+        reason: None,
+        until: None,
+        code: Some(pick(rng, CODES).to_owned()),
+        first_contact: in_person && rng.random_bool(0.25),
+    };
+    (tech.clone(), event)
 }
 
 #[derive(Clone, Copy)]
@@ -199,11 +276,36 @@ enum Step {
     Reprioritize,
     /// Waiting for the requester, then back: two events.
     Pending,
+    /// Up a tier, while it is below the third.
+    Escalate,
+    /// An approved check run on the requester's machine: tickets from a machine only.
+    Check,
+    /// A warning or breach of an SLA clock, as the server records them.
+    Alert,
 }
+
+/// How the tickets that end resolved were resolved, by weight: the help desk's own codes.
+const CODES: &[(&str, u32)] = &[
+    ("fixed-remotely", 35),
+    ("user-instructed", 20),
+    ("workaround", 10),
+    ("software-reinstalled", 10),
+    ("hardware-replaced", 5),
+    ("fixed-on-site", 5),
+    ("no-fault-found", 8),
+    ("duplicate", 4),
+    ("referred-elsewhere", 3),
+];
+
+/// The checks a technician runs on a machine, each with its share.
+const CHECKS: &[(&str, u32)] =
+    &[("disk usage", 30), ("network reset", 25), ("printer queue", 20), ("restart spooler", 15), ("dns flush", 10)];
 
 /// Ticket `i` of `n`, opened at its share of the year: channel, priority, category and topic drawn by weight, the
 /// status it ends at drawn by its age (most of the year's tickets closed, the last fortnight's mostly in work), and
-/// 3 to 17 events (10 on average) that lead there.
+/// 3 to 17 events (10 on average) that lead there: for a ticket from a machine often its snapshot first, then work
+/// (replies, notes, the requester's answers, reassignments, escalations, checks run on the machine, SLA alerts)
+/// and a resolution with a code.
 fn plan(rng: &mut StdRng, i: usize, n: usize, start: i64, now: i64) -> Plan {
     use Status::*;
     let opened_at = start + (SPAN_DAYS * DAY_MS) * i as i64 / n as i64 + rng.random_range(0..60_000);
@@ -229,7 +331,7 @@ fn plan(rng: &mut StdRng, i: usize, n: usize, start: i64, now: i64) -> Plan {
         description: text(rng, word, 12..40),
         channel,
         requester: requester.clone(),
-        agent_id,
+        agent_id: agent_id.clone(),
         category: rng.random_bool(0.9).then(|| category.to_owned()),
         person: None,
         urgency: priority,
@@ -245,8 +347,22 @@ fn plan(rng: &mut StdRng, i: usize, n: usize, start: i64, now: i64) -> Plan {
     };
     let mut total = rng.random_range(3..=17usize);
     let mut events: Vec<(Actor, Event)> = Vec::new();
+    // The machine's snapshot at the opening, with the findings the education report counts.
+    let mut snapshot = None;
+    if let Some(agent_id) = agent_id.as_deref().filter(|_| rng.random_bool(0.6)) {
+        let findings: Vec<Finding> = (0..rng.random_range(1..=2)).map(|_| finding(rng)).collect();
+        let id: u128 = rng.random();
+        let mut snap =
+            Snapshot { id: id.to_be_bytes(), taken_at_ms: u64::try_from(opened_at).unwrap(), ..Snapshot::default() };
+        snap.host.hostname = agent_id.to_owned();
+        snapshot = Some((agent_id.to_owned(), SnapshotRow::new(&snap, &findings).unwrap()));
+        let attached =
+            Event::SnapshotAttached { agent_id: agent_id.to_owned(), snapshot_id: format!("{id:032x}"), findings };
+        events.push((Actor::agent(agent_id), attached));
+    }
     let mut owner = technician(rng);
     let mut status = New;
+    let mut tier = 1;
     if end == New {
         total = total.min(3);
     } else {
@@ -260,12 +376,15 @@ fn plan(rng: &mut StdRng, i: usize, n: usize, start: i64, now: i64) -> Plan {
         _ => 1,
     };
     let steps = [
-        (Step::Note, 25),
+        (Step::Note, 15),
         (Step::Reply, 30),
         (Step::Answer, 25),
         (Step::Reassign, 6),
         (Step::Reprioritize, 4),
         (Step::Pending, 10),
+        (Step::Escalate, 3),
+        (Step::Check, 4),
+        (Step::Alert, 3),
     ];
     while events.len() + 1 + tail < total {
         let tech = Actor::technician(&owner);
@@ -288,6 +407,31 @@ fn plan(rng: &mut StdRng, i: usize, n: usize, start: i64, now: i64) -> Plan {
                 events.push((tech.clone(), changed(Open, PendingUser)));
                 events.push((tech, changed(PendingUser, Open)));
             }
+            Step::Escalate if status != New && tier < 3 => {
+                events.push((tech, Event::Escalated { from_tier: tier, to_tier: tier + 1, reason: None }));
+                tier += 1;
+            }
+            Step::Check if agent_id.is_some() => {
+                let state = pick(rng, &[("done", 80), ("failed", 12), ("refused", 5), ("expired", 3)]);
+                let event = Event::CheckRun {
+                    run: rng.random_range(1..1_000_000),
+                    check: pick(rng, CHECKS).to_owned(),
+                    state: state.to_owned(),
+                    elapsed_ms: Some(rng.random_range(200..20_000)),
+                    result: text(rng, word, 3..12),
+                };
+                events.push((tech, event));
+            }
+            Step::Alert => {
+                use lifeline_server::desk::sla::{Alert, ClockKind};
+                let clock = pick(
+                    rng,
+                    &[(ClockKind::FirstResponse, 40), (ClockKind::NextResponse, 30), (ClockKind::Resolution, 30)],
+                );
+                let alert = pick(rng, &[(Alert::Warning, 60), (Alert::Breach, 40)]);
+                let server = Actor { kind: ActorKind::System, name: "server".into() };
+                events.push((server, Event::SlaAlert { clock, started_at: opened_at, alert }));
+            }
             _ => events.push((tech, Event::InternalNote { body: text(rng, word, 6..30) })),
         }
     }
@@ -295,9 +439,10 @@ fn plan(rng: &mut StdRng, i: usize, n: usize, start: i64, now: i64) -> Plan {
     match end {
         New | Open => {}
         Closed => {
-            events.push((tech.clone(), changed(Open, Resolved)));
+            events.push(resolution(rng, channel, &tech, &requester));
             events.push((tech, changed(Resolved, Closed)));
         }
+        Resolved => events.push(resolution(rng, channel, &tech, &requester)),
         to => events.push((tech, changed(Open, to))),
     }
     // Minutes to hours between events, sometimes days; squeezed to end before now.
@@ -321,7 +466,21 @@ fn plan(rng: &mut StdRng, i: usize, n: usize, start: i64, now: i64) -> Plan {
             (at, actor, event)
         })
         .collect();
-    Plan { opened_at, opening: (opener, created), later }
+    Plan { opened_at, opening: (opener, created), snapshot, later }
+}
+
+/// A finding of the requester's machine, as its snapshot reports it: only its kind counts in the figures.
+fn finding(rng: &mut StdRng) -> Finding {
+    let kind = FindingKind::ALL[rng.random_range(0..FindingKind::ALL.len())];
+    Finding {
+        kind,
+        severity: Severity::Warning,
+        category: FindingCategory::Other,
+        summary: format!("{kind:?}"),
+        advice: String::new(),
+        about: String::new(),
+        figure: None,
+    }
 }
 
 /// Between `words.start` and `words.end` words of a help desk's prose, now and then the topic's own word.
@@ -478,12 +637,16 @@ const WORDS: &[&str] = &[
 
 // The measurements.
 
-struct Bench {
-    runtime: tokio::runtime::Runtime,
-    store: Store,
-    plain: rusqlite::Connection,
-    policy: Policy,
+pub struct Bench {
+    pub runtime: tokio::runtime::Runtime,
+    pub store: Store,
+    /// A read-only connection of the baselines' own to the same file.
+    pub plain: rusqlite::Connection,
+    pub policy: Policy,
     iterations: usize,
+    count: i64,
+    /// Holds the temporary store's directory while the store is in use.
+    _dir: tempfile::TempDir,
 }
 
 /// What the list shows of a ticket, as the store's own list query reads it.
@@ -496,7 +659,7 @@ impl Bench {
     }
 
     /// Every column of every row `sql` gives, read out as the store reads them (text as strings): the baseline.
-    fn select(&self, sql: &str, params: impl rusqlite::Params) -> Vec<Vec<Value>> {
+    pub fn select(&self, sql: &str, params: impl rusqlite::Params) -> Vec<Vec<Value>> {
         let mut stmt = self.plain.prepare_cached(sql).unwrap();
         let columns = stmt.column_count();
         stmt.query_map(params, |r| (0..columns).map(|i| r.get::<_, Value>(i)).collect())
@@ -513,31 +676,44 @@ impl Bench {
 
     /// Times `ours` and `baseline` `iterations` times each, in turns (which goes first alternates), after a warm-up;
     /// both sorted, in milliseconds.
-    fn time(&self, mut ours: impl FnMut(usize), mut baseline: impl FnMut(usize)) -> (Vec<f64>, Vec<f64>) {
-        for i in 0..WARMUP {
-            ours(i);
-            baseline(i);
-        }
-        let (mut a, mut b) = (Vec::new(), Vec::new());
-        let ms = |f: &mut dyn FnMut(usize), i| {
-            let started = Instant::now();
-            f(i);
-            started.elapsed().as_secs_f64() * 1000.0
-        };
-        for i in 0..self.iterations {
-            if i % 2 == 0 {
-                a.push(ms(&mut ours, i));
-                b.push(ms(&mut baseline, i));
-            } else {
-                b.push(ms(&mut baseline, i));
-                a.push(ms(&mut ours, i));
-            }
-        }
-        a.sort_by(f64::total_cmp);
-        b.sort_by(f64::total_cmp);
-        (a, b)
+    fn time(&self, ours: impl FnMut(usize), baseline: impl FnMut(usize)) -> (Vec<f64>, Vec<f64>) {
+        time(WARMUP, self.iterations, ours, baseline)
     }
+}
 
+/// Times `ours` and `baseline` `iterations` times each, in turns (which goes first alternates), after `warmup` runs of
+/// each; both sorted, in milliseconds.
+pub fn time(
+    warmup: usize,
+    iterations: usize,
+    mut ours: impl FnMut(usize),
+    mut baseline: impl FnMut(usize),
+) -> (Vec<f64>, Vec<f64>) {
+    for i in 0..warmup {
+        ours(i);
+        baseline(i);
+    }
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let ms = |f: &mut dyn FnMut(usize), i| {
+        let started = Instant::now();
+        f(i);
+        started.elapsed().as_secs_f64() * 1000.0
+    };
+    for i in 0..iterations {
+        if i % 2 == 0 {
+            a.push(ms(&mut ours, i));
+            b.push(ms(&mut baseline, i));
+        } else {
+            b.push(ms(&mut baseline, i));
+            a.push(ms(&mut ours, i));
+        }
+    }
+    a.sort_by(f64::total_cmp);
+    b.sort_by(f64::total_cmp);
+    (a, b)
+}
+
+impl Bench {
     /// A filtered page, a text search and a page deep in the list: the service's `list` against the same SELECT.
     fn lists(&self, count: i64) -> Vec<Row> {
         let open_high =
@@ -668,7 +844,7 @@ fn number_of(row: &[Value]) -> i64 {
 }
 
 /// The p50 and p99 rows of a figure.
-fn pair(figure: &str, ours: &[f64], baseline: &[f64], against: &str) -> [Row; 2] {
+pub fn pair(figure: &str, ours: &[f64], baseline: &[f64], against: &str) -> [Row; 2] {
     [(0.5, "p50"), (0.99, "p99")].map(|(p, name)| Row {
         figure: format!("{figure}, {name}"),
         value: percentile(ours, p),

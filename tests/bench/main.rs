@@ -7,7 +7,8 @@
 //! `LIFELINE_BENCH_LOAD_SECS` how long the ingest load runs besides the live measurement (default 20).
 //! `LIFELINE_BENCH_SMOKE=1` runs every row with a handful of agents for a few seconds, to keep the runner working.
 //! `cargo bench -p lifeline-tests --bench lifeline -- tickets` runs the ticket list and show rows alone (`desk.rs`,
-//! which says how to size them).
+//! which says how to size them), and the statistics reports' rows on the same store (`reports.rs`); `-- reports`
+//! runs the reports' rows alone.
 
 // A benchmark states what it needs by panicking when it cannot have it, as the tests do.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -17,6 +18,7 @@ mod desktop;
 #[allow(dead_code)]
 #[path = "../e2e/harness.rs"]
 mod harness;
+mod reports;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -87,6 +89,10 @@ fn main() {
     // full size take minutes of their own.
     if std::env::args().skip(1).any(|a| a == "tickets") {
         print_table(&desk::rows());
+        return;
+    }
+    if std::env::args().skip(1).any(|a| a == "reports") {
+        print_table(&reports::rows(&desk::Bench::open()));
         return;
     }
     let settings = Settings::from_env();
