@@ -110,6 +110,25 @@ impl Calendar {
         total
     }
 
+    /// The business hours of `[from, to)`, walked once, for [`BusinessHours::business_ms`] of many spans in it.
+    pub fn hours(&self, from: i64, to: i64) -> BusinessHours {
+        // No further back than one walk goes before `to`: a span that starts earlier is walked on its own.
+        let from = from.max(to.saturating_sub((i64::from(SCAN_DAYS) - 2) * DAY_MS));
+        let mut intervals = Vec::new();
+        let mut before = 0;
+        if from < to {
+            self.walk(from, |start, end| {
+                if start >= to {
+                    return ControlFlow::Break(());
+                }
+                intervals.push((start, end, before));
+                before += end - start;
+                ControlFlow::Continue(())
+            });
+        }
+        BusinessHours { calendar: self.clone(), from, until: to, intervals }
+    }
+
     /// The earliest instant at which `ms` business milliseconds have passed since `from`: counting starts at the next
     /// opening when `from` is outside hours, and a target used up at a closing is due at that closing. `None` when
     /// that lies beyond the calendar walk (five years).
@@ -158,6 +177,41 @@ impl Calendar {
             midnight += DAY_MS;
         }
         None
+    }
+}
+
+/// A calendar's business hours over one stretch of time, for the figures, which measure the business time of many
+/// spans in the same stretch (a year of resolutions): each is then a lookup rather than a walk of its own.
+#[derive(Debug)]
+pub struct BusinessHours {
+    calendar: Calendar,
+    /// The stretch the intervals cover.
+    from: i64,
+    until: i64,
+    /// The walk's intervals `[start, end)` in order, each with the business time of the ones before it.
+    intervals: Vec<(i64, i64, i64)>,
+}
+
+impl BusinessHours {
+    /// What [`Calendar::business_ms`] gives: the business time of a span inside the stretch is that up to its end
+    /// less that up to its start, the walk's intervals never overlapping; a span reaching outside is walked.
+    pub fn business_ms(&self, from: i64, to: i64) -> i64 {
+        if to <= from {
+            return 0;
+        }
+        if from < self.from || to > self.until {
+            return self.calendar.business_ms(from, to);
+        }
+        self.up_to(to) - self.up_to(from)
+    }
+
+    /// The business time from the walk's first interval to `t`.
+    fn up_to(&self, t: i64) -> i64 {
+        let after = self.intervals.partition_point(|(start, ..)| *start <= t);
+        match after.checked_sub(1).and_then(|i| self.intervals.get(i)) {
+            Some(&(start, end, before)) => before + (t.min(end) - start),
+            None => 0,
+        }
     }
 }
 
@@ -769,6 +823,41 @@ mod tests {
                 if walked.len() < expected.len() { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
             });
             assert_eq!(walked, expected, "{zone}");
+        }
+    }
+
+    #[test]
+    fn hours_walked_once_measure_as_a_walk_per_span_does() {
+        use rand::{Rng, SeedableRng};
+        // The odd zones above, ranges touching each other and midnight, a holiday, and a stretch across changes.
+        let zones =
+            ["Europe/Amsterdam", "America/New_York", "Australia/Lord_Howe", "Pacific/Apia", "America/Sao_Paulo"];
+        let ranges = vec![(0, 60), (90, 150), (150, 180), (540, 1020), (1380, 1440)];
+        let utc = |y, m, d| TimeZone::UTC.to_timestamp(date(y, m, d).at(0, 0, 0, 0)).unwrap().as_millisecond();
+        let (from, to) = (utc(2010, 6, 1), utc(2012, 6, 1));
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for zone in zones {
+            let calendar =
+                Calendar::new(zone, std::array::from_fn(|_| ranges.clone()), vec![date(2011, 3, 1)]).unwrap();
+            let hours = calendar.hours(from, to);
+            for i in 0..2_000 {
+                // Some spans reach outside the stretch, to be walked; most are hours to weeks long, a few a year.
+                let start = rng.random_range(from - 30 * 24 * H..to);
+                let long = if i % 100 == 0 { 400 * 24 * H } else { 30 * 24 * H };
+                let end = start + rng.random_range(-H..long);
+                assert_eq!(hours.business_ms(start, end), calendar.business_ms(start, end), "{zone}: {start} to {end}");
+            }
+            for t in [from, to - 1, utc(2011, 12, 29), utc(2011, 12, 31)] {
+                assert_eq!(hours.business_ms(from, t), calendar.business_ms(from, t), "{zone}: to {t}");
+            }
+        }
+        // Longer than one walk goes: the last five years are looked up, a span before them walked.
+        let calendar = office();
+        let end = from + 6 * 366 * 24 * H;
+        let hours = calendar.hours(from, end);
+        assert!(hours.intervals[0].0 > from + 366 * 24 * H);
+        for start in [from, end - 30 * 24 * H] {
+            assert_eq!(hours.business_ms(start, start + 7 * 24 * H), calendar.business_ms(start, start + 7 * 24 * H));
         }
     }
 
