@@ -22,8 +22,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::actor::ActorKind;
 use super::checks::RunState;
 use super::priority::Level;
-use super::sla::{Alert, Calendar, ClockKind};
-use super::stats::{Facts, Resolution};
+use super::sla::{Alert, BusinessHours, Calendar, ClockKind};
+use super::stats::{Facts, Parts, Resolution};
 use super::tickets::{Channel, Status};
 
 /// The technician of the row that holds the team's totals; technicians' names never have parentheses.
@@ -41,6 +41,27 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// Where each age bucket after the first begins.
 const AGE_BOUNDS: [i64; 4] = [DAY_MS, 3 * DAY_MS, 7 * DAY_MS, 30 * DAY_MS];
 const CLOCKS: [ClockKind; 3] = [ClockKind::FirstResponse, ClockKind::NextResponse, ClockKind::Resolution];
+
+/// A report read one ticket at a time: the store hands each ticket's facts to [`Report::add`] as it decodes them,
+/// into one value it reuses, so that a report over a year of a large desk neither holds 100,000 tickets' facts at
+/// once nor allocates each (which was most of its time; BENCHMARKS.md, the report rows). The functions named after
+/// the reports feed one a slice.
+pub trait Report {
+    type Output;
+    /// What it reads of the facts: the store decodes only that. A test holds each report to the same figures from
+    /// these parts as from all of them.
+    fn reads(&self) -> Parts;
+    fn add(&mut self, f: &Facts);
+    fn finish(self) -> Self::Output;
+}
+
+/// `report` over `facts`.
+pub fn over<R: Report>(mut report: R, facts: &[Facts]) -> R::Output {
+    for f in facts {
+        report.add(f);
+    }
+    report.finish()
+}
 
 /// What a report's range is cut into.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
@@ -122,6 +143,13 @@ fn label(start: Date, by: Bucket) -> String {
     }
 }
 
+/// The index of the period of `cut` (as [`periods`] cuts, in order and each starting where the one before ends)
+/// that holds `t`.
+fn period_of(cut: &[(String, Period)], t: i64) -> Option<usize> {
+    let i = cut.partition_point(|(_, p)| p.to <= t);
+    cut.get(i).filter(|(_, p)| p.contains(t)).map(|_| i)
+}
+
 /// How long something took across a set of tickets.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Spread {
@@ -139,8 +167,28 @@ pub fn spread(mut values: Vec<i64>) -> Spread {
     Spread { count: n as u64, median_ms: rank(50), p90_ms: rank(90) }
 }
 
-/// Durations as `(from, to)` pairs.
+/// Durations, each in wall-clock and in business time.
 type Spans = Vec<(i64, i64)>;
+
+/// The wall-clock and business time of `[from, to)`.
+fn span(hours: &BusinessHours, from: i64, to: i64) -> (i64, i64) {
+    (to - from, hours.business_ms(from, to))
+}
+
+/// The business hours a report measures its durations in, walked once: up to `to`, and as far back as a walk goes
+/// (a duration starts at an opening or a reopening, which may be long before the range; one from before that is
+/// walked on its own).
+fn hours(cal: &Calendar, to: i64) -> BusinessHours {
+    cal.hours(i64::MIN, to)
+}
+
+/// Adds to the value under `key`, added as the default if missing, without allocating a key for every event.
+fn bump<V: Default>(map: &mut BTreeMap<String, V>, key: &str, add: impl FnOnce(&mut V)) {
+    match map.get_mut(key) {
+        Some(value) => add(value),
+        None => add(map.entry(key.to_owned()).or_default()),
+    }
+}
 
 /// One set of durations, as wall-clock and business spreads.
 struct Times {
@@ -149,9 +197,9 @@ struct Times {
     business: Spread,
 }
 
-fn times(cal: &Calendar, spans: &[(i64, i64)]) -> Times {
-    let wall = spread(spans.iter().map(|(from, to)| to - from).collect());
-    let business = spread(spans.iter().map(|&(from, to)| cal.business_ms(from, to)).collect());
+fn times(spans: &[(i64, i64)]) -> Times {
+    let wall = spread(spans.iter().map(|(wall, _)| *wall).collect());
+    let business = spread(spans.iter().map(|(_, business)| *business).collect());
     Times { count: wall.count, wall, business }
 }
 
@@ -192,16 +240,16 @@ struct Work {
 }
 
 impl Work {
-    fn resolution(&mut self, r: &Resolution, first_contact: bool, reopened: bool) {
+    fn resolution(&mut self, took: (i64, i64), first_contact: bool, reopened: bool) {
         self.resolved += 1;
         self.first_contact += u64::from(first_contact);
         self.reopened += u64::from(reopened);
-        self.resolutions.push((r.since, r.at));
+        self.resolutions.push(took);
     }
 
-    fn row(&self, period: &str, technician: &str, cal: &Calendar) -> TechnicianRow {
-        let first = times(cal, &self.first_responses);
-        let resolution = times(cal, &self.resolutions);
+    fn row(&self, period: &str, technician: &str) -> TechnicianRow {
+        let first = times(&self.first_responses);
+        let resolution = times(&self.resolutions);
         TechnicianRow {
             period: period.to_owned(),
             technician: technician.to_owned(),
@@ -240,32 +288,75 @@ pub fn technicians(
     to: i64,
     by: Bucket,
 ) -> Vec<TechnicianRow> {
-    let mut rows = Vec::new();
-    for (label, period) in periods(tz, from, to, by) {
-        let mut team = Work::default();
-        let mut each: BTreeMap<&str, Work> = BTreeMap::new();
-        for f in facts.iter().filter(|f| f.counts_until(period.to)) {
-            for r in f.resolutions.iter().filter(|r| period.contains(r.at)) {
-                let first_contact = first_contact(f, r, period.to);
-                let reopened = r.reopened_at.is_some_and(|at| at < period.to);
-                team.resolution(r, first_contact, reopened);
-                if r.by_kind == ActorKind::Technician {
-                    each.entry(r.by.as_str()).or_default().resolution(r, first_contact, reopened);
-                }
-            }
-            for (_, who) in f.replies.iter().filter(|(at, _)| period.contains(*at)) {
-                team.public_replies += 1;
-                each.entry(who.as_str()).or_default().public_replies += 1;
-            }
-            if let Some((at, who)) = f.replies.first().filter(|(at, _)| period.contains(*at)) {
-                team.first_responses.push((f.opened_at, *at));
-                each.entry(who.as_str()).or_default().first_responses.push((f.opened_at, *at));
+    over(Technicians::new(cal, tz, from, to, by), facts)
+}
+
+/// [`technicians`], a ticket at a time.
+pub struct Technicians {
+    cut: Vec<(String, Period)>,
+    hours: BusinessHours,
+    /// The team's work and each technician's, per period.
+    work: Vec<(Work, BTreeMap<String, Work>)>,
+}
+
+impl Technicians {
+    pub fn new(cal: &Calendar, tz: &TimeZone, from: i64, to: i64, by: Bucket) -> Technicians {
+        let cut = periods(tz, from, to, by);
+        let work = cut.iter().map(|_| Default::default()).collect();
+        Technicians { cut, hours: hours(cal, to), work }
+    }
+}
+
+/// The period of `cut` that holds `t`, with its end, if the ticket counts in it.
+fn counted(cut: &[(String, Period)], f: &Facts, t: i64) -> Option<(usize, i64)> {
+    let i = period_of(cut, t)?;
+    let end = cut.get(i)?.1.to;
+    f.counts_until(end).then_some((i, end))
+}
+
+impl Report for Technicians {
+    type Output = Vec<TechnicianRow>;
+
+    fn reads(&self) -> Parts {
+        Parts::REPLIES.and(Parts::RESOLUTIONS)
+    }
+
+    fn add(&mut self, f: &Facts) {
+        for r in &f.resolutions {
+            let Some((i, end)) = counted(&self.cut, f, r.at) else { continue };
+            let Some((team, each)) = self.work.get_mut(i) else { continue };
+            let first_contact = first_contact(f, r, end);
+            let reopened = r.reopened_at.is_some_and(|at| at < end);
+            let took = span(&self.hours, r.since, r.at);
+            team.resolution(took, first_contact, reopened);
+            if r.by_kind == ActorKind::Technician {
+                bump(each, &r.by, |w| w.resolution(took, first_contact, reopened));
             }
         }
-        rows.push(team.row(&label, ALL, cal));
-        rows.extend(each.iter().map(|(name, work)| work.row(&label, name, cal)));
+        for (at, who) in &f.replies {
+            let Some((team, each)) = counted(&self.cut, f, *at).and_then(|(i, _)| self.work.get_mut(i)) else {
+                continue;
+            };
+            team.public_replies += 1;
+            bump(each, who, |w| w.public_replies += 1);
+        }
+        if let Some((at, who)) = f.replies.first()
+            && let Some((team, each)) = counted(&self.cut, f, *at).and_then(|(i, _)| self.work.get_mut(i))
+        {
+            let took = span(&self.hours, f.opened_at, *at);
+            team.first_responses.push(took);
+            bump(each, who, |w| w.first_responses.push(took));
+        }
     }
-    rows
+
+    fn finish(self) -> Vec<TechnicianRow> {
+        let mut rows = Vec::new();
+        for ((label, _), (team, each)) in self.cut.iter().zip(&self.work) {
+            rows.push(team.row(label, ALL));
+            rows.extend(each.iter().map(|(name, work)| work.row(label, name)));
+        }
+        rows
+    }
 }
 
 /// What [`response`] groups tickets by.
@@ -319,36 +410,71 @@ fn category_at(f: &Facts, t: i64) -> String {
 /// First-response and resolution times in `[from, to)` by `dimension`, each ticket in the group it was in at the
 /// moment of the response or resolution. The count of each spread is its cohort: the same tickets as its times.
 pub fn response(facts: &[Facts], cal: &Calendar, from: i64, to: i64, dimension: Dimension) -> Vec<ResponseRow> {
-    let range = Period { from, to };
-    // (first responses, resolutions) per group.
-    let mut groups: BTreeMap<(u8, String), (Spans, Spans)> = BTreeMap::new();
-    for f in facts.iter().filter(|f| f.counts_until(to)) {
+    over(Response::new(cal, from, to, dimension), facts)
+}
+
+/// [`response`], a ticket at a time.
+pub struct Response {
+    range: Period,
+    dimension: Dimension,
+    hours: BusinessHours,
+    /// (first responses, resolutions) per group.
+    groups: BTreeMap<(u8, String), (Spans, Spans)>,
+}
+
+impl Response {
+    pub fn new(cal: &Calendar, from: i64, to: i64, dimension: Dimension) -> Response {
+        Response { range: Period { from, to }, dimension, hours: hours(cal, to), groups: BTreeMap::new() }
+    }
+}
+
+impl Report for Response {
+    type Output = Vec<ResponseRow>;
+
+    fn reads(&self) -> Parts {
+        let grouped = match self.dimension {
+            Dimension::Priority => Parts::PRIORITIES,
+            Dimension::Channel => Parts::NONE,
+            Dimension::Category => Parts::CATEGORIES,
+            Dimension::Tier => Parts::TIERS,
+        };
+        Parts::REPLIES.and(Parts::RESOLUTIONS).and(grouped)
+    }
+
+    fn add(&mut self, f: &Facts) {
+        let (range, dimension) = (self.range, self.dimension);
+        if !f.counts_until(range.to) {
+            return;
+        }
         if let Some((at, _)) = f.replies.first().filter(|(at, _)| range.contains(*at)) {
-            groups.entry(group(f, dimension, *at)).or_default().0.push((f.opened_at, *at));
+            self.groups.entry(group(f, dimension, *at)).or_default().0.push(span(&self.hours, f.opened_at, *at));
         }
         for r in f.resolutions.iter().filter(|r| range.contains(r.at)) {
-            groups.entry(group(f, dimension, r.at)).or_default().1.push((r.since, r.at));
+            self.groups.entry(group(f, dimension, r.at)).or_default().1.push(span(&self.hours, r.since, r.at));
         }
     }
-    groups
-        .into_iter()
-        .map(|((_, group), (first, resolutions))| {
-            let (first, resolution) = (times(cal, &first), times(cal, &resolutions));
-            ResponseRow {
-                group,
-                first_response_count: first.count,
-                first_response_wall_median_ms: first.wall.median_ms,
-                first_response_wall_p90_ms: first.wall.p90_ms,
-                first_response_business_median_ms: first.business.median_ms,
-                first_response_business_p90_ms: first.business.p90_ms,
-                resolution_count: resolution.count,
-                resolution_wall_median_ms: resolution.wall.median_ms,
-                resolution_wall_p90_ms: resolution.wall.p90_ms,
-                resolution_business_median_ms: resolution.business.median_ms,
-                resolution_business_p90_ms: resolution.business.p90_ms,
-            }
-        })
-        .collect()
+
+    fn finish(self) -> Vec<ResponseRow> {
+        self.groups
+            .into_iter()
+            .map(|((_, group), (first, resolutions))| {
+                let (first, resolution) = (times(&first), times(&resolutions));
+                ResponseRow {
+                    group,
+                    first_response_count: first.count,
+                    first_response_wall_median_ms: first.wall.median_ms,
+                    first_response_wall_p90_ms: first.wall.p90_ms,
+                    first_response_business_median_ms: first.business.median_ms,
+                    first_response_business_p90_ms: first.business.p90_ms,
+                    resolution_count: resolution.count,
+                    resolution_wall_median_ms: resolution.wall.median_ms,
+                    resolution_wall_p90_ms: resolution.wall.p90_ms,
+                    resolution_business_median_ms: resolution.business.median_ms,
+                    resolution_business_p90_ms: resolution.business.p90_ms,
+                }
+            })
+            .collect()
+    }
 }
 
 /// The tickets open at one instant.
@@ -403,20 +529,48 @@ fn age_bucket(age_ms: i64) -> usize {
 
 /// The tickets open at `at`, by their tier then: opened by then, not resolved, closed or merged then.
 pub fn backlog(facts: &[Facts], at: i64) -> BacklogReport {
-    let mut tiers: BTreeMap<u8, BacklogRow> = (1..=3).map(|tier| (tier, BacklogRow::empty(tier))).collect();
-    let mut total = 0;
-    for f in facts.iter().filter(|f| f.opened_at <= at && f.counts_until(at)) {
+    over(Backlog::new(at), facts)
+}
+
+/// [`backlog`], a ticket at a time.
+pub struct Backlog {
+    at: i64,
+    total: u64,
+    tiers: BTreeMap<u8, BacklogRow>,
+}
+
+impl Backlog {
+    pub fn new(at: i64) -> Backlog {
+        Backlog { at, total: 0, tiers: (1..=3).map(|tier| (tier, BacklogRow::empty(tier))).collect() }
+    }
+}
+
+impl Report for Backlog {
+    type Output = BacklogReport;
+
+    fn reads(&self) -> Parts {
+        Parts::STATUSES.and(Parts::TIERS)
+    }
+
+    fn add(&mut self, f: &Facts) {
+        let at = self.at;
+        if f.opened_at > at || !f.counts_until(at) {
+            return;
+        }
         let open = Facts::at(&f.statuses, at)
             .is_some_and(|status| !matches!(status, Status::Resolved | Status::Closed | Status::Merged));
         if !open {
-            continue;
+            return;
         }
         // A ticket before any tier is recorded is at the first, where every ticket starts.
         let tier = Facts::at(&f.tiers, at).unwrap_or(1);
-        tiers.entry(tier).or_insert_with(|| BacklogRow::empty(tier)).add(at - f.opened_at);
-        total += 1;
+        self.tiers.entry(tier).or_insert_with(|| BacklogRow::empty(tier)).add(at - f.opened_at);
+        self.total += 1;
     }
-    BacklogReport { at, total, rows: tiers.into_values().collect() }
+
+    fn finish(self) -> BacklogReport {
+        BacklogReport { at: self.at, total: self.total, rows: self.tiers.into_values().collect() }
+    }
 }
 
 /// Tickets opened and resolutions per period.
@@ -429,15 +583,44 @@ pub struct FlowRow {
 
 /// Every period of `[from, to)`, with zeros where nothing happened.
 pub fn flow(facts: &[Facts], tz: &TimeZone, from: i64, to: i64, by: Bucket) -> Vec<FlowRow> {
-    periods(tz, from, to, by)
-        .into_iter()
-        .map(|(period, p)| {
-            let counted = || facts.iter().filter(|f| f.counts_until(p.to));
-            let created = counted().filter(|f| p.contains(f.opened_at)).count() as u64;
-            let resolved = counted().flat_map(|f| &f.resolutions).filter(|r| p.contains(r.at)).count() as u64;
-            FlowRow { period, created, resolved }
-        })
-        .collect()
+    over(Flow::new(tz, from, to, by), facts)
+}
+
+/// [`flow`], a ticket at a time.
+pub struct Flow {
+    cut: Vec<(String, Period)>,
+    rows: Vec<FlowRow>,
+}
+
+impl Flow {
+    pub fn new(tz: &TimeZone, from: i64, to: i64, by: Bucket) -> Flow {
+        let cut = periods(tz, from, to, by);
+        let rows = cut.iter().map(|(period, _)| FlowRow { period: period.clone(), created: 0, resolved: 0 }).collect();
+        Flow { cut, rows }
+    }
+}
+
+impl Report for Flow {
+    type Output = Vec<FlowRow>;
+
+    fn reads(&self) -> Parts {
+        Parts::RESOLUTIONS
+    }
+
+    fn add(&mut self, f: &Facts) {
+        if let Some(row) = counted(&self.cut, f, f.opened_at).and_then(|(i, _)| self.rows.get_mut(i)) {
+            row.created += 1;
+        }
+        for r in &f.resolutions {
+            if let Some(row) = counted(&self.cut, f, r.at).and_then(|(i, _)| self.rows.get_mut(i)) {
+                row.resolved += 1;
+            }
+        }
+    }
+
+    fn finish(self) -> Vec<FlowRow> {
+        self.rows
+    }
 }
 
 /// SLA alerts of one clock at one priority, and how often resolutions at that priority came after a breach of it.
@@ -464,55 +647,91 @@ fn clock_order(kind: ClockKind) -> usize {
 /// Warnings and breaches recorded in `[from, to)`, and breach rates of the resolutions in it: a row for every clock
 /// with an alert that counts, at every priority with an alert or a resolution, by clock then priority.
 pub fn sla(facts: &[Facts], from: i64, to: i64) -> Vec<SlaRow> {
-    let range = Period { from, to };
-    // (warnings, breaches) per (clock, priority); resolutions per priority; breached resolutions per (clock, priority).
-    let mut alerts: BTreeMap<(usize, Level), (u64, u64)> = BTreeMap::new();
-    let mut resolved: BTreeMap<Level, u64> = BTreeMap::new();
-    let mut breached: BTreeMap<(usize, Level), u64> = BTreeMap::new();
-    let mut clocks: BTreeSet<usize> = BTreeSet::new();
-    for f in facts.iter().filter(|f| f.counts_until(to)) {
+    over(Slas::new(from, to), facts)
+}
+
+/// [`sla`], a ticket at a time.
+pub struct Slas {
+    range: Period,
+    /// (warnings, breaches) per (clock, priority).
+    alerts: BTreeMap<(usize, Level), (u64, u64)>,
+    /// Resolutions per priority.
+    resolved: BTreeMap<Level, u64>,
+    /// Breached resolutions per (clock, priority).
+    breached: BTreeMap<(usize, Level), u64>,
+    clocks: BTreeSet<usize>,
+}
+
+impl Slas {
+    pub fn new(from: i64, to: i64) -> Slas {
+        Slas {
+            range: Period { from, to },
+            alerts: BTreeMap::new(),
+            resolved: BTreeMap::new(),
+            breached: BTreeMap::new(),
+            clocks: BTreeSet::new(),
+        }
+    }
+}
+
+impl Report for Slas {
+    type Output = Vec<SlaRow>;
+
+    fn reads(&self) -> Parts {
+        Parts::ALERTS.and(Parts::PRIORITIES).and(Parts::RESOLUTIONS)
+    }
+
+    fn add(&mut self, f: &Facts) {
+        let range = self.range;
+        if !f.counts_until(range.to) {
+            return;
+        }
         for (at, kind, alert) in f.alerts.iter().filter(|(at, ..)| range.contains(*at)) {
             let Some(priority) = Facts::at(&f.priorities, *at) else { continue };
-            let counts = alerts.entry((clock_order(*kind), priority)).or_default();
+            let counts = self.alerts.entry((clock_order(*kind), priority)).or_default();
             match alert {
                 Alert::Warning => counts.0 += 1,
                 Alert::Breach => counts.1 += 1,
             }
-            clocks.insert(clock_order(*kind));
+            self.clocks.insert(clock_order(*kind));
         }
         for r in f.resolutions.iter().filter(|r| range.contains(r.at)) {
             let Some(priority) = Facts::at(&f.priorities, r.at) else { continue };
-            *resolved.entry(priority).or_default() += 1;
+            *self.resolved.entry(priority).or_default() += 1;
             for kind in CLOCKS {
                 let breach = f.alerts.iter().any(|(at, k, a)| *k == kind && *a == Alert::Breach && *at <= r.at);
                 if breach {
-                    *breached.entry((clock_order(kind), priority)).or_default() += 1;
-                    clocks.insert(clock_order(kind));
+                    *self.breached.entry((clock_order(kind), priority)).or_default() += 1;
+                    self.clocks.insert(clock_order(kind));
                 }
             }
         }
     }
-    let priorities: BTreeSet<Level> = alerts.keys().map(|(_, p)| *p).chain(resolved.keys().copied()).collect();
-    let mut rows = Vec::new();
-    for clock in clocks {
-        let Some(kind) = CLOCKS.get(clock) else { continue };
-        for priority in &priorities {
-            let (warnings, breaches) = alerts.get(&(clock, *priority)).copied().unwrap_or_default();
-            let resolved = resolved.get(priority).copied().unwrap_or_default();
-            let resolved_breached = breached.get(&(clock, *priority)).copied().unwrap_or_default();
-            let breach_rate = (resolved > 0).then(|| resolved_breached as f64 / resolved as f64);
-            rows.push(SlaRow {
-                clock: *kind,
-                priority: *priority,
-                warnings,
-                breaches,
-                resolved,
-                resolved_breached,
-                breach_rate,
-            });
+
+    fn finish(self) -> Vec<SlaRow> {
+        let priorities: BTreeSet<Level> =
+            self.alerts.keys().map(|(_, p)| *p).chain(self.resolved.keys().copied()).collect();
+        let mut rows = Vec::new();
+        for clock in self.clocks {
+            let Some(kind) = CLOCKS.get(clock) else { continue };
+            for priority in &priorities {
+                let (warnings, breaches) = self.alerts.get(&(clock, *priority)).copied().unwrap_or_default();
+                let resolved = self.resolved.get(priority).copied().unwrap_or_default();
+                let resolved_breached = self.breached.get(&(clock, *priority)).copied().unwrap_or_default();
+                let breach_rate = (resolved > 0).then(|| resolved_breached as f64 / resolved as f64);
+                rows.push(SlaRow {
+                    clock: *kind,
+                    priority: *priority,
+                    warnings,
+                    breaches,
+                    resolved,
+                    resolved_breached,
+                    breach_rate,
+                });
+            }
         }
+        rows
     }
-    rows
 }
 
 /// Tickets opened in one period in one category.
@@ -529,27 +748,56 @@ pub struct CategoryRow {
 /// Tickets opened per period and category: every category seen in the range has a row in every period, zeros
 /// too, so that a category that stopped shows its fall. By period, then category.
 pub fn categories(facts: &[Facts], tz: &TimeZone, from: i64, to: i64, by: Bucket) -> Vec<CategoryRow> {
-    let cut = periods(tz, from, to, by);
-    let counts: Vec<BTreeMap<String, u64>> = cut
-        .iter()
-        .map(|(_, p)| {
-            let mut counts = BTreeMap::new();
-            for f in facts.iter().filter(|f| f.counts_until(p.to) && p.contains(f.opened_at)) {
-                *counts.entry(category_at(f, p.to - 1)).or_default() += 1;
-            }
-            counts
-        })
-        .collect();
-    let seen: BTreeSet<&String> = counts.iter().flat_map(BTreeMap::keys).collect();
-    let mut rows = Vec::new();
-    for (i, (period, _)) in cut.iter().enumerate() {
-        for category in &seen {
-            let opened = |i: usize| counts.get(i).and_then(|c| c.get(*category)).copied().unwrap_or(0);
-            let change = i.checked_sub(1).map(|before| opened(i) as i64 - opened(before) as i64);
-            rows.push(CategoryRow { period: period.clone(), category: (*category).clone(), opened: opened(i), change });
+    over(Categories::new(tz, from, to, by), facts)
+}
+
+/// [`categories`], a ticket at a time.
+pub struct Categories {
+    cut: Vec<(String, Period)>,
+    /// Per period, tickets opened in it by their category at its end.
+    counts: Vec<BTreeMap<String, u64>>,
+}
+
+impl Categories {
+    pub fn new(tz: &TimeZone, from: i64, to: i64, by: Bucket) -> Categories {
+        let cut = periods(tz, from, to, by);
+        let counts = vec![BTreeMap::new(); cut.len()];
+        Categories { cut, counts }
+    }
+}
+
+impl Report for Categories {
+    type Output = Vec<CategoryRow>;
+
+    fn reads(&self) -> Parts {
+        Parts::CATEGORIES
+    }
+
+    fn add(&mut self, f: &Facts) {
+        let Some((i, end)) = counted(&self.cut, f, f.opened_at) else { return };
+        if let Some(counts) = self.counts.get_mut(i) {
+            let category = Facts::at(&f.categories, end - 1).flatten();
+            bump(counts, category.as_deref().unwrap_or(NO_CATEGORY), |n| *n += 1);
         }
     }
-    rows
+
+    fn finish(self) -> Vec<CategoryRow> {
+        let seen: BTreeSet<&String> = self.counts.iter().flat_map(BTreeMap::keys).collect();
+        let mut rows = Vec::new();
+        for (i, (period, _)) in self.cut.iter().enumerate() {
+            for category in &seen {
+                let opened = |i: usize| self.counts.get(i).and_then(|c| c.get(*category)).copied().unwrap_or(0);
+                let change = i.checked_sub(1).map(|before| opened(i) as i64 - opened(before) as i64);
+                rows.push(CategoryRow {
+                    period: period.clone(),
+                    category: (*category).clone(),
+                    opened: opened(i),
+                    change,
+                });
+            }
+        }
+        rows
+    }
 }
 
 /// The categories more tickets were opened in in the last period of `rows` than in the one before, with by how
@@ -639,59 +887,107 @@ pub fn education(
     from: i64,
     to: i64,
 ) -> EducationReport {
-    let range = Period { from, to };
-    let department = |person| department_of(person).unwrap_or_else(|| UNKNOWN_DEPARTMENT.to_owned());
-    // Resolutions, then each finding kind's count, per category.
-    let mut topics: BTreeMap<String, (u64, BTreeMap<&str, u64>)> = BTreeMap::new();
-    // (user-instructed, shown, solved) per department.
-    let mut departments: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
-    for f in facts.iter().filter(|f| f.counts_until(to)) {
+    over(Education::new(self_help, department_of, from, to), facts)
+}
+
+/// [`education`], a ticket at a time.
+pub struct Education<'a> {
+    range: Period,
+    self_help: &'a [SelfHelp],
+    department_of: &'a dyn Fn(Option<i64>) -> Option<String>,
+    /// Resolutions, then each finding kind's count, per category.
+    topics: BTreeMap<String, (u64, BTreeMap<String, u64>)>,
+    /// User-instructed resolutions per requester.
+    taught: BTreeMap<Option<i64>, u64>,
+}
+
+impl<'a> Education<'a> {
+    pub fn new(
+        self_help: &'a [SelfHelp],
+        department_of: &'a dyn Fn(Option<i64>) -> Option<String>,
+        from: i64,
+        to: i64,
+    ) -> Education<'a> {
+        Education {
+            range: Period { from, to },
+            self_help,
+            department_of,
+            topics: BTreeMap::new(),
+            taught: BTreeMap::new(),
+        }
+    }
+}
+
+impl Report for Education<'_> {
+    type Output = EducationReport;
+
+    fn reads(&self) -> Parts {
+        Parts::RESOLUTIONS.and(Parts::CATEGORIES).and(Parts::FINDINGS)
+    }
+
+    fn add(&mut self, f: &Facts) {
+        let range = self.range;
+        if !f.counts_until(range.to) {
+            return;
+        }
         let taught =
             f.resolutions.iter().filter(|r| range.contains(r.at) && r.code.as_deref() == Some(USER_INSTRUCTED));
         for r in taught {
-            let topic = topics.entry(category_at(f, r.at)).or_default();
-            topic.0 += 1;
-            let kinds: BTreeSet<&str> = f.findings.iter().map(String::as_str).collect();
-            for kind in kinds {
-                *topic.1.entry(kind).or_default() += 1;
+            let category = Facts::at(&f.categories, r.at).flatten();
+            bump(&mut self.topics, category.as_deref().unwrap_or(NO_CATEGORY), |topic| {
+                topic.0 += 1;
+                let kinds: BTreeSet<&str> = f.findings.iter().map(String::as_str).collect();
+                for kind in kinds {
+                    bump(&mut topic.1, kind, |n| *n += 1);
+                }
+            });
+            *self.taught.entry(f.person).or_default() += 1;
+        }
+    }
+
+    fn finish(self) -> EducationReport {
+        let department = |person| (self.department_of)(person).unwrap_or_else(|| UNKNOWN_DEPARTMENT.to_owned());
+        // (user-instructed, shown, solved) per department.
+        let mut departments: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
+        for (person, taught) in &self.taught {
+            departments.entry(department(*person)).or_default().0 += taught;
+        }
+        let (mut shown, mut solved) = (0, 0);
+        for s in self.self_help.iter().filter(|s| self.range.contains(s.at)) {
+            let counts = departments.entry(department(s.person)).or_default();
+            counts.1 += 1;
+            shown += 1;
+            if s.solved {
+                counts.2 += 1;
+                solved += 1;
             }
-            departments.entry(department(f.person)).or_default().0 += 1;
         }
-    }
-    let (mut shown, mut solved) = (0, 0);
-    for s in self_help.iter().filter(|s| range.contains(s.at)) {
-        let counts = departments.entry(department(s.person)).or_default();
-        counts.1 += 1;
-        shown += 1;
-        if s.solved {
-            counts.2 += 1;
-            solved += 1;
-        }
-    }
-    let mut topics: Vec<Topic> = topics
-        .into_iter()
-        .map(|(category, (resolved, kinds))| {
-            let mut findings: Vec<FindingCount> =
-                kinds.into_iter().map(|(kind, count)| FindingCount { kind: kind.to_owned(), count }).collect();
-            findings.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.kind.cmp(&b.kind)));
-            Topic { category, resolved, findings }
-        })
-        .collect();
-    topics.sort_by(|a, b| b.resolved.cmp(&a.resolved).then_with(|| a.category.cmp(&b.category)));
-    EducationReport {
-        topics,
-        departments: departments
+        let mut topics: Vec<Topic> = self
+            .topics
             .into_iter()
-            .map(|(department, (user_instructed, self_help_shown, self_help_solved))| DepartmentRow {
-                department,
-                user_instructed,
-                self_help_shown,
-                self_help_solved,
+            .map(|(category, (resolved, kinds))| {
+                let mut findings: Vec<FindingCount> =
+                    kinds.into_iter().map(|(kind, count)| FindingCount { kind, count }).collect();
+                findings.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.kind.cmp(&b.kind)));
+                Topic { category, resolved, findings }
             })
-            .collect(),
-        self_help_shown: shown,
-        self_help_solved: solved,
-        deflection_rate: (shown > 0).then(|| solved as f64 / shown as f64),
+            .collect();
+        topics.sort_by(|a, b| b.resolved.cmp(&a.resolved).then_with(|| a.category.cmp(&b.category)));
+        EducationReport {
+            topics,
+            departments: departments
+                .into_iter()
+                .map(|(department, (user_instructed, self_help_shown, self_help_solved))| DepartmentRow {
+                    department,
+                    user_instructed,
+                    self_help_shown,
+                    self_help_solved,
+                })
+                .collect(),
+            self_help_shown: shown,
+            self_help_solved: solved,
+            deflection_rate: (shown > 0).then(|| solved as f64 / shown as f64),
+        }
     }
 }
 
@@ -710,25 +1006,55 @@ pub struct CheckRow {
 
 /// The check runs recorded in `[from, to)`, by check then category.
 pub fn checks(facts: &[Facts], from: i64, to: i64) -> Vec<CheckRow> {
-    let range = Period { from, to };
-    let mut rows: BTreeMap<(&str, String), (u64, u64, u64)> = BTreeMap::new();
-    for f in facts.iter().filter(|f| f.counts_until(to)) {
+    over(Checks::new(from, to), facts)
+}
+
+/// [`checks`], a ticket at a time.
+pub struct Checks {
+    range: Period,
+    /// (runs, done, resolved after) per check, then per category.
+    rows: BTreeMap<String, BTreeMap<String, (u64, u64, u64)>>,
+}
+
+impl Checks {
+    pub fn new(from: i64, to: i64) -> Checks {
+        Checks { range: Period { from, to }, rows: BTreeMap::new() }
+    }
+}
+
+impl Report for Checks {
+    type Output = Vec<CheckRow>;
+
+    fn reads(&self) -> Parts {
+        Parts::CHECKS.and(Parts::CATEGORIES).and(Parts::RESOLUTIONS)
+    }
+
+    fn add(&mut self, f: &Facts) {
+        let range = self.range;
+        if !f.counts_until(range.to) {
+            return;
+        }
         for (at, check, state) in f.checks.iter().filter(|(at, ..)| range.contains(*at)) {
-            let counts = rows.entry((check.as_str(), category_at(f, *at))).or_default();
-            counts.0 += 1;
-            counts.1 += u64::from(state == RunState::Done.as_str());
-            counts.2 += u64::from(f.resolutions.iter().any(|r| r.at > *at && r.at < to));
+            let category = Facts::at(&f.categories, *at).flatten();
+            bump(&mut self.rows, check, |categories| {
+                bump(categories, category.as_deref().unwrap_or(NO_CATEGORY), |counts| {
+                    counts.0 += 1;
+                    counts.1 += u64::from(state == RunState::Done.as_str());
+                    counts.2 += u64::from(f.resolutions.iter().any(|r| r.at > *at && r.at < range.to));
+                });
+            });
         }
     }
-    rows.into_iter()
-        .map(|((check, category), (runs, done, resolved_after))| CheckRow {
-            check: check.to_owned(),
-            category,
-            runs,
-            done,
-            resolved_after,
-        })
-        .collect()
+
+    fn finish(self) -> Vec<CheckRow> {
+        let mut out = Vec::new();
+        for (check, categories) in self.rows {
+            for (category, (runs, done, resolved_after)) in categories {
+                out.push(CheckRow { check: check.clone(), category, runs, done, resolved_after });
+            }
+        }
+        out
+    }
 }
 
 /// Rows as RFC 4180 CSV: a header of the field names in their declared order, one record per row, CRLF after each,
@@ -919,6 +1245,7 @@ pub fn from_csv(text: &str) -> Result<Vec<Vec<String>>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::desk::stats::Parts;
     use jiff::civil::date;
 
     const M: i64 = 60_000;
@@ -1517,6 +1844,62 @@ mod tests {
                 .collect();
             assert_eq!(got, expected, "{from} to {to}");
         }
+    }
+
+    /// `report` as the store runs it: each ticket encoded, decoded with only the parts the report reads into the
+    /// one value of the ticket before, and added; or, with `parts`, with those instead.
+    fn as_stored<R: Report>(mut report: R, facts: &[Facts], parts: Option<Parts>) -> R::Output {
+        let parts = parts.unwrap_or(report.reads());
+        let mut one = fixture()[2].clone();
+        for f in facts {
+            one.decode_into(&f.encode(), parts).unwrap();
+            report.add(&one);
+        }
+        report.finish()
+    }
+
+    #[test]
+    fn each_report_reads_all_it_needs() {
+        let (cal, tz) = (office(), zone());
+        let (from, to) = (t(3, 1, 0, 0), t(4, 10, 0, 0));
+        let all = fixture();
+        let week = || Technicians::new(&cal, &tz, from, to, Bucket::Week);
+        assert_eq!(as_stored(week(), &all, None), technicians(&all, &cal, &tz, from, to, Bucket::Week));
+        assert_ne!(as_stored(week(), &all, Some(Parts::RESOLUTIONS)), over(week(), &all), "the fixture needs replies");
+        for dimension in [Dimension::Priority, Dimension::Channel, Dimension::Category, Dimension::Tier] {
+            let by = || Response::new(&cal, from, to, dimension);
+            assert_eq!(as_stored(by(), &all, None), response(&all, &cal, from, to, dimension), "{dimension:?}");
+            if dimension != Dimension::Channel {
+                let bare = Some(Parts::REPLIES.and(Parts::RESOLUTIONS));
+                assert_ne!(
+                    as_stored(by(), &all, bare),
+                    over(by(), &all),
+                    "{dimension:?}: the fixture needs the history"
+                );
+            }
+        }
+        for at in [t(3, 20, 12, 0), t(3, 30, 12, 0), t(4, 3, 12, 0)] {
+            assert_eq!(as_stored(Backlog::new(at), &all, None), backlog(&all, at));
+        }
+        let at = t(3, 20, 12, 0);
+        assert_ne!(as_stored(Backlog::new(at), &all, Some(Parts::TIERS)), backlog(&all, at));
+        let flows = || Flow::new(&tz, from, to, Bucket::Week);
+        assert_eq!(as_stored(flows(), &all, None), flow(&all, &tz, from, to, Bucket::Week));
+        assert_ne!(as_stored(flows(), &all, Some(Parts::NONE)), over(flows(), &all));
+        assert_eq!(as_stored(Slas::new(from, to), &all, None), sla(&all, from, to));
+        let bare = Some(Parts::ALERTS.and(Parts::RESOLUTIONS));
+        assert_ne!(as_stored(Slas::new(from, to), &all, bare), sla(&all, from, to));
+        let weekly = || Categories::new(&tz, from, to, Bucket::Week);
+        assert_eq!(as_stored(weekly(), &all, None), categories(&all, &tz, from, to, Bucket::Week));
+        assert_ne!(as_stored(weekly(), &all, Some(Parts::NONE)), over(weekly(), &all));
+        let department = |person: Option<i64>| person.map(|p| format!("department {}", p % 2));
+        let taught = || Education::new(&[], &department, from, to);
+        assert_eq!(as_stored(taught(), &all, None), education(&all, &[], &department, from, to));
+        let bare = Some(Parts::RESOLUTIONS.and(Parts::CATEGORIES));
+        assert_ne!(as_stored(taught(), &all, bare), over(taught(), &all));
+        assert_eq!(as_stored(Checks::new(from, to), &all, None), checks(&all, from, to));
+        let bare = Some(Parts::CHECKS.and(Parts::CATEGORIES));
+        assert_ne!(as_stored(Checks::new(from, to), &all, bare), checks(&all, from, to));
     }
 
     #[test]

@@ -1,14 +1,14 @@
-//! Figures for the help desk: each report reads the tickets' folded histories (`ticket_facts`) and hands them to the
-//! pure reports of [`crate::desk::reports`], in the help desk's time zone and business hours. Who sees what: every
-//! account reads the desk's figures and its own per-technician row; other technicians' rows need a manager, an admin
-//! or an auditor.
+//! Figures for the help desk: each report of [`crate::desk::reports`] is handed the tickets' folded histories
+//! (`ticket_facts`) one at a time as the store reads them, in the help desk's time zone and business hours. Who sees
+//! what: every account reads the desk's figures and its own per-technician row; other technicians' rows need a
+//! manager, an admin or an auditor.
 
 use super::Error;
 use crate::desk::access::{Act, permits, require};
 use crate::desk::policy::Policy;
 use crate::desk::reports::{
-    self, ALL, BacklogReport, Bucket, CategoryRow, CheckRow, Dimension, EducationReport, FlowRow, ResponseRow,
-    SelfHelp, SlaRow, TechnicianRow,
+    self, ALL, Backlog, BacklogReport, Bucket, Categories, CategoryRow, CheckRow, Checks, Dimension, Education,
+    EducationReport, Flow, FlowRow, Report, Response, ResponseRow, SelfHelp, SlaRow, Slas, TechnicianRow, Technicians,
 };
 use crate::store::auth::User;
 use crate::store::tickets::SelfHelpFigures;
@@ -31,8 +31,18 @@ fn range(from: i64, to: i64) -> Result<(), Error> {
     Ok(())
 }
 
-async fn facts(store: &Store, from: i64, to: i64) -> Result<Vec<crate::desk::stats::Facts>, Error> {
-    Ok(store.read(move |c| c.facts_touching(from, to)).await?)
+/// `report` over the tickets of `[from, to)`, in the store's reader.
+async fn run<R>(store: &Store, from: i64, to: i64, mut report: R) -> Result<R::Output, Error>
+where
+    R: Report + Send + 'static,
+    R::Output: Send + 'static,
+{
+    Ok(store
+        .read(move |c| {
+            c.each_facts(from, to, report.reads(), |f| report.add(f))?;
+            Ok(report.finish())
+        })
+        .await?)
 }
 
 pub async fn technicians(
@@ -45,9 +55,9 @@ pub async fn technicians(
 ) -> Result<Vec<TechnicianRow>, Error> {
     require(user.role, Act::ReadStats)?;
     range(from, to)?;
-    let facts = facts(store, from, to).await?;
     let cal = &policy.sla.calendar;
-    let mut rows = reports::technicians(&facts, cal, cal.zone(), from, to, by);
+    let report = Technicians::new(cal, cal.zone(), from, to, by);
+    let mut rows = run(store, from, to, report).await?;
     if !permits(user.role, Act::ReadOthersStats) {
         rows.retain(|r| r.technician == ALL || r.technician == user.name);
     }
@@ -64,12 +74,12 @@ pub async fn response(
 ) -> Result<Vec<ResponseRow>, Error> {
     require(user.role, Act::ReadStats)?;
     range(from, to)?;
-    Ok(reports::response(&facts(store, from, to).await?, &policy.sla.calendar, from, to, dimension))
+    run(store, from, to, Response::new(&policy.sla.calendar, from, to, dimension)).await
 }
 
 pub async fn backlog(store: &Store, user: &User, at: i64) -> Result<BacklogReport, Error> {
     require(user.role, Act::ReadStats)?;
-    Ok(reports::backlog(&facts(store, at, at.saturating_add(1)).await?, at))
+    run(store, at, at.saturating_add(1), Backlog::new(at)).await
 }
 
 pub async fn flow(
@@ -82,13 +92,13 @@ pub async fn flow(
 ) -> Result<Vec<FlowRow>, Error> {
     require(user.role, Act::ReadStats)?;
     range(from, to)?;
-    Ok(reports::flow(&facts(store, from, to).await?, policy.sla.calendar.zone(), from, to, by))
+    run(store, from, to, Flow::new(policy.sla.calendar.zone(), from, to, by)).await
 }
 
 pub async fn sla(store: &Store, user: &User, from: i64, to: i64) -> Result<Vec<SlaRow>, Error> {
     require(user.role, Act::ReadStats)?;
     range(from, to)?;
-    Ok(reports::sla(&facts(store, from, to).await?, from, to))
+    run(store, from, to, Slas::new(from, to)).await
 }
 
 /// Tickets opened per category and period, and the categories rising in the last period.
@@ -102,7 +112,7 @@ pub async fn categories(
 ) -> Result<(Vec<CategoryRow>, Vec<(String, i64)>), Error> {
     require(user.role, Act::ReadStats)?;
     range(from, to)?;
-    let rows = reports::categories(&facts(store, from, to).await?, policy.sla.calendar.zone(), from, to, by);
+    let rows = run(store, from, to, Categories::new(policy.sla.calendar.zone(), from, to, by)).await?;
     let rising = reports::rising(&rows);
     Ok((rows, rising))
 }
@@ -110,19 +120,24 @@ pub async fn categories(
 pub async fn education(store: &Store, user: &User, from: i64, to: i64) -> Result<EducationReport, Error> {
     require(user.role, Act::ReadStats)?;
     range(from, to)?;
-    let (facts, self_help, departments) = store
-        .read(move |c| Ok((c.facts_touching(from, to)?, c.self_help_between(from, to)?, c.departments()?)))
-        .await?;
-    let self_help: Vec<SelfHelp> = self_help
-        .into_iter()
-        .map(|s| SelfHelp { at: s.at, person: s.person, shown: s.shown, solved: s.solved })
-        .collect();
-    let department_of = |person: Option<i64>| person.and_then(|p| departments.get(&p).cloned());
-    Ok(reports::education(&facts, &self_help, &department_of, from, to))
+    Ok(store
+        .read(move |c| {
+            let self_help: Vec<SelfHelp> = c
+                .self_help_between(from, to)?
+                .into_iter()
+                .map(|s| SelfHelp { at: s.at, person: s.person, shown: s.shown, solved: s.solved })
+                .collect();
+            let departments = c.departments()?;
+            let department_of = |person: Option<i64>| person.and_then(|p| departments.get(&p).cloned());
+            let mut report = Education::new(&self_help, &department_of, from, to);
+            c.each_facts(from, to, report.reads(), |f| report.add(f))?;
+            Ok(report.finish())
+        })
+        .await?)
 }
 
 pub async fn checks(store: &Store, user: &User, from: i64, to: i64) -> Result<Vec<CheckRow>, Error> {
     require(user.role, Act::ReadStats)?;
     range(from, to)?;
-    Ok(reports::checks(&facts(store, from, to).await?, from, to))
+    run(store, from, to, Checks::new(from, to)).await
 }

@@ -427,12 +427,12 @@ fn write_facts<'a>(
     let mut last_at = 0;
     let facts = Facts::fold(number, log.into_iter().inspect(|(at, _, _)| last_at = last_at.max(*at)))
         .ok_or_else(|| StoreError::Internal(format!("ticket {number} has no opening to fold")))?;
-    let json = serde_json::to_string(&facts).map_err(|e| StoreError::Internal(format!("ticket facts: {e}")))?;
     conn.prepare_cached(
-        "INSERT INTO ticket_facts (ticket, opened_at, last_at, facts) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (ticket) DO UPDATE SET last_at = excluded.last_at, facts = excluded.facts",
+        "INSERT INTO ticket_facts (ticket, opened_at, last_at, unresolved, facts) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (ticket) DO UPDATE SET last_at = excluded.last_at, unresolved = excluded.unresolved,
+             facts = excluded.facts",
     )?
-    .execute(params![number, facts.opened_at, last_at, json])?;
+    .execute(params![number, facts.opened_at, last_at, facts.unresolved(), facts.encode()])?;
     Ok(())
 }
 
