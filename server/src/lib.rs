@@ -11,6 +11,7 @@
 //! - [`api`]: the technicians' HTTPS JSON API.
 //! - [`metrics`]: what the server counts, rendered for Prometheus at `/metrics`.
 //! - [`mail`]: the e-mail channel's SMTP sender.
+//! - [`imap`]: the e-mail channel's IMAP reader: the help desk's mailbox, read in order and never read twice.
 //! - [`webhooks`]: the sender that posts the outbox's deliveries, signed, to the endpoints admins registered.
 //! - [`quickstart`]: the newcomer's one command: server, CA, account, token and an enrolled local agent.
 //!
@@ -20,6 +21,7 @@ pub mod api;
 pub mod collector;
 pub mod config;
 pub mod desk;
+pub mod imap;
 pub mod live;
 pub mod mail;
 pub mod metrics;
@@ -193,6 +195,7 @@ pub async fn run(state: Arc<State>, bound: Bound, shutdown: impl std::future::Fu
     let sla = tokio::spawn(service::sla::schedule(state.clone(), state.config.sla_pass_every));
     let sender = tokio::spawn(webhooks::run(state.store.clone(), state.config.webhooks.clone()));
     let smtp = state.config.smtp.clone().map(|smtp| tokio::spawn(mail::send_loop(state.store.clone(), smtp)));
+    let imap = state.config.imap.clone().map(|imap| tokio::spawn(imap::read_loop(state.clone(), imap)));
     shutdown.await;
     tracing::info!("shutting down");
     api.abort();
@@ -206,6 +209,11 @@ pub async fn run(state: Arc<State>, bound: Bound, shutdown: impl std::future::Fu
     // A message cut off mid-send stays in the outbox and is sent again by the next process.
     if let Some(smtp) = smtp {
         smtp.abort();
+    }
+    // A message is taken in one transaction with the cursor past it: stopping mid-message leaves it to be read
+    // again by the next process, once.
+    if let Some(imap) = imap {
+        imap.abort();
     }
     if let Some(checkpoints) = checkpoints {
         checkpoints.abort();

@@ -39,6 +39,7 @@ mod flow;
 mod hardening;
 mod harness;
 mod helpdesk;
+mod imap;
 mod journal;
 mod live;
 mod mail;
