@@ -20,6 +20,7 @@
 pub mod api;
 pub mod collector;
 pub mod config;
+mod console;
 pub mod desk;
 pub mod imap;
 pub mod live;

@@ -86,6 +86,7 @@ pub struct Metrics {
     pub snapshot_ack_seconds: Histogram,
     pub first_response_seconds: Timings<PriorityLabels>,
     pub resolution_seconds: Timings<PriorityLabels>,
+    pub console_csp_reports: Counter,
 }
 
 /// What [`Metrics::ticket_time`] times.
@@ -146,6 +147,7 @@ impl Metrics {
             snapshot_ack_seconds: seconds(),
             first_response_seconds: Family::new_with_constructor(ticket_seconds),
             resolution_seconds: Family::new_with_constructor(ticket_seconds),
+            console_csp_reports: Counter::default(),
         };
         // Every label set known beforehand starts at zero, so a query sees 0 rather than nothing.
         for outcome in [Handshake::accepted, Handshake::refused_busy] {
@@ -186,6 +188,11 @@ impl Metrics {
             "tickets_resolved",
             "Resolutions (a reopened ticket counts again)",
             m.tickets_resolved.clone(),
+        );
+        registry.register(
+            "console_csp_reports",
+            "What the console's content security policy blocked, as browsers reported it: a bug or an injection",
+            m.console_csp_reports.clone(),
         );
         registry.register("tickets_reopened", "Resolved tickets opened again", m.tickets_reopened.clone());
         registry.register("sla_alerts", "SLA warnings and breaches recorded, by target", m.sla_alerts.clone());

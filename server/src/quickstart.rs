@@ -87,9 +87,14 @@ pub async fn run(data_dir: PathBuf, port: u16) -> Result<()> {
     println!("  server   QUIC udp/{addr}, API {api}");
     println!("  data     {} (SQLite: {})", data_dir.display(), state.config.db_path().display());
     println!("  agent    enrolled and connected; its log: {}", log_path.display());
-    match password {
-        Some(p) => println!("  account  {TECH} (admin), password {p} (shown once)"),
-        None => println!("  account  {TECH} (admin), existing; a fresh API token is in {}", env_file.display()),
+    // Kept beside the token, as private, so that a second run can say it again for the console's login.
+    let password_file = data_dir.join("password");
+    if let Some(p) = &password {
+        lifeline_net::tls::write_private(&password_file, p.as_bytes())?;
+    }
+    match std::fs::read_to_string(&password_file) {
+        Ok(p) => println!("  account  {TECH} (admin), password {} (kept in {})", p.trim(), password_file.display()),
+        Err(_) => println!("  account  {TECH} (admin), existing; a fresh API token is in {}", env_file.display()),
     }
     println!();
     println!("In another terminal:");
@@ -103,7 +108,11 @@ pub async fn run(data_dir: PathBuf, port: u16) -> Result<()> {
     println!("  {bin}/lifeline-server agent watch {agent_id}");
     println!("  {bin}/lifeline-server agent list");
     println!();
-    println!("Press Ctrl-C to stop.");
+    println!(
+        "Press Ctrl-C to stop. The web console, for {TECH} with the password above (the browser asks you to trust"
+    );
+    println!("this server's own certificate authority, {}):", absolute(&ca).display());
+    println!("  {api}/");
 
     tokio::select! {
         () = lifeline_net::process::shutdown_signal() => {}

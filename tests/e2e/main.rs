@@ -2,6 +2,8 @@
 //!
 //! # Layout
 //! - `harness`: building and starting the binaries, bounded waits.
+//! - `browser`: a real headless Chromium through chromedriver for the web console's tests: blocking calls with bounded
+//!   waits, screenshots, axe-core's accessibility rules; proved on pages of its own under a strict CSP.
 //! - `flow`: the walking skeleton as users live it: enroll, snapshot, request help, work the ticket, reconnect.
 //! - `delivery`: the spool across an offline server, a killed server, a killed agent and a full spool: nothing lost
 //!   or doubled, and only routine snapshots ever dropped.
@@ -24,6 +26,8 @@
 //! - `helpdesk`: tickets by every channel, people, linked machines, merges, racing replies, presence, canned, paging.
 //! - `stats`: the statistics of what two technicians did, as JSON, CSV and a table, and who sees whose row.
 //! - `swarm`: the load generator: bulk-enrolled identities connect, get snapshots acknowledged and stream live.
+//! - `console`: the web console in that browser against the real server and agent: login, queue, a ticket's findings,
+//!   replies and notes, races, the keyboard alone, hostile text, forged writes, languages; axe and CSP on every page.
 //! - `desktop`: `lifeline-help` on a real X display and session bus, driven by the keyboard; notifications shown.
 
 // A test states its expectations by panicking on what it did not expect.
@@ -31,8 +35,10 @@
 
 mod audit;
 mod backup;
+mod browser;
 mod certificates;
 mod checks;
+mod console;
 mod delivery;
 mod desktop;
 mod flow;

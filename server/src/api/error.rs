@@ -47,6 +47,24 @@ impl ApiError {
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, message)
     }
+
+    /// The parts, for the console, which shows the same fault as a page.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
+
+    /// On a 409 for a ticket that moved on: what the caller missed.
+    pub fn missed(&self) -> Option<&[super::views::EventView]> {
+        self.missed.as_deref()
+    }
 }
 
 /// The body of every error answer; one type, so the description cannot say otherwise.
@@ -98,7 +116,7 @@ impl From<service::Error> for ApiError {
             service::Error::Denied(e) => e.into(),
             service::Error::Store(e) => e.into(),
             service::Error::Missed(missed) => {
-                let message = service::Error::Missed(Vec::new()).to_string();
+                let message = service::Error::Missed(missed.clone()).to_string();
                 let mut e = ApiError::new(StatusCode::CONFLICT, message);
                 e.missed = Some(missed.into_iter().map(super::views::EventView::from).collect());
                 e

@@ -12,6 +12,8 @@ mod stats;
 mod tests;
 mod tickets;
 pub mod views;
+
+pub(crate) use tickets::{ListQuery, parse_number};
 mod webhooks;
 
 use std::pin::Pin;
@@ -159,6 +161,7 @@ pub fn openapi_text() -> Result<String, serde_json::Error> {
 pub fn router(state: AppState) -> axum::Router {
     let (router, _) = routes().split_for_parts();
     router
+        .merge(crate::console::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
         // JSON like every other error; axum still adds the `Allow` header.
         .method_not_allowed_fallback(|| async {
@@ -220,10 +223,11 @@ impl HttpBody for Watched {
 }
 
 /// On every answer: answers carry tokens, tickets and what machines reported, which no browser or proxy cache may
-/// keep; and a JSON error must never be taken for a page by a browser guessing the type.
+/// keep (only the console's scripts and styles say otherwise); and a JSON error must never be taken for a page by a
+/// browser guessing the type.
 async fn no_store_no_sniff(mut response: Response) -> Response {
     let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response
 }

@@ -15,6 +15,7 @@ use super::views::{DiffView, Refreshing, TicketDetail, TicketPage, TicketView};
 use crate::desk::priority::Level;
 use crate::desk::tickets::{Channel, Command, Status};
 use crate::service::tickets::{self, NewTicket};
+use crate::store::auth::User;
 use crate::store::desk::Presence;
 use crate::store::tickets::{Assignee, Cursor, SlaFilter, Sort};
 use crate::store::{self, now_ms};
@@ -82,55 +83,62 @@ pub async fn list(
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<TicketPage>, ApiError> {
     let Query(q) = query?;
-    let now = now_ms();
-    let named = |what: &str, value: Option<String>, names: &[&str]| -> Result<Option<String>, ApiError> {
-        match value {
-            Some(v) if !names.contains(&v.as_str()) => {
-                Err(ApiError::bad_request(format!("unknown {what} {v:?}; one of {}", names.join(", "))))
-            }
-            v => Ok(v),
-        }
-    };
-    let statuses: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
-    let priorities: Vec<&str> = Level::ALL.iter().map(|l| l.as_str()).collect();
-    let channels: Vec<&str> = Channel::ALL.iter().map(|c| c.as_str()).collect();
-    let query = store::tickets::Query {
-        status: named("status", q.status, &statuses)?.as_deref().and_then(Status::parse),
-        tier: q.tier,
-        assignee: q.assignee.map(|a| match a.as_str() {
-            "me" => Assignee::User(user.name.clone()),
-            "none" => Assignee::Nobody,
-            _ => Assignee::User(a),
-        }),
-        category: q.category,
-        priority: named("priority", q.priority, &priorities)?.as_deref().and_then(Level::parse),
-        channel: named("channel", q.channel, &channels)?.as_deref().and_then(Channel::parse),
-        person: q.person,
-        requester: q.requester,
-        machine: q.machine,
-        opened_before: q.older_than_hours.map(|h| now - i64::from(h) * 3_600_000),
-        sla: match named("sla state", q.sla, &["breached", "due-soon"])?.as_deref() {
-            Some("breached") => Some(SlaFilter::Breached),
-            Some(_) => Some(SlaFilter::DueBefore(now + i64::from(q.due_within_minutes.unwrap_or(60)) * 60_000)),
-            None => None,
-        },
-        text: q.text,
-        sort: match named("sort", q.sort, &["updated", "created", "priority"])?.as_deref() {
-            Some("created") => Sort::Created,
-            Some("priority") => Sort::Priority,
-            _ => Sort::Updated,
-        },
-        after: match q.after {
-            Some(a) => Some(
-                Cursor::parse(&a)
-                    .ok_or_else(|| ApiError::bad_request(format!("cursor {a:?} is not one this server gave")))?,
-            ),
-            None => None,
-        },
-        limit: q.limit.unwrap_or(100),
-    };
+    let query = q.resolve(&user, now_ms())?;
     let page = tickets::list(&state.store, &user, query).await?;
     Ok(Json(page.into()))
+}
+
+impl ListQuery {
+    /// The store's query for these filters as `user` asks them at `now`; the console's queue reads the same.
+    pub(crate) fn resolve(self, user: &User, now: i64) -> Result<store::tickets::Query, ApiError> {
+        let q = self;
+        let named = |what: &str, value: Option<String>, names: &[&str]| -> Result<Option<String>, ApiError> {
+            match value {
+                Some(v) if !names.contains(&v.as_str()) => {
+                    Err(ApiError::bad_request(format!("unknown {what} {v:?}; one of {}", names.join(", "))))
+                }
+                v => Ok(v),
+            }
+        };
+        let statuses: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+        let priorities: Vec<&str> = Level::ALL.iter().map(|l| l.as_str()).collect();
+        let channels: Vec<&str> = Channel::ALL.iter().map(|c| c.as_str()).collect();
+        Ok(store::tickets::Query {
+            status: named("status", q.status, &statuses)?.as_deref().and_then(Status::parse),
+            tier: q.tier,
+            assignee: q.assignee.map(|a| match a.as_str() {
+                "me" => Assignee::User(user.name.clone()),
+                "none" => Assignee::Nobody,
+                _ => Assignee::User(a),
+            }),
+            category: q.category,
+            priority: named("priority", q.priority, &priorities)?.as_deref().and_then(Level::parse),
+            channel: named("channel", q.channel, &channels)?.as_deref().and_then(Channel::parse),
+            person: q.person,
+            requester: q.requester,
+            machine: q.machine,
+            opened_before: q.older_than_hours.map(|h| now - i64::from(h) * 3_600_000),
+            sla: match named("sla state", q.sla, &["breached", "due-soon"])?.as_deref() {
+                Some("breached") => Some(SlaFilter::Breached),
+                Some(_) => Some(SlaFilter::DueBefore(now + i64::from(q.due_within_minutes.unwrap_or(60)) * 60_000)),
+                None => None,
+            },
+            text: q.text,
+            sort: match named("sort", q.sort, &["updated", "created", "priority"])?.as_deref() {
+                Some("created") => Sort::Created,
+                Some("priority") => Sort::Priority,
+                _ => Sort::Updated,
+            },
+            after: match q.after {
+                Some(a) => Some(
+                    Cursor::parse(&a)
+                        .ok_or_else(|| ApiError::bad_request(format!("cursor {a:?} is not one this server gave")))?,
+                ),
+                None => None,
+            },
+            limit: q.limit.unwrap_or(100),
+        })
+    }
 }
 
 /// Opens a ticket for a call, a mail, a chat or a visit.
@@ -418,7 +426,7 @@ pub(super) struct Number {
     number: i64,
 }
 
-pub(super) fn parse_number(s: &str) -> Result<i64, ApiError> {
+pub(crate) fn parse_number(s: &str) -> Result<i64, ApiError> {
     s.parse::<i64>()
         .ok()
         .filter(|n| *n > 0)

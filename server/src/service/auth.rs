@@ -293,6 +293,12 @@ pub async fn enrollment_failed(store: &Store, from: IpAddr) -> Result<(), StoreE
     Ok(())
 }
 
+/// Ends `user`'s own token at once (the console's logout), audited as a revocation by them.
+pub async fn logout(store: &Store, user: &User, token: &str) -> Result<(), StoreError> {
+    let (id, by) = (auth::token_id(token), user.name.clone());
+    store.write(move |tx| tx.revoke_api_token(&id, &by, now_ms()).map(drop)).await
+}
+
 /// The person a bearer token belongs to, if it is known and has not ended.
 pub async fn user_by_token(store: &Store, token: String) -> Result<Option<User>, StoreError> {
     store.read(move |c| c.user_by_api_token(&token, now_ms())).await

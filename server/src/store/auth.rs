@@ -268,6 +268,11 @@ pub struct ApiToken {
 /// How many hex digits of a token's hash name it: enough that two tokens of a deployment never share them.
 const TOKEN_ID_LEN: i64 = 12;
 
+/// The id `token list` shows for a token.
+pub fn token_id(token: &str) -> String {
+    sha256_hex(token).chars().take(usize::try_from(TOKEN_ID_LEN).unwrap_or_default()).collect()
+}
+
 impl Read<'_> {
     /// Every API token, or those of `user`, newest first; ended ones too, until retention removes them.
     pub fn api_tokens(&self, user: Option<&str>) -> Result<Vec<ApiToken>, StoreError> {

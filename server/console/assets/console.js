@@ -1,0 +1,73 @@
+// The console's own script: the form token on htmx's requests, and the keyboard. Pages work without it.
+"use strict";
+
+(function () {
+  const token = () => document.getElementById("csrf")?.dataset.token || "";
+
+  // htmx's requests carry the session's form token as a header, the way plain forms carry it as a field.
+  document.addEventListener("htmx:configRequest", (e) => {
+    e.detail.headers["X-CSRF-Token"] = token();
+  });
+
+  const typing = (el) => el && (el.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName));
+  const rows = () => Array.from(document.querySelectorAll("tr[data-row]"));
+  let current = -1;
+  // What Ctrl+Enter sends the message as: the last of `r` and `n` pressed.
+  let sendAs = "reply";
+
+  function select(i) {
+    const all = rows();
+    if (all.length === 0) return;
+    current = Math.max(0, Math.min(all.length - 1, i));
+    all.forEach((r, j) => r.classList.toggle("current", j === current));
+    const link = all[current].querySelector("a");
+    if (link) link.focus();
+  }
+
+  // A swapped result list starts again from its first row.
+  document.addEventListener("htmx:afterSwap", () => { current = -1; });
+
+  function focus(selector) {
+    const el = document.querySelector(selector);
+    if (!el) return false;
+    el.focus();
+    return true;
+  }
+
+  function toggleHelp(show) {
+    const help = document.getElementById("keys");
+    if (!help) return;
+    help.hidden = show === undefined ? !help.hidden : !show;
+    if (!help.hidden) help.focus();
+  }
+
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") {
+      toggleHelp(false);
+      if (typing(document.activeElement)) document.activeElement.blur();
+      return;
+    }
+    // Ctrl+Enter in the message sends it, as a reply or a note as `r` or `n` chose.
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && document.activeElement?.id === "body") {
+      e.preventDefault();
+      document.getElementById("send-" + sendAs)?.click();
+      return;
+    }
+    if (typing(document.activeElement) || e.ctrlKey || e.metaKey || e.altKey) return;
+    const keys = {
+      j: () => select(current + 1),
+      k: () => select(current - 1),
+      "/": () => focus("#text"),
+      r: () => { sendAs = "reply"; focus("#body"); },
+      n: () => { sendAs = "note"; focus("#body"); },
+      a: () => focus("#assign-to"),
+      e: () => focus("#tier"),
+      "?": () => toggleHelp(),
+    };
+    const act = keys[e.key];
+    if (act) {
+      e.preventDefault();
+      act();
+    }
+  });
+})();

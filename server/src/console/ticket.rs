@@ -1,0 +1,339 @@
+//! A ticket: findings with their advice first, then the machine's snapshot, the conversation (public replies and
+//! internal notes plainly apart), the history, and the forms that act on it. Read through the use case behind
+//! `GET /api/tickets/{n}`, acted on through the one behind `POST /api/tickets/{n}/actions`. A reply or status change
+//! carries the version the page showed; if somebody answered meanwhile the page comes back with what they wrote and
+//! the draft kept, and "send anyway" forces it (audited, as `--force` is).
+
+use std::borrow::Borrow;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State as AxumState};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use lifeline_shared::findings::{Finding, Severity};
+use lifeline_shared::wire::Snapshot;
+use serde::Deserialize;
+
+use super::{AppState, Chrome, Texts, Viewer, error_page, render, when};
+use crate::api::error::ApiError;
+use crate::api::parse_number;
+use crate::api::views::EventView;
+use crate::desk::actor::ActorKind;
+use crate::desk::sla::ClockState;
+use crate::desk::tickets::{Command, Event, Status};
+use crate::service;
+
+/// One entry of the conversation or the history, worded for the page.
+pub struct Entry {
+    pub when: String,
+    pub who: String,
+    /// `public`, `internal`, `requester` or `history`: how the page sets it apart.
+    pub kind: &'static str,
+    pub text: String,
+    /// The ticket it was written on, when it was merged into this one.
+    pub from_ticket: Option<i64>,
+}
+
+pub struct ClockLine {
+    pub name: &'static str,
+    pub state: String,
+    pub late: bool,
+}
+
+#[derive(Template)]
+#[template(path = "ticket.html")]
+struct TicketPage {
+    chrome: Chrome,
+    t: Texts,
+    number: i64,
+    version: i64,
+    subject: String,
+    status: &'static str,
+    priority: &'static str,
+    tier: u8,
+    assignee: String,
+    requester: String,
+    channel: &'static str,
+    category: String,
+    machine: String,
+    created: String,
+    merged_into: Option<i64>,
+    findings: Vec<Finding>,
+    snapshot: Option<Snapshot>,
+    conversation: Vec<Entry>,
+    history: Vec<Entry>,
+    clocks: Vec<ClockLine>,
+    others: Vec<String>,
+    statuses: Vec<&'static str>,
+    codes: Vec<String>,
+    higher_tiers: Vec<u8>,
+    /// Why the last action was refused, shown above the forms.
+    problem: Option<String>,
+    /// What others wrote meanwhile, when a reply or status change was refused for it.
+    missed: Vec<Entry>,
+    /// The reply or note being written, kept across a refusal.
+    draft: String,
+    /// The action that was refused for a race, to offer sending it anyway.
+    retry: Option<String>,
+}
+
+impl TicketPage {
+    fn severity(&self, f: &Finding) -> &'static str {
+        match f.severity {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+
+    // Templates hand over fields by value or by reference depending on where they are read: both are taken.
+    fn gib(&self, bytes: impl Borrow<u64>) -> String {
+        format!("{:.1} GiB", *bytes.borrow() as f64 / f64::from(1u32 << 30))
+    }
+
+    fn mib(&self, bytes: impl Borrow<u64>) -> String {
+        format!("{:.0} MiB", *bytes.borrow() as f64 / f64::from(1u32 << 20))
+    }
+
+    fn pct(&self, value: impl Borrow<f32>) -> String {
+        format!("{:.0} %", value.borrow())
+    }
+
+    fn used_pct(&self, used: impl Borrow<u64>, total: impl Borrow<u64>) -> String {
+        let (used, total) = (*used.borrow(), *total.borrow());
+        if total == 0 { "-".into() } else { format!("{:.0} %", used as f64 * 100.0 / total as f64) }
+    }
+}
+
+fn entry(t: Texts, e: &EventView) -> Entry {
+    let who = match e.actor.kind {
+        ActorKind::System => t.get("actor-system").to_owned(),
+        _ => e.actor.name.clone(),
+    };
+    let (kind, text) = match &e.event {
+        Event::Created { description, .. } => ("requester", description.clone()),
+        Event::PublicReply { body } => ("public", body.clone()),
+        Event::RequesterReply { body } => ("requester", body.clone()),
+        Event::InternalNote { body } => ("internal", body.clone()),
+        Event::StatusChanged { from, to, reason, code, .. } => {
+            let mut text = t.with("history-status", &[("from", &from.as_str()), ("to", &to.as_str())]);
+            for extra in [code, reason].into_iter().flatten() {
+                text.push_str(" · ");
+                text.push_str(extra);
+            }
+            ("history", text)
+        }
+        Event::Assigned { to } => ("history", t.with("history-assigned", &[("to", to)])),
+        Event::Escalated { to_tier, reason, .. } => {
+            let mut text = t.with("history-escalated", &[("tier", to_tier)]);
+            if let Some(reason) = reason {
+                text.push_str(" · ");
+                text.push_str(reason);
+            }
+            ("history", text)
+        }
+        Event::SnapshotAttached { findings, .. } => {
+            ("history", t.with("history-snapshot", &[("count", &findings.len())]))
+        }
+        Event::CheckRun { check, state, result, .. } => {
+            ("history", t.with("history-check", &[("check", check), ("state", state), ("result", result)]))
+        }
+        Event::MergedInto { into } => ("history", t.with("history-merged-into", &[("number", into)])),
+        Event::Absorbed { from } => ("history", t.with("history-absorbed", &[("number", from)])),
+        Event::Related { other } => ("history", t.with("history-related", &[("number", other)])),
+        Event::Categorized { category } => ("history", t.with("history-category", &[("category", category)])),
+        Event::Prioritized { priority, .. } => {
+            ("history", t.with("history-priority", &[("priority", &priority.as_str())]))
+        }
+        Event::Linked { agent_id } => ("history", t.with("history-linked", &[("machine", agent_id)])),
+        Event::Unlinked { agent_id } => ("history", t.with("history-unlinked", &[("machine", agent_id)])),
+        Event::SlaAlert { clock, alert, .. } => {
+            let key = match alert {
+                crate::desk::sla::Alert::Warning => "history-sla-warning",
+                crate::desk::sla::Alert::Breach => "history-sla-breach",
+            };
+            ("history", t.with(key, &[("clock", &clock.as_str())]))
+        }
+        Event::Retyped { ticket_type } => ("history", t.with("history-type", &[("type", &ticket_type.as_str())])),
+    };
+    Entry { when: when(e.at), who, kind, text, from_ticket: e.from_ticket }
+}
+
+/// The ticket page, with what the last action left to say.
+struct Outcome {
+    status: StatusCode,
+    problem: Option<String>,
+    missed: Vec<EventView>,
+    draft: String,
+    retry: Option<String>,
+}
+
+impl Outcome {
+    fn fresh() -> Outcome {
+        Outcome { status: StatusCode::OK, problem: None, missed: Vec::new(), draft: String::new(), retry: None }
+    }
+}
+
+pub async fn page(AxumState(state): AxumState<AppState>, viewer: Viewer, Path(number): Path<String>) -> Response {
+    show(&state, &viewer, &number, Outcome::fresh()).await
+}
+
+async fn show(state: &AppState, viewer: &Viewer, number: &str, outcome: Outcome) -> Response {
+    let chrome = viewer.chrome();
+    let t = viewer.t;
+    let number = match parse_number(number) {
+        Ok(n) => n,
+        Err(e) => return error_page(Some(&chrome), t, e),
+    };
+    // Opening the page says the technician is on the ticket, for the others who open it.
+    if let Err(e) = service::tickets::mark_presence(&state.store, &viewer.user, number, "viewing").await {
+        return error_page(Some(&chrome), t, e);
+    }
+    let detail: crate::api::views::TicketDetail =
+        match service::tickets::show(&state.store, &state.config.desk, &viewer.user, number).await {
+            Ok(d) => d.into(),
+            Err(e) => return error_page(Some(&chrome), t, e),
+        };
+    let ticket = detail.ticket.state;
+    let (conversation, history) = detail.events.iter().map(|e| entry(t, e)).partition(|e| e.kind != "history");
+    let clocks = detail
+        .sla
+        .iter()
+        .map(|c| {
+            let (state, late) = match c.state {
+                ClockState::Running { due_at, .. } => {
+                    (t.with("clock-running", &[("due", &due_at.map(when).unwrap_or_default())]), false)
+                }
+                ClockState::Breached { due_at, .. } => {
+                    (t.with("clock-breached", &[("due", &due_at.map(when).unwrap_or_default())]), true)
+                }
+                ClockState::Paused { .. } => (t.get("clock-paused").to_owned(), false),
+                ClockState::Met { at, late_by_ms } => (t.with("clock-met", &[("at", &when(at))]), late_by_ms > 0),
+            };
+            ClockLine { name: c.kind.as_str(), state, late }
+        })
+        .collect();
+    let machine = match (&ticket.agent_id, &detail.snapshot) {
+        (Some(id), Some(s)) => format!("{} ({id})", s.host.hostname),
+        (Some(id), None) => id.clone(),
+        (None, _) => String::new(),
+    };
+    let page = TicketPage {
+        chrome,
+        t,
+        number,
+        version: detail.ticket.version,
+        subject: ticket.subject,
+        status: ticket.status.as_str(),
+        priority: ticket.priority.as_str(),
+        tier: ticket.tier,
+        assignee: ticket.assignee.unwrap_or_default(),
+        requester: ticket.requester,
+        channel: ticket.channel.as_str(),
+        category: ticket.category.unwrap_or_default(),
+        machine,
+        created: when(ticket.created_at),
+        merged_into: ticket.merged_into,
+        findings: detail.findings,
+        snapshot: detail.snapshot,
+        conversation,
+        history,
+        clocks,
+        others: detail
+            .presence
+            .iter()
+            .filter(|p| p.user != viewer.user.name)
+            .map(|p| format!("{} ({})", p.user, p.state))
+            .collect(),
+        statuses: Status::ALL.iter().map(|s| s.as_str()).filter(|s| *s != ticket.status.as_str()).collect(),
+        codes: state.config.desk.resolution_codes.clone(),
+        higher_tiers: (ticket.tier.saturating_add(1)..=3).collect(),
+        problem: outcome.problem,
+        missed: outcome.missed.iter().map(|e| entry(t, e)).collect(),
+        draft: outcome.draft,
+        retry: outcome.retry,
+    };
+    render(outcome.status, &page)
+}
+
+#[derive(Deserialize)]
+pub struct ActForm {
+    action: String,
+    csrf: Option<String>,
+    version: Option<i64>,
+    /// "send anyway" after a refusal for a race.
+    force: Option<String>,
+    body: Option<String>,
+    status: Option<String>,
+    reason: Option<String>,
+    code: Option<String>,
+    to: Option<String>,
+    tier: Option<u8>,
+}
+
+/// A form's empty field is a value not given.
+fn given(field: Option<String>) -> Option<String> {
+    field.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn command(form: &ActForm, me: &str) -> Result<Command, ApiError> {
+    let body = || form.body.clone().unwrap_or_default();
+    Ok(match form.action.as_str() {
+        "reply" => Command::Reply { body: body(), template: None },
+        "note" => Command::Note { body: body() },
+        "assign" => Command::Assign { to: given(form.to.clone()).unwrap_or_else(|| me.to_owned()) },
+        "status" => {
+            let name = form.status.as_deref().unwrap_or_default();
+            let to = Status::parse(name).ok_or_else(|| ApiError::bad_request(format!("unknown status {name:?}")))?;
+            Command::Status { to, reason: given(form.reason.clone()), until: None, code: given(form.code.clone()) }
+        }
+        "escalate" => Command::Escalate {
+            tier: form.tier.ok_or_else(|| ApiError::bad_request("escalating needs the tier to raise it to"))?,
+            reason: given(form.reason.clone()),
+        },
+        other => return Err(ApiError::bad_request(format!("unknown action {other:?}"))),
+    })
+}
+
+pub async fn act(
+    AxumState(state): AxumState<AppState>,
+    viewer: Viewer,
+    Path(number): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<ActForm>,
+) -> Response {
+    if let Err(e) = viewer.check_write(&headers, form.csrf.as_deref()) {
+        return error_page(Some(&viewer.chrome()), viewer.t, e);
+    }
+    let n = match parse_number(&number) {
+        Ok(n) => n,
+        Err(e) => return error_page(Some(&viewer.chrome()), viewer.t, e),
+    };
+    let draft = form.body.clone().unwrap_or_default();
+    let refused = |e: ApiError, retry: Option<String>| Outcome {
+        status: e.status(),
+        problem: Some(e.message().to_owned()),
+        missed: e.missed().map(<[EventView]>::to_vec).unwrap_or_default(),
+        draft: draft.clone(),
+        retry,
+    };
+    let command = match command(&form, &viewer.user.name) {
+        Ok(c) => c,
+        Err(e) => return show(&state, &viewer, &number, refused(e, None)).await,
+    };
+    let force = form.force.is_some();
+    let result =
+        service::tickets::act(&state.store, &state.config.desk, &viewer.user, n, form.version, force, command).await;
+    match result {
+        Ok((_, effects)) => {
+            effects.carry_out(&state).await;
+            Redirect::to(&format!("/tickets/{n}")).into_response()
+        }
+        Err(e) => {
+            let e = ApiError::from(e);
+            let retry = e.missed().is_some().then(|| form.action.clone());
+            show(&state, &viewer, &number, refused(e, retry)).await
+        }
+    }
+}

@@ -1,0 +1,442 @@
+//! The web console in a real headless Chromium, against the real server and a real enrolled agent: logging in,
+//! the queue's filters, a real help request's findings and snapshot, a reply that reaches the requester's machine and
+//! a note that does not, a race shown with what was missed, the keyboard alone, hostile text from a machine and its
+//! user, forged writes, the language. Every page is checked by axe-core (WCAG 2.1 A and AA) and screenshotted under
+//! `target/console-screens/`, and no page may make the browser report a Content-Security-Policy violation.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::browser::{Browser, Key};
+use crate::harness::{Agent, Proc, Server, bin, eventually, field, run, server_cmd};
+
+/// An account with a password, for logging in through the form.
+fn person(server: &Server, name: &str, tier: &str) -> String {
+    let out = run(server_cmd(server.dir.path(), &["user", "add", name, "--tier", tier]));
+    assert!(out.ok, "user add {name} failed: {}", out.stderr);
+    field(&out.stdout, "password:")
+}
+
+fn log_in(browser: &Browser, server: &Server, name: &str, password: &str) {
+    browser.goto(&format!("{}/", server.api));
+    browser.wait_for("form[action='/login']");
+    browser.fill("#user", name);
+    browser.fill("#password", password);
+    browser.click("form[action='/login'] button[type=submit]");
+    browser.wait_for("#filters");
+}
+
+/// What browsers reported the console's policy blocked, as the server counted it.
+fn csp_reports(server: &Server) -> u64 {
+    let mut answer = server
+        .https()
+        .get(format!("{}/metrics", server.api))
+        .header("Authorization", format!("Bearer {}", server.admin_token))
+        .call()
+        .expect("GET /metrics");
+    let text = answer.body_mut().read_to_string().expect("metrics text");
+    let line = text.lines().find(|l| l.starts_with("lifeline_console_csp_reports_total ")).expect("the CSP counter");
+    line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()).expect("a number") as u64
+}
+
+/// Checks the page shown now with axe and saves its screenshot as `name`.
+fn look_at(browser: &Browser, name: &str) {
+    browser.screenshot(name);
+    browser.assert_accessible(name);
+}
+
+fn ticket_json(server: &Server, number: i64) -> Value {
+    server.json(&["ticket", "show", &number.to_string()])
+}
+
+fn bodies(ticket: &Value, kind: &str) -> Vec<String> {
+    ticket["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .map(|e| e["body"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_technician_logs_in_filters_the_queue_and_answers_a_real_help_request() {
+    let server = Server::start();
+    let agent = Agent::start(&server);
+    let password = person(&server, "tina", "1");
+    let number = agent.request_help("The printer jams on page two");
+    let phoned =
+        server.cli(&["ticket", "create", "--channel", "phone", "--requester", "Bob", "--subject", "VPN drops"]);
+    assert!(phoned.ok, "{}", phoned.stderr);
+    let browser = Browser::new();
+
+    // Not signed in: the login page, which comes back to the queue.
+    browser.goto(&format!("{}/queue", server.api));
+    browser.wait_for("form[action='/login']");
+    look_at(&browser, "login");
+    browser.fill("#user", "tina");
+    browser.fill("#password", "not her password");
+    browser.click("form[action='/login'] button[type=submit]");
+    assert_eq!(browser.wait_for(".problem"), "Wrong user name or password.");
+    browser.fill("#password", &password);
+    browser.click("form[action='/login'] button[type=submit]");
+    browser.wait_for("table.queue");
+    assert!(browser.current_url().ends_with("/queue"), "{}", browser.current_url());
+    let subjects = browser.texts("tr[data-row] .subject");
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    look_at(&browser, "queue");
+
+    // The text filter, as the API's: htmx swaps the results in place and the address says the filter.
+    browser.fill("#text", "printer");
+    browser.wait_until(
+        "the queue to show the one printer ticket",
+        "document.querySelectorAll('tr[data-row]').length === 1",
+    );
+    assert_eq!(browser.texts("tr[data-row] .subject"), ["The printer jams on page two"]);
+    browser.wait_until("the address to carry the filter", "location.search.includes('text=printer')");
+    browser.execute(
+        "document.querySelector('#channel').value = 'phone'; document.querySelector('#text').value = '';
+        document.querySelector('#filters').requestSubmit();",
+        vec![],
+    );
+    browser.wait_until(
+        "the queue to show the phoned ticket",
+        "[...document.querySelectorAll('tr[data-row] .subject')].map(e => e.textContent).join() === 'VPN drops'",
+    );
+    browser.goto(&format!("{}/queue?status=new&channel=agent", server.api));
+    assert_eq!(browser.texts("tr[data-row] .subject"), ["The printer jams on page two"]);
+
+    // The ticket: the findings the API gives, in its order, then the snapshot of this very machine.
+    browser.click("tr[data-row] a");
+    browser.wait_for("#findings-h");
+    let api = ticket_json(&server, number);
+    let findings: Vec<String> = api["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["summary"].as_str().unwrap().to_owned())
+        .collect();
+    if findings.is_empty() {
+        assert_eq!(browser.text(".findings p"), "Nothing looks wrong in the machine's snapshot.");
+    } else {
+        assert_eq!(browser.texts(".findings li strong"), findings);
+    }
+    let hostname = api["snapshot"]["host"]["hostname"].as_str().expect("a snapshot's hostname").to_owned();
+    assert!(browser.text(".snapshot p").starts_with(&hostname), "{}", browser.text(".snapshot p"));
+    assert!(browser.texts(".snapshot table caption").contains(&"Disks".to_owned()));
+    look_at(&browser, "ticket");
+
+    // A reply reaches the requester's machine; a note stays on the desk's side.
+    browser.fill("#body", "Please take the paper out of tray 2 and try again.");
+    browser.click("#send-reply");
+    browser.wait_until(
+        "the reply on the page",
+        "[...document.querySelectorAll('.entry.public .body')].some(e => e.textContent.includes('tray 2'))",
+    );
+    browser.fill("#body", "Internal: the toner supplier is late this week.");
+    browser.click("#send-note");
+    browser.wait_for(".entry.internal");
+    assert!(browser.text(".entry.internal .kind").contains("Internal note"));
+    let thread = |agent: &Agent| agent.call(&["tickets", &number.to_string()]).stdout;
+    eventually("the reply to reach the agent", Duration::from_secs(20), || {
+        thread(&agent).contains("tray 2").then_some(())
+    });
+    // A later public change is pushed with the whole public thread: the note is not in it.
+    browser.fill("#body", "Did that help?");
+    browser.click("#send-reply");
+    eventually("the second reply to reach the agent", Duration::from_secs(20), || {
+        thread(&agent).contains("Did that help?").then_some(())
+    });
+    assert!(!thread(&agent).contains("toner"), "a note reached the requester:\n{}", thread(&agent));
+    let stored = ticket_json(&server, number);
+    assert_eq!(bodies(&stored, "internal_note"), ["Internal: the toner supplier is late this week."]);
+    assert_eq!(bodies(&stored, "public_reply").len(), 2);
+    assert_eq!(stored["events"].as_array().unwrap().iter().filter(|e| e["actor"] == "tina").count(), 3);
+
+    // Assign to herself, then resolve with a code: the page shows the history.
+    browser.click("form input[name=action][value=assign] ~ p button");
+    browser.wait_until("the assignment", "document.querySelector('dl.facts').textContent.includes('tina')");
+    browser.execute("document.querySelector('#new-status').value = 'resolved'; document.querySelector('#code').value = 'user-instructed';", vec![]);
+    browser.click("form input[name=action][value=status] ~ p button");
+    browser.wait_until("the resolution", "document.querySelector('.status').textContent === 'resolved'");
+    assert!(
+        browser.texts(".history li").iter().any(|l| l.contains("resolved · user-instructed")),
+        "{:?}",
+        browser.texts(".history li")
+    );
+    look_at(&browser, "ticket-resolved");
+
+    // A race: Bob's ticket answered from the CLI while the page was open; the page says so and keeps the draft.
+    browser.goto(&format!("{}/tickets/{}", server.api, number + 1));
+    browser.wait_for("#body");
+    assert!(server.cli(&["ticket", "reply", &(number + 1).to_string(), "We are on it, Bob."]).ok);
+    browser.fill("#body", "Could you restart the VPN client?");
+    browser.click("#send-reply");
+    browser.wait_for(".problem .missed");
+    assert!(browser.text(".problem .missed").contains("We are on it, Bob."));
+    assert_eq!(
+        browser.execute("return document.querySelector('#body').value;", vec![]),
+        "Could you restart the VPN client?"
+    );
+    look_at(&browser, "ticket-race");
+    assert_eq!(bodies(&ticket_json(&server, number + 1), "public_reply"), ["We are on it, Bob."]);
+    browser.click("button[name=action][value=reply]");
+    browser.wait_until(
+        "the forced reply",
+        "[...document.querySelectorAll('.entry.public .body')].some(e => e.textContent.includes('restart the VPN'))",
+    );
+    assert_eq!(bodies(&ticket_json(&server, number + 1), "public_reply").len(), 2);
+
+    // Logging out ends the session's token, not only the cookie.
+    let cookie = browser.execute("return document.cookie;", vec![]);
+    assert_eq!(cookie, "", "the session cookie is HttpOnly");
+    browser.click("form[action='/logout'] button");
+    browser.wait_for("form[action='/login']");
+    browser.goto(&format!("{}/queue", server.api));
+    browser.wait_for("form[action='/login']");
+    let audit = server.cli(&["audit", "export"]);
+    assert!(audit.ok, "{}", audit.stderr);
+    let entries: Vec<Value> = audit.stdout.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    let actions: Vec<&str> = entries.iter().filter_map(|e| e["action"].as_str()).collect();
+    assert!(
+        actions.contains(&"user.login-refused")
+            && actions.contains(&"user.login")
+            && actions.contains(&"token.revoked"),
+        "{actions:?}"
+    );
+    assert_eq!(csp_reports(&server), 0, "the browser reported CSP violations");
+    // The refused login and the refused race answered with their statuses, as they should; nothing else may show.
+    let errors: Vec<String> = browser
+        .console_errors()
+        .into_iter()
+        .filter(|e| !e.contains("Failed to load resource: the server responded with a status of"))
+        .collect();
+    assert!(errors.is_empty(), "the page logged errors: {errors:?}");
+}
+
+#[test]
+fn the_queue_to_reply_path_works_with_the_keyboard_alone() {
+    let server = Server::start();
+    let agent = Agent::start(&server);
+    let password = person(&server, "kim", "2");
+    let number = agent.request_help("My screen stays black");
+    let browser = Browser::new();
+    browser.goto(&format!("{}/", server.api));
+    browser.wait_for("#user");
+    // The name field has the focus; everything from here on is keys.
+    browser.press("kim");
+    browser.press(&format!("{}{password}{}", char::from(Key::Tab), char::from(Key::Enter)));
+    browser.wait_for("table.queue");
+    browser.press("?");
+    browser.wait_for("#keys");
+    look_at(&browser, "queue-keys");
+    browser.press(&char::from(Key::Escape).to_string());
+    browser.wait_gone("#keys");
+    browser.press("j");
+    browser.wait_for("tr.current");
+    browser.press(&char::from(Key::Enter).to_string());
+    browser.wait_for("#body");
+    assert!(browser.current_url().ends_with(&format!("/tickets/{number}")), "{}", browser.current_url());
+    browser.press("r");
+    browser.press("Is the power light on?");
+    browser.press(&format!("{}{}", char::from(Key::Control), char::from(Key::Enter)));
+    browser.wait_until(
+        "the reply on the page",
+        "[...document.querySelectorAll('.entry.public .body')].some(e => e.textContent === 'Is the power light on?')",
+    );
+    browser.press("n");
+    browser.press("Checked the cable myself.");
+    browser.press(&format!("{}{}", char::from(Key::Control), char::from(Key::Enter)));
+    browser.wait_for(".entry.internal");
+    let stored = ticket_json(&server, number);
+    assert_eq!(bodies(&stored, "public_reply"), ["Is the power light on?"]);
+    assert_eq!(bodies(&stored, "internal_note"), ["Checked the cable myself."]);
+    assert_eq!(csp_reports(&server), 0);
+}
+
+/// A machine whose host name, busiest process, user and technician all write markup: the console shows it as text,
+/// and neither runs it nor makes the browser block anything.
+#[test]
+fn hostile_text_from_a_machine_and_its_user_shows_as_text_and_runs_nothing() {
+    crate::harness::require_root("setting a hostile host name in a UTS namespace");
+    let server = Server::start();
+    let mut agent = Agent::enroll(&server);
+    let hostname = "\"><img src=x onerror=window.pwned=1>";
+    // A program named like markup keeps a core busy, so it is the snapshot's busiest process.
+    let program = agent.dir.path().join("<svg onload=x>");
+    std::fs::copy("/usr/bin/yes", &program).expect("copying yes");
+    let busy = Command::new(&program).stdout(std::process::Stdio::null()).spawn().expect("starting the busy program");
+    let _busy = KillOnDrop(busy);
+    // The agent in a UTS namespace of its own, whose host name is the hostile one.
+    let mut cmd = Command::new("unshare");
+    // Through /proc: the `hostname` program refuses names that are not DNS names, the kernel does not.
+    cmd.args(["--uts", "--", "sh", "-c", "printf %s \"$0\" > /proc/sys/kernel/hostname && exec \"$@\"", hostname]);
+    cmd.arg(bin("lifeline-agent")).args(agent.command(&["run"]).get_args());
+    let proc = Proc::spawn("lifeline-agent", cmd);
+    proc.wait_for_line("connected", Duration::from_secs(30));
+    agent.proc = Some(proc);
+    std::thread::sleep(Duration::from_secs(2));
+    let subject = "<script>window.pwned=1</script>";
+    let number = agent.request_help(subject);
+    let answer = agent.call(&["reply", &number.to_string(), "</textarea><b onmouseover=alert(1)>bold?</b>"]);
+    assert!(answer.ok, "{}", answer.stderr);
+    let reply = "\"><img src=x onerror=window.pwned=1> & <a href=javascript:alert(1)>link</a>";
+    assert!(server.cli(&["ticket", "reply", &number.to_string(), reply]).ok);
+    eventually("the requester's answer to be stored", Duration::from_secs(20), || {
+        (!bodies(&ticket_json(&server, number), "requester_reply").is_empty()).then_some(())
+    });
+
+    let password = person(&server, "ana", "1");
+    let browser = Browser::new();
+    log_in(&browser, &server, "ana", &password);
+    assert_eq!(browser.text("tr[data-row] .subject"), subject);
+    look_at(&browser, "hostile-queue");
+    browser.click("tr[data-row] a");
+    browser.wait_for("#snapshot-h");
+    assert!(browser.text(".snapshot p").starts_with(hostname), "{}", browser.text(".snapshot p"));
+    let processes = browser.texts(".snapshot table:last-of-type tbody td:first-child");
+    assert!(processes.iter().any(|p| p.starts_with("<svg onload=")), "{processes:?}");
+    let conversation = browser.texts(".entry .body");
+    assert!(conversation.contains(&reply.to_owned()), "{conversation:?}");
+    assert!(conversation.iter().any(|c| c.starts_with("</textarea><b onmouseover")), "{conversation:?}");
+    assert!(browser.text("h1").contains(subject));
+    // Nothing of it became markup.
+    let injected = browser.execute(
+        "return document.querySelectorAll('img, svg, b, a[href^=javascript], script:not([src])').length;",
+        vec![],
+    );
+    assert_eq!(injected, 0, "markup from the machine or its user became elements");
+    assert_eq!(browser.execute("return typeof window.pwned;", vec![]), "undefined", "a payload ran");
+    assert_eq!(browser.execute("return document.title;", vec![]), format!("#{number} {subject} · Lifeline"));
+    assert_eq!(browser.execute("return document.querySelector('#body').value;", vec![]), "");
+    look_at(&browser, "hostile-ticket");
+    assert_eq!(csp_reports(&server), 0, "the browser reported CSP violations");
+}
+
+/// A child that must not outlive the test, whatever ends it. (`Proc` reads its output, which `yes` never ends.)
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A page of another site serving a form that posts to the console, as an attacker's would.
+fn attacker_page(target: String) -> (String, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("binding");
+    let url = format!("http://{}/", listener.local_addr().expect("address"));
+    let page = format!(
+        "<!DOCTYPE html><html><body><form method=post action=\"{target}\">\
+         <input name=action value=note><input name=body value=forged-by-another-site></form>\
+         <script>document.forms[0].submit()</script></body></html>"
+    );
+    let serve = std::thread::spawn(move || {
+        // One page and its favicon at most; the test waits on the outcome, not on this thread.
+        for _ in 0..2 {
+            let Ok((mut conn, _)) = listener.accept() else { return };
+            let mut request = [0u8; 4096];
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+            let _ = conn.read(&mut request);
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+                page.len()
+            );
+            let _ = conn.write_all(answer.as_bytes());
+        }
+    });
+    (url, serve)
+}
+
+#[test]
+fn forged_writes_are_refused_and_store_nothing() {
+    let server = Server::start();
+    let agent = Agent::start(&server);
+    let number = agent.request_help("Forms and forgeries");
+    let password = person(&server, "sam", "1");
+    let browser = Browser::new();
+    log_in(&browser, &server, "sam", &password);
+
+    // Another site's page posting to the console: the strict cookie stays home, and the write would be refused
+    // for where it came from even if it did not.
+    let (url, _serve) = attacker_page(format!("{}/tickets/{number}/act", server.api));
+    browser.goto(&url);
+    std::thread::sleep(Duration::from_secs(2));
+    browser.screenshot("forged-cross-site");
+    assert!(bodies(&ticket_json(&server, number), "internal_note").is_empty(), "a cross-site form wrote a note");
+
+    // The console's own form without its token: refused with a page saying so.
+    browser.goto(&format!("{}/tickets/{number}", server.api));
+    browser.wait_for("#body");
+    browser.execute("document.querySelectorAll('input[name=csrf]').forEach(e => e.remove());", vec![]);
+    browser.fill("#body", "without the token");
+    browser.click("#send-note");
+    browser.wait_for(".error");
+    assert!(browser.text(".error .problem").contains("out of date"), "{}", browser.text(".error"));
+    look_at(&browser, "error-403");
+    // A token of another session is refused the same.
+    browser.goto(&format!("{}/tickets/{number}", server.api));
+    browser.wait_for("#body");
+    browser.execute("document.querySelectorAll('input[name=csrf]').forEach(e => e.value = 'a'.repeat(32));", vec![]);
+    browser.fill("#body", "with a made-up token");
+    browser.click("#send-note");
+    browser.wait_for(".error");
+    assert!(
+        bodies(&ticket_json(&server, number), "internal_note").is_empty(),
+        "a write without the form token was taken"
+    );
+
+    // A request with a live session's cookie but another site's origin, as a browser that sent the cookie would.
+    let login = server
+        .https()
+        .post(format!("{}/login", server.api))
+        .config()
+        .max_redirects(0)
+        .build()
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send(format!("user=sam&password={password}"))
+        .expect("POST /login");
+    assert_eq!(login.status(), 303);
+    let set = login.headers().get("set-cookie").and_then(|v| v.to_str().ok()).expect("a session cookie");
+    let session = set.split(';').next().and_then(|c| c.split_once('=')).map(|(_, v)| v.to_owned()).expect("a value");
+    let answer = server
+        .https()
+        .post(format!("{}/tickets/{number}/act", server.api))
+        .header("Cookie", format!("__Host-lifeline-session={session}"))
+        .header("Origin", "https://evil.example")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send("action=note&body=forged")
+        .expect("POST");
+    assert_eq!(answer.status(), 403);
+    assert!(bodies(&ticket_json(&server, number), "internal_note").is_empty());
+    assert_eq!(csp_reports(&server), 0);
+}
+
+#[test]
+fn the_console_speaks_the_browsers_language_and_switches_on_request() {
+    let server = Server::start();
+    let password = person(&server, "noor", "1");
+    let browser = Browser::with_language("nl-NL");
+    browser.goto(&format!("{}/", server.api));
+    browser.wait_for("#user");
+    assert_eq!(browser.attr("html", "lang").as_deref(), Some("nl"));
+    let dutch = browser.text("form[action='/login'] button");
+    assert_ne!(dutch, "Log in");
+    look_at(&browser, "login-nl");
+    browser.click("a[hreflang=pl]");
+    browser.wait_until("Polish", "document.documentElement.lang === 'pl'");
+    look_at(&browser, "login-pl");
+    log_in(&browser, &server, "noor", &password);
+    assert_eq!(browser.attr("html", "lang").as_deref(), Some("pl"));
+    assert!(browser.exists(".languages a[hreflang=pl][aria-current=true]"));
+    look_at(&browser, "queue-pl");
+    browser.click("a[hreflang=es]");
+    browser.wait_until("Spanish", "document.documentElement.lang === 'es'");
+    assert!(browser.current_url().ends_with("/queue"), "{}", browser.current_url());
+    assert_eq!(csp_reports(&server), 0);
+}
