@@ -50,6 +50,7 @@ pub fn rows() -> Vec<Row> {
     rows.extend(bench.show(bench.count));
     rows.extend(bench.sla_page());
     rows.extend(crate::reports::rows(&bench));
+    rows.extend(crate::console::rows(&bench));
     rows
 }
 
@@ -654,6 +655,10 @@ const LIST_COLUMNS: &str = "number, subject, status, category, tier, assignee, r
                             priority, ticket_type, merged_into, sla_due_at, sla_breached, created_at, updated_at";
 
 impl Bench {
+    pub fn iterations(&self) -> usize {
+        self.iterations
+    }
+
     fn user() -> User {
         User { id: 1, name: "bench".into(), role: Role::Admin }
     }

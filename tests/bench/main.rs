@@ -13,6 +13,7 @@
 // A benchmark states what it needs by panicking when it cannot have it, as the tests do.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod console;
 mod desk;
 mod desktop;
 #[allow(dead_code)]

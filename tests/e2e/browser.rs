@@ -217,6 +217,12 @@ impl Browser {
         self.block("running a script in the page", self.client().execute(js, args))
     }
 
+    /// Runs `js` as the body of a function in the page that answers by calling its last argument (WebDriver's
+    /// asynchronous script: `arguments[arguments.length - 1](answer)`, after a `fetch`, say), and returns the answer.
+    pub fn execute_async(&self, js: &str, args: Vec<Value>) -> Value {
+        self.block("running an asynchronous script in the page", self.client().execute_async(js, args))
+    }
+
     /// Waits until the JavaScript expression `js_condition` is true on the page; `what` says what that means, for
     /// the failure. An expression that throws counts as false (an element not there yet), and the failure shows
     /// its last error.

@@ -15,13 +15,13 @@ use crate::browser::{Browser, Key};
 use crate::harness::{Agent, Proc, Server, bin, eventually, field, run, server_cmd};
 
 /// An account with a password, for logging in through the form.
-fn person(server: &Server, name: &str, tier: &str) -> String {
+pub(crate) fn person(server: &Server, name: &str, tier: &str) -> String {
     let out = run(server_cmd(server.dir.path(), &["user", "add", name, "--tier", tier]));
     assert!(out.ok, "user add {name} failed: {}", out.stderr);
     field(&out.stdout, "password:")
 }
 
-fn log_in(browser: &Browser, server: &Server, name: &str, password: &str) {
+pub(crate) fn log_in(browser: &Browser, server: &Server, name: &str, password: &str) {
     browser.goto(&format!("{}/", server.api));
     browser.wait_for("form[action='/login']");
     browser.fill("#user", name);
@@ -31,7 +31,7 @@ fn log_in(browser: &Browser, server: &Server, name: &str, password: &str) {
 }
 
 /// What browsers reported the console's policy blocked, as the server counted it.
-fn csp_reports(server: &Server) -> u64 {
+pub(crate) fn csp_reports(server: &Server) -> u64 {
     let mut answer = server
         .https()
         .get(format!("{}/metrics", server.api))
@@ -44,7 +44,7 @@ fn csp_reports(server: &Server) -> u64 {
 }
 
 /// Checks the page shown now with axe and saves its screenshot as `name`.
-fn look_at(browser: &Browser, name: &str) {
+pub(crate) fn look_at(browser: &Browser, name: &str) {
     browser.screenshot(name);
     browser.assert_accessible(name);
 }
@@ -318,7 +318,7 @@ fn hostile_text_from_a_machine_and_its_user_shows_as_text_and_runs_nothing() {
 }
 
 /// A child that must not outlive the test, whatever ends it. (`Proc` reads its output, which `yes` never ends.)
-struct KillOnDrop(std::process::Child);
+pub(crate) struct KillOnDrop(pub(crate) std::process::Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
@@ -438,5 +438,314 @@ fn the_console_speaks_the_browsers_language_and_switches_on_request() {
     browser.click("a[hreflang=es]");
     browser.wait_until("Spanish", "document.documentElement.lang === 'es'");
     assert!(browser.current_url().ends_with("/queue"), "{}", browser.current_url());
+    assert_eq!(csp_reports(&server), 0);
+}
+
+/// The queue's answers to the anchors' top complaints: any technician saves views (their own, or shared), picks the
+/// columns they want and keeps them, acts on several tickets at once with each outcome shown, and sees new tickets
+/// come in without reloading.
+#[test]
+fn views_columns_bulk_actions_and_new_tickets_on_the_queue() {
+    let server = Server::start();
+    let lena = person(&server, "lena", "1");
+    let mo = person(&server, "mo", "1");
+    let open = |subject: &str| {
+        let out = server.cli(&["ticket", "create", "--channel", "phone", "--requester", "Uma", "--subject", subject]);
+        assert!(out.ok, "{}", out.stderr);
+        out.stdout.trim().parse::<i64>().unwrap_or_else(|_| panic!("no number in {:?}", out.stdout))
+    };
+    let (mail_a, mail_b, printer) =
+        (open("Mail bounces for Ann"), open("Mail bounces for Bo"), open("Printer offline"));
+    for step in [&["resolved", "--code", "fixed-remotely"][..], &["closed"]] {
+        let out = server.cli(&[&["ticket", "status", &printer.to_string()][..], step].concat());
+        assert!(out.ok, "{}", out.stderr);
+    }
+    let browser = Browser::new();
+    log_in(&browser, &server, "lena", &lena);
+
+    // Two views of the same filters: her own, and one shared with the desk.
+    browser.fill("#text", "mail");
+    browser.wait_until("two mail tickets", "document.querySelectorAll('tr[data-row]').length === 2");
+    for (name, shared) in [("My mail", false), ("Desk mail", true)] {
+        browser.fill("#view-name", name);
+        if shared {
+            browser.click("#save-view input[name=shared]");
+        }
+        browser.click("#save-view button");
+        browser.wait_until(
+            "the saved view",
+            &format!("[...document.querySelectorAll('.views a')].some(a => a.textContent === '{name}')"),
+        );
+    }
+    browser.goto(&format!("{}/queue", server.api));
+    assert_eq!(browser.texts("tr[data-row]").len(), 3);
+    browser.click(".views a");
+    browser.wait_until("the view's filters", "document.querySelectorAll('tr[data-row]').length === 2");
+    assert_eq!(browser.execute("return document.querySelector('#text').value;", vec![]), "mail");
+    look_at(&browser, "queue-views");
+
+    // Columns: requester and channel off, and they stay off on the next visit.
+    browser.click("details.columns summary");
+    browser.click("#columns input[value=requester]");
+    browser.click("#columns input[value=channel]");
+    browser.click("#columns button");
+    browser.wait_for("table.queue");
+    let headers = |b: &Browser| b.texts("table.queue thead th");
+    assert!(
+        !headers(&browser).contains(&"Requester".to_owned()) && !headers(&browser).contains(&"Channel".to_owned()),
+        "{:?}",
+        headers(&browser)
+    );
+    browser.goto(&format!("{}/queue", server.api));
+    assert!(!headers(&browser).contains(&"Requester".to_owned()), "{:?}", headers(&browser));
+    assert!(headers(&browser).contains(&"Subject".to_owned()));
+
+    // Bulk: both mail tickets to Mo; then a note on a mail ticket and the closed one, which refuses it alone.
+    browser.goto(&format!("{}/queue?text=mail", server.api));
+    browser.wait_until("two mail tickets", "document.querySelectorAll('tr[data-row]').length === 2");
+    browser.click(&format!("input[name=n][value='{mail_a}']"));
+    browser.click(&format!("input[name=n][value='{mail_b}']"));
+    browser.fill("#bulk-to", "mo");
+    browser.click("#bulk-apply");
+    assert_eq!(browser.wait_for("#bulk-summary"), "2 done, 0 refused.");
+    look_at(&browser, "bulk-outcome");
+    for n in [mail_a, mail_b] {
+        assert_eq!(ticket_json(&server, n)["assignee"], "mo");
+    }
+    browser.click("#back-to-queue");
+    browser.wait_until("the queue again", "document.querySelectorAll('tr[data-row]').length === 2");
+    assert_eq!(browser.texts("td.assignee"), ["mo", "mo"]);
+    browser.goto(&format!("{}/queue", server.api));
+    browser.click(&format!("input[name=n][value='{mail_a}']"));
+    browser.click(&format!("input[name=n][value='{printer}']"));
+    browser.execute("document.querySelector('#bulk-action').value = 'note';", vec![]);
+    browser.fill("#bulk-body", "Mail relay is being replaced tonight.");
+    browser.click("#bulk-apply");
+    assert_eq!(browser.wait_for("#bulk-summary"), "1 done, 1 refused.");
+    let refused = browser.text("table.outcomes tr.refused");
+    assert!(refused.starts_with(&printer.to_string()) && refused.contains("closed"), "{refused}");
+    assert_eq!(bodies(&ticket_json(&server, mail_a), "internal_note"), ["Mail relay is being replaced tonight."]);
+    assert!(bodies(&ticket_json(&server, printer), "internal_note").is_empty());
+
+    // A ticket opened elsewhere shows up in an open queue without a reload.
+    browser.goto(&format!("{}/queue", server.api));
+    browser.wait_for("table.queue");
+    browser.execute("window.sameDocument = true;", vec![]);
+    open("Scanner makes noises");
+    // Read in one script: the rows may be swapped between two WebDriver calls.
+    let arrived = "return [...document.querySelectorAll('tr[data-row] .subject')]
+        .some(e => e.textContent === 'Scanner makes noises');";
+    eventually("the new ticket in the open queue", Duration::from_secs(40), || {
+        (browser.execute(arrived, vec![]) == true).then_some(())
+    });
+    assert_eq!(browser.execute("return window.sameDocument === true;", vec![]), true, "the page was reloaded");
+
+    // Mo sees the shared view, not Lena's own, and cannot remove it.
+    browser.click("form[action='/logout'] button");
+    log_in(&browser, &server, "mo", &mo);
+    assert_eq!(browser.texts(".views li a"), ["Desk mail"]);
+    assert!(!browser.exists(".views li form"), "mo was offered to remove lena's view");
+    assert_eq!(csp_reports(&server), 0);
+}
+
+/// Running an approved check from the ticket: a searchable catalog cut to the technician's tier, a form from the
+/// check's parameters with the server's refusal shown on it, and the result shown when the agent sends it.
+#[test]
+fn a_check_runs_from_the_ticket_page_and_its_result_shows_when_it_arrives() {
+    let server = Server::start();
+    let agent = Agent::start(&server);
+    let number = agent.request_help("Is my disk full?");
+    let password = person(&server, "tom", "1");
+    let browser = Browser::new();
+    log_in(&browser, &server, "tom", &password);
+    browser.goto(&format!("{}/tickets/{number}", server.api));
+    browser.wait_for("#checks-h");
+
+    // Tier 1: the class A checks, none of class C.
+    assert!(browser.exists("#check-disk-usage"));
+    assert!(!browser.exists("#check-flush-dns-cache"), "a tier-1 technician was offered a tier-3 check");
+    browser.fill("#check-search", "disk");
+    browser.wait_until("the search to narrow the catalog", "[...document.querySelectorAll('.catalog li')].filter(li => !li.hidden).every(li => li.dataset.check.includes('disk'))");
+    let shown = browser.execute("return [...document.querySelectorAll('.catalog li')].filter(li => !li.hidden).map(li => li.dataset.check.split(' ')[0]);", vec![]);
+    assert!(shown.as_array().unwrap().contains(&Value::from("disk-usage")), "{shown}");
+    browser.click("li[data-check^='disk-usage '] summary");
+
+    // A path that is not absolute: the server's reason on the form, with what was typed.
+    browser.fill("#p-disk-usage-path", "etc");
+    browser.click("#check-disk-usage button");
+    let refusal = browser.wait_for("#check-disk-usage .problem");
+    assert!(refusal.contains("path"), "{refusal}");
+    assert_eq!(browser.attr("#p-disk-usage-path", "value").as_deref(), Some("etc"));
+    assert_eq!(browser.attr("#p-disk-usage-path", "aria-invalid").as_deref(), Some("true"));
+    look_at(&browser, "check-refused");
+
+    browser.fill("#p-disk-usage-path", "/");
+    browser.click("#check-disk-usage button");
+    browser.wait_for("#check-runs table");
+    // Fetched again by the page itself until the agent's answer is in.
+    browser
+        .wait_until("the run's result", "document.querySelector('#check-runs tr.run .state')?.textContent === 'done'");
+    assert!(!browser.text("#check-runs pre.result").is_empty());
+    look_at(&browser, "check-done");
+
+    // A tier-3 check asked for by hand with this session's own form token: refused by the same gate as the API's.
+    let token = browser.attr("#check-disk-usage input[name=csrf]", "value").unwrap();
+    let agent_id = browser.attr("#check-disk-usage input[name=agent]", "value").unwrap();
+    let script = format!(
+        "const f = document.createElement('form'); f.method = 'post'; f.action = '/tickets/{number}/checks';
+         for (const [k, v] of [['csrf', '{token}'], ['agent', '{agent_id}'], ['check', 'flush-dns-cache']]) {{
+           const i = document.createElement('input'); i.type = 'hidden'; i.name = k; i.value = v; f.appendChild(i); }}
+         document.body.appendChild(f); f.submit();"
+    );
+    browser.execute(&script, vec![]);
+    let refusal = browser.wait_for("#checks > .problem");
+    assert!(refusal.contains("tier 3"), "{refusal}");
+    let audit = server.cli(&["audit", "export"]).stdout;
+    assert!(audit.lines().any(|l| l.contains("check.refused") && l.contains("flush-dns-cache")), "no refusal audited");
+    assert_eq!(browser.texts("#check-runs tr.run").len(), 1, "the refused check was queued");
+    assert_eq!(csp_reports(&server), 0);
+}
+
+/// The admin's pages make accounts and enrollment tokens that work (a real agent enrolls with the token the page
+/// showed), keep the desk's lists, and show the audit log verified; a technician reaches none of it, an auditor only
+/// the log.
+#[test]
+fn admin_pages_make_working_accounts_and_tokens_and_refuse_everyone_else() {
+    let server = Server::start();
+    let ada = person(&server, "ada", "admin");
+    let ted = person(&server, "ted", "1");
+    let aud = person(&server, "aud", "auditor");
+    let browser = Browser::new();
+
+    log_in(&browser, &server, "ted", &ted);
+    assert!(!browser.exists("a[href='/admin']") && !browser.exists("a[href='/audit']"));
+    for page in ["admin", "audit"] {
+        browser.goto(&format!("{}/{page}", server.api));
+        let refusal = browser.wait_for(".error .problem");
+        assert!(refusal.starts_with("only an admin") || refusal.contains("audit"), "{page}: {refusal}");
+    }
+    browser.screenshot("admin-refused");
+    browser.click("form[action='/logout'] button");
+
+    log_in(&browser, &server, "ada", &ada);
+    browser.click("a[href='/admin']");
+    browser.wait_for("#users");
+    look_at(&browser, "admin");
+
+    // An account: its password, shown once, signs in.
+    browser.fill("#new-user", "newbie");
+    browser.click("#add-user button");
+    browser.wait_for("dl.secret");
+    look_at(&browser, "admin-account");
+    let shown = browser.texts("dl.secret dd code");
+    let password = shown[1].clone();
+    // Its role changed from the list.
+    browser.goto(&format!("{}/admin", server.api));
+    browser.execute("document.querySelector('#role-newbie').value = 'tier2';", vec![]);
+    browser.click("form[action='/admin/users/newbie/role'] button");
+    browser.wait_for("#users");
+    assert_eq!(browser.execute("return document.querySelector('#role-newbie').value;", vec![]), "tier2");
+
+    // An enrollment token, shown once with its command line; a real agent enrolls with it, once.
+    browser.fill("#token-server", &server.quic.to_string());
+    browser.fill("#token-uses", "1");
+    browser.click("#add-token button");
+    browser.wait_for("dl.secret");
+    look_at(&browser, "admin-token");
+    let line = browser.texts("dl.secret dd code")[1].clone();
+    let token = line.strip_prefix("lifeline-agent enroll --token ").expect("the enroll line").to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let enrolled = run(Agent::cmd(dir.path(), &["enroll", "--token", &token]));
+    assert!(enrolled.ok, "{}{}", enrolled.stdout, enrolled.stderr);
+    let again = run(Agent::cmd(tempfile::tempdir().unwrap().path(), &["enroll", "--token", &token]));
+    assert!(!again.ok, "a one-use token enrolled twice");
+
+    // The desk's lists: a category, a canned reply, and one with a placeholder that does not exist.
+    browser.goto(&format!("{}/admin", server.api));
+    browser.fill("#category-name", "printing-jams");
+    browser.click("#add-category button");
+    browser.wait_until("the category", "document.querySelector('#categories').textContent.includes('printing-jams')");
+    browser.fill("#canned-name", "thanks");
+    browser.fill("#canned-body", "Thanks, {requester.name}!");
+    browser.click("#add-canned button");
+    browser.wait_until(
+        "the canned reply",
+        "document.querySelector('#canned').textContent.includes('Thanks, {requester.name}!')",
+    );
+    browser.fill("#canned-name", "broken");
+    browser.fill("#canned-body", "Hello {nobody.knows}");
+    browser.click("#add-canned button");
+    assert!(browser.wait_for(".error .problem").contains("unknown placeholder"));
+
+    // The audit log: verified, with what ada did under her name.
+    browser.goto(&format!("{}/audit", server.api));
+    assert!(browser.wait_for("#audit-verdict").contains("verifies"), "{}", browser.text("#audit-verdict"));
+    let rows = browser.texts("#audit tbody tr");
+    for action in ["user.created", "user.role-changed", "token.created", "category.add"] {
+        assert!(rows.iter().any(|r| r.contains("ada") && r.contains(action)), "no {action} by ada in {rows:?}");
+    }
+    look_at(&browser, "audit");
+
+    // The new account signs in; the auditor reads the log but not the admin page.
+    browser.click("form[action='/logout'] button");
+    log_in(&browser, &server, "newbie", &password);
+    assert!(browser.text("header .who").contains("tier2"));
+    browser.click("form[action='/logout'] button");
+    log_in(&browser, &server, "aud", &aud);
+    browser.click("a[href='/audit']");
+    browser.wait_for("#audit");
+    browser.goto(&format!("{}/admin", server.api));
+    browser.wait_for(".error .problem");
+    assert_eq!(csp_reports(&server), 0);
+}
+
+/// A ticket for a call: a new person recorded with the ticket, their machine linked; then the same person found
+/// for a second call solved on the spot; a refused form keeps what was typed.
+#[test]
+fn a_ticket_for_a_call_records_the_person_links_the_machine_and_finds_them_again() {
+    let server = Server::start();
+    let agent = Agent::start(&server);
+    let password = person(&server, "pia", "1");
+    let browser = Browser::new();
+    log_in(&browser, &server, "pia", &password);
+    browser.click("a[href='/tickets/new']");
+    browser.wait_for("#new-ticket");
+    look_at(&browser, "new-ticket");
+
+    browser.fill("#requester", "Greta Lind");
+    browser.fill("#email", "greta@example.org");
+    browser.fill("#subject", "Laptop will not boot");
+    browser.execute(&format!("document.querySelector('#machine').value = '{}';", agent.id), vec![]);
+    browser.click("#new-ticket button[type=submit]");
+    browser.wait_for("#findings-h");
+    let first: i64 = browser.current_url().rsplit('/').next().unwrap().parse().unwrap();
+    let ticket = ticket_json(&server, first);
+    assert_eq!((ticket["channel"].as_str(), ticket["requester"].as_str()), (Some("phone"), Some("Greta Lind")));
+    assert_eq!(ticket["agent_id"].as_str(), Some(agent.id.as_str()));
+    let person_id = ticket["person"].as_i64().expect("the person recorded with the ticket");
+    eventually("the linked machine's snapshot", Duration::from_secs(20), || {
+        (!ticket_json(&server, first)["snapshot"].is_null()).then_some(())
+    });
+
+    // Found again by her address; solved during the call.
+    browser.goto(&format!("{}/tickets/new?who=greta%40example.org", server.api));
+    browser.click(&format!("input[name=person][value='{person_id}']"));
+    browser.fill("#subject", "How do I print double-sided?");
+    browser.execute("document.querySelector('#resolved').value = 'user-instructed';", vec![]);
+    browser.click("#new-ticket button[type=submit]");
+    browser.wait_for("#findings-h");
+    let second: i64 = browser.current_url().rsplit('/').next().unwrap().parse().unwrap();
+    let ticket = ticket_json(&server, second);
+    assert_eq!((ticket["person"].as_i64(), ticket["status"].as_str()), (Some(person_id), Some("resolved")));
+
+    // No subject: refused by the use case, the rest kept.
+    browser.goto(&format!("{}/tickets/new", server.api));
+    browser.fill("#requester", "Hugo");
+    browser.execute("document.querySelector('#subject').removeAttribute('required');", vec![]);
+    browser.click("#new-ticket button[type=submit]");
+    let problem = browser.wait_for("#main > .problem");
+    assert!(problem.contains("subject"), "{problem}");
+    assert_eq!(browser.attr("#requester", "value").as_deref(), Some("Hugo"));
+    look_at(&browser, "new-ticket-refused");
     assert_eq!(csp_reports(&server), 0);
 }

@@ -28,6 +28,10 @@
 //! - `swarm`: the load generator: bulk-enrolled identities connect, get snapshots acknowledged and stream live.
 //! - `console`: the web console in that browser against the real server and agent: login, queue, a ticket's findings,
 //!   replies and notes, races, the keyboard alone, hostile text, forged writes, languages; axe and CSP on every page.
+//! - `console_machines`: the console's machines: the list and its search, a machine's history and tickets, live
+//!   charts from a real agent's stream until it stops, revoking (admins only); axe and CSP on every page.
+//! - `console_reports`: the console's reports: who sees whose row, a count's link to the queue showing exactly the
+//!   tickets behind it, the API's CSV read with the session cookie, the period picker; axe and CSP on every page.
 //! - `desktop`: `lifeline-help` on a real X display and session bus, driven by the keyboard; notifications shown.
 
 // A test states its expectations by panicking on what it did not expect.
@@ -39,6 +43,8 @@ mod browser;
 mod certificates;
 mod checks;
 mod console;
+mod console_machines;
+mod console_reports;
 mod delivery;
 mod desktop;
 mod flow;

@@ -24,6 +24,13 @@
     if (link) link.focus();
   }
 
+  // Forms that keep the queue's filters (save a view, columns, bulk) were rendered with the filters of the page's
+  // first load; htmx has since changed them in the address, which is what they must carry.
+  document.addEventListener("submit", (e) => {
+    const filters = e.target.querySelector("input[name=filters]");
+    if (filters && location.pathname === "/queue") filters.value = location.search.slice(1);
+  });
+
   // A swapped result list starts again from its first row.
   document.addEventListener("htmx:afterSwap", () => { current = -1; });
 
@@ -40,6 +47,32 @@
     help.hidden = show === undefined ? !help.hidden : !show;
     if (!help.hidden) help.focus();
   }
+
+  // New tickets appear without a reload: the results are fetched again every 20 s, unless the technician is in the
+  // middle of something there (a ticked ticket, the focus in the list or the bulk bar), which a swap would undo.
+  setInterval(() => {
+    const results = document.getElementById("results");
+    if (!results || !window.htmx || document.hidden) return;
+    if (results.querySelector("input[type=checkbox]:checked") || results.contains(document.activeElement)) return;
+    window.htmx.ajax("GET", location.pathname + location.search, { target: "#results", select: "#results", swap: "outerHTML" });
+  }, 20000);
+
+  // A check asked for and not ended: its list is fetched again every 2 s until every run has its result.
+  setInterval(() => {
+    const runs = document.getElementById("check-runs");
+    if (!runs || runs.dataset.pending !== "true" || !window.htmx) return;
+    window.htmx.ajax("GET", location.pathname, { target: "#check-runs", select: "#check-runs", swap: "outerHTML" });
+  }, 2000);
+
+  // The catalog's search: checks whose name or summary hold every word typed.
+  document.addEventListener("input", (e) => {
+    if (e.target.id !== "check-search") return;
+    const words = e.target.value.toLowerCase().split(/\s+/).filter(Boolean);
+    document.querySelectorAll(".catalog li[data-check]").forEach((li) => {
+      const text = li.dataset.check.toLowerCase();
+      li.hidden = !words.every((w) => text.includes(w));
+    });
+  });
 
   document.addEventListener("keydown", (e) => {
     if (e.key === "Escape") {
@@ -62,6 +95,10 @@
       n: () => { sendAs = "note"; focus("#body"); },
       a: () => focus("#assign-to"),
       e: () => focus("#tier"),
+      x: () => {
+        const box = rows()[current]?.querySelector("input[type=checkbox]");
+        if (box) box.checked = !box.checked;
+      },
       "?": () => toggleHelp(),
     };
     const act = keys[e.key];

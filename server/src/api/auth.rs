@@ -6,8 +6,8 @@ use super::views::{LoginView, UserView};
 use axum::Json;
 use axum::extract::rejection::{ExtensionRejection, JsonRejection};
 use axum::extract::{ConnectInfo, FromRequestParts, State as AxumState};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
 use serde::Deserialize;
 use tracing::{debug, error, info, warn};
 use utoipa::ToSchema;
@@ -18,18 +18,26 @@ use crate::service;
 use crate::service::auth::Login;
 use crate::store::auth::User;
 
-/// The authenticated technician behind a request.
+/// The authenticated technician behind a request: a bearer token, or on a GET the console's session cookie.
+///
+/// A browser's `EventSource` cannot send a header, so the console's live charts read `GET /api/agents/{id}/live` with
+/// the session cookie, which holds a login token like the one `POST /api/login` gives. Writes never take the cookie:
+/// a browser sends it with whatever a page makes it send, and only the console's own forms check where a write came
+/// from and carry the session's form token.
 pub struct Tech(pub User);
 
 impl FromRequestParts<AppState> for Tech {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = parts
+        let bearer = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let cookie = || crate::console::session_token(&parts.headers).filter(|_| parts.method == Method::GET);
+        let token = bearer
+            .or_else(cookie)
             .map(str::to_owned)
             .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "missing bearer token"))?;
         match service::auth::user_by_token(&state.store, token).await? {

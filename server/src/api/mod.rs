@@ -13,7 +13,8 @@ mod tests;
 mod tickets;
 pub mod views;
 
-pub(crate) use tickets::{ListQuery, parse_number};
+pub(crate) use stats::{RangeQuery, asked, backlog_at};
+pub(crate) use tickets::{ListQuery, MAX_NUMBERS, parse_number};
 mod webhooks;
 
 use std::pin::Pin;

@@ -57,15 +57,18 @@ fn instant(tz: &TimeZone, what: &str, text: &str) -> Result<i64, ApiError> {
     Ok(start.map_err(|e| ApiError::bad_request(format!("{what} {text:?}: {e}")))?.as_millisecond())
 }
 
-struct Asked {
-    from: i64,
-    to: i64,
-    by: Bucket,
-    csv: bool,
+/// What a report's query asks, read as every report reads it.
+pub(crate) struct Asked {
+    pub(crate) from: i64,
+    pub(crate) to: i64,
+    pub(crate) by: Bucket,
+    pub(crate) dimension: Dimension,
+    pub(crate) csv: bool,
 }
 
-fn asked(state: &AppState, q: &RangeQuery, headers: &HeaderMap) -> Result<Asked, ApiError> {
-    let tz = state.config.desk.sla.calendar.zone();
+/// Reads a report's query in the help desk's time zone `tz`; the console's reports read theirs through this too, so
+/// a range means the same on the page as in its CSV.
+pub(crate) fn asked(tz: &TimeZone, q: &RangeQuery, headers: &HeaderMap) -> Result<Asked, ApiError> {
     let to = q.to.as_deref().map(|t| instant(tz, "to", t)).transpose()?.unwrap_or_else(now_ms);
     let from = q.from.as_deref().map(|t| instant(tz, "from", t)).transpose()?.unwrap_or(to - 30 * DAY_MS);
     let accept_csv = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/csv"));
@@ -75,7 +78,13 @@ fn asked(state: &AppState, q: &RangeQuery, headers: &HeaderMap) -> Result<Asked,
         Some("json") => false,
         Some(other) => return Err(ApiError::bad_request(format!("format {other:?}: csv or json"))),
     };
-    Ok(Asked { from, to, by: q.by.unwrap_or(Bucket::Week), csv })
+    let (by, dimension) = (q.by.unwrap_or(Bucket::Week), q.dimension.unwrap_or(Dimension::Priority));
+    Ok(Asked { from, to, by, dimension, csv })
+}
+
+/// The backlog's moment: `at`, or now. Read only for the backlog, which alone takes it.
+pub(crate) fn backlog_at(tz: &TimeZone, q: &RangeQuery) -> Result<i64, ApiError> {
+    Ok(q.at.as_deref().map(|t| instant(tz, "at", t)).transpose()?.unwrap_or_else(now_ms))
 }
 
 /// The rows as JSON, or as CSV when asked.
@@ -114,7 +123,7 @@ pub async fn technicians(
     query: Q,
 ) -> Result<Response, ApiError> {
     let Query(q) = query?;
-    let a = asked(&state, &q, &headers)?;
+    let a = asked(state.config.desk.sla.calendar.zone(), &q, &headers)?;
     answer(&stats::technicians(&state.store, &state.config.desk, &user, a.from, a.to, a.by).await?, a.csv)
 }
 
@@ -141,9 +150,8 @@ pub async fn response(
     query: Q,
 ) -> Result<Response, ApiError> {
     let Query(q) = query?;
-    let a = asked(&state, &q, &headers)?;
-    let dimension = q.dimension.unwrap_or(Dimension::Priority);
-    answer(&stats::response(&state.store, &state.config.desk, &user, a.from, a.to, dimension).await?, a.csv)
+    let a = asked(state.config.desk.sla.calendar.zone(), &q, &headers)?;
+    answer(&stats::response(&state.store, &state.config.desk, &user, a.from, a.to, a.dimension).await?, a.csv)
 }
 
 /// The tickets open at one moment (`at`), by tier and age.
@@ -168,9 +176,8 @@ pub async fn backlog(
     query: Q,
 ) -> Result<Response, ApiError> {
     let Query(q) = query?;
-    let a = asked(&state, &q, &headers)?;
-    let tz = state.config.desk.sla.calendar.zone();
-    let at = q.at.as_deref().map(|t| instant(tz, "at", t)).transpose()?.unwrap_or_else(now_ms);
+    let a = asked(state.config.desk.sla.calendar.zone(), &q, &headers)?;
+    let at = backlog_at(state.config.desk.sla.calendar.zone(), &q)?;
     let report = stats::backlog(&state.store, &user, at).await?;
     if a.csv {
         return answer(&report.rows, true);
@@ -201,7 +208,7 @@ pub async fn flow(
     query: Q,
 ) -> Result<Response, ApiError> {
     let Query(q) = query?;
-    let a = asked(&state, &q, &headers)?;
+    let a = asked(state.config.desk.sla.calendar.zone(), &q, &headers)?;
     answer(&stats::flow(&state.store, &state.config.desk, &user, a.from, a.to, a.by).await?, a.csv)
 }
 
@@ -228,7 +235,7 @@ pub async fn sla(
     query: Q,
 ) -> Result<Response, ApiError> {
     let Query(q) = query?;
-    let a = asked(&state, &q, &headers)?;
+    let a = asked(state.config.desk.sla.calendar.zone(), &q, &headers)?;
     answer(&stats::sla(&state.store, &user, a.from, a.to).await?, a.csv)
 }
 
@@ -264,7 +271,7 @@ pub async fn categories(
     query: Q,
 ) -> Result<Response, ApiError> {
     let Query(q) = query?;
-    let a = asked(&state, &q, &headers)?;
+    let a = asked(state.config.desk.sla.calendar.zone(), &q, &headers)?;
     let (rows, rising) = stats::categories(&state.store, &state.config.desk, &user, a.from, a.to, a.by).await?;
     if a.csv {
         return answer(&rows, true);
@@ -296,7 +303,7 @@ pub async fn education(
     query: Q,
 ) -> Result<Response, ApiError> {
     let Query(q) = query?;
-    let a = asked(&state, &q, &headers)?;
+    let a = asked(state.config.desk.sla.calendar.zone(), &q, &headers)?;
     let report = stats::education(&state.store, &user, a.from, a.to).await?;
     if a.csv {
         return answer(&report.topics, true);
@@ -328,6 +335,6 @@ pub async fn checks(
     query: Q,
 ) -> Result<Response, ApiError> {
     let Query(q) = query?;
-    let a = asked(&state, &q, &headers)?;
+    let a = asked(state.config.desk.sla.calendar.zone(), &q, &headers)?;
     answer(&stats::checks(&state.store, &user, a.from, a.to).await?, a.csv)
 }

@@ -40,7 +40,7 @@ impl Desk {
         self.state
             .store
             .write(move |c| {
-                let user = c.add_user(&name, role, PASSWORD, now_ms())?;
+                let user = c.add_user("local-admin", &name, role, PASSWORD, now_ms())?;
                 c.issue_api_token(&user, now_ms(), None)
             })
             .await
@@ -1005,6 +1005,54 @@ async fn a_ticket_list_filter_with_a_value_it_does_not_know_is_a_400_naming_thos
 }
 
 #[tokio::test]
+async fn a_ticket_list_by_numbers_has_exactly_those_merged_ones_too_and_refuses_a_bad_list() {
+    let desk = Desk::new();
+    let token = desk.user("alice", Role::Tier1).await;
+    let (a, b, c, merged) = (desk.ticket().await, desk.ticket().await, desk.ticket().await, desk.ticket().await);
+    let into = Some(json!({ "into": a }));
+    assert_eq!(desk.call("POST", &format!("/api/tickets/{merged}/merge"), Some(&token), into).await.0, StatusCode::OK);
+    let listed = |query: String| {
+        let desk = &desk;
+        let token = token.clone();
+        async move {
+            let (status, page) = desk.call("GET", &format!("/api/tickets?{query}"), Some(&token), None).await;
+            assert_eq!(status, StatusCode::OK, "{query}: {page}");
+            let mut numbers: Vec<i64> =
+                page["tickets"].as_array().unwrap().iter().map(|t| t["number"].as_i64().unwrap()).collect();
+            numbers.sort();
+            numbers
+        }
+    };
+    // (query, the tickets listed): a merged ticket asked for by number is listed; other filters still apply.
+    let cases = [
+        (format!("numbers={a},{c}"), vec![a, c]),
+        (format!("numbers={c}"), vec![c]),
+        (format!("numbers={b},{merged}"), vec![b, merged]),
+        (format!("numbers={a},{a},999"), vec![a]),
+        (format!("numbers={a},{merged}&status=merged"), vec![merged]),
+        (format!("numbers={a},{b}&text=nothing-like-it"), vec![]),
+        ("status=new".to_owned(), vec![a, b, c]),
+    ];
+    for (query, expected) in cases {
+        assert_eq!(listed(query.clone()).await, expected, "{query}");
+    }
+    let most: Vec<String> = (1..=500).map(|n| n.to_string()).collect();
+    assert_eq!(listed(format!("numbers={}", most.join(","))).await, vec![a, b, c, merged]);
+    let too_many = format!("{},501", most.join(","));
+    let get = |query: String, says| ("GET", format!("/api/tickets?{query}"), None, StatusCode::BAD_REQUEST, says);
+    let cases = vec![
+        get(format!("numbers={too_many}"), "numbers names 501 tickets; at most 500 at once"),
+        get("numbers=".into(), "ticket number must be a positive integer, got \"\""),
+        get("numbers=1,,2".into(), "ticket number must be a positive integer, got \"\""),
+        get("numbers=1,two".into(), "ticket number must be a positive integer, got \"two\""),
+        get("numbers=0".into(), "ticket number must be a positive integer, got \"0\""),
+        get("numbers=1%202".into(), "ticket number must be a positive integer, got \"1 2\""),
+    ];
+    let wrong = desk.refusals(&token, cases).await;
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[tokio::test]
 async fn a_status_other_than_pending_until_takes_no_date_even_a_past_one() {
     let desk = Desk::new();
     let number = desk.ticket().await;
@@ -1270,4 +1318,61 @@ async fn an_answer_given_without_reading_the_body_closes_the_connection_and_one_
     assert_eq!((status, close(&headers)), (StatusCode::CREATED, None));
     let (status, headers, _) = desk.send(HOME, "GET", "/api/people", Some(&token), None).await;
     assert_eq!((status, close(&headers)), (StatusCode::OK, None));
+}
+
+/// A request carrying only the console's session cookie, as a browser's `EventSource` or form sends it.
+async fn with_cookie(desk: &Desk, method: &str, path: &str, session: &str, body: Option<Value>) -> (StatusCode, Value) {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::COOKIE, format!("__Host-lifeline-lang=en; __Host-lifeline-session={session}"));
+    if body.is_some() {
+        request = request.header(header::CONTENT_TYPE, "application/json");
+    }
+    let mut request = request.body(body.map_or_else(Body::empty, |b| Body::from(b.to_string()))).unwrap();
+    request.extensions_mut().insert(ConnectInfo(HOME.parse::<SocketAddr>().unwrap()));
+    let response = super::router(desk.state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// The console's live charts read the API with the session cookie, since `EventSource` cannot send a header: a GET
+/// takes the cookie's login token as it would a bearer token, and a write never does, whoever's session it is.
+#[tokio::test]
+async fn the_console_session_cookie_reads_the_api_and_never_writes_to_it() {
+    use crate::service::auth::Login;
+    let desk = Desk::new();
+    let token = desk.user("root", Role::Admin).await;
+    let ip = HOME.parse::<SocketAddr>().unwrap().ip();
+    let Login::Granted(session) =
+        crate::service::auth::login(&desk.state.store, "root".into(), PASSWORD.into(), ip).await.unwrap()
+    else {
+        panic!("the login was refused");
+    };
+    let session = session.token;
+    desk.state.store.write(|c| c.insert_simulated_agents(&[("ag-1".into(), "fp-1".into())], now_ms())).await.unwrap();
+
+    let (status, me) = with_cookie(&desk, "GET", "/api/me", &session, None).await;
+    assert_eq!((status, me["name"].as_str()), (StatusCode::OK, Some("root")));
+    let (status, agent) = with_cookie(&desk, "GET", "/api/agents/ag-1", &session, None).await;
+    assert_eq!((status, &agent["revoked_at"]), (StatusCode::OK, &Value::Null));
+    let (status, body) = with_cookie(&desk, "GET", "/api/agents", &session, None).await;
+    assert_eq!((status, body.as_array().map(Vec::len)), (StatusCode::OK, Some(1)));
+    let (status, body) = with_cookie(&desk, "GET", "/api/me", "llt_nobody", None).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("unknown API token")));
+
+    // Writes: refused as if there were no token at all, and nothing is done.
+    let (status, body) = with_cookie(&desk, "POST", "/api/agents/ag-1/revoke", &session, None).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("missing bearer token")));
+    let (status, _) = with_cookie(&desk, "POST", "/api/tickets", &session, new_ticket(json!({}))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, agent) = desk.call("GET", "/api/agents/ag-1", Some(&token), None).await;
+    assert_eq!((status, &agent["revoked_at"]), (StatusCode::OK, &Value::Null));
+    let (status, tickets) = desk.call("GET", "/api/tickets", Some(&token), None).await;
+    assert_eq!((status, tickets["tickets"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)));
+    assert_eq!(desk.audited(&["agent.revoked"]).await, [0]);
+    // The same write with the bearer token is taken: the refusal was the cookie's, not the admin's.
+    let (status, _) = desk.call("POST", "/api/agents/ag-1/revoke", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK);
 }

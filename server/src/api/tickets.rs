@@ -53,6 +53,9 @@ pub struct ListQuery {
     due_within_minutes: Option<u32>,
     /// Words, all of which must appear in the subject, description or conversation.
     text: Option<String>,
+    /// Only these tickets: their numbers, comma-separated, at most 500; merged ones too, as they were asked for.
+    #[param(pattern = "^[0-9]+(,[0-9]+)*$")]
+    numbers: Option<String>,
     /// `updated` (default), `created` or `priority`.
     #[param(pattern = "^(updated|created|priority)$")]
     sort: Option<String>,
@@ -61,6 +64,9 @@ pub struct ListQuery {
     #[param(value_type = Option<i64>, minimum = 0, maximum = 4_294_967_295_u64)]
     limit: Option<u32>,
 }
+
+/// The most ticket numbers one list names: a figure's tickets, in an address that stays a few kilobytes long.
+pub(crate) const MAX_NUMBERS: usize = 500;
 
 /// A page of tickets, newest activity first unless sorted otherwise.
 #[utoipa::path(
@@ -124,6 +130,7 @@ impl ListQuery {
                 None => None,
             },
             text: q.text,
+            numbers: q.numbers.as_deref().map(numbers).transpose()?,
             sort: match named("sort", q.sort, &["updated", "created", "priority"])?.as_deref() {
                 Some("created") => Sort::Created,
                 Some("priority") => Sort::Priority,
@@ -424,6 +431,18 @@ pub(super) struct Number {
     /// The ticket's number, from 1.
     #[param(minimum = 1)]
     number: i64,
+}
+
+/// The `numbers` filter: ticket numbers, comma-separated, at least one and at most [`MAX_NUMBERS`].
+fn numbers(list: &str) -> Result<Vec<i64>, ApiError> {
+    let numbers = list.split(',').map(parse_number).collect::<Result<Vec<i64>, _>>()?;
+    if numbers.len() > MAX_NUMBERS {
+        return Err(ApiError::bad_request(format!(
+            "numbers names {} tickets; at most {MAX_NUMBERS} at once",
+            numbers.len()
+        )));
+    }
+    Ok(numbers)
 }
 
 pub(crate) fn parse_number(s: &str) -> Result<i64, ApiError> {

@@ -56,7 +56,7 @@ fn parse_role(tier: &str) -> Result<Role> {
 pub fn add_user(local: &Local, name: String, tier: &str) -> Result<()> {
     let role = parse_role(tier)?;
     let state = lifeline_server::prepare(load(local, Overrides::default())?)?;
-    let account = runtime()?.block_on(admin::add_user(&state.store, name, role))?;
+    let account = runtime()?.block_on(admin::add_user(&state.store, admin::By::Local, name, role))?;
     println!("created {} ({})", account.user.name, account.user.role.as_str());
     println!("password:  {}", account.password);
     println!("API token: {}", account.token);
@@ -67,7 +67,7 @@ pub fn add_user(local: &Local, name: String, tier: &str) -> Result<()> {
 pub fn set_role(local: &Local, name: String, tier: &str) -> Result<()> {
     let role = parse_role(tier)?;
     let state = lifeline_server::prepare(load(local, Overrides::default())?)?;
-    let old = runtime()?.block_on(admin::set_role(&state.store, name.clone(), role))?;
+    let old = runtime()?.block_on(admin::set_role(&state.store, admin::By::Local, name.clone(), role))?;
     println!("{name}: {} -> {}", old.as_str(), role.as_str());
     Ok(())
 }
@@ -103,7 +103,7 @@ pub fn create_token(local: &Local, expires: &str, uses: u32, label: String, serv
         .into());
     };
     let state = lifeline_server::prepare(config)?;
-    let token = runtime()?.block_on(admin::enrollment_token(&state.store, lifetime, uses, label))?;
+    let token = runtime()?.block_on(admin::enrollment_token(&state.store, admin::By::Local, lifetime, uses, label))?;
     let text = EnrollToken { server, ca_fingerprint: state.pki.ca_fingerprint(), secret: token.secret }.encode();
     eprintln!("token {} valid for {expires}, {uses} use(s):", token.id);
     println!("{text}");

@@ -32,6 +32,29 @@ const ASSETS: &[Asset] = &[
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../console/assets/htmx.min.js"),
     },
+    // The machine page's charts and the styles of the machines' pages, loaded only there.
+    Asset {
+        name: "machine.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../console/assets/machine.js"),
+    },
+    Asset {
+        name: "machines.css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../../console/assets/machines.css"),
+    },
+    // uPlot 1.6.32 from the npm registry, unchanged; its licence (MIT) is beside it. It styles what it draws through
+    // the CSSOM only, which the console's `style-src 'self'` allows, and evaluates no text.
+    Asset {
+        name: "uPlot.iife.min.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../console/assets/uPlot.iife.min.js"),
+    },
+    Asset {
+        name: "uPlot.min.css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../../console/assets/uPlot.min.css"),
+    },
 ];
 
 struct Built {

@@ -10,9 +10,13 @@
 //! request forgery back, so every write checks where it came from and a token derived from the session
 //! ([`session`]). Every answer forbids inline script and framing ([`security_headers`]).
 
+mod admin;
 mod assets;
 mod i18n;
+mod machines;
+mod new_ticket;
 mod queue;
+mod reports;
 mod session;
 mod ticket;
 
@@ -31,6 +35,7 @@ use crate::api::error::ApiError;
 use crate::metrics::METRICS;
 pub use i18n::{Lang, Texts};
 pub use session::Viewer;
+pub(crate) use session::session_token;
 
 type AppState = Arc<State>;
 
@@ -47,8 +52,28 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", post(session::logout))
         .route("/language", get(session::switch_language))
         .route("/queue", get(queue::page))
+        .route("/queue/views", post(queue::save_view))
+        .route("/queue/views/{id}/delete", post(queue::remove_view))
+        .route("/queue/columns", post(queue::set_columns))
+        .route("/queue/bulk", post(queue::bulk))
+        .route("/tickets/new", get(new_ticket::page).post(new_ticket::create))
         .route("/tickets/{number}", get(ticket::page))
         .route("/tickets/{number}/act", post(ticket::act))
+        .route("/tickets/{number}/checks", post(ticket::run_check))
+        .route("/machines", get(machines::list))
+        .route("/machines/{id}", get(machines::page))
+        .route("/machines/{id}/revoke", post(machines::revoke))
+        .route("/admin", get(admin::page))
+        .route("/admin/users", post(admin::add_user))
+        .route("/admin/users/{name}/role", post(admin::set_role))
+        .route("/admin/tokens", post(admin::add_token))
+        .route("/admin/categories", post(admin::add_category))
+        .route("/admin/categories/{name}/retire", post(admin::retire_category))
+        .route("/admin/canned", post(admin::save_canned))
+        .route("/admin/canned/{name}/delete", post(admin::delete_canned))
+        .route("/audit", get(admin::audit))
+        .route("/reports", get(reports::page))
+        .route("/reports/tickets", get(reports::tickets))
         .route("/assets/{version}/{name}", get(assets::serve))
         .route("/console/csp-report", post(csp_report))
         .layer(axum::middleware::map_response(security_headers))
@@ -83,6 +108,9 @@ pub struct Chrome {
     pub csrf: String,
     /// Where the language switch comes back to.
     pub here: String,
+    /// Which links the menu offers, by the same rules the pages' use cases check.
+    pub may_admin: bool,
+    pub may_audit: bool,
 }
 
 /// An asset's path, naming this build's version of it.

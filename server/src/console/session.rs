@@ -20,6 +20,7 @@ use tracing::{debug, error, info, warn};
 
 use super::{AppState, Chrome, Lang, Texts, from_htmx, render, url_encode};
 use crate::api::error::ApiError;
+use crate::desk::access::{Act, permits};
 use crate::service;
 use crate::service::auth::Login;
 use crate::store::auth::{LOGIN_TOKEN_MS, User, sha256_hex};
@@ -49,6 +50,8 @@ impl Viewer {
             role: self.user.role.as_str(),
             csrf: self.csrf(),
             here: self.here.clone(),
+            may_admin: permits(self.user.role, Act::ManageAccounts),
+            may_audit: permits(self.user.role, Act::ReadAudit),
         }
     }
 
@@ -103,6 +106,12 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
 }
 
+/// The login token of the console's session cookie, if the request carries one: the API takes it in place of a
+/// bearer token on reads, since a browser's `EventSource` cannot send a header.
+pub(crate) fn session_token(headers: &HeaderMap) -> Option<&str> {
+    cookie(headers, SESSION)
+}
+
 /// The reader's language: the one they switched to, else their browser's.
 pub fn language(headers: &HeaderMap) -> Texts {
     let lang = cookie(headers, LANGUAGE).and_then(Lang::parse).unwrap_or_else(|| {
@@ -130,7 +139,7 @@ impl FromRequestParts<AppState> for Viewer {
                 Redirect::to(&target).into_response()
             }
         };
-        let Some(token) = cookie(&parts.headers, SESSION).map(str::to_owned) else {
+        let Some(token) = session_token(&parts.headers).map(str::to_owned) else {
             return Err(to_login());
         };
         match service::auth::user_by_token(&state.store, token.clone()).await {

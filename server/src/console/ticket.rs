@@ -11,6 +11,7 @@ use axum::Form;
 use axum::extract::{Path, State as AxumState};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use lifeline_shared::catalog::{CATALOG, Definition};
 use lifeline_shared::findings::{Finding, Severity};
 use lifeline_shared::wire::Snapshot;
 use serde::Deserialize;
@@ -20,9 +21,11 @@ use crate::api::error::ApiError;
 use crate::api::parse_number;
 use crate::api::views::EventView;
 use crate::desk::actor::ActorKind;
+use crate::desk::checks::RunState;
 use crate::desk::sla::ClockState;
 use crate::desk::tickets::{Command, Event, Status};
 use crate::service;
+use crate::service::checks::Ask;
 
 /// One entry of the conversation or the history, worded for the page.
 pub struct Entry {
@@ -33,6 +36,23 @@ pub struct Entry {
     pub text: String,
     /// The ticket it was written on, when it was merged into this one.
     pub from_ticket: Option<i64>,
+}
+
+/// A check run of this ticket, as the page lists it.
+pub struct RunLine {
+    pub id: i64,
+    pub description: String,
+    pub technician: String,
+    pub state: &'static str,
+    pub result: String,
+    pub when: String,
+}
+
+/// A check the page offered that was refused: which, why, and what was typed, to show on its form again.
+pub struct CheckRefusal {
+    pub check: String,
+    pub message: String,
+    pub values: Vec<(String, String)>,
 }
 
 pub struct ClockLine {
@@ -76,9 +96,38 @@ struct TicketPage {
     draft: String,
     /// The action that was refused for a race, to offer sending it anyway.
     retry: Option<String>,
+    agent_id: Option<String>,
+    /// The approved checks this technician's tier may ask for; the agent judges its own policy and the user's
+    /// consent again when the run arrives, and a refusal comes back as the run's result.
+    checks: Vec<&'static Definition>,
+    runs: Vec<RunLine>,
+    /// A run has not ended yet: the page fetches the list again until it has.
+    pending: bool,
+    check_refused: Option<CheckRefusal>,
 }
 
 impl TicketPage {
+    /// The refusal of a check this page does not offer (one above the technician's tier, asked for by hand).
+    fn check_refused_elsewhere(&self) -> Option<&str> {
+        self.check_refused
+            .as_ref()
+            .filter(|r| !self.checks.iter().any(|d| d.name == r.check))
+            .map(|r| r.message.as_str())
+    }
+
+    fn check_refused_for(&self, check: &str) -> Option<&str> {
+        self.check_refused.as_ref().filter(|r| r.check == check).map(|r| r.message.as_str())
+    }
+
+    /// What was typed into a check's field before a refusal, to show it again.
+    fn kept(&self, check: &str, param: &str) -> &str {
+        self.check_refused
+            .as_ref()
+            .filter(|r| r.check == check)
+            .and_then(|r| r.values.iter().find(|(k, _)| k == param))
+            .map_or("", |(_, v)| v.as_str())
+    }
+
     fn severity(&self, f: &Finding) -> &'static str {
         match f.severity {
             Severity::Info => "info",
@@ -167,11 +216,19 @@ struct Outcome {
     missed: Vec<EventView>,
     draft: String,
     retry: Option<String>,
+    check: Option<CheckRefusal>,
 }
 
 impl Outcome {
     fn fresh() -> Outcome {
-        Outcome { status: StatusCode::OK, problem: None, missed: Vec::new(), draft: String::new(), retry: None }
+        Outcome {
+            status: StatusCode::OK,
+            problem: None,
+            missed: Vec::new(),
+            draft: String::new(),
+            retry: None,
+            check: None,
+        }
     }
 }
 
@@ -196,6 +253,25 @@ async fn show(state: &AppState, viewer: &Viewer, number: &str, outcome: Outcome)
             Err(e) => return error_page(Some(&chrome), t, e),
         };
     let ticket = detail.ticket.state;
+    let runs = match &ticket.agent_id {
+        Some(agent) => match service::checks::of_agent(&state.store, &viewer.user, agent.clone(), RUNS_READ).await {
+            Ok(runs) => runs.into_iter().filter(|r| r.ticket == Some(number)).collect(),
+            Err(e) => return error_page(Some(&chrome), t, e),
+        },
+        None => Vec::new(),
+    };
+    let pending = runs.iter().any(|r| matches!(r.state, RunState::Queued | RunState::Sent));
+    let runs = runs
+        .into_iter()
+        .map(|r| RunLine {
+            id: r.id,
+            description: r.description,
+            technician: r.technician,
+            state: r.state.as_str(),
+            result: r.result.unwrap_or_default(),
+            when: when(r.requested_at),
+        })
+        .collect();
     let (conversation, history) = detail.events.iter().map(|e| entry(t, e)).partition(|e| e.kind != "history");
     let clocks = detail
         .sla
@@ -253,14 +329,20 @@ async fn show(state: &AppState, viewer: &Viewer, number: &str, outcome: Outcome)
         missed: outcome.missed.iter().map(|e| entry(t, e)).collect(),
         draft: outcome.draft,
         retry: outcome.retry,
+        agent_id: ticket.agent_id,
+        checks: CATALOG.iter().filter(|d| d.min_tier <= viewer.user.role.tier()).collect(),
+        runs,
+        pending,
+        check_refused: outcome.check,
     };
     render(outcome.status, &page)
 }
 
+/// An action's form, on one ticket or (from the queue) on several.
 #[derive(Deserialize)]
 pub struct ActForm {
-    action: String,
-    csrf: Option<String>,
+    pub(super) action: String,
+    pub(super) csrf: Option<String>,
     version: Option<i64>,
     /// "send anyway" after a refusal for a race.
     force: Option<String>,
@@ -277,7 +359,7 @@ fn given(field: Option<String>) -> Option<String> {
     field.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
-fn command(form: &ActForm, me: &str) -> Result<Command, ApiError> {
+pub(super) fn command(form: &ActForm, me: &str) -> Result<Command, ApiError> {
     let body = || form.body.clone().unwrap_or_default();
     Ok(match form.action.as_str() {
         "reply" => Command::Reply { body: body(), template: None },
@@ -317,6 +399,7 @@ pub async fn act(
         missed: e.missed().map(<[EventView]>::to_vec).unwrap_or_default(),
         draft: draft.clone(),
         retry,
+        check: None,
     };
     let command = match command(&form, &viewer.user.name) {
         Ok(c) => c,
@@ -334,6 +417,59 @@ pub async fn act(
             let e = ApiError::from(e);
             let retry = e.missed().is_some().then(|| form.action.clone());
             show(&state, &viewer, &number, refused(e, retry)).await
+        }
+    }
+}
+
+/// The check runs of the agent read to find the ticket's: enough for any ticket's page.
+const RUNS_READ: u32 = 200;
+
+/// Asks the ticket's machine for an approved check, through the use case behind `POST /api/agents/{id}/checks`
+/// (tier, parameters, ticket and machine checked there); a refusal is shown on the check's form with what was typed.
+pub async fn run_check(
+    AxumState(state): AxumState<AppState>,
+    viewer: Viewer,
+    Path(number): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let fields: Vec<(String, String)> = match serde_urlencoded::from_bytes(&body) {
+        Ok(f) => f,
+        Err(e) => return error_page(Some(&viewer.chrome()), viewer.t, ApiError::bad_request(format!("form: {e}"))),
+    };
+    let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    if let Err(e) = viewer.check_write(&headers, field("csrf").as_deref()) {
+        return error_page(Some(&viewer.chrome()), viewer.t, e);
+    }
+    let n = match parse_number(&number) {
+        Ok(n) => n,
+        Err(e) => return error_page(Some(&viewer.chrome()), viewer.t, e),
+    };
+    // Parameters are the fields named `p.<name>`; an empty one is a parameter not given, as the CLI leaves it out.
+    let params: Vec<(String, String)> = fields
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("p.")?.to_owned(), v.clone())))
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+    let name = field("check").unwrap_or_default();
+    let ask = Ask {
+        agent_id: field("agent").unwrap_or_default(),
+        name: name.clone(),
+        params: params.clone(),
+        ticket: Some(n),
+        expires_minutes: service::checks::DEFAULT_EXPIRY_MINUTES,
+    };
+    match service::checks::request(&state.store, &viewer.user, ask).await {
+        Ok((run, effects)) => {
+            if !effects.carry_out(&state).await.is_empty() {
+                tracing::info!(run = run.id, "agent offline; the check waits for it to connect");
+            }
+            Redirect::to(&format!("/tickets/{n}#check-runs")).into_response()
+        }
+        Err(e) => {
+            let e = ApiError::from(e);
+            let check = Some(CheckRefusal { check: name, message: e.message().to_owned(), values: params });
+            show(&state, &viewer, &number, Outcome { status: e.status(), check, ..Outcome::fresh() }).await
         }
     }
 }

@@ -81,6 +81,8 @@ pub enum Act {
     ManageIntegrations,
     /// Hand in a raw e-mail message (`POST /api/inbound/email`).
     DeliverMail,
+    /// Accounts and their roles, and enrollment tokens, from the console (the server's own machine needs no role).
+    ManageAccounts,
 }
 
 use Role::*;
@@ -101,6 +103,7 @@ fn rule(act: Act) -> (&'static [Role], &'static str) {
         }
         Act::ManageIntegrations => (&[Admin], "only an admin may see and change webhooks and the mail channel"),
         Act::DeliverMail => (&[Mailer, Admin], "only a mail server's account (role mailer) may hand in mail"),
+        Act::ManageAccounts => (&[Admin], "only an admin may see and change accounts and enrollment tokens"),
     }
 }
 
@@ -118,9 +121,27 @@ pub fn require(role: Role, act: Act) -> Result<(), Denied> {
     if roles.contains(&role) { Ok(()) } else { Err(Denied(why.to_owned())) }
 }
 
+/// A saved queue view goes only by its owner's hand, or an admin's (a shared view someone left behind).
+pub fn may_remove_view(role: Role, owns_it: bool) -> Result<(), Denied> {
+    if owns_it || role == Admin {
+        Ok(())
+    } else {
+        Err(Denied("only its owner or an admin may remove a saved view".into()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_saved_view_is_removed_by_its_owner_or_an_admin() {
+        assert!(may_remove_view(Tier1, true).is_ok());
+        assert!(may_remove_view(Admin, false).is_ok());
+        for role in [Tier1, Tier2, Tier3, Auditor, Manager] {
+            assert!(may_remove_view(role, false).is_err(), "{role:?}");
+        }
+    }
 
     #[test]
     fn the_policy_as_a_table() {
@@ -136,6 +157,7 @@ mod tests {
             (Act::ReadOthersStats, [false, false, false, true, true, true, false]),
             (Act::ManageIntegrations, [false, false, false, true, false, false, false]),
             (Act::DeliverMail, [false, false, false, true, false, false, true]),
+            (Act::ManageAccounts, [false, false, false, true, false, false, false]),
         ];
         for (act, allowed) in expected {
             for (role, allowed) in Role::ALL.into_iter().zip(allowed) {

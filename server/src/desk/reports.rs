@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Arc;
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -231,7 +232,7 @@ pub struct TechnicianRow {
     pub resolution_business_p90_ms: Option<i64>,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Work {
     resolved: u64,
     first_contact: u64,
@@ -294,9 +295,11 @@ pub fn technicians(
 }
 
 /// [`technicians`], a ticket at a time.
+#[derive(Clone)]
 pub struct Technicians {
     cut: Vec<(String, Period)>,
-    hours: BusinessHours,
+    // Shared, so that a copy for one ticket ([`Behind`]) does not copy years of business hours.
+    hours: Arc<BusinessHours>,
     /// The team's work and each technician's, per period.
     work: Vec<(Work, BTreeMap<String, Work>)>,
 }
@@ -305,7 +308,7 @@ impl Technicians {
     pub fn new(cal: &Calendar, tz: &TimeZone, from: i64, to: i64, by: Bucket) -> Technicians {
         let cut = periods(tz, from, to, by);
         let work = cut.iter().map(|_| Default::default()).collect();
-        Technicians { cut, hours: hours(cal, to), work }
+        Technicians { cut, hours: Arc::new(hours(cal, to)), work }
     }
 }
 
@@ -416,17 +419,18 @@ pub fn response(facts: &[Facts], cal: &Calendar, from: i64, to: i64, dimension: 
 }
 
 /// [`response`], a ticket at a time.
+#[derive(Clone)]
 pub struct Response {
     range: Period,
     dimension: Dimension,
-    hours: BusinessHours,
+    hours: Arc<BusinessHours>,
     /// (first responses, resolutions) per group.
     groups: BTreeMap<(u8, String), (Spans, Spans)>,
 }
 
 impl Response {
     pub fn new(cal: &Calendar, from: i64, to: i64, dimension: Dimension) -> Response {
-        Response { range: Period { from, to }, dimension, hours: hours(cal, to), groups: BTreeMap::new() }
+        Response { range: Period { from, to }, dimension, hours: Arc::new(hours(cal, to)), groups: BTreeMap::new() }
     }
 }
 
@@ -535,6 +539,7 @@ pub fn backlog(facts: &[Facts], at: i64) -> BacklogReport {
 }
 
 /// [`backlog`], a ticket at a time.
+#[derive(Clone)]
 pub struct Backlog {
     at: i64,
     total: u64,
@@ -589,6 +594,7 @@ pub fn flow(facts: &[Facts], tz: &TimeZone, from: i64, to: i64, by: Bucket) -> V
 }
 
 /// [`flow`], a ticket at a time.
+#[derive(Clone)]
 pub struct Flow {
     cut: Vec<(String, Period)>,
     rows: Vec<FlowRow>,
@@ -653,6 +659,7 @@ pub fn sla(facts: &[Facts], from: i64, to: i64) -> Vec<SlaRow> {
 }
 
 /// [`sla`], a ticket at a time.
+#[derive(Clone)]
 pub struct Slas {
     range: Period,
     /// (warnings, breaches) per (clock, priority).
@@ -754,6 +761,7 @@ pub fn categories(facts: &[Facts], tz: &TimeZone, from: i64, to: i64, by: Bucket
 }
 
 /// [`categories`], a ticket at a time.
+#[derive(Clone)]
 pub struct Categories {
     cut: Vec<(String, Period)>,
     /// Per period, tickets opened in it by their category at its end.
@@ -893,6 +901,7 @@ pub fn education(
 }
 
 /// [`education`], a ticket at a time.
+#[derive(Clone)]
 pub struct Education<'a> {
     range: Period,
     self_help: &'a [SelfHelp],
@@ -1012,6 +1021,7 @@ pub fn checks(facts: &[Facts], from: i64, to: i64) -> Vec<CheckRow> {
 }
 
 /// [`checks`], a ticket at a time.
+#[derive(Clone)]
 pub struct Checks {
     range: Period,
     /// (runs, done, resolved after) per check, then per category.
@@ -1056,6 +1066,66 @@ impl Report for Checks {
             }
         }
         out
+    }
+}
+
+/// One count of a report, named as its JSON and CSV name it: the sum of `column` over the rows whose fields hold
+/// `key`'s values (over every row, for no key). `resolved` where `period` is `2026-W12` and `technician` is `bob`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Figure {
+    pub column: String,
+    pub key: Vec<(String, String)>,
+}
+
+impl Figure {
+    /// Its value in `rows`; 0 where no row matches, or the column holds no count.
+    pub fn of<T: Serialize>(&self, rows: &[T]) -> u64 {
+        let text = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        rows.iter()
+            .filter_map(|row| serde_json::to_value(row).ok())
+            .filter(|row| self.key.iter().all(|(field, value)| text(&row[field.as_str()]).as_ref() == Some(value)))
+            .filter_map(|row| row[self.column.as_str()].as_u64())
+            .sum()
+    }
+}
+
+/// The tickets behind one count of a report: each ticket is given to a copy of the report of its own, and is behind
+/// the count when it alone makes the count more than zero. Every count of these reports adds up what each ticket adds
+/// to it, so these are exactly the tickets it counts (a ticket resolved twice is one of them once), and no report's
+/// rule is written a second time here. `count` reads the count from a report's output.
+pub struct Behind<R, F> {
+    blank: R,
+    count: F,
+    numbers: Vec<i64>,
+}
+
+impl<R: Report + Clone, F: Fn(R::Output) -> u64> Behind<R, F> {
+    pub fn new(blank: R, count: F) -> Behind<R, F> {
+        Behind { blank, count, numbers: Vec::new() }
+    }
+}
+
+impl<R: Report + Clone, F: Fn(R::Output) -> u64> Report for Behind<R, F> {
+    type Output = Vec<i64>;
+
+    fn reads(&self) -> Parts {
+        self.blank.reads()
+    }
+
+    fn add(&mut self, f: &Facts) {
+        let mut alone = self.blank.clone();
+        alone.add(f);
+        if (self.count)(alone.finish()) > 0 {
+            self.numbers.push(f.number);
+        }
+    }
+
+    fn finish(self) -> Vec<i64> {
+        self.numbers
     }
 }
 
@@ -1902,6 +1972,140 @@ mod tests {
         assert_eq!(as_stored(Checks::new(from, to), &all, None), checks(&all, from, to));
         let bare = Some(Parts::CHECKS.and(Parts::CATEGORIES));
         assert_ne!(as_stored(Checks::new(from, to), &all, bare), checks(&all, from, to));
+    }
+
+    fn figure(column: &str, key: &[(&str, &str)]) -> Figure {
+        Figure { column: column.into(), key: key.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect() }
+    }
+
+    /// The count `count` reads from `report` over the fixture, and the tickets [`Behind`] finds behind it; first
+    /// checked: what each ticket adds on its own makes up the whole count.
+    fn behind<R: Report + Clone>(report: R, count: impl Fn(R::Output) -> u64) -> (u64, Vec<i64>) {
+        let all = fixture();
+        let whole = count(over(report.clone(), &all));
+        let each: u64 = all.iter().map(|f| count(over(report.clone(), std::slice::from_ref(f)))).sum();
+        assert_eq!(each, whole, "what each ticket adds makes up the count");
+        (whole, as_stored(Behind::new(report, &count), &all, None))
+    }
+
+    #[test]
+    fn the_tickets_behind_a_figure_are_those_it_counts() {
+        let (cal, tz) = (office(), zone());
+        let (from, to) = (t(3, 16, 0, 0), t(4, 6, 0, 0));
+        let weeks = || Technicians::new(&cal, &tz, from, to, Bucket::Week);
+        let rows = |column: &str, key: &[(&str, &str)]| {
+            let f = figure(column, key);
+            move |rows: Vec<TechnicianRow>| f.of(&rows)
+        };
+        let department = |person: Option<i64>| person.map(|p| format!("department {}", p % 2));
+        // (what, (count, tickets behind it)); the counts are those of the tests of each report above.
+        let cases: Vec<(&str, (u64, Vec<i64>))> = vec![
+            ("bob's resolutions in W12", (2, vec![1, 3])),
+            ("carol's in W12", (1, vec![2])),
+            ("the team's in W13: the requester's too", (3, vec![3, 4, 5])),
+            ("the same from W13 alone, as the console asks for one period", (3, vec![3, 4, 5])),
+            ("carol's public replies in W13", (3, vec![3, 4, 6])),
+            ("bob's first responses in W12", (2, vec![1, 3])),
+            ("the team's first-contact resolutions in W14", (2, vec![7, 8])),
+            ("none reopened by the end of W12", (0, vec![])),
+            ("#3 reopened within March", (1, vec![3])),
+            ("phone resolutions", (2, vec![2, 7])),
+            ("phone first responses", (1, vec![7])),
+            ("tier 1 open on 8 April", (3, vec![9, 10, 12])),
+            ("of those, under a day old", (1, vec![12])),
+            ("every tier", (5, vec![9, 10, 11, 12, 13])),
+            ("opened in W12", (4, vec![1, 2, 3, 4])),
+            ("resolved in W12", (3, vec![1, 2, 3])),
+            ("first-response breaches at high", (1, vec![5])),
+            ("critical resolutions after a resolution breach", (1, vec![7])),
+            ("printing opened in W12, by the category at its end", (2, vec![1, 4])),
+            ("disk-usage runs", (2, vec![3, 10])),
+            ("disk-usage runs the ticket was resolved after", (1, vec![3])),
+            ("two printer-queue runs on one ticket", (2, vec![8])),
+            ("a ticket taught twice, one topic", (2, vec![3])),
+            ("taught in department 1", (3, vec![3, 8])),
+        ];
+        let got = [
+            behind(weeks(), rows("resolved", &[("period", "2026-W12"), ("technician", "bob")])),
+            behind(weeks(), rows("resolved", &[("period", "2026-W12"), ("technician", "carol")])),
+            behind(weeks(), rows("resolved", &[("period", "2026-W13"), ("technician", ALL)])),
+            behind(
+                Technicians::new(&cal, &tz, t(3, 23, 0, 0), t(3, 30, 0, 0), Bucket::Week),
+                rows("resolved", &[("period", "2026-W13"), ("technician", ALL)]),
+            ),
+            behind(weeks(), rows("public_replies", &[("period", "2026-W13"), ("technician", "carol")])),
+            behind(weeks(), rows("first_response_count", &[("period", "2026-W12"), ("technician", "bob")])),
+            behind(weeks(), rows("first_contact", &[("period", "2026-W14"), ("technician", ALL)])),
+            behind(weeks(), rows("reopened", &[("period", "2026-W12"), ("technician", ALL)])),
+            behind(
+                Technicians::new(&cal, &tz, t(3, 1, 0, 0), t(5, 1, 0, 0), Bucket::Month),
+                rows("reopened", &[("period", "2026-03"), ("technician", ALL)]),
+            ),
+            {
+                let f = figure("resolution_count", &[("group", "phone")]);
+                behind(Response::new(&cal, from, to, Dimension::Channel), move |r| f.of(&r))
+            },
+            {
+                let f = figure("first_response_count", &[("group", "phone")]);
+                behind(Response::new(&cal, from, to, Dimension::Channel), move |r| f.of(&r))
+            },
+            {
+                let f = figure("total", &[("tier", "1")]);
+                behind(Backlog::new(t(4, 8, 12, 0)), move |r| f.of(&r.rows))
+            },
+            {
+                let f = figure("0-1d", &[("tier", "1")]);
+                behind(Backlog::new(t(4, 8, 12, 0)), move |r| f.of(&r.rows))
+            },
+            {
+                let f = figure("total", &[]);
+                behind(Backlog::new(t(4, 8, 12, 0)), move |r| f.of(&r.rows))
+            },
+            {
+                let f = figure("created", &[("period", "2026-W12")]);
+                behind(Flow::new(&tz, from, to, Bucket::Week), move |r| f.of(&r))
+            },
+            {
+                let f = figure("resolved", &[("period", "2026-W12")]);
+                behind(Flow::new(&tz, from, to, Bucket::Week), move |r| f.of(&r))
+            },
+            {
+                let f = figure("breaches", &[("clock", "first_response"), ("priority", "high")]);
+                behind(Slas::new(from, to), move |r| f.of(&r))
+            },
+            {
+                let f = figure("resolved_breached", &[("clock", "resolution"), ("priority", "critical")]);
+                behind(Slas::new(from, to), move |r| f.of(&r))
+            },
+            {
+                let f = figure("opened", &[("period", "2026-W12"), ("category", "printing")]);
+                behind(Categories::new(&tz, from, to, Bucket::Week), move |r| f.of(&r))
+            },
+            {
+                let f = figure("runs", &[("check", "disk-usage"), ("category", "disk")]);
+                behind(Checks::new(from, to), move |r| f.of(&r))
+            },
+            {
+                let f = figure("resolved_after", &[("check", "disk-usage"), ("category", "disk")]);
+                behind(Checks::new(from, to), move |r| f.of(&r))
+            },
+            {
+                let f = figure("runs", &[("check", "printer-queue"), ("category", "printing")]);
+                behind(Checks::new(from, to), move |r| f.of(&r))
+            },
+            {
+                let f = figure("resolved", &[("category", "disk")]);
+                behind(Education::new(&[], &department, from, to), move |r| f.of(&r.topics))
+            },
+            {
+                let f = figure("user_instructed", &[("department", "department 1")]);
+                behind(Education::new(&[], &department, from, to), move |r| f.of(&r.departments))
+            },
+        ];
+        assert_eq!(got.len(), cases.len());
+        for ((what, expected), got) in cases.into_iter().zip(got) {
+            assert_eq!(got, expected, "{what}");
+        }
     }
 
     #[test]

@@ -1,11 +1,31 @@
-//! What an admin does on the server's own machine, on its data directory: accounts, enrollment tokens, and the
-//! simulated agents of a load test. No role is checked here: whoever can open the data directory is the admin.
+//! What an admin does: accounts, enrollment tokens, and the simulated agents of a load test. On the server's own
+//! machine (the CLI on its data directory) whoever can open the data directory is the admin; in the console an admin
+//! signed in is, with the role checked and their name in the audit log.
 
-use crate::desk::access::Role;
+use super::Error;
+use crate::desk::access::{Act, Denied, Role, require};
 use crate::pki::Pki;
 use crate::store::agents;
 use crate::store::auth::{self, ApiToken, NewToken, User};
 use crate::store::{Store, StoreError, now_ms};
+
+/// Who does an admin's work.
+pub enum By<'a> {
+    /// The CLI on the server's own machine.
+    Local,
+    /// Someone signed in, whose role must allow it.
+    User(&'a User),
+}
+
+impl By<'_> {
+    /// The name the audit log records, once the act is allowed.
+    fn allowed(&self, act: Act) -> Result<String, Denied> {
+        match self {
+            By::Local => Ok("local-admin".to_owned()),
+            By::User(user) => require(user.role, act).map(|()| user.name.clone()),
+        }
+    }
+}
 
 /// A new account with its password and an API token that does not end, each shown once.
 #[derive(Debug)]
@@ -15,35 +35,45 @@ pub struct NewAccount {
     pub token: String,
 }
 
-pub async fn add_user(store: &Store, name: String, role: Role) -> Result<NewAccount, StoreError> {
+pub async fn add_user(store: &Store, by: By<'_>, name: String, role: Role) -> Result<NewAccount, Error> {
+    let by = by.allowed(Act::ManageAccounts)?;
     let password = auth::random_secret(15);
-    store
+    Ok(store
         .write(move |c| {
-            let user = c.add_user(&name, role, &password, now_ms())?;
+            let user = c.add_user(&by, &name, role, &password, now_ms())?;
             let token = c.issue_api_token(&user, now_ms(), None)?;
             Ok(NewAccount { user, password, token })
         })
-        .await
+        .await?)
 }
 
 /// Gives `name` another role; returns the one it had.
-pub async fn set_role(store: &Store, name: String, role: Role) -> Result<Role, StoreError> {
-    store.write(move |c| c.set_role(&name, role, now_ms())).await
+pub async fn set_role(store: &Store, by: By<'_>, name: String, role: Role) -> Result<Role, Error> {
+    let by = by.allowed(Act::ManageAccounts)?;
+    Ok(store.write(move |c| c.set_role(&by, &name, role, now_ms())).await?)
+}
+
+/// Every account, by name.
+pub async fn users(store: &Store, by: By<'_>) -> Result<Vec<User>, Error> {
+    by.allowed(Act::ManageAccounts)?;
+    Ok(store.read(|c| c.users()).await?)
 }
 
 /// A token good for `uses` enrollments within `lifetime_ms`.
 pub async fn enrollment_token(
     store: &Store,
+    by: By<'_>,
     lifetime_ms: i64,
     uses: u32,
     label: String,
-) -> Result<NewToken, StoreError> {
-    store
+) -> Result<NewToken, Error> {
+    let by = by.allowed(Act::ManageAccounts)?;
+    Ok(store
         .write(move |c| {
             let now = now_ms();
-            c.create_enrollment_token(now, now + lifetime_ms, uses, &label)
+            c.create_enrollment_token(&by, now, now + lifetime_ms, uses, &label)
         })
-        .await
+        .await?)
 }
 
 /// Simulated agents: each one's certificate and key in PEM, to write where the load generator reads them, and the
@@ -82,11 +112,11 @@ pub async fn quickstart(store: &Store, technician: &'static str) -> Result<Quick
                 Some(user) => (user, None),
                 None => {
                     let password = auth::random_secret(15);
-                    (c.add_user(technician, Role::Admin, &password, now)?, Some(password))
+                    (c.add_user("local-admin", technician, Role::Admin, &password, now)?, Some(password))
                 }
             };
             let api_token = c.issue_api_token(&user, now, None)?;
-            let token = c.create_enrollment_token(now, now + 10 * 60_000, 1, "quickstart")?;
+            let token = c.create_enrollment_token("local-admin", now, now + 10 * 60_000, 1, "quickstart")?;
             Ok(Quickstart { password, api_token, enrollment_secret: token.secret })
         })
         .await

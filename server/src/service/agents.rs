@@ -1,6 +1,8 @@
 //! Machines: enrolled with a one-time token, renewed over their own connection, revoked by an admin, and their
 //! snapshots stored as they arrive.
 
+use std::collections::HashMap;
+
 use lifeline_net::tls::fingerprint;
 use lifeline_shared::findings::{self, Finding};
 use lifeline_shared::wire::{EnrollRequest, Snapshot, close};
@@ -10,7 +12,7 @@ use tracing::info;
 use super::{Effects, Error};
 use crate::desk::access::{Act, require};
 use crate::pki::Pki;
-use crate::store::agents::{self, Agent, SnapshotRow};
+use crate::store::agents::{self, Agent, SnapshotRow, SnapshotSummary};
 use crate::store::auth::User;
 use crate::store::{Store, StoreError, now_ms};
 
@@ -80,6 +82,23 @@ pub async fn show(store: &Store, user: &User, id: String) -> Result<Detail, Erro
     // Routine snapshots keep only the number of their findings; the latest one's are judged again here.
     let findings = snapshot.as_ref().map(findings::evaluate).unwrap_or_default();
     Ok(Detail { agent, snapshot_count, findings, snapshot })
+}
+
+/// The summaries of a machine's latest `limit` stored snapshots, newest first: what its history shows.
+pub async fn history(store: &Store, user: &User, id: String, limit: u32) -> Result<Vec<SnapshotSummary>, Error> {
+    require(user.role, Act::Read)?;
+    Ok(store
+        .read(move |c| {
+            c.agent(&id)?.ok_or_else(|| StoreError::NotFound(format!("agent {id}")))?;
+            c.snapshot_summaries(&id, limit)
+        })
+        .await?)
+}
+
+/// How many findings each machine's latest snapshot had, by agent id; machines that sent none are left out.
+pub async fn finding_counts(store: &Store, user: &User) -> Result<HashMap<String, i64>, Error> {
+    require(user.role, Act::Read)?;
+    Ok(store.read(|c| c.latest_finding_counts()).await?.into_iter().collect())
 }
 
 /// Revokes an agent for good: refused from its next connection, and the current one is cut off.

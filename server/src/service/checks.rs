@@ -211,3 +211,9 @@ pub async fn get(store: &Store, user: &User, id: i64) -> Result<Run, Error> {
     require(user.role, Act::Read)?;
     Ok(store.read(move |c| c.run(id)).await?)
 }
+
+/// A machine's latest `limit` check runs, in any state, newest first.
+pub async fn of_agent(store: &Store, user: &User, agent_id: String, limit: u32) -> Result<Vec<Run>, Error> {
+    require(user.role, Act::Read)?;
+    Ok(store.read(move |c| c.runs_of_agent(&agent_id, limit)).await?)
+}

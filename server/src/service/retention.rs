@@ -363,10 +363,11 @@ mod tests {
 
         let (expired, expiring, lasting) = store
             .write(|c| {
-                let expired = c.create_enrollment_token(NOW - days(20), NOW - days(8), 1, "expired")?;
-                let expiring = c.create_enrollment_token(NOW - days(20), NOW - days(6), 1, "in its grace")?;
-                let lasting = c.create_enrollment_token(NOW - days(1), NOW + days(1), 1, "valid")?;
-                let user = c.add_user("bob", Role::Tier1, "a long password", NOW - days(30))?;
+                let expired = c.create_enrollment_token("local-admin", NOW - days(20), NOW - days(8), 1, "expired")?;
+                let expiring =
+                    c.create_enrollment_token("local-admin", NOW - days(20), NOW - days(6), 1, "in its grace")?;
+                let lasting = c.create_enrollment_token("local-admin", NOW - days(1), NOW + days(1), 1, "valid")?;
+                let user = c.add_user("local-admin", "bob", Role::Tier1, "a long password", NOW - days(30))?;
                 c.issue_api_token(&user, NOW - days(20), Some(NOW - days(10)))?;
                 c.issue_api_token(&user, NOW - days(3), Some(NOW - days(2)))?;
                 c.issue_api_token(&user, NOW - days(30), None)?;

@@ -7,8 +7,9 @@ use super::Error;
 use crate::desk::access::{Act, permits, require};
 use crate::desk::policy::Policy;
 use crate::desk::reports::{
-    self, ALL, Backlog, BacklogReport, Bucket, Categories, CategoryRow, CheckRow, Checks, Dimension, Education,
-    EducationReport, Flow, FlowRow, Report, Response, ResponseRow, SelfHelp, SlaRow, Slas, TechnicianRow, Technicians,
+    self, ALL, Backlog, BacklogReport, Behind, Bucket, Categories, CategoryRow, CheckRow, Checks, Dimension, Education,
+    EducationReport, Figure, Flow, FlowRow, Report, Response, ResponseRow, SelfHelp, SlaRow, Slas, TechnicianRow,
+    Technicians,
 };
 use crate::store::auth::User;
 use crate::store::tickets::SelfHelpFigures;
@@ -58,10 +59,15 @@ pub async fn technicians(
     let cal = &policy.sla.calendar;
     let report = Technicians::new(cal, cal.zone(), from, to, by);
     let mut rows = run(store, from, to, report).await?;
+    visible(user, &mut rows);
+    Ok(rows)
+}
+
+/// Leaves the rows `user` may see: the team's and their own, and other technicians' for those who may read them.
+fn visible(user: &User, rows: &mut Vec<TechnicianRow>) {
     if !permits(user.role, Act::ReadOthersStats) {
         rows.retain(|r| r.technician == ALL || r.technician == user.name);
     }
-    Ok(rows)
 }
 
 pub async fn response(
@@ -140,4 +146,86 @@ pub async fn checks(store: &Store, user: &User, from: i64, to: i64) -> Result<Ve
     require(user.role, Act::ReadStats)?;
     range(from, to)?;
     run(store, from, to, Checks::new(from, to)).await
+}
+
+/// A table of the reports, whose counts [`behind`] finds the tickets of, with what it is computed for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Technicians(Bucket),
+    Response(Dimension),
+    /// At this moment.
+    Backlog(i64),
+    Flow(Bucket),
+    Sla,
+    Categories(Bucket),
+    /// The education report's topics, and its departments.
+    Topics,
+    Departments,
+    Checks,
+}
+
+/// The numbers of the tickets behind `figure` of `table` over `[from, to)` ([`reports::Behind`]), read with the
+/// report's own access: a count a user may not see has no tickets behind it for them.
+pub async fn behind(
+    store: &Store,
+    policy: &Policy,
+    user: &User,
+    table: Table,
+    from: i64,
+    to: i64,
+    figure: Figure,
+) -> Result<Vec<i64>, Error> {
+    require(user.role, Act::ReadStats)?;
+    let cal = &policy.sla.calendar;
+    let tz = cal.zone();
+    let period = figure.key.iter().find(|(field, _)| field == "period").map(|(_, label)| label.clone());
+    let (from, to) = match (table, period) {
+        (Table::Backlog(at), _) => (at, at.saturating_add(1)),
+        // A count of one period is the same counted over that period alone, which reads only its tickets.
+        (Table::Technicians(by) | Table::Flow(by) | Table::Categories(by), Some(label)) => {
+            range(from, to)?;
+            match reports::periods(tz, from, to, by).into_iter().find(|(l, _)| *l == label) {
+                Some((_, p)) => (p.from, p.to),
+                None => return Ok(Vec::new()),
+            }
+        }
+        _ => {
+            range(from, to)?;
+            (from, to)
+        }
+    };
+    match table {
+        Table::Technicians(by) => {
+            let user = user.clone();
+            let count = move |mut rows| {
+                visible(&user, &mut rows);
+                figure.of(&rows)
+            };
+            run(store, from, to, Behind::new(Technicians::new(cal, tz, from, to, by), count)).await
+        }
+        Table::Response(dimension) => {
+            run(store, from, to, Behind::new(Response::new(cal, from, to, dimension), move |r| figure.of(&r))).await
+        }
+        Table::Backlog(at) => run(store, from, to, Behind::new(Backlog::new(at), move |r| figure.of(&r.rows))).await,
+        Table::Flow(by) => run(store, from, to, Behind::new(Flow::new(tz, from, to, by), move |r| figure.of(&r))).await,
+        Table::Sla => run(store, from, to, Behind::new(Slas::new(from, to), move |r| figure.of(&r))).await,
+        Table::Categories(by) => {
+            run(store, from, to, Behind::new(Categories::new(tz, from, to, by), move |r| figure.of(&r))).await
+        }
+        Table::Checks => run(store, from, to, Behind::new(Checks::new(from, to), move |r| figure.of(&r))).await,
+        Table::Topics | Table::Departments => Ok(store
+            .read(move |c| {
+                let departments = c.departments()?;
+                let department_of = |person: Option<i64>| person.and_then(|p| departments.get(&p).cloned());
+                // Self-help records are no tickets: none is behind any count.
+                let report = Education::new(&[], &department_of, from, to);
+                let mut behind = Behind::new(report, |r: EducationReport| match table {
+                    Table::Topics => figure.of(&r.topics),
+                    _ => figure.of(&r.departments),
+                });
+                c.each_facts(from, to, behind.reads(), |f| behind.add(f))?;
+                Ok(behind.finish())
+            })
+            .await?),
+    }
 }

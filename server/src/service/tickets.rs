@@ -411,6 +411,22 @@ fn fill_template(c: &Read<'_>, name: &str, number: i64, technician: &str) -> Res
 
 /// Folds ticket `from` into `into`: `from` becomes read-only and points at `into`, whose view shows `from`'s
 /// conversation and snapshots, and its check runs move along. A later reply of `from`'s requester lands in `into`.
+/// The same command on several tickets, each in its own transaction as `act` makes it: one ticket refusing (closed,
+/// merged, its tier) leaves the others done. In the order given, with each one's outcome.
+pub async fn act_on_each(
+    store: &Store,
+    policy: &Policy,
+    user: &User,
+    numbers: &[i64],
+    command: &Command,
+) -> Vec<(i64, Result<(Ticket, Effects), Error>)> {
+    let mut outcomes = Vec::with_capacity(numbers.len());
+    for &number in numbers {
+        outcomes.push((number, act(store, policy, user, number, None, false, command.clone()).await));
+    }
+    outcomes
+}
+
 pub async fn merge(store: &Store, sla: &Sla, user: &User, from: i64, into: i64) -> Result<(Ticket, Effects), Error> {
     require(user.role, Act::WorkTickets)?;
     if from == into {

@@ -75,6 +75,54 @@ impl Read<'_> {
         let conn = self.conn;
         Ok(conn.query_row("SELECT count(*) FROM snapshots WHERE agent_id = ?1", [agent_id], |r| r.get(0))?)
     }
+
+    /// The summaries of an agent's latest `limit` snapshots, newest first: the summary columns only, so a machine's
+    /// history decompresses no body.
+    pub fn snapshot_summaries(&self, agent_id: &str, limit: u32) -> Result<Vec<SnapshotSummary>, StoreError> {
+        let conn = self.conn;
+        let mut stmt = conn.prepare_cached(
+            "SELECT taken_at, cpu_usage_pct, memory_used_pct, fullest_disk_pct, finding_count FROM snapshots
+             WHERE agent_id = ?1 ORDER BY taken_at DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![agent_id, limit], |r| {
+            Ok(SnapshotSummary {
+                taken_at: r.get(0)?,
+                cpu_usage_pct: r.get(1)?,
+                memory_used_pct: r.get(2)?,
+                fullest_disk_pct: r.get(3)?,
+                finding_count: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Each agent's number of findings in its latest snapshot, for the list of machines; an agent that sent none
+    /// is left out. One index lookup per agent.
+    pub fn latest_finding_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let conn = self.conn;
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, (SELECT finding_count FROM snapshots WHERE agent_id = agents.id ORDER BY taken_at DESC LIMIT 1)
+             FROM agents",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?)))?;
+        let mut counts = Vec::new();
+        for row in rows {
+            if let (id, Some(count)) = row? {
+                counts.push((id, count));
+            }
+        }
+        Ok(counts)
+    }
+}
+
+/// What a stored snapshot's summary columns say, for a machine's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotSummary {
+    pub taken_at: i64,
+    pub cpu_usage_pct: f64,
+    pub memory_used_pct: f64,
+    pub fullest_disk_pct: f64,
+    pub finding_count: i64,
 }
 
 impl Tx<'_> {
@@ -98,7 +146,8 @@ impl Tx<'_> {
     /// fingerprint in hex); hostnames are `swarm-00000` onwards.
     pub fn insert_simulated_agents(&self, agents: &[(String, String)], now: i64) -> Result<(), StoreError> {
         let uses = u32::try_from(agents.len()).map_err(|_| StoreError::Refused("too many agents at once".into()))?;
-        let token = self.create_enrollment_token(now, now + 60_000, uses, "simulated agents (bulk-enroll)")?;
+        let token =
+            self.create_enrollment_token("local-admin", now, now + 60_000, uses, "simulated agents (bulk-enroll)")?;
         for (i, (id, fingerprint)) in agents.iter().enumerate() {
             let token_id = self.spend_enrollment_token(&token.secret, now)?;
             let hostname = format!("swarm-{i:05}");
@@ -296,5 +345,39 @@ mod tests {
             .query_row("SELECT count(*) FROM audit WHERE action = 'agent.certificate_renewed'", [], |r| r.get(0))
             .unwrap();
         assert_eq!(renewals, 3);
+    }
+
+    #[test]
+    fn a_machines_history_and_finding_count_come_from_its_latest_snapshots_by_time() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        let tx = Tx::new(&conn);
+        let agents = [("ag-1".to_owned(), "f1".to_owned()), ("ag-2".to_owned(), "g1".to_owned())];
+        tx.insert_simulated_agents(&agents, 1).unwrap();
+        let finding = Finding {
+            kind: lifeline_shared::findings::FindingKind::DiskNearlyFull,
+            severity: lifeline_shared::findings::Severity::Critical,
+            category: lifeline_shared::findings::Category::Hardware,
+            summary: "/ is 97% full".into(),
+            advice: "free some space".into(),
+            about: "/".into(),
+            figure: Some(97),
+        };
+        // Taken out of order: the history is by the time each was taken, not by arrival.
+        for (i, taken) in [3u8, 1, 4, 2].into_iter().enumerate() {
+            let mut snap = Snapshot { id: [taken; 16], taken_at_ms: u64::from(taken) * 1000, ..Snapshot::default() };
+            snap.cpu.usage_pct = f32::from(taken) * 10.0;
+            snap.memory.total_bytes = 100;
+            snap.memory.available_bytes = 100 - u64::from(taken) * 20;
+            let findings = vec![finding.clone(); usize::from(taken)];
+            tx.insert_snapshot("ag-1", &SnapshotRow::new(&snap, &findings).unwrap(), i as i64).unwrap();
+        }
+        let history = tx.snapshot_summaries("ag-1", 3).unwrap();
+        let seen: Vec<_> =
+            history.iter().map(|s| (s.taken_at, s.cpu_usage_pct, s.memory_used_pct, s.finding_count)).collect();
+        assert_eq!(seen, [(4000, 40.0, 80.0, 4), (3000, 30.0, 60.0, 3), (2000, 20.0, 40.0, 2)]);
+        assert!(tx.snapshot_summaries("ag-2", 48).unwrap().is_empty());
+        // An agent without a snapshot has no count, rather than a count of nothing.
+        assert_eq!(tx.latest_finding_counts().unwrap(), [("ag-1".to_owned(), 4)]);
     }
 }

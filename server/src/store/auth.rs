@@ -100,6 +100,18 @@ impl Read<'_> {
         row.map(|(id, role, hash)| Ok((User { id, name: name.to_owned(), role: parse_role(&role)? }, hash))).transpose()
     }
 
+    /// Every account, by name.
+    pub fn users(&self) -> Result<Vec<User>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT id, name, role FROM users ORDER BY name")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+        let mut users = Vec::new();
+        for row in rows {
+            let (id, name, role) = row?;
+            users.push(User { id, name, role: parse_role(&role)? });
+        }
+        Ok(users)
+    }
+
     pub fn user_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
         let conn = self.conn;
         let row: Option<(i64, String)> = conn
@@ -110,8 +122,10 @@ impl Read<'_> {
 }
 
 impl Tx<'_> {
+    /// `by` is who made it, for the audit log: an admin's name, or `local-admin` on the server's own machine.
     pub fn create_enrollment_token(
         &self,
+        by: &str,
         now: i64,
         expires_at: i64,
         uses: u32,
@@ -125,7 +139,7 @@ impl Tx<'_> {
             params![token.id, sha256_hex(&token.secret), now, expires_at, uses, label],
         )?;
         let detail = json!({ "token": token.id, "expires_at": expires_at, "uses": uses, "label": label });
-        self.audit("local-admin", "token.created", &detail, now)?;
+        self.audit(by, "token.created", &detail, now)?;
         Ok(token)
     }
 
@@ -152,7 +166,7 @@ impl Tx<'_> {
         Ok(id)
     }
 
-    pub fn add_user(&self, name: &str, role: Role, password: &str, now: i64) -> Result<User, StoreError> {
+    pub fn add_user(&self, by: &str, name: &str, role: Role, password: &str, now: i64) -> Result<User, StoreError> {
         let conn = self.conn;
         if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
             return Err(StoreError::Refused("user names are 1 to 64 letters, digits, '.', '_' or '-'".into()));
@@ -166,16 +180,16 @@ impl Tx<'_> {
             return Err(StoreError::Conflict(format!("user {name} already exists")));
         }
         let user = User { id: conn.last_insert_rowid(), name: name.to_owned(), role };
-        self.audit("local-admin", "user.created", &json!({ "user": name, "role": role.as_str() }), now)?;
+        self.audit(by, "user.created", &json!({ "user": name, "role": role.as_str() }), now)?;
         Ok(user)
     }
 
-    pub fn set_role(&self, name: &str, role: Role, now: i64) -> Result<Role, StoreError> {
+    pub fn set_role(&self, by: &str, name: &str, role: Role, now: i64) -> Result<Role, StoreError> {
         let conn = self.conn;
         let old = self.user_by_name(name)?.ok_or_else(|| StoreError::NotFound(format!("user {name}")))?.role;
         conn.execute("UPDATE users SET role = ?2 WHERE name = ?1", params![name, role.as_str()])?;
         let detail = json!({ "user": name, "from": old.as_str(), "to": role.as_str() });
-        self.audit("local-admin", "user.role-changed", &detail, now)?;
+        self.audit(by, "user.role-changed", &detail, now)?;
         Ok(old)
     }
 

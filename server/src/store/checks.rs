@@ -84,6 +84,15 @@ impl Read<'_> {
         let rows = stmt.query_map([agent_id], from_row)?;
         rows.map(|r| r?).collect()
     }
+
+    /// An agent's latest `limit` runs, in any state, newest first.
+    pub fn runs_of_agent(&self, agent_id: &str, limit: u32) -> Result<Vec<Run>, StoreError> {
+        let conn = self.conn;
+        let sql = format!("SELECT {COLUMNS} FROM check_runs WHERE agent_id = ?1 ORDER BY id DESC LIMIT ?2");
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![agent_id, limit], from_row)?;
+        rows.map(|r| r?).collect()
+    }
 }
 
 impl Tx<'_> {
@@ -131,5 +140,30 @@ impl Tx<'_> {
             return Ok(None);
         }
         self.run(id).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_agents_runs_are_its_own_newest_first_in_any_state() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        let tx = Tx::new(&conn);
+        let agents = [("ag-1".to_owned(), "f1".to_owned()), ("ag-2".to_owned(), "g1".to_owned())];
+        tx.insert_simulated_agents(&agents, 1).unwrap();
+        let check = Check::parse("disk-usage", &[("path".into(), "/".into())]).unwrap();
+        let run = |agent_id| NewRun { agent_id, ticket: None, technician: "bob", check: &check, expires_at: 100 };
+        let first = tx.insert_run(&run("ag-1"), 2).unwrap();
+        tx.insert_run(&run("ag-2"), 3).unwrap();
+        let second = tx.insert_run(&run("ag-1"), 4).unwrap();
+        let third = tx.insert_run(&run("ag-1"), 5).unwrap();
+        tx.finish_run(first, "ag-1", RunState::Done, "ok", Some(5), 6).unwrap();
+        let ids = |limit| tx.runs_of_agent("ag-1", limit).unwrap().iter().map(|r| (r.id, r.state)).collect::<Vec<_>>();
+        assert_eq!(ids(10), [(third, RunState::Queued), (second, RunState::Queued), (first, RunState::Done)]);
+        assert_eq!(ids(2), [(third, RunState::Queued), (second, RunState::Queued)]);
+        assert!(tx.runs_of_agent("ag-9", 10).unwrap().is_empty());
     }
 }

@@ -101,7 +101,7 @@ pub async fn appends_check_the_version_and_the_rules_and_keep_the_projection(sto
 
 /// A single-use enrollment token enrols once.
 pub async fn a_single_use_token_is_spent_once(store: Store) {
-    let token = store.write(|c| c.create_enrollment_token(1, 1_000, 1, "test")).await.unwrap();
+    let token = store.write(|c| c.create_enrollment_token("local-admin", 1, 1_000, 1, "test")).await.unwrap();
     let secret = token.secret.clone();
     assert!(store.write(move |c| c.spend_enrollment_token(&secret, 2)).await.is_ok());
     let again = store.write(move |c| c.spend_enrollment_token(&token.secret, 3)).await;
@@ -174,6 +174,56 @@ pub async fn recorded_findings_come_back_as_recorded(store: Store) {
     assert_eq!(who, [(ActorKind::Requester, "ann"), (ActorKind::Agent, "ag-1")], "each event keeps who did it");
 }
 
+/// A saved view is its owner's, seen by others only when shared, replaced by name, and removed once; a preference
+/// is one value per person.
+pub async fn saved_views_and_preferences_belong_to_their_owner(store: Store) {
+    let saved = store
+        .write(|c| {
+            c.save_view("ann", "mine", "status=new", false, 1)?;
+            c.save_view("ann", "desk", "tier=2", true, 1)?;
+            // The same name again replaces the view, keeping its id.
+            c.save_view("ann", "mine", "status=open", false, 2)
+        })
+        .await
+        .unwrap();
+    let names = |views: Vec<super::desk::SavedView>| views.into_iter().map(|v| (v.name, v.query)).collect::<Vec<_>>();
+    let ann = store.read(|c| c.saved_views("ann")).await.unwrap();
+    assert_eq!(ann.iter().find(|v| v.name == "mine").map(|v| v.id), Some(saved.id));
+    assert_eq!(names(ann), [("desk".into(), "tier=2".into()), ("mine".into(), "status=open".into())]);
+    assert_eq!(names(store.read(|c| c.saved_views("bob")).await.unwrap()), [("desk".into(), "tier=2".into())]);
+    let id = saved.id;
+    store.write(move |c| c.delete_view(id)).await.unwrap();
+    assert!(matches!(store.write(move |c| c.delete_view(id)).await, Err(StoreError::NotFound(_))));
+
+    store.write(|c| c.set_console_pref("ann", "queue.columns", "subject")).await.unwrap();
+    store.write(|c| c.set_console_pref("ann", "queue.columns", "subject,status")).await.unwrap();
+    assert_eq!(
+        store.read(|c| c.console_pref("ann", "queue.columns")).await.unwrap().as_deref(),
+        Some("subject,status")
+    );
+    assert_eq!(store.read(|c| c.console_pref("bob", "queue.columns")).await.unwrap(), None);
+}
+
+/// A list of tickets by number has exactly those that exist, merged ones too, as they were asked for by number.
+pub async fn a_list_by_numbers_has_exactly_those_tickets_merged_ones_too(store: Store) {
+    let mut opened = Vec::new();
+    for at in 1..=3 {
+        let open = store.write(move |c| c.open_ticket(None, &[(Actor::technician("bob"), created(None))], at)).await;
+        opened.push(open.unwrap().0);
+    }
+    let (first, merged) = (opened[0], opened[2]);
+    let into = Event::MergedInto { into: first };
+    store.write(move |c| c.append_event(merged, None, &Actor::technician("bob"), &into, 5)).await.unwrap();
+    for (asked, expected) in [(vec![first, merged, 99], vec![first, merged]), (vec![opened[1]], vec![opened[1]])] {
+        let q = Query { numbers: Some(asked), ..Query::default() };
+        let page = store.read(move |c| c.tickets(&q)).await.unwrap();
+        let mut listed: Vec<i64> = page.tickets.iter().map(|t| t.number).collect();
+        listed.sort();
+        assert_eq!(listed, expected);
+    }
+    assert_eq!(store.read(|c| c.tickets(&Query::default())).await.unwrap().tickets.len(), 2, "merged: left out");
+}
+
 #[cfg(test)]
 mod sqlite {
     use super::*;
@@ -204,5 +254,7 @@ mod sqlite {
         the_audit_chain_verifies_across_transactions,
         revoking_is_once_and_of_a_known_agent,
         recorded_findings_come_back_as_recorded,
+        saved_views_and_preferences_belong_to_their_owner,
+        a_list_by_numbers_has_exactly_those_tickets_merged_ones_too,
     );
 }

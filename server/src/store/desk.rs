@@ -30,7 +30,46 @@ pub struct Presence {
     pub seen_at: i64,
 }
 
+/// A saved queue view: its filters as the queue's query string.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct SavedView {
+    pub id: i64,
+    pub owner: String,
+    pub name: String,
+    pub query: String,
+    pub shared: bool,
+}
+
 impl Read<'_> {
+    /// `user`'s own views and those others shared, by name.
+    pub fn saved_views(&self, user: &str) -> Result<Vec<SavedView>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, owner, name, query, shared FROM saved_views WHERE owner = ?1 OR shared
+             ORDER BY owner <> ?1, name, owner",
+        )?;
+        let rows = stmt.query_map([user], |r| {
+            Ok(SavedView { id: r.get(0)?, owner: r.get(1)?, name: r.get(2)?, query: r.get(3)?, shared: r.get(4)? })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn saved_view(&self, id: i64) -> Result<SavedView, StoreError> {
+        self.conn
+            .query_row("SELECT id, owner, name, query, shared FROM saved_views WHERE id = ?1", [id], |r| {
+                Ok(SavedView { id: r.get(0)?, owner: r.get(1)?, name: r.get(2)?, query: r.get(3)?, shared: r.get(4)? })
+            })
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("saved view {id}")))
+    }
+
+    /// A console preference of `user`'s, if they set it.
+    pub fn console_pref(&self, user: &str, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM console_prefs WHERE user = ?1 AND name = ?2", [user, name], |r| r.get(0))
+            .optional()?)
+    }
+
     pub fn categories(&self) -> Result<Vec<Category>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT name, parent, label, retired_at IS NOT NULL FROM categories
@@ -145,6 +184,41 @@ impl Tx<'_> {
         if self.conn.execute("DELETE FROM canned_replies WHERE name = ?1", [name])? == 0 {
             return Err(StoreError::NotFound(format!("canned reply {name:?}")));
         }
+        Ok(())
+    }
+
+    /// Saves a view under its owner's name for it, replacing the one of that name.
+    pub fn save_view(
+        &self,
+        owner: &str,
+        name: &str,
+        query: &str,
+        shared: bool,
+        now: i64,
+    ) -> Result<SavedView, StoreError> {
+        let id = self.conn.query_row(
+            "INSERT INTO saved_views (owner, name, query, shared, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (owner, name) DO UPDATE SET query = excluded.query, shared = excluded.shared
+             RETURNING id",
+            params![owner, name, query, shared, now],
+            |r| r.get(0),
+        )?;
+        Ok(SavedView { id, owner: owner.to_owned(), name: name.to_owned(), query: query.to_owned(), shared })
+    }
+
+    pub fn delete_view(&self, id: i64) -> Result<(), StoreError> {
+        if self.conn.execute("DELETE FROM saved_views WHERE id = ?1", [id])? == 0 {
+            return Err(StoreError::NotFound(format!("saved view {id}")));
+        }
+        Ok(())
+    }
+
+    pub fn set_console_pref(&self, user: &str, name: &str, value: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO console_prefs (user, name, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT (user, name) DO UPDATE SET value = excluded.value",
+            params![user, name, value],
+        )?;
         Ok(())
     }
 

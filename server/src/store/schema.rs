@@ -413,6 +413,26 @@ CREATE TABLE ticket_facts (
 CREATE INDEX ticket_facts_by_last ON ticket_facts(last_at);
 CREATE INDEX ticket_facts_by_opened ON ticket_facts(opened_at);
 "#,
+    r#"
+-- The console's saved queue views: a technician's own, or shared with the whole desk. `query` holds the queue's
+-- filters as the API's query string, so a view is a link any technician's queue can open.
+CREATE TABLE saved_views (
+    id         INTEGER PRIMARY KEY,
+    owner      TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    query      TEXT NOT NULL,
+    shared     INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (owner, name)
+);
+-- What each person chose for themselves in the console, such as the queue's columns.
+CREATE TABLE console_prefs (
+    user  TEXT NOT NULL,
+    name  TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (user, name)
+);
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

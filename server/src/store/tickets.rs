@@ -86,7 +86,8 @@ impl Read<'_> {
         let mut w = Where::default();
         match q.status {
             Some(status) => w.bind("status = $", V::Text(status.as_str().into())),
-            None => w.raw("status != 'merged'"),
+            None if q.numbers.is_none() => w.raw("status != 'merged'"),
+            None => {}
         }
         if let Some(tier) = q.tier {
             w.bind("tier = $", V::Integer(tier.into()));
@@ -127,6 +128,11 @@ impl Read<'_> {
         }
         if let Some(words) = q.text.as_deref().and_then(fts_words) {
             w.bind("number IN (SELECT rowid FROM ticket_search WHERE ticket_search MATCH $)", V::Text(words));
+        }
+        if let Some(numbers) = &q.numbers {
+            // One parameter for the whole list, as a JSON array: one statement for any number of them.
+            let list = numbers.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+            w.bind("number IN (SELECT value FROM json_each($))", V::Text(format!("[{list}]")));
         }
         let key = match q.sort {
             Sort::Updated => "updated_at",
@@ -630,7 +636,7 @@ impl Cursor {
 }
 
 /// A filtered, sorted page of the ticket list. Every filter is optional; merged tickets are left out unless asked
-/// for by status.
+/// for by status or by number.
 #[derive(Debug, Clone)]
 pub struct Query {
     pub status: Option<Status>,
@@ -650,6 +656,8 @@ pub struct Query {
     pub sla: Option<SlaFilter>,
     /// Words that must all appear in the ticket: its subject, description or conversation.
     pub text: Option<String>,
+    /// Only the tickets of these numbers (the tickets behind a figure, say), merged ones too.
+    pub numbers: Option<Vec<i64>>,
     pub sort: Sort,
     pub after: Option<Cursor>,
     pub limit: u32,
@@ -673,6 +681,7 @@ impl Default for Query {
             opened_before: None,
             sla: None,
             text: None,
+            numbers: None,
             sort: Sort::Updated,
             after: None,
             limit: 100,

@@ -485,7 +485,7 @@ mod tests {
             .write(|c| {
                 c.add_webhook_endpoint("https://a.example/", "s", &[Topic::AgentOffline], Some(600), "root", 0)?;
                 c.add_webhook_endpoint("https://b.example/", "s", &[Topic::AgentEnrolled], None, "root", 0)?;
-                let token = c.create_enrollment_token(0, 1_000_000, 1, "test")?;
+                let token = c.create_enrollment_token("local-admin", 0, 1_000_000, 1, "test")?;
                 let token_id = c.spend_enrollment_token(&token.secret, 0)?;
                 let agent = crate::store::agents::NewAgent {
                     id: "ag-1",
