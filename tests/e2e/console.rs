@@ -749,3 +749,55 @@ fn a_ticket_for_a_call_records_the_person_links_the_machine_and_finds_them_again
     look_at(&browser, "new-ticket-refused");
     assert_eq!(csp_reports(&server), 0);
 }
+
+/// The rest of a ticket's actions on its page: a canned reply filled in for this requester, the priority by hand,
+/// the category, relating two tickets and merging one into another, whose page the technician lands on.
+#[test]
+fn canned_replies_priority_category_relate_and_merge_from_the_ticket_page() {
+    let server = Server::start();
+    let password = person(&server, "rex", "1");
+    assert!(server.cli(&["canned", "save", "on-it", "Hello {requester.name}, we are on it."]).ok);
+    let open = |subject: &str| {
+        let out = server.cli(&["ticket", "create", "--channel", "chat", "--requester", "Vera", "--subject", subject]);
+        assert!(out.ok, "{}", out.stderr);
+        out.stdout.trim().parse::<i64>().unwrap()
+    };
+    let (a, b, c) = (open("Wi-Fi drops"), open("Wi-Fi drops again"), open("Same Wi-Fi"));
+    let browser = Browser::new();
+    log_in(&browser, &server, "rex", &password);
+    browser.goto(&format!("{}/tickets/{a}", server.api));
+    browser.wait_for("#canned-form");
+    browser.click("#canned-form button");
+    browser.wait_until("the filled-in reply", "[...document.querySelectorAll('.entry.public .body')].some(e => e.textContent === 'Hello Vera, we are on it.')");
+    browser.execute("document.querySelector('#priority').value = 'critical';", vec![]);
+    browser.fill("#priority-reason", "the whole floor");
+    browser.click("#priority-form button");
+    browser.wait_for("#category-form");
+    let category = browser.execute(
+        "const s = document.querySelector('#category'); s.selectedIndex = s.options.length - 1; return s.value;",
+        vec![],
+    );
+    browser.click("#category-form button");
+    browser.wait_for("#merge-form");
+    let ticket = ticket_json(&server, a);
+    assert_eq!((ticket["priority"].as_str(), ticket["category"].as_str()), (Some("critical"), category.as_str()));
+    look_at(&browser, "ticket-actions");
+
+    browser.fill("#other", &c.to_string());
+    browser.click("#merge-form button[value=relate]");
+    browser.wait_for("#merge-form");
+    assert_eq!(ticket_json(&server, a)["related"], serde_json::json!([c]));
+    assert_eq!(ticket_json(&server, c)["related"], serde_json::json!([a]));
+
+    // A number that is no ticket: refused on the page, nothing merged.
+    browser.fill("#other", "9999");
+    browser.click("#merge-form button[value=merge]");
+    browser.wait_for(".act .problem");
+    assert_eq!(ticket_json(&server, a)["status"], "new");
+    browser.fill("#other", &b.to_string());
+    browser.click("#merge-form button[value=merge]");
+    browser.wait_until("the ticket merged into", &format!("location.pathname === '/tickets/{b}'"));
+    assert_eq!(ticket_json(&server, a)["merged_into"], b);
+    assert!(browser.texts(".entry .body").contains(&"Hello Vera, we are on it.".to_owned()), "the merged conversation");
+    assert_eq!(csp_reports(&server), 0);
+}

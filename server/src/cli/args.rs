@@ -689,6 +689,7 @@ pub struct PersonFields {
 
 #[derive(Subcommand)]
 pub enum CategoryCmd {
+    /// The categories and subcategories, retired ones marked
     List {
         #[command(flatten)]
         api: ApiArgs,
@@ -713,6 +714,7 @@ pub enum CategoryCmd {
 
 #[derive(Subcommand)]
 pub enum CannedCmd {
+    /// Every canned reply with its text
     List {
         #[command(flatten)]
         api: ApiArgs,
@@ -725,6 +727,7 @@ pub enum CannedCmd {
         #[command(flatten)]
         api: ApiArgs,
     },
+    /// Delete a canned reply
     Delete {
         name: String,
         #[command(flatten)]
@@ -734,6 +737,7 @@ pub enum CannedCmd {
 
 #[derive(Subcommand)]
 pub enum WebhookCmd {
+    /// The webhook endpoints, their topics and whether each is enabled
     List {
         #[command(flatten)]
         api: ApiArgs,

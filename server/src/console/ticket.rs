@@ -22,6 +22,7 @@ use crate::api::parse_number;
 use crate::api::views::EventView;
 use crate::desk::actor::ActorKind;
 use crate::desk::checks::RunState;
+use crate::desk::priority::Level;
 use crate::desk::sla::ClockState;
 use crate::desk::tickets::{Command, Event, Status};
 use crate::service;
@@ -104,6 +105,9 @@ struct TicketPage {
     /// A run has not ended yet: the page fetches the list again until it has.
     pending: bool,
     check_refused: Option<CheckRefusal>,
+    canned: Vec<String>,
+    categories: Vec<String>,
+    priorities: Vec<&'static str>,
 }
 
 impl TicketPage {
@@ -253,6 +257,13 @@ async fn show(state: &AppState, viewer: &Viewer, number: &str, outcome: Outcome)
             Err(e) => return error_page(Some(&chrome), t, e),
         };
     let ticket = detail.ticket.state;
+    let (canned, categories) = match tokio::try_join!(
+        service::desk::canned_replies(&state.store, &viewer.user),
+        service::desk::categories(&state.store, &viewer.user),
+    ) {
+        Ok(both) => both,
+        Err(e) => return error_page(Some(&chrome), t, e),
+    };
     let runs = match &ticket.agent_id {
         Some(agent) => match service::checks::of_agent(&state.store, &viewer.user, agent.clone(), RUNS_READ).await {
             Ok(runs) => runs.into_iter().filter(|r| r.ticket == Some(number)).collect(),
@@ -334,6 +345,9 @@ async fn show(state: &AppState, viewer: &Viewer, number: &str, outcome: Outcome)
         runs,
         pending,
         check_refused: outcome.check,
+        canned: canned.into_iter().map(|c| c.name).collect(),
+        categories: categories.into_iter().filter(|c| !c.retired).map(|c| c.name).collect(),
+        priorities: Level::ALL.iter().map(|l| l.as_str()).collect(),
     };
     render(outcome.status, &page)
 }
@@ -352,6 +366,11 @@ pub struct ActForm {
     code: Option<String>,
     to: Option<String>,
     tier: Option<u8>,
+    template: Option<String>,
+    priority: Option<String>,
+    category: Option<String>,
+    /// The other ticket of a merge or a relation.
+    other: Option<String>,
 }
 
 /// A form's empty field is a value not given.
@@ -373,6 +392,20 @@ pub(super) fn command(form: &ActForm, me: &str) -> Result<Command, ApiError> {
         "escalate" => Command::Escalate {
             tier: form.tier.ok_or_else(|| ApiError::bad_request("escalating needs the tier to raise it to"))?,
             reason: given(form.reason.clone()),
+        },
+        // The canned reply is filled in by the use case, with this ticket's requester and this technician.
+        "canned" => Command::Reply {
+            body: String::new(),
+            template: Some(given(form.template.clone()).ok_or_else(|| ApiError::bad_request("choose a canned reply"))?),
+        },
+        "priority" => {
+            let name = form.priority.as_deref().unwrap_or_default();
+            let priority =
+                Level::parse(name).ok_or_else(|| ApiError::bad_request(format!("unknown priority {name:?}")))?;
+            Command::Priority { priority, reason: given(form.reason.clone()) }
+        }
+        "category" => Command::Categorize {
+            category: given(form.category.clone()).ok_or_else(|| ApiError::bad_request("choose a category"))?,
         },
         other => return Err(ApiError::bad_request(format!("unknown action {other:?}"))),
     })
@@ -401,6 +434,34 @@ pub async fn act(
         retry,
         check: None,
     };
+    // Merge and relate name another ticket and have use cases of their own, as their API routes do.
+    if let "merge" | "relate" = form.action.as_str() {
+        let other = match given(form.other.clone()).map(|o| parse_number(o.trim_start_matches('#'))) {
+            Some(Ok(other)) => other,
+            Some(Err(e)) => return show(&state, &viewer, &number, refused(e, None)).await,
+            None => {
+                let e = ApiError::bad_request(viewer.t.get("ticket-other-missing"));
+                return show(&state, &viewer, &number, refused(e, None)).await;
+            }
+        };
+        let done = if form.action == "merge" {
+            match service::tickets::merge(&state.store, &state.config.desk.sla, &viewer.user, n, other).await {
+                Ok((_, effects)) => {
+                    effects.carry_out(&state).await;
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        } else {
+            service::tickets::relate(&state.store, &viewer.user, n, other).await.map(drop)
+        };
+        return match done {
+            // After a merge the conversation carries on in the other ticket.
+            Ok(()) if form.action == "merge" => Redirect::to(&format!("/tickets/{other}")).into_response(),
+            Ok(()) => Redirect::to(&format!("/tickets/{n}")).into_response(),
+            Err(e) => show(&state, &viewer, &number, refused(ApiError::from(e), None)).await,
+        };
+    }
     let command = match command(&form, &viewer.user.name) {
         Ok(c) => c,
         Err(e) => return show(&state, &viewer, &number, refused(e, None)).await,
