@@ -4,7 +4,7 @@
 //! receiver answered. Deliveries are at least once: an attempt cut off by a stopping server is made again by the
 //! next, with the same `webhook-id`, which receivers deduplicate by.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +15,7 @@ use hyper::body::Bytes;
 use hyper::header::{CONTENT_TYPE, HOST, RETRY_AFTER, USER_AGENT};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::task::JoinSet;
+use tokio::task::{self, JoinSet};
 use tracing::{debug, info, warn};
 
 use crate::config::Webhooks;
@@ -36,9 +36,14 @@ pub async fn run(store: Store, config: Webhooks) {
     let tls = tls();
     let outbox = store.outbox();
     let mut running: JoinSet<()> = JoinSet::new();
-    let in_flight = Arc::new(std::sync::Mutex::new(HashSet::<i64>::new()));
+    // Delivery ids by the task attempting them. Only this loop adds and removes them, so a delivery read as due just
+    // before its attempt was recorded is still here when the read is acted on, and is not sent twice.
+    let mut in_flight = HashMap::<task::Id, i64>::new();
     let mut offline_at = Instant::now();
     loop {
+        while let Some(done) = running.try_join_next_with_id() {
+            forget(&mut in_flight, done);
+        }
         if offline_at <= Instant::now() {
             offline_at = Instant::now() + OFFLINE_EVERY;
             match service::offline_pass(&store).await {
@@ -47,26 +52,20 @@ pub async fn run(store: Store, config: Webhooks) {
                 Err(e) => warn!(error = %e, "cannot look for offline agents; trying again later"),
             }
         }
-        let free = IN_FLIGHT.saturating_sub(running.len());
-        if free > 0 {
+        if running.len() < IN_FLIGHT {
             match service::due(&store, (IN_FLIGHT * 2) as i64).await {
                 Ok(due) => {
                     for due in due {
                         if running.len() >= IN_FLIGHT {
                             break;
                         }
-                        if !in_flight.lock().is_ok_and(|mut set| set.insert(due.id)) {
+                        if in_flight.values().any(|&id| id == due.id) {
                             continue;
                         }
-                        let (store, config, tls, in_flight) =
-                            (store.clone(), config.clone(), tls.clone(), in_flight.clone());
-                        running.spawn(async move {
-                            let id = due.id;
-                            deliver(&store, &config, &tls, due).await;
-                            if let Ok(mut set) = in_flight.lock() {
-                                set.remove(&id);
-                            }
-                        });
+                        let id = due.id;
+                        let (store, config, tls) = (store.clone(), config.clone(), tls.clone());
+                        let task = running.spawn(async move { deliver(&store, &config, &tls, due).await });
+                        in_flight.insert(task.id(), id);
                     }
                 }
                 Err(e) => warn!(error = %e, "cannot read the webhook outbox; trying again later"),
@@ -80,10 +79,23 @@ pub async fn run(store: Store, config: Webhooks) {
         .min(offline_at.saturating_duration_since(Instant::now()));
         tokio::select! {
             () = outbox.notified() => {}
-            Some(_) = running.join_next() => {}
+            Some(done) = running.join_next_with_id() => forget(&mut in_flight, done),
             () = tokio::time::sleep(wait) => {}
         }
     }
+}
+
+/// Takes a finished attempt out of the in-flight set. One that panicked is logged; its delivery, still due, is
+/// tried again.
+fn forget(in_flight: &mut HashMap<task::Id, i64>, done: Result<(task::Id, ()), task::JoinError>) {
+    let task = match done {
+        Ok((task, ())) => task,
+        Err(e) => {
+            warn!(error = %e, "a webhook attempt ended unrecorded; it stays due");
+            e.id()
+        }
+    };
+    in_flight.remove(&task);
 }
 
 /// One attempt at one delivery, recorded.

@@ -248,9 +248,11 @@ fn deliveries_are_signed_retried_logged_survive_a_restart_and_stop_at_410() {
     });
     let why = refused["last_error"].as_str().unwrap();
     assert!(why.contains("refused") && why.contains("[webhooks] allow"), "{why}");
-    eventually("the second reply delivered to the first endpoint", Duration::from_secs(30), || {
-        (receiver.of("ticket.replied").len() == 3).then_some(())
+    let replied = eventually("the second reply delivered to the first endpoint", Duration::from_secs(30), || {
+        let got = receiver.of("ticket.replied");
+        (got.len() >= 3).then_some(got)
     });
+    assert_eq!(replied.len(), 3, "sent once: {replied:#?}");
 
     // Nothing was sent twice except by the retries and the redelivery counted above.
     let got = receiver.got.lock().unwrap().clone();
