@@ -283,27 +283,34 @@ mod tests {
 
     #[test]
     fn a_backup_taken_while_a_writer_commits_holds_whole_transactions() {
+        use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
         let (_data, config) = data_dir(0);
         let db = config.db_path();
-        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done = std::sync::Arc::new(AtomicBool::new(false));
+        let committed = std::sync::Arc::new(AtomicI64::new(0));
         // Every transaction adds a pair of rows: a copy taken halfway through one would hold an odd count.
         let writer = {
-            let (db, done) = (db.clone(), done.clone());
+            let (db, done, committed) = (db.clone(), done.clone(), committed.clone());
             std::thread::spawn(move || {
                 let conn = Connection::open(db).unwrap();
                 conn.busy_timeout(Duration::from_secs(30)).unwrap();
-                let mut committed = 0;
-                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                while !done.load(Ordering::Relaxed) {
                     conn.execute_batch("BEGIN IMMEDIATE; INSERT INTO t VALUES (1); INSERT INTO t VALUES (2); COMMIT")
                         .unwrap();
-                    committed += 1;
+                    committed.fetch_add(1, Ordering::Relaxed);
                 }
-                committed
             })
         };
         let scratch = tempfile::tempdir().unwrap();
         let counts: Vec<i64> = (0..5)
             .map(|i| {
+                // On a loaded machine the writer may not run between two backups unless waited for. Two commits,
+                // as the counter moves just after a commit the previous backup may already hold.
+                let before = committed.load(Ordering::Relaxed);
+                let deadline = std::time::Instant::now() + Duration::from_secs(30);
+                while committed.load(Ordering::Relaxed) < before + 2 && std::time::Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
                 let out = scratch.path().join(format!("backup-{i}"));
                 backup(&config, None, &out).unwrap();
                 Connection::open(out.join("lifeline.db"))
@@ -312,8 +319,9 @@ mod tests {
                     .unwrap()
             })
             .collect();
-        done.store(true, std::sync::atomic::Ordering::Relaxed);
-        let committed = writer.join().unwrap();
+        done.store(true, Ordering::Relaxed);
+        writer.join().unwrap();
+        let committed = committed.load(Ordering::Relaxed);
         assert!(counts.windows(2).all(|w| w[0] < w[1]), "the writer did not commit between the backups: {counts:?}");
         assert!(counts.iter().all(|n| n % 2 == 0), "a backup holds half a transaction: {counts:?}");
         assert!(counts.iter().all(|&n| n <= 2 * committed), "{counts:?} of {committed} transactions");
