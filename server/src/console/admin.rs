@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use lifeline_shared::token::EnrollToken;
 
-use super::{AppState, Chrome, Texts, Viewer, error_page, render, when};
+use super::{AppState, Chrome, Fields, Texts, Viewer, error_page, render, when};
 use crate::api::error::ApiError;
 use crate::desk::access::Role;
 use crate::service;
@@ -65,12 +65,9 @@ struct SecretPage {
     lines: Vec<(String, String)>,
 }
 
-fn fields(body: &Bytes) -> Result<Vec<(String, String)>, ApiError> {
-    serde_urlencoded::from_bytes(body).map_err(|e| ApiError::bad_request(format!("form: {e}")))
-}
-
-fn field(fields: &[(String, String)], name: &str) -> String {
-    fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_owned()).unwrap_or_default()
+/// Typed by hand: spaces around a value are never meant.
+fn field(form: &Fields, name: &str) -> String {
+    form.get(name).unwrap_or_default().trim().to_owned()
 }
 
 fn role(name: &str) -> Result<Role, ApiError> {
@@ -80,14 +77,10 @@ fn role(name: &str) -> Result<Role, ApiError> {
 /// A form of the admin page: read, checked for its origin and token, then `act`; its page, or the error page.
 async fn form<F, Fut>(viewer: &Viewer, headers: &HeaderMap, body: &Bytes, act: F) -> Response
 where
-    F: FnOnce(Vec<(String, String)>) -> Fut,
+    F: FnOnce(Fields) -> Fut,
     Fut: Future<Output = Result<Response, ApiError>>,
 {
-    let outcome = async {
-        let form = fields(body)?;
-        viewer.check_write(headers, Some(&field(&form, "csrf")))?;
-        act(form).await
-    };
+    let outcome = async { act(viewer.read_form(headers, body)?).await };
     outcome.await.unwrap_or_else(|e| error_page(Some(&viewer.chrome()), viewer.t, e))
 }
 

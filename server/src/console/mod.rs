@@ -34,8 +34,8 @@ use crate::State;
 use crate::api::error::ApiError;
 use crate::metrics::METRICS;
 pub use i18n::{Lang, Texts};
-pub use session::Viewer;
 pub(crate) use session::session_token;
+pub use session::{Fields, Viewer};
 
 type AppState = Arc<State>;
 

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{AppState, Chrome, Texts, Viewer, error_page, render};
+use super::{AppState, Chrome, Fields, Texts, Viewer, error_page, render};
 use crate::api::error::ApiError;
 use crate::desk::priority::{Level, TicketType};
 use crate::desk::tickets::Channel;
@@ -101,9 +101,8 @@ pub async fn page(AxumState(state): AxumState<AppState>, viewer: Viewer, Query(q
     show(&state, &viewer, q.who.unwrap_or_default(), Vec::new(), None).await
 }
 
-fn ticket_of(fields: &[(String, String)]) -> Result<NewTicket, ApiError> {
-    let given =
-        |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_owned()).filter(|v| !v.is_empty());
+fn ticket_of(form: &Fields) -> Result<NewTicket, ApiError> {
+    let given = |name: &str| form.get(name).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
     let level = |name: &str| match given(name) {
         Some(v) => Level::parse(&v).map(Some).ok_or_else(|| ApiError::bad_request(format!("unknown {name} {v:?}"))),
         None => Ok(None),
@@ -142,17 +141,13 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let fields: Vec<(String, String)> = match serde_urlencoded::from_bytes(&body) {
+    let form = match viewer.read_form(&headers, &body) {
         Ok(f) => f,
-        Err(e) => return error_page(Some(&viewer.chrome()), viewer.t, ApiError::bad_request(format!("form: {e}"))),
+        Err(e) => return error_page(Some(&viewer.chrome()), viewer.t, e),
     };
-    let csrf = fields.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str());
-    if let Err(e) = viewer.check_write(&headers, csrf) {
-        return error_page(Some(&viewer.chrome()), viewer.t, e);
-    }
-    let who = fields.iter().find(|(k, _)| k == "who").map(|(_, v)| v.clone()).unwrap_or_default();
+    let who = form.get("who").unwrap_or_default().to_owned();
     let opened = async {
-        let new = ticket_of(&fields)?;
+        let new = ticket_of(&form)?;
         Ok::<_, ApiError>(service::tickets::create(&state.store, &state.config.desk, &viewer.user, new).await?)
     };
     match opened.await {
@@ -161,7 +156,7 @@ pub async fn create(
             Redirect::to(&format!("/tickets/{}", ticket.number)).into_response()
         }
         Err(e) => {
-            let kept = fields.into_iter().filter(|(k, _)| k != "csrf").collect();
+            let kept = form.pairs().iter().filter(|(k, _)| k != "csrf").cloned().collect();
             show(&state, &viewer, who, kept, Some((e.status(), e.message().to_owned()))).await
         }
     }

@@ -214,15 +214,6 @@ pub async fn page(AxumState(state): AxumState<AppState>, viewer: Viewer, RawQuer
     render(StatusCode::OK, &page)
 }
 
-/// A form's fields, repeated ones (`n` for each ticket, `column` for each column) kept in order.
-fn fields(body: &Bytes) -> Result<Vec<(String, String)>, ApiError> {
-    serde_urlencoded::from_bytes(body).map_err(|e| ApiError::bad_request(format!("form: {e}")))
-}
-
-fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-}
-
 fn queue_with(filters: &str) -> String {
     if filters.is_empty() { "/queue".to_owned() } else { format!("/queue?{filters}") }
 }
@@ -237,13 +228,12 @@ pub async fn save_view(
 ) -> Response {
     let chrome = viewer.chrome();
     let saved = async {
-        let form = fields(&body)?;
-        viewer.check_write(&headers, field(&form, "csrf"))?;
-        let filters = filters_of(field(&form, "filters").unwrap_or(""), false);
+        let form = viewer.read_form(&headers, &body)?;
+        let filters = filters_of(form.get("filters").unwrap_or(""), false);
         resolve(&filters, &viewer)?;
         let query = serde_urlencoded::to_string(&filters).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let name = field(&form, "name").unwrap_or("").to_owned();
-        let shared = field(&form, "shared").is_some();
+        let name = form.get("name").unwrap_or("").to_owned();
+        let shared = form.get("shared").is_some();
         service::desk::save_view(&state.store, &viewer.user, name, query.clone(), shared).await?;
         Ok::<_, ApiError>(query)
     };
@@ -262,8 +252,7 @@ pub async fn remove_view(
 ) -> Response {
     let chrome = viewer.chrome();
     let removed = async {
-        let form = fields(&body)?;
-        viewer.check_write(&headers, field(&form, "csrf"))?;
+        viewer.read_form(&headers, &body)?;
         service::desk::remove_view(&state.store, &viewer.user, id).await?;
         Ok::<_, ApiError>(())
     };
@@ -282,12 +271,10 @@ pub async fn set_columns(
 ) -> Response {
     let chrome = viewer.chrome();
     let set = async {
-        let form = fields(&body)?;
-        viewer.check_write(&headers, field(&form, "csrf"))?;
-        let chosen: Vec<&str> =
-            COLUMNS.into_iter().filter(|c| form.iter().any(|(k, v)| k == "column" && v == c)).collect();
+        let form = viewer.read_form(&headers, &body)?;
+        let chosen: Vec<&str> = COLUMNS.into_iter().filter(|c| form.all("column").any(|v| v == *c)).collect();
         service::desk::set_console_pref(&state.store, &viewer.user, COLUMNS_PREF, chosen.join(",")).await?;
-        Ok::<_, ApiError>(filters_of(field(&form, "filters").unwrap_or(""), false))
+        Ok::<_, ApiError>(filters_of(form.get("filters").unwrap_or(""), false))
     };
     match set.await {
         Ok(filters) => {
@@ -327,27 +314,23 @@ impl BulkPage {
 pub async fn bulk(AxumState(state): AxumState<AppState>, viewer: Viewer, headers: HeaderMap, body: Bytes) -> Response {
     let chrome = viewer.chrome();
     let prepared = (|| {
-        let form = fields(&body)?;
-        viewer.check_write(&headers, field(&form, "csrf"))?;
-        let numbers = form
-            .iter()
-            .filter(|(k, _)| k == "n")
-            .map(|(_, v)| crate::api::parse_number(v))
-            .collect::<Result<Vec<i64>, _>>()?;
+        let form = viewer.read_form(&headers, &body)?;
+        let numbers = form.all("n").map(crate::api::parse_number).collect::<Result<Vec<i64>, _>>()?;
         if numbers.is_empty() {
             return Err(ApiError::bad_request(viewer.t.get("bulk-none")));
         }
         if numbers.len() > MAX_BULK {
             return Err(ApiError::bad_request(format!("at most {MAX_BULK} tickets at once")));
         }
-        let singles: Vec<(String, String)> = form.iter().filter(|(k, v)| k != "n" && !v.is_empty()).cloned().collect();
+        let singles: Vec<(String, String)> =
+            form.pairs().iter().filter(|(k, v)| k != "n" && !v.is_empty()).cloned().collect();
         let text = serde_urlencoded::to_string(&singles).map_err(|e| ApiError::bad_request(e.to_string()))?;
         let act: ActForm = serde_urlencoded::from_str(&text).map_err(|e| ApiError::bad_request(e.to_string()))?;
         if !["assign", "escalate", "status", "note"].contains(&act.action.as_str()) {
             return Err(ApiError::bad_request(format!("{:?} is not an action for several tickets", act.action)));
         }
         let back = queue_with(
-            &serde_urlencoded::to_string(filters_of(field(&form, "filters").unwrap_or(""), false)).unwrap_or_default(),
+            &serde_urlencoded::to_string(filters_of(form.get("filters").unwrap_or(""), false)).unwrap_or_default(),
         );
         Ok((numbers, command(&act, &viewer.user.name)?, back))
     })();

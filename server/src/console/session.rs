@@ -55,6 +55,15 @@ impl Viewer {
         }
     }
 
+    /// The fields of a form posted from one of this session's pages. Every console form is read here, so none is
+    /// acted on before its origin and token are checked: an unreadable body is refused with 400, a forged one 403.
+    pub fn read_form(&self, headers: &HeaderMap, body: &[u8]) -> Result<Fields, ApiError> {
+        let pairs = serde_urlencoded::from_bytes(body).map_err(|e| ApiError::bad_request(format!("form: {e}")))?;
+        let form = Fields(pairs);
+        self.check_write(headers, form.get("csrf"))?;
+        Ok(form)
+    }
+
     /// Refuses a write that did not come from one of this session's own pages: 403, logged, nothing done.
     pub fn check_write(&self, headers: &HeaderMap, token: Option<&str>) -> Result<(), ApiError> {
         same_site(headers)?;
@@ -66,6 +75,25 @@ impl Viewer {
                 Err(ApiError::new(StatusCode::FORBIDDEN, "this form is out of date or from another page: reload it"))
             }
         }
+    }
+}
+
+/// A posted form's fields in the order they came; a name may come more than once (`n` for each ticket ticked).
+pub struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.all(name).next()
+    }
+
+    pub fn all(&self, name: &str) -> impl Iterator<Item = &str> {
+        self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Every field, for a form whose names are not known beforehand (a check's parameters) or that is shown again
+    /// as it was typed.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
     }
 }
 
@@ -322,6 +350,27 @@ mod tests {
             (vec![], true),
         ] {
             assert_eq!(same_site(&headers(&pairs)).is_ok(), ok, "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn a_form_is_taken_only_with_this_sessions_token_and_keeps_repeated_fields_in_order() {
+        let user = User { id: 1, name: "sam".into(), role: crate::desk::access::Role::Tier1 };
+        let viewer = Viewer { user, token: "abc".into(), t: Texts { lang: Lang::En }, here: "/queue".into() };
+        let body = format!("n=3&csrf={}&n=1&name=+a+&n=2", viewer.csrf());
+        let form = viewer.read_form(&headers(&[("sec-fetch-site", "same-origin")]), body.as_bytes()).expect("taken");
+        assert_eq!(form.all("n").collect::<Vec<_>>(), ["3", "1", "2"]);
+        assert_eq!(form.get("name"), Some(" a "));
+        assert_eq!(form.get("shared"), None);
+        // htmx sends the token as a header instead.
+        assert!(viewer.read_form(&headers(&[("x-csrf-token", &viewer.csrf())]), b"n=1").is_ok());
+        for (pairs, body) in [
+            (vec![], "n=1"),
+            (vec![], "csrf=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+            (vec![("sec-fetch-site", "cross-site")], body.as_str()),
+        ] {
+            let refused = viewer.read_form(&headers(&pairs), body.as_bytes()).err().map(|e| e.status());
+            assert_eq!(refused, Some(StatusCode::FORBIDDEN), "{pairs:?} {body}");
         }
     }
 

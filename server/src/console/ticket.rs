@@ -7,8 +7,7 @@
 use std::borrow::Borrow;
 
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, State as AxumState};
+use axum::extract::{Path, RawForm, State as AxumState};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use lifeline_shared::catalog::{CATALOG, Definition};
@@ -356,7 +355,6 @@ async fn show(state: &AppState, viewer: &Viewer, number: &str, outcome: Outcome)
 #[derive(Deserialize)]
 pub struct ActForm {
     pub(super) action: String,
-    pub(super) csrf: Option<String>,
     version: Option<i64>,
     /// "send anyway" after a refusal for a race.
     force: Option<String>,
@@ -416,11 +414,20 @@ pub async fn act(
     viewer: Viewer,
     Path(number): Path<String>,
     headers: HeaderMap,
-    Form(form): Form<ActForm>,
+    // Not `Bytes`: a body not sent as a form is refused (415) before anything else, as axum's `Form` did here.
+    RawForm(body): RawForm,
 ) -> Response {
-    if let Err(e) = viewer.check_write(&headers, form.csrf.as_deref()) {
+    if let Err(e) = viewer.read_form(&headers, &body) {
         return error_page(Some(&viewer.chrome()), viewer.t, e);
     }
+    // The action's fields are typed; a form they do not fit is refused with the 422 axum's `Form` gave it.
+    let form: ActForm = match serde_urlencoded::from_bytes(&body) {
+        Ok(f) => f,
+        Err(e) => {
+            let e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("Failed to deserialize form body: {e}"));
+            return error_page(Some(&viewer.chrome()), viewer.t, e);
+        }
+    };
     let n = match parse_number(&number) {
         Ok(n) => n,
         Err(e) => return error_page(Some(&viewer.chrome()), viewer.t, e),
@@ -494,27 +501,24 @@ pub async fn run_check(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let fields: Vec<(String, String)> = match serde_urlencoded::from_bytes(&body) {
+    let form = match viewer.read_form(&headers, &body) {
         Ok(f) => f,
-        Err(e) => return error_page(Some(&viewer.chrome()), viewer.t, ApiError::bad_request(format!("form: {e}"))),
+        Err(e) => return error_page(Some(&viewer.chrome()), viewer.t, e),
     };
-    let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    if let Err(e) = viewer.check_write(&headers, field("csrf").as_deref()) {
-        return error_page(Some(&viewer.chrome()), viewer.t, e);
-    }
     let n = match parse_number(&number) {
         Ok(n) => n,
         Err(e) => return error_page(Some(&viewer.chrome()), viewer.t, e),
     };
     // Parameters are the fields named `p.<name>`; an empty one is a parameter not given, as the CLI leaves it out.
-    let params: Vec<(String, String)> = fields
+    let params: Vec<(String, String)> = form
+        .pairs()
         .iter()
         .filter_map(|(k, v)| Some((k.strip_prefix("p.")?.to_owned(), v.clone())))
         .filter(|(_, v)| !v.is_empty())
         .collect();
-    let name = field("check").unwrap_or_default();
+    let name = form.get("check").unwrap_or_default().to_owned();
     let ask = Ask {
-        agent_id: field("agent").unwrap_or_default(),
+        agent_id: form.get("agent").unwrap_or_default().to_owned(),
         name: name.clone(),
         params: params.clone(),
         ticket: Some(n),
