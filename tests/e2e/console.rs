@@ -801,3 +801,53 @@ fn canned_replies_priority_category_relate_and_merge_from_the_ticket_page() {
     assert!(browser.texts(".entry .body").contains(&"Hello Vera, we are on it.".to_owned()), "the merged conversation");
     assert_eq!(csp_reports(&server), 0);
 }
+
+/// Files a requester's mail brought: listed on the ticket page, each a link to the API's own download, which takes
+/// the session cookie and gives the file back exactly as it came, only ever as a download: an HTML file is never a
+/// page of ours.
+#[test]
+fn the_files_a_mail_brought_are_listed_on_the_ticket_page_and_download_as_they_came() {
+    let server = Server::start_with_config("[mail]\naddress = \"helpdesk@lifeline.test\"\nacknowledge = false\n");
+    let postfix = server.add_user("postfix", "mailer");
+    let password = person(&server, "uma", "1");
+    let page = "<script>document.title = 'ran'</script><p>the notes</p>";
+    let raw = format!(
+        "From: Ann <ann@example.org>\r\nTo: helpdesk@lifeline.test\r\nSubject: Screen flickers\r\n\
+         Message-ID: <flicker@example.org>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"f\"\r\n\r\n\
+         --f\r\nContent-Type: text/plain\r\n\r\nMy notes are attached.\r\n\
+         --f\r\nContent-Type: text/html; name=\"notes.html\"\r\nContent-Disposition: attachment; filename=\"notes.html\"\r\n\r\n\
+         {page}\r\n--f--\r\n"
+    );
+    let mut answer = server
+        .https()
+        .post(&format!("{}/api/inbound/email", server.api))
+        .header("authorization", &format!("Bearer {postfix}"))
+        .header("content-type", "message/rfc822")
+        .send(raw.as_bytes())
+        .unwrap();
+    let receipt: Value = serde_json::from_str(&answer.body_mut().read_to_string().unwrap()).unwrap();
+    let number = receipt["ticket"].as_i64().unwrap_or_else(|| panic!("no ticket: {receipt}"));
+    let id = ticket_json(&server, number)["attachments"][0]["id"].as_i64().expect("the file on the ticket");
+
+    let browser = Browser::new();
+    log_in(&browser, &server, "uma", &password);
+    browser.goto(&format!("{}/tickets/{number}", server.api));
+    browser.wait_for("#attachments-h");
+    assert_eq!(browser.text("#attachments a"), "notes.html");
+    let href = browser.attr("#attachments a", "href").expect("a link");
+    assert_eq!(href, format!("/api/tickets/{number}/attachments/{id}"));
+    look_at(&browser, "ticket-attachments");
+
+    // The link as the browser follows it, with the session cookie and nothing else.
+    let got = browser.execute_async(
+        "const done = arguments[arguments.length - 1];
+        fetch(arguments[0]).then(async r => done([r.status, r.headers.get('content-type'),
+            r.headers.get('content-disposition'), r.headers.get('x-content-type-options'), await r.text()]))
+        .catch(e => done(String(e)));",
+        vec![Value::String(href)],
+    );
+    let expected = serde_json::json!([200, "text/html", "attachment; filename*=UTF-8''notes.html", "nosniff", page]);
+    assert_eq!(got, expected);
+    assert_ne!(browser.execute("return document.title;", vec![]), "ran");
+    assert_eq!(csp_reports(&server), 0);
+}

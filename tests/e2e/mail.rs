@@ -196,12 +196,14 @@ fn mail_threads_into_tickets_and_replies_go_out_once_the_mail_server_is_back() {
         piped(&server, &postfix, &raw, "new_ticket");
     }
     let raw = format!("From: bot@noisy.test\nTo: {DESK}\nSubject: alert 2\nMessage-ID: <n2@noisy.test>\n\nx\n");
-    piped(&server, &postfix, &raw, "new_ticket");
+    let noisy = piped(&server, &postfix, &raw, "new_ticket").unwrap();
     let raw = format!("From: bot@noisy.test\nTo: {DESK}\nSubject: alert 3\nMessage-ID: <n3@noisy.test>\n\nx\n");
     piped(&server, &postfix, &raw, "rate_limited");
 
     // Attachments: one kept, one over the 4 MiB limit left out and listed on the ticket.
-    let small = "x".repeat(1 << 20);
+    // Lines that differ, so that a byte out of place shows.
+    let mut small: String = (0..).map(|i| format!("{i:07} small.log\n")).take(60_000).collect();
+    small.truncate(1 << 20);
     let large = "y".repeat(5 << 20);
     let with_files = format!(
         "From: ann@example.com\nTo: {DESK}\nSubject: Re: [#{n}] logs\nMessage-ID: <files@example.com>\nMIME-Version: 1.0\n\
@@ -223,6 +225,61 @@ fn mail_threads_into_tickets_and_replies_go_out_once_the_mail_server_is_back() {
     assert_eq!(kept, [("small.log".to_owned(), 1 << 20)]);
     let notes = events(&server, n, "internal_note");
     assert!(notes.iter().any(|e| e["body"].as_str().unwrap().contains("core.dump")), "{notes:#?}");
+
+    // The technician sees the file on the ticket and gets exactly the bytes sent back, only ever as a download.
+    let t = server.json(&["ticket", "show", &n.to_string()]);
+    let files = t["attachments"].as_array().unwrap();
+    let listed: Vec<(&str, &str, i64)> = files
+        .iter()
+        .map(|f| (f["name"].as_str().unwrap(), f["content_type"].as_str().unwrap(), f["size"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(listed, [("small.log", "text/plain", 1 << 20)], "{t:#}");
+    let id = files[0]["id"].as_i64().unwrap();
+    let download = |number: i64| {
+        server
+            .https()
+            .get(format!("{}/api/tickets/{number}/attachments/{id}", server.api))
+            .header("authorization", format!("Bearer {tech}"))
+            .call()
+            .unwrap()
+    };
+    let mut answer = download(n);
+    assert_eq!(answer.status(), 200);
+    let header = |name: &str| answer.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(header("content-type").as_deref(), Some("text/plain"));
+    assert_eq!(header("content-disposition").as_deref(), Some("attachment; filename*=UTF-8''small.log"));
+    assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"));
+    let body = answer.body_mut().with_config().limit(8 << 20).read_to_vec().unwrap();
+    assert!(body == small.as_bytes(), "{} bytes came back, not the {} sent", body.len(), small.len());
+    let mut elsewhere = download(noisy);
+    let said = elsewhere.body_mut().read_to_string().unwrap();
+    assert_eq!(elsewhere.status(), 404, "the file asked for on another ticket: {said}");
+
+    // The CLI lists it with `ticket show` and saves it with `ticket attachment`, never over a file unless forced.
+    let shown = server.cli_as(&tech, &["ticket", "show", &n.to_string()]);
+    assert!(shown.ok, "{}", shown.stderr);
+    assert!(shown.stdout.contains(&format!("small.log  1.0 MiB  text/plain  (id {id})")), "{}", shown.stdout);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("small.log");
+    let save = |out: &Path, extra: &[&str]| {
+        let args = ["ticket", "attachment", &n.to_string(), &id.to_string(), "--out", out.to_str().unwrap()];
+        server.cli_as(&tech, &[&args[..], extra].concat())
+    };
+    let saved = save(&out, &[]);
+    assert!(saved.ok, "{}", saved.stderr);
+    assert!(std::fs::read(&out).unwrap() == small.as_bytes(), "the saved file is not the one sent");
+    std::fs::write(&out, "mine").unwrap();
+    let refused = save(&out, &[]);
+    assert!(!refused.ok && refused.stderr.contains("--force"), "{}", refused.stderr);
+    assert_eq!(std::fs::read(&out).unwrap(), b"mine");
+    let forced = save(&out, &["--force"]);
+    assert!(forced.ok, "{}", forced.stderr);
+    assert!(std::fs::read(&out).unwrap() == small.as_bytes(), "the forced file is not the one sent");
+    let nowhere = dir.path().join("nothing");
+    let args = ["ticket", "attachment", &noisy.to_string(), &id.to_string(), "--out", nowhere.to_str().unwrap()];
+    let missing = server.cli_as(&tech, &args);
+    assert!(!missing.ok && missing.stderr.contains("404"), "{}", missing.stderr);
+    assert!(!nowhere.exists(), "a refused download leaves no file");
 }
 
 fn b64(s: &str) -> String {

@@ -21,7 +21,8 @@ use crate::store::auth::User;
 /// The authenticated technician behind a request: a bearer token, or on a GET the console's session cookie.
 ///
 /// A browser's `EventSource` cannot send a header, so the console's live charts read `GET /api/agents/{id}/live` with
-/// the session cookie, which holds a login token like the one `POST /api/login` gives. Writes never take the cookie:
+/// the session cookie, which holds a login token like the one `POST /api/login` gives; its links to the API (a
+/// report's CSV, a ticket's attachment) are followed with the cookie alike. Writes never take the cookie:
 /// a browser sends it with whatever a page makes it send, and only the console's own forms check where a write came
 /// from and carry the session's form token.
 pub struct Tech(pub User);

@@ -112,6 +112,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(agents::live))
         .routes(routes!(tickets::list, tickets::create).layer(action_limit))
         .routes(routes!(tickets::show))
+        .routes(routes!(tickets::attachment))
         .routes(routes!(tickets::merge))
         .routes(routes!(tickets::relate))
         .routes(routes!(tickets::presence))

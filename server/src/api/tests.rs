@@ -1376,3 +1376,152 @@ async fn the_console_session_cookie_reads_the_api_and_never_writes_to_it() {
     let (status, _) = desk.call("POST", "/api/agents/ag-1/revoke", Some(&token), None).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// A GET answered with raw bytes, as a file download is.
+async fn fetch(desk: &Desk, path: &str, token: &str) -> (StatusCode, HeaderMap, Vec<u8>) {
+    let mut request = Request::builder()
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    request.extensions_mut().insert(ConnectInfo(HOME.parse::<SocketAddr>().unwrap()));
+    let response: Response = super::router(desk.state.clone()).oneshot(request).await.unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    (status, headers, axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap().to_vec())
+}
+
+/// Files mail brought: listed on the ticket's view (those of a ticket merged into it too), each downloaded as it
+/// came and only ever as a download, and only on the ticket whose view lists it.
+#[tokio::test]
+async fn attachments_are_listed_on_their_ticket_and_downloaded_only_there_and_only_as_files() {
+    let desk = Desk::new();
+    let token = desk.user("alice", Role::Tier1).await;
+    let mailer = desk.user("postfix", Role::Mailer).await;
+    let (a, b, other) = (desk.ticket().await, desk.ticket().await, desk.ticket().await);
+    let page = b"<script>fetch('/api/me')</script>".to_vec();
+    let name = "report \"final\";\r\nX-Evil: 1 \u{e9}%.html";
+    let files = [
+        (a, name, "text/html", page.clone()),
+        (b, "boot.log", "text/plain", b"ok\n".to_vec()),
+        (a, "odd.bin", "text/html\nx-evil: 1", vec![0, 255, 1]),
+    ];
+    for (ticket, name, content_type, data) in files {
+        desk.state
+            .store
+            .write(move |c| {
+                let mail = crate::store::mail::NewMail {
+                    direction: "in",
+                    message_id: None,
+                    ticket: Some(ticket),
+                    address: "ann@example.org",
+                    subject: "files",
+                    refs: &[],
+                    outcome: "follow_up",
+                };
+                let message = c.record_mail(&mail, now_ms())?;
+                c.add_attachment(ticket, message, name, content_type, &data, now_ms())
+            })
+            .await
+            .unwrap();
+    }
+    let (status, view) = desk.call("GET", &format!("/api/tickets/{a}"), Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let listed: Vec<(&str, &str, i64)> = view["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["name"].as_str().unwrap(), f["content_type"].as_str().unwrap(), f["size"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(listed, [(name, "text/html", page.len() as i64), ("odd.bin", "text/html\nx-evil: 1", 3)]);
+    let ids: Vec<i64> = view["attachments"].as_array().unwrap().iter().map(|f| f["id"].as_i64().unwrap()).collect();
+    let (html, odd) = (ids[0], ids[1]);
+
+    let (status, headers, body) = fetch(&desk, &format!("/api/tickets/{a}/attachments/{html}"), &token).await;
+    assert_eq!((status, body), (StatusCode::OK, page.clone()));
+    let header = |name: header::HeaderName| headers[name].to_str().unwrap().to_owned();
+    assert_eq!(header(header::CONTENT_TYPE), "text/html");
+    assert_eq!(
+        header(header::CONTENT_DISPOSITION),
+        "attachment; filename*=UTF-8''report%20%22final%22%3B%0D%0AX-Evil%3A%201%20%C3%A9%25.html"
+    );
+    assert_eq!(header(header::X_CONTENT_TYPE_OPTIONS), "nosniff");
+    assert_eq!(header(header::CONTENT_SECURITY_POLICY), "sandbox; default-src 'none'");
+    assert_eq!(headers.get("x-evil"), None);
+    // A type that is no media type reaches no header: the bytes go as bytes.
+    let (status, headers, body) = fetch(&desk, &format!("/api/tickets/{a}/attachments/{odd}"), &token).await;
+    assert_eq!((status, body), (StatusCode::OK, vec![0, 255, 1]));
+    assert_eq!(headers[header::CONTENT_TYPE], "application/octet-stream");
+    assert_eq!(headers.get("x-evil"), None);
+    // The console links here: a GET takes its session cookie as it would the bearer token.
+    let ip = HOME.parse::<SocketAddr>().unwrap().ip();
+    let crate::service::auth::Login::Granted(session) =
+        crate::service::auth::login(&desk.state.store, "alice".into(), PASSWORD.into(), ip).await.unwrap()
+    else {
+        panic!("the login was refused");
+    };
+    let path = format!("/api/tickets/{a}/attachments/{html}");
+    assert_eq!(with_cookie(&desk, "GET", &path, &session.token, None).await.0, StatusCode::OK);
+
+    // Merged: the ticket that carries on lists both tickets' files and serves them; the merged one only its own.
+    let into = Some(json!({ "into": b }));
+    assert_eq!(desk.call("POST", &format!("/api/tickets/{a}/merge"), Some(&token), into).await.0, StatusCode::OK);
+    let (_, view) = desk.call("GET", &format!("/api/tickets/{b}"), Some(&token), None).await;
+    let listed: Vec<(&str, &Value)> = view["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["name"].as_str().unwrap(), &f["from_ticket"]))
+        .collect();
+    assert_eq!(listed, [(name, &json!(a)), ("boot.log", &Value::Null), ("odd.bin", &json!(a))]);
+    let log = view["attachments"][1]["id"].as_i64().unwrap();
+    for (ticket, id, status) in [
+        (b, html, StatusCode::OK),
+        (b, log, StatusCode::OK),
+        (a, html, StatusCode::OK),
+        (a, log, StatusCode::NOT_FOUND),
+        (other, html, StatusCode::NOT_FOUND),
+        (other, 9999, StatusCode::NOT_FOUND),
+        (9999, html, StatusCode::NOT_FOUND),
+    ] {
+        let path = format!("/api/tickets/{ticket}/attachments/{id}");
+        let (got, _, body) = fetch(&desk, &path, &token).await;
+        assert_eq!(got, status, "{path}: {}", String::from_utf8_lossy(&body));
+    }
+    let (status, answer) =
+        desk.call("GET", &format!("/api/tickets/{other}/attachments/{html}"), Some(&token), None).await;
+    assert_eq!(answer["error"], format!("not found: attachment {html} on ticket {other}"), "{status}");
+    for id in ["0", "x", "-1"] {
+        let (status, _, _) = fetch(&desk, &format!("/api/tickets/{b}/attachments/{id}"), &token).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{id}");
+    }
+    // Whoever may not read the ticket may not read its files.
+    let (status, _, _) = fetch(&desk, &format!("/api/tickets/{b}/attachments/{log}"), &mailer).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[test]
+fn a_files_name_is_percent_encoded_whole_and_its_type_passes_only_as_a_media_type() {
+    use super::tickets::{disposition, served_type};
+    for (name, expected) in [
+        ("small.log", "attachment; filename*=UTF-8''small.log"),
+        ("Résumé final.pdf", "attachment; filename*=UTF-8''R%C3%A9sum%C3%A9%20final.pdf"),
+        ("a\"b;c\\d'e,f", "attachment; filename*=UTF-8''a%22b%3Bc%5Cd%27e%2Cf"),
+        ("", "attachment; filename*=UTF-8''"),
+    ] {
+        assert_eq!(disposition(name), expected, "{name:?}");
+    }
+    for (stored, served) in [
+        ("text/plain", "text/plain"),
+        ("application/vnd.ms-excel", "application/vnd.ms-excel"),
+        ("image/svg+xml", "image/svg+xml"),
+        ("text", "application/octet-stream"),
+        ("text/", "application/octet-stream"),
+        ("/plain", "application/octet-stream"),
+        ("text/plain; charset=utf-8", "application/octet-stream"),
+        ("text/html\r\nset-cookie: x", "application/octet-stream"),
+        ("text/pläin", "application/octet-stream"),
+        ("a/b/c", "application/octet-stream"),
+    ] {
+        assert_eq!(served_type(stored), served, "{stored:?}");
+    }
+}

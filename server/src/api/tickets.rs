@@ -1,10 +1,11 @@
-//! Tickets: the list, one with its findings, snapshot and log, a technician's actions, a fresh snapshot, and the
-//! before/after of two snapshots.
+//! Tickets: the list, one with its findings, snapshot and log, the files its mail brought (each only ever a
+//! download), a technician's actions, a fresh snapshot, and the before/after of two snapshots.
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State as AxumState};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -197,6 +198,82 @@ pub async fn show(
 ) -> Result<Json<TicketDetail>, ApiError> {
     let number = parse_number(&number)?;
     Ok(Json(tickets::show(&state.store, &state.config.desk, &user, number).await?.into()))
+}
+
+/// A file that came with the ticket's mail (or with that of a ticket merged into it), its bytes as they came. Always
+/// a download, never a page: the sender chose its type and its content, and an HTML file opened in our origin would
+/// run as the technician.
+#[utoipa::path(
+    get,
+    path = "/api/tickets/{number}/attachments/{id}",
+    tag = "tickets",
+    operation_id = "download_attachment",
+    params(Number, AttachmentId),
+    responses(
+        (status = 200, description = "The file's bytes, with the type the mail gave it (`application/octet-stream` \
+            when that is no media type), as an attachment named as the sender named it, never to be sniffed or shown \
+            in place", content_type = "*/*", body = FileBytes,
+            headers(
+                ("Content-Disposition" = String, description = "`attachment; filename*=UTF-8''` and the file's name, \
+                    percent-encoded (RFC 6266, RFC 8187)"),
+                ("X-Content-Type-Options" = String, description = "`nosniff`"),
+                ("Content-Security-Policy" = String, description = "`sandbox; default-src 'none'`: nothing in it runs \
+                    even if a browser shows it"),
+            )),
+        Authenticated,
+        Forbidden,
+        BadRequest,
+        (status = 404, description = "No such ticket, or no such file on it", body = ErrorBody),
+    )
+)]
+pub async fn attachment(
+    AxumState(state): AxumState<AppState>,
+    Tech(user): Tech,
+    Path((number, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let number = parse_number(&number)?;
+    let id = id
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::bad_request(format!("attachment id must be a positive integer, got {id:?}")))?;
+    let file = tickets::attachment(&state.store, &user, number, id).await?;
+    let headers = [
+        (header::CONTENT_TYPE, served_type(&file.info.content_type)),
+        (header::CONTENT_DISPOSITION, disposition(&file.info.name)),
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'")),
+    ];
+    Ok((headers, file.data).into_response())
+}
+
+/// The type a stored file is served with: the one its mail gave, if it is a media type (`type/subtype`, RFC 9110's
+/// token characters), else `application/octet-stream`. The sender wrote it, so nothing else of it reaches a header.
+pub(crate) fn served_type(stored: &str) -> HeaderValue {
+    let token =
+        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    match stored.split_once('/') {
+        Some((kind, subtype)) if stored.len() <= 255 && token(kind) && token(subtype) => {
+            HeaderValue::from_str(stored).unwrap_or(HeaderValue::from_static("application/octet-stream"))
+        }
+        _ => HeaderValue::from_static("application/octet-stream"),
+    }
+}
+
+/// `Content-Disposition` for a file saved under `name`: always an attachment, the name in RFC 8187's encoding
+/// (UTF-8, every byte but its `attr-char`s percent-encoded), so no quote, semicolon or line break of the sender's
+/// can end it.
+pub(crate) fn disposition(name: &str) -> HeaderValue {
+    let mut value = String::from("attachment; filename*=UTF-8''");
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            value.push(char::from(b));
+        } else {
+            value.push_str(&format!("%{b:02X}"));
+        }
+    }
+    // Only visible ASCII is left, which a header value always takes.
+    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("attachment"))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -432,6 +509,22 @@ pub(super) struct Number {
     #[param(minimum = 1)]
     number: i64,
 }
+
+/// A file's id in the path, as the ticket's view lists it.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code, reason = "never made: it describes the parameter that `attachment` reads")]
+pub(super) struct AttachmentId {
+    /// The file's id, from 1.
+    #[param(minimum = 1)]
+    id: i64,
+}
+
+/// A file's bytes, as they came.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code, reason = "never made: it describes the body that `attachment` answers with")]
+pub(super) struct FileBytes(Vec<u8>);
 
 /// The `numbers` filter: ticket numbers, comma-separated, at least one and at most [`MAX_NUMBERS`].
 fn numbers(list: &str) -> Result<Vec<i64>, ApiError> {

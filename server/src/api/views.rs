@@ -20,6 +20,7 @@ use crate::store::agents::Agent;
 use crate::store::auth::User;
 use crate::store::checks::Run;
 use crate::store::desk::Presence;
+use crate::store::mail::AttachmentInfo;
 use crate::store::tickets::{ListedTicket, LoggedEvent, Page, SelfHelpFigures, Ticket};
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, ToSchema)]
@@ -197,6 +198,31 @@ pub struct TicketDetail {
     pub presence: Vec<Presence>,
     /// Its SLA clocks as of now, every run of each (the last of a kind is the current one).
     pub sla: Vec<Clock>,
+    /// The files that came with its mail (and with that of the tickets merged into it), oldest first; each one's
+    /// bytes at `/api/tickets/{number}/attachments/{id}`.
+    pub attachments: Vec<AttachmentView>,
+}
+
+/// A file that came with a ticket's mail, without its bytes.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, ToSchema)]
+pub struct AttachmentView {
+    pub id: i64,
+    /// The name the sender gave it, without directories.
+    pub name: String,
+    /// The media type the sender's mail gave it: what the file claims to be, which nothing checked.
+    pub content_type: String,
+    /// In bytes.
+    pub size: i64,
+    pub at: i64,
+    /// Set on the files of a ticket merged into this one: the ticket they came with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_ticket: Option<i64>,
+}
+
+impl AttachmentView {
+    pub fn new(from_ticket: Option<i64>, a: AttachmentInfo) -> AttachmentView {
+        AttachmentView { id: a.id, name: a.name, content_type: a.content_type, size: a.size, at: a.at, from_ticket }
+    }
 }
 
 impl From<tickets::Detail> for TicketDetail {
@@ -212,6 +238,7 @@ impl From<tickets::Detail> for TicketDetail {
                 .collect(),
             presence: d.presence,
             sla: d.sla,
+            attachments: d.attachments.into_iter().map(|(from, a)| AttachmentView::new(from, a)).collect(),
         }
     }
 }

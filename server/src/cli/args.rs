@@ -425,9 +425,22 @@ pub enum TicketCmd {
         #[command(flatten)]
         api: ApiArgs,
     },
-    /// Show a ticket: findings, snapshot summary and history
+    /// Show a ticket: findings, snapshot summary, attachments and history
     Show {
         number: u64,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Save a file that came with the ticket's mail (its id from `ticket show`)
+    Attachment {
+        number: u64,
+        id: u64,
+        /// The file to write; one that exists is refused unless --force
+        #[arg(long)]
+        out: PathBuf,
+        /// Overwrite --out if it exists
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         api: ApiArgs,
     },

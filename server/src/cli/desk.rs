@@ -119,6 +119,10 @@ pub fn stats(cmd: StatsCmd) -> Result<()> {
     Ok(())
 }
 
+/// The largest file `ticket attachment` takes: above the largest the server keeps (`max_attachment_mib` is at most
+/// 40).
+const MAX_ATTACHMENT: u64 = 64 << 20;
+
 fn act(api: &ApiArgs, number: u64, body: Value) -> Result<()> {
     act_seen(api, number, body, &Seen { version: None, force: false })
 }
@@ -219,6 +223,24 @@ pub fn ticket(cmd: TicketCmd) -> Result<()> {
         TicketCmd::Show { number, api } => {
             let c = Client::new(&api)?;
             c.print(&c.get::<TicketDetail>(&format!("/api/tickets/{number}"))?, render::ticket_view)
+        }
+        TicketCmd::Attachment { number, id, out, force, api } => {
+            // Refused before anything is fetched; `create_new` refuses it again should it appear meanwhile.
+            if !force && out.try_exists().with_context(|| format!("looking for {}", out.display()))? {
+                bail!("{} exists; give --force to overwrite it", out.display());
+            }
+            let c = Client::new(&api)?;
+            let bytes = c.get_bytes(&format!("/api/tickets/{number}/attachments/{id}"), MAX_ATTACHMENT)?;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .create_new(!force)
+                .open(&out)
+                .with_context(|| format!("creating {}", out.display()))?;
+            file.write_all(&bytes).with_context(|| format!("writing {}", out.display()))?;
+            let saved = json!({ "ticket": number, "id": id, "out": out.display().to_string(), "size": bytes.len() });
+            c.print(&saved, |_| format!("saved {} bytes to {}\n", bytes.len(), out.display()))
         }
         TicketCmd::Reply { number, text, template, seen, api } => {
             act_seen(&api, number, json!({ "action": "reply", "body": text, "template": template }), &seen)

@@ -115,6 +115,29 @@ impl Client {
         Ok(text)
     }
 
+    /// A GET answered with a file's bytes, at most `limit` of them.
+    pub fn get_bytes(&self, path: &str, limit: u64) -> Result<Vec<u8>> {
+        let url = format!("{}{}", self.base, path);
+        let mut response = self
+            .agent
+            .get(&url)
+            .header("authorization", &self.auth())
+            .call()
+            .with_context(|| format!("calling {url}"))?;
+        let status = response.status();
+        if !status.is_success() {
+            let value: Value = response.body_mut().read_json().unwrap_or(Value::Null);
+            let message = value.get("error").and_then(Value::as_str).unwrap_or("no error message");
+            bail!("server answered {status}: {message}");
+        }
+        response
+            .body_mut()
+            .with_config()
+            .limit(limit)
+            .read_to_vec()
+            .with_context(|| format!("reading the answer of {url}"))
+    }
+
     pub fn put<T: DeserializeOwned>(&self, path: &str, body: Value) -> Result<T> {
         let url = format!("{}{}", self.base, path);
         let response = self.agent.put(&url).header("authorization", &self.auth()).send_json(body);

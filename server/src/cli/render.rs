@@ -175,6 +175,13 @@ pub fn ticket_view(v: &TicketDetail) -> String {
     if let Some(snap) = &v.snapshot {
         out += &snapshot_summary(snap);
     }
+    if !v.attachments.is_empty() {
+        out += &format!("\nAttachments (save one with `ticket attachment {} ID --out FILE`):\n", t.number);
+        for a in &v.attachments {
+            let from = a.from_ticket.map(|n| format!("  [#{n}]")).unwrap_or_default();
+            out += &format!("  {}  {}  {}  (id {}){from}\n", a.name, size(a.size), a.content_type, a.id);
+        }
+    }
     out += "\nHistory:\n";
     for e in &v.events {
         let what = match &e.event {
@@ -221,6 +228,17 @@ pub fn ticket_view(v: &TicketDetail) -> String {
         out += &format!("  {}  {:<10} {from}{}\n", time(Some(e.at)), e.actor.name, what);
     }
     out
+}
+
+/// A size in bytes as a person reads it: `512 B`, `3.4 KiB`, `1.0 MiB`.
+fn size(bytes: i64) -> String {
+    if bytes < 1024 {
+        format!("{bytes} B")
+    } else if bytes < 1 << 20 {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    } else {
+        format!("{:.1} MiB", bytes as f64 / f64::from(1u32 << 20))
+    }
 }
 
 fn snapshot_summary(snap: &Snapshot) -> String {

@@ -55,6 +55,17 @@ pub struct CheckRefusal {
     pub values: Vec<(String, String)>,
 }
 
+/// A file that came with the ticket's mail, as the page lists it: its link is the API's own download, which takes
+/// the session cookie on a GET and always answers with a download, never a page.
+pub struct AttachmentLine {
+    pub href: String,
+    pub name: String,
+    pub size: String,
+    pub content_type: String,
+    pub when: String,
+    pub from_ticket: Option<i64>,
+}
+
 pub struct ClockLine {
     pub name: &'static str,
     pub state: String,
@@ -82,6 +93,7 @@ struct TicketPage {
     findings: Vec<Finding>,
     snapshot: Option<Snapshot>,
     conversation: Vec<Entry>,
+    attachments: Vec<AttachmentLine>,
     history: Vec<Entry>,
     clocks: Vec<ClockLine>,
     others: Vec<String>,
@@ -300,6 +312,18 @@ async fn show(state: &AppState, viewer: &Viewer, number: &str, outcome: Outcome)
             ClockLine { name: c.kind.as_str(), state, late }
         })
         .collect();
+    let attachments = detail
+        .attachments
+        .into_iter()
+        .map(|a| AttachmentLine {
+            href: format!("/api/tickets/{number}/attachments/{}", a.id),
+            name: a.name,
+            size: size(a.size),
+            content_type: a.content_type,
+            when: when(a.at),
+            from_ticket: a.from_ticket,
+        })
+        .collect();
     let machine = match (&ticket.agent_id, &detail.snapshot) {
         (Some(id), Some(s)) => format!("{} ({id})", s.host.hostname),
         (Some(id), None) => id.clone(),
@@ -324,6 +348,7 @@ async fn show(state: &AppState, viewer: &Viewer, number: &str, outcome: Outcome)
         findings: detail.findings,
         snapshot: detail.snapshot,
         conversation,
+        attachments,
         history,
         clocks,
         others: detail
@@ -349,6 +374,17 @@ async fn show(state: &AppState, viewer: &Viewer, number: &str, outcome: Outcome)
         priorities: Level::ALL.iter().map(|l| l.as_str()).collect(),
     };
     render(outcome.status, &page)
+}
+
+/// A file's size as the page shows it: `512 B`, `3.4 KiB`, `1.0 MiB`.
+fn size(bytes: i64) -> String {
+    if bytes < 1024 {
+        format!("{bytes} B")
+    } else if bytes < 1 << 20 {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    } else {
+        format!("{:.1} MiB", bytes as f64 / f64::from(1u32 << 20))
+    }
 }
 
 /// An action's form, on one ticket or (from the queue) on several.

@@ -15,6 +15,7 @@ use crate::desk::sla::{Clock, clocks};
 use crate::desk::templates::Template;
 use crate::desk::tickets::{Channel, Command, Event, MAX_NAME, Status};
 use crate::store::auth::User;
+use crate::store::mail::{Attachment, AttachmentInfo};
 use crate::store::people::Fields;
 use crate::store::tickets::{LoggedEvent, Page, Query, Ticket};
 use crate::store::{Read, Store, StoreError, Tx, now_ms};
@@ -509,6 +510,9 @@ pub struct Detail {
     /// Who else is looking at it or writing on it now.
     pub presence: Vec<crate::store::desk::Presence>,
     pub sla: Vec<Clock>,
+    /// The files that came with its mail and with that of the tickets merged into it (marked with the ticket they
+    /// came with), oldest first, without their bytes.
+    pub attachments: Vec<(Option<i64>, AttachmentInfo)>,
 }
 
 /// A console says it is gone this long after its last heartbeat.
@@ -521,6 +525,7 @@ pub async fn show(store: &Store, policy: &Policy, user: &User, number: i64) -> R
         .read(move |c| {
             let (ticket, own) = c.ticket_and_events(number)?;
             let mut events: Vec<(Option<i64>, LoggedEvent)> = Vec::new();
+            let mut attachments: Vec<(Option<i64>, AttachmentInfo)> = Vec::new();
             // Tickets merged into this one, and those merged into them before, each once.
             let mut pending = vec![(None, number)];
             let mut own = Some(own);
@@ -529,6 +534,7 @@ pub async fn show(store: &Store, policy: &Policy, user: &User, number: i64) -> R
                     Some(log) if n == number => log,
                     _ => c.ticket_events(n)?,
                 };
+                attachments.extend(c.attachments(n)?.into_iter().map(|a| (origin, a)));
                 for e in log {
                     if let Event::Absorbed { from } = &e.event {
                         pending.push((Some(*from), *from));
@@ -551,11 +557,47 @@ pub async fn show(store: &Store, policy: &Policy, user: &User, number: i64) -> R
             let own = events.iter().filter(|(from, _)| from.is_none()).map(|(_, e)| (e.at, &e.event));
             let (facts, _) = sla.read_log(own);
             let sla = clocks(&sla.calendar, &facts, now);
-            Ok(Detail { ticket, findings, snapshot, events, presence, sla })
+            // In the order they came, whichever ticket they came with.
+            attachments.sort_by_key(|(_, a)| a.id);
+            Ok(Detail { ticket, findings, snapshot, events, presence, sla, attachments })
         })
         .await?;
     Ok(detail)
 }
+
+/// One file that came with the ticket's mail, or with that of a ticket merged into it (the files its view lists),
+/// with its bytes: for whoever may read the ticket. An id of another ticket's file is not found here.
+pub async fn attachment(store: &Store, user: &User, number: i64, id: i64) -> Result<Attachment, Error> {
+    require(user.role, Act::Read)?;
+    let file = store
+        .read(move |c| {
+            let file = match c.attachment(id) {
+                Err(StoreError::NotFound(_)) => None,
+                found => Some(found?),
+            };
+            if let Some(file) = file {
+                // Up the merges from the ticket it came with: one of them is this ticket, or it is another's.
+                let mut on = file.ticket;
+                for _ in 0..MAX_MERGES {
+                    if on == number {
+                        return Ok(file);
+                    }
+                    match c.ticket(on)?.state.merged_into {
+                        Some(into) => on = into,
+                        None => break,
+                    }
+                }
+            }
+            c.ticket(number)?;
+            Err(StoreError::NotFound(format!("attachment {id} on ticket {number}")))
+        })
+        .await?;
+    Ok(file)
+}
+
+/// The longest chain of merges followed from a file's ticket to the ticket it is asked for on; a chain is a merge
+/// into a ticket later merged itself, a handful at most in practice.
+const MAX_MERGES: usize = 64;
 
 /// A technician's console says they are `viewing` or `drafting` on a ticket; returns who is on it now.
 pub async fn mark_presence(

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::agents::SnapshotRow;
 use super::checks::NewRun;
+use super::mail::NewMail;
 use super::tickets::Query;
 use super::{Store, StoreError};
 use crate::desk::actor::{Actor, ActorKind};
@@ -224,6 +225,41 @@ pub async fn a_list_by_numbers_has_exactly_those_tickets_merged_ones_too(store: 
     assert_eq!(store.read(|c| c.tickets(&Query::default())).await.unwrap().tickets.len(), 2, "merged: left out");
 }
 
+/// A file kept with a ticket comes back whole, with its ticket; the ticket lists it without its bytes; an id never
+/// given is not found.
+pub async fn an_attachment_comes_back_whole_with_its_ticket(store: Store) {
+    let (ticket, _) =
+        store.write(|c| c.open_ticket(None, &[(Actor::technician("bob"), created(None))], 1)).await.unwrap();
+    let data: Vec<u8> = (0..=255).cycle().take(70_000).collect();
+    let kept = data.clone();
+    store
+        .write(move |c| {
+            let mail = NewMail {
+                direction: "in",
+                message_id: Some("m1@example.org"),
+                ticket: Some(ticket),
+                address: "ann@example.org",
+                subject: "logs",
+                refs: &[],
+                outcome: "follow_up",
+            };
+            let message = c.record_mail(&mail, 2)?;
+            c.add_attachment(ticket, message, "dump.bin", "application/octet-stream", &kept, 3)
+        })
+        .await
+        .unwrap();
+    let listed = store.read(move |c| c.attachments(ticket)).await.unwrap();
+    let [info] = listed.as_slice() else { panic!("{listed:?}") };
+    assert_eq!(
+        (info.name.as_str(), info.content_type.as_str(), info.size, info.at),
+        ("dump.bin", "application/octet-stream", 70_000, 3)
+    );
+    let id = info.id;
+    let file = store.read(move |c| c.attachment(id)).await.unwrap();
+    assert_eq!((file.ticket, &file.info, file.data == data), (ticket, info, true));
+    assert!(matches!(store.read(move |c| c.attachment(id + 1)).await, Err(StoreError::NotFound(_))));
+}
+
 #[cfg(test)]
 mod sqlite {
     use super::*;
@@ -256,5 +292,6 @@ mod sqlite {
         recorded_findings_come_back_as_recorded,
         saved_views_and_preferences_belong_to_their_owner,
         a_list_by_numbers_has_exactly_those_tickets_merged_ones_too,
+        an_attachment_comes_back_whole_with_its_ticket,
     );
 }

@@ -56,6 +56,14 @@ pub struct AttachmentInfo {
     pub at: i64,
 }
 
+/// A file that came with a ticket's mail, with its bytes and the ticket it came with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attachment {
+    pub ticket: i64,
+    pub info: AttachmentInfo,
+    pub data: Vec<u8>,
+}
+
 fn record(r: &rusqlite::Row<'_>) -> rusqlite::Result<(MailRecord, String)> {
     Ok((
         MailRecord {
@@ -77,6 +85,10 @@ fn with_refs((mut m, refs): (MailRecord, String)) -> Result<MailRecord, StoreErr
     m.refs =
         serde_json::from_str(&refs).map_err(|e| StoreError::Corrupt(format!("references of mail {}: {e}", m.id)))?;
     Ok(m)
+}
+
+fn attachment_info(r: &rusqlite::Row<'_>) -> rusqlite::Result<AttachmentInfo> {
+    Ok(AttachmentInfo { id: r.get(0)?, name: r.get(1)?, content_type: r.get(2)?, size: r.get(3)?, at: r.get(4)? })
 }
 
 const COLUMNS: &str = "id, direction, message_id, ticket, address, subject, refs, at, outcome";
@@ -162,20 +174,24 @@ impl Read<'_> {
             .optional()?)
     }
 
+    /// The files that came with the ticket's own mail, oldest first, without their bytes.
     pub fn attachments(&self, ticket: i64) -> Result<Vec<AttachmentInfo>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, name, content_type, size, at FROM ticket_attachments WHERE ticket = ?1 ORDER BY id",
         )?;
-        let rows = stmt.query_map([ticket], |r| {
-            Ok(AttachmentInfo {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                content_type: r.get(2)?,
-                size: r.get(3)?,
-                at: r.get(4)?,
-            })
-        })?;
+        let rows = stmt.query_map([ticket], attachment_info)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// One file with its bytes, whichever ticket it came with.
+    pub fn attachment(&self, id: i64) -> Result<Attachment, StoreError> {
+        self.conn
+            .prepare_cached(
+                "SELECT id, name, content_type, size, at, ticket, data FROM ticket_attachments WHERE id = ?1",
+            )?
+            .query_row([id], |r| Ok(Attachment { info: attachment_info(r)?, ticket: r.get(5)?, data: r.get(6)? }))
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("attachment {id}")))
     }
 }
 
