@@ -5,198 +5,13 @@
 //! taken only from a server whose certificate the machine's trust store vouches for, and polled from a server
 //! without IDLE.
 
-use std::fs::Permissions;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
-use tempfile::TempDir;
-
+use crate::dovecot::{Dovecot, USER, WAIT};
 use crate::harness::{Proc, Server, eventually, require_root, server_cmd};
 
 const DESK: &str = "helpdesk@lifeline.test";
-const USER: &str = "desk";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A private Dovecot serving one maildir user, `desk`, with a PLAIN password it can be told to change.
-struct Dovecot {
-    dir: TempDir,
-    proc: Option<Proc>,
-    imap: u16,
-    /// The implicit-TLS port, when started with TLS.
-    imaps: Option<u16>,
-    password: String,
-}
-
-impl Dovecot {
-    /// With `tls`, STARTTLS on the plain port and an implicit-TLS port; without `idle`, a server that does not offer
-    /// IDLE, so the reader must poll.
-    fn start(tls: bool, idle: bool) -> Dovecot {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path();
-        // The mail processes run as `nobody` (Dovecot refuses root for mail users): they must reach the maildir.
-        std::fs::set_permissions(path, Permissions::from_mode(0o755)).unwrap();
-        std::fs::create_dir(path.join("mail")).unwrap();
-        std::fs::set_permissions(path.join("mail"), Permissions::from_mode(0o777)).unwrap();
-        let imaps = tls.then(free_port);
-        let ssl = if tls {
-            write_certificates(path);
-            format!("ssl = yes\nssl_cert = <{0}/server.pem\nssl_key = <{0}/server.key\n", path.display())
-        } else {
-            "ssl = no\n".to_owned()
-        };
-        let capability =
-            if idle { "" } else { "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+\n" };
-        let imap = free_port();
-        let config = format!(
-            "base_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/dovecot.log\nprotocols = imap\n\
-             listen = 127.0.0.1\n{ssl}{capability}disable_plaintext_auth = no\nauth_mechanisms = plain\n\
-             mail_location = maildir:{d}/mail/%u\n\
-             passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN {d}/passwd\n}}\n\
-             userdb {{\n  driver = static\n  args = uid=nobody gid=nogroup home={d}/mail/%u\n}}\n\
-             service imap-login {{\n  inet_listener imap {{\n    port = {imap}\n  }}\n  \
-             inet_listener imaps {{\n    port = {imaps}\n  }}\n}}\n",
-            d = path.display(),
-            imaps = imaps.unwrap_or(0),
-        );
-        std::fs::write(path.join("dovecot.conf"), config).unwrap();
-        let mut dovecot = Dovecot { dir, proc: None, imap, imaps, password: String::new() };
-        dovecot.set_password("first secret");
-        dovecot.run();
-        dovecot
-    }
-
-    fn run(&mut self) {
-        let program = if Path::new("/usr/sbin/dovecot").exists() { "/usr/sbin/dovecot" } else { "dovecot" };
-        let mut cmd = Command::new(program);
-        cmd.arg("-F").arg("-c").arg(self.dir.path().join("dovecot.conf"));
-        self.proc = Some(Proc::spawn("dovecot", cmd));
-        eventually(&format!("Dovecot's greeting on port {}", self.imap), WAIT, || {
-            let stream = TcpStream::connect(("127.0.0.1", self.imap)).ok()?;
-            stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-            let mut greeting = String::new();
-            BufReader::new(stream).read_line(&mut greeting).ok()?;
-            greeting.starts_with("* OK").then_some(())
-        });
-    }
-
-    /// Stops Dovecot as its init script would, so that its login and mail processes end with it.
-    fn stop(&mut self) {
-        if let Some(mut proc) = self.proc.take() {
-            let _ = Command::new("kill").args(["-TERM", &proc.pid().to_string()]).status();
-            let start = Instant::now();
-            while proc.is_running() && start.elapsed() < Duration::from_secs(10) {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-    }
-
-    /// The user's password in Dovecot's password file and in the file the help desk reads it from.
-    fn set_password(&mut self, password: &str) {
-        std::fs::write(self.dir.path().join("passwd"), format!("{USER}:{{PLAIN}}{password}\n")).unwrap();
-        std::fs::write(self.password_file(), format!("{password}\n")).unwrap();
-        if !self.password.is_empty() {
-            // Dovecot looks at its password file at most once a second: a login in the same second as the last one
-            // would still be checked against the old password.
-            std::thread::sleep(Duration::from_millis(1100));
-        }
-        self.password = password.to_owned();
-    }
-
-    fn password_file(&self) -> PathBuf {
-        self.dir.path().join("desk-password")
-    }
-
-    fn ca(&self) -> PathBuf {
-        self.dir.path().join("ca.pem")
-    }
-
-    /// Logins over TLS, which only the help desk's server makes: the test's own APPENDs use the plain port.
-    fn tls_logins(&self) -> usize {
-        self.log().lines().filter(|l| l.contains(&format!("Login: user=<{USER}>")) && l.contains(", TLS")).count()
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("dovecot.log")).unwrap_or_default()
-    }
-
-    /// Gives INBOX a new UIDVALIDITY, as a mailbox rebuilt or restored from a backup has: its UIDs may now name
-    /// other messages. Sessions that have it open are logged out once Dovecot notices.
-    fn set_uidvalidity(&self, validity: u32) {
-        let out = Command::new("doveadm")
-            .arg("-c")
-            .arg(self.dir.path().join("dovecot.conf"))
-            .args(["mailbox", "update", "-u", USER, "--uid-validity", &validity.to_string(), "INBOX"])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "doveadm: {}", String::from_utf8_lossy(&out.stderr));
-    }
-
-    /// Puts a message into INBOX by IMAP APPEND; its UIDVALIDITY and UID.
-    fn append(&self, raw: &str) -> (u32, u32) {
-        let stream = TcpStream::connect(("127.0.0.1", self.imap)).unwrap();
-        stream.set_read_timeout(Some(WAIT)).unwrap();
-        let mut lines = BufReader::new(stream.try_clone().unwrap());
-        let mut out = stream;
-        let mut answer = |tag: &str| {
-            let mut line = String::new();
-            loop {
-                line.clear();
-                assert!(lines.read_line(&mut line).unwrap() > 0, "Dovecot closed the connection");
-                if line.starts_with(tag) {
-                    return line.trim_end().to_owned();
-                }
-            }
-        };
-        assert!(answer("* ").starts_with("* OK"));
-        write!(out, "a LOGIN {USER} \"{}\"\r\n", self.password).unwrap();
-        assert!(answer("a ").starts_with("a OK"), "login refused");
-        let raw = raw.replace('\n', "\r\n");
-        write!(out, "b APPEND INBOX {{{}}}\r\n", raw.len()).unwrap();
-        assert!(answer("+").starts_with('+'));
-        write!(out, "{raw}\r\n").unwrap();
-        let done = answer("b ");
-        assert!(done.starts_with("b OK"), "{done}");
-        write!(out, "c LOGOUT\r\n").unwrap();
-        let numbers = done.split_once("[APPENDUID ").and_then(|(_, rest)| rest.split_once(']')).unwrap().0;
-        let (validity, uid) = numbers.split_once(' ').unwrap();
-        (validity.parse().unwrap(), uid.parse().unwrap())
-    }
-}
-
-impl Drop for Dovecot {
-    fn drop(&mut self) {
-        self.stop();
-        if std::thread::panicking() {
-            eprintln!("--- Dovecot's log ---\n{}", self.log());
-        }
-    }
-}
-
-const WAIT: Duration = Duration::from_secs(30);
-
-/// A CA of the test's own and a certificate for `localhost` signed by it: `ca.pem`, `server.pem`, `server.key`.
-fn write_certificates(dir: &Path) {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca = rcgen::CertificateParams::default();
-    ca.distinguished_name.push(rcgen::DnType::CommonName, "Mail test CA");
-    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
-    ca.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca, ca_key);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    let cert = leaf.signed_by(&key, &issuer).unwrap();
-    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
-    std::fs::write(dir.join("server.pem"), cert.pem()).unwrap();
-    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
-}
 
 fn config(host: &str, port: u16, tls: &str, password_file: &Path, poll_every: &str) -> String {
     format!(
@@ -294,17 +109,36 @@ fn imap_mail_opens_and_threads_tickets_at_once_and_is_taken_exactly_once_across_
         "",
         "Tray 2 works.",
     ));
+    // A message without a Message-ID (RFC 5322 only says it should have one) is known by its bytes.
+    dovecot.append("From: pat@example.com\nTo: helpdesk@lifeline.test\nSubject: Keyboard\n\nKeys stick.\n");
     let (_, last) = dovecot.append(&mail("carol@example.com", "New laptop", "c1@example.com", "", "When?"));
     let server = server.restart();
     assert_eq!(taken(&server, "c1@example.com").1, "new_ticket");
     assert_eq!(taken(&server, "a3@example.com"), (ann, "follow_up".to_owned()));
     let db = server.sql();
-    assert_eq!(count(&db, "SELECT count(*) FROM tickets"), 3);
-    assert_eq!(count(&db, "SELECT count(*) FROM mail_messages WHERE direction = 'in'"), 5);
+    let pat: i64 = db
+        .query_row("SELECT ticket FROM mail_messages WHERE address = 'pat@example.com' AND direction = 'in'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(server.cli(&["ticket", "reply", &pat.to_string(), "Which keys?"]).ok);
+    let replies: Vec<String> = db
+        .prepare(
+            "SELECT CAST(raw AS TEXT) FROM mail_outbox o JOIN mail_messages m ON m.id = o.message WHERE m.ticket = ?1",
+        )
+        .unwrap()
+        .query_map([pat], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(replies.len(), 2, "the acknowledgement and the reply");
+    assert!(replies.iter().all(|r| !r.contains("In-Reply-To") && !r.contains(".invalid")), "{replies:#?}");
+    assert_eq!(count(&db, "SELECT count(*) FROM tickets"), 4);
+    assert_eq!(count(&db, "SELECT count(*) FROM mail_messages WHERE direction = 'in'"), 6);
     let cursor = db.query_row("SELECT uidvalidity, last_uid FROM mail_cursor", [], |r| Ok((r.get(0)?, r.get(1)?)));
     assert_eq!(cursor.unwrap(), (validity, last));
     let log = server.proc.output();
-    assert_eq!(lines_with(&log, "mail received"), 2, "only the two new messages were read:\n{log}");
+    assert_eq!(lines_with(&log, "mail received"), 3, "only the three new messages were read:\n{log}");
 
     // The mailbox gets a new UIDVALIDITY, and the password changes (it is read at each connection): Dovecot logs the
     // reader out when the next message arrives, and the reader logs in again, reads the mailbox from its start,
@@ -316,14 +150,14 @@ fn imap_mail_opens_and_threads_tickets_at_once_and_is_taken_exactly_once_across_
     server.proc.wait_for_line("UIDVALIDITY changed", WAIT);
     assert_eq!(taken(&server, "d1@example.com").1, "new_ticket");
     let db = server.sql();
-    assert_eq!(count(&db, "SELECT count(*) FROM tickets"), 4);
-    assert_eq!(count(&db, "SELECT count(*) FROM mail_messages WHERE direction = 'in'"), 6);
+    assert_eq!(count(&db, "SELECT count(*) FROM tickets"), 5);
+    assert_eq!(count(&db, "SELECT count(*) FROM mail_messages WHERE direction = 'in'"), 7);
     let cursor = db.query_row("SELECT uidvalidity, last_uid FROM mail_cursor", [], |r| Ok((r.get(0)?, r.get(1)?)));
     assert_eq!(cursor.unwrap(), (new_validity, last));
     let log = server.proc.output();
     let received: Vec<&str> = log.lines().filter(|l| l.contains("mail received")).collect();
-    assert_eq!(received.iter().filter(|l| l.contains("duplicate")).count(), 5, "{log}");
-    assert_eq!(received.len(), 2 + 5 + 1, "{log}");
+    assert_eq!(received.iter().filter(|l| l.contains("duplicate")).count(), 6, "{log}");
+    assert_eq!(received.len(), 3 + 6 + 1, "{log}");
     assert_eq!(lines_with(&log, "IMAP connection failed"), 1, "one warning for the whole outage:\n{log}");
     assert_eq!(lines_with(&log, "IMAP mailbox read again"), 1, "{log}");
 }

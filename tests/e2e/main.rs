@@ -47,6 +47,8 @@ mod console_machines;
 mod console_reports;
 mod delivery;
 mod desktop;
+#[allow(dead_code)] // The benchmark's mail row fills and reads a mailbox in bulk; the tests do not.
+mod dovecot;
 mod flow;
 mod hardening;
 mod harness;

@@ -64,10 +64,11 @@ pub async fn receive(
     };
     let sla = policy.sla.clone();
     let priority = policy.matrix.priority(Level::Medium, Level::Medium);
+    let key = inbound.message_id.clone().unwrap_or_else(|| stand_in_id(raw));
     let receipt = store
         .write(move |c| {
             let now = now_ms();
-            let receipt = take(c, &desk, &inbound, priority, now)?;
+            let receipt = take(c, &desk, &inbound, &key, priority, now)?;
             if let Some(ticket) = receipt.ticket {
                 super::sla::refresh(c, &sla, ticket, now)?;
             }
@@ -83,13 +84,31 @@ pub async fn receive(
     Ok((receipt, effects))
 }
 
-/// The decision and its writes, in the caller's transaction.
-fn take(c: &Tx<'_>, desk: &MailDesk, inbound: &Inbound, priority: Level, now: i64) -> Result<Receipt, StoreError> {
+/// Where a message has no Message-ID, the domain of the one it is known by: reserved (RFC 2606), so it names no
+/// real message and is never written into our replies' In-Reply-To.
+const STAND_IN_DOMAIN: &str = "no-message-id.invalid";
+
+/// What a message without a Message-ID is known by: its bytes' digest, so the same message read again (its mailbox's
+/// UIDVALIDITY changed, or a mail server piped it twice) is a duplicate, as one with a Message-ID would be.
+fn stand_in_id(raw: &[u8]) -> String {
+    use sha2::Digest;
+    format!("{}@{STAND_IN_DOMAIN}", hex::encode(&sha2::Sha256::digest(raw)[..16]))
+}
+
+/// The decision and its writes, in the caller's transaction. `key` is the message's Message-ID or its stand-in.
+fn take(
+    c: &Tx<'_>,
+    desk: &MailDesk,
+    inbound: &Inbound,
+    key: &str,
+    priority: Level,
+    now: i64,
+) -> Result<Receipt, StoreError> {
     let sender = inbound.from.address.as_str();
     let record = |c: &Tx<'_>, ticket: Option<i64>, outcome: &str| {
         let mail = NewMail {
             direction: "in",
-            message_id: inbound.message_id.as_deref(),
+            message_id: Some(key),
             ticket,
             address: sender,
             subject: &inbound.subject,
@@ -99,9 +118,7 @@ fn take(c: &Tx<'_>, desk: &MailDesk, inbound: &Inbound, priority: Level, now: i6
         c.record_mail(&mail, now)
     };
     let receipt = |outcome: &str, ticket| Receipt { outcome: outcome.into(), ticket };
-    if let Some(id) = inbound.message_id.as_deref()
-        && c.mail_seen(id)?
-    {
+    if c.mail_seen(key)? {
         return Ok(receipt("duplicate", None));
     }
     let ours = desk.ours();
@@ -282,7 +299,7 @@ pub fn queue_reply(
     }
     let Some(address) = requester_address(c, state)? else { return Ok(()) };
     let to = Mailbox { address, name: Some(state.requester.clone()) };
-    let parent = last_in.and_then(|m| m.message_id.as_deref());
+    let parent = last_in.and_then(|m| m.message_id.as_deref()).filter(|id| !id.ends_with(STAND_IN_DOMAIN));
     let refs = rules::references_for(parent, last_in.map_or(&[][..], |m| &m.refs));
     send(c, desk, number, &to, &state.subject, body.to_owned(), parent, refs, false, now_ms())
 }
