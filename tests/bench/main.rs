@@ -8,7 +8,8 @@
 //! `LIFELINE_BENCH_SMOKE=1` runs every row with a handful of agents for a few seconds, to keep the runner working.
 //! `cargo bench -p lifeline-tests --bench lifeline -- tickets` runs the ticket list and show rows alone (`desk.rs`,
 //! which says how to size them), and the statistics reports' rows on the same store (`reports.rs`); `-- reports`
-//! runs the reports' rows alone.
+//! runs the reports' rows alone; `-- mail` the inbound mail row (a mailbox of 10,000 messages, 200 in the smoke run)
+//! and `-- webhooks` the ingest rows with and without webhook endpoints.
 
 // A benchmark states what it needs by panicking when it cannot have it, as the tests do.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -17,9 +18,14 @@ mod console;
 mod desk;
 mod desktop;
 #[allow(dead_code)]
+#[path = "../e2e/dovecot.rs"]
+mod dovecot;
+#[allow(dead_code)]
 #[path = "../e2e/harness.rs"]
 mod harness;
+mod mail;
 mod reports;
+mod webhooks;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -53,6 +59,8 @@ struct Settings {
     connect_rate: usize,
     /// Old snapshots each ingest agent has when the load with retention starts.
     old_per_agent: usize,
+    /// Messages in the mailbox the inbound mail row reads.
+    mailbox: usize,
 }
 
 impl Settings {
@@ -66,6 +74,7 @@ impl Settings {
                 ingest_agents: 20,
                 connect_rate: 100,
                 old_per_agent: 100,
+                mailbox: 200,
             };
         }
         let max = var("LIFELINE_BENCH_MAX_AGENTS").unwrap_or(20_000) as usize;
@@ -81,6 +90,7 @@ impl Settings {
             ingest_agents: 500,
             connect_rate: 1_000,
             old_per_agent: 200,
+            mailbox: 10_000,
         }
     }
 }
@@ -97,6 +107,14 @@ fn main() {
         return;
     }
     let settings = Settings::from_env();
+    if std::env::args().skip(1).any(|a| a == "mail") {
+        print_table(&mail::rows(settings.mailbox));
+        return;
+    }
+    if std::env::args().skip(1).any(|a| a == "webhooks") {
+        print_table(&webhooks::rows(&settings));
+        return;
+    }
     let server = Server::start();
     let mut rows = Vec::new();
     rows.extend(idle_footprint(&server, settings.idle_secs));
@@ -113,7 +131,9 @@ fn main() {
     let (ingest_rows, without, stored) = ingest(&settings);
     rows.extend(ingest_rows);
     rows.push(ingest_with_retention(&settings, without, &stored));
+    rows.extend(webhooks::rows(&settings));
     rows.extend(reconnect_storm(&settings, held));
+    rows.extend(mail::rows(settings.mailbox));
     rows.extend(desk::rows());
     print_table(&rows);
 }
@@ -361,7 +381,7 @@ fn capacity(settings: &Settings) -> (Vec<Row>, usize) {
 /// rows, the acknowledged rate and one stored row, which the retention row's old snapshots are made of.
 fn ingest(settings: &Settings) -> (Vec<Row>, f64, RawRow) {
     let server = Server::start();
-    let (report, mut rows) = ingest_load(&server, settings);
+    let (report, mut rows) = ingest_load(&server, settings, 0);
 
     // The same rows, written as the store wrote them but without anything in front: one transaction per 256.
     let source = server.sql();
@@ -428,12 +448,13 @@ fn ingest(settings: &Settings) -> (Vec<Row>, f64, RawRow) {
     (rows, report["acked_per_sec"].as_f64().unwrap(), first)
 }
 
-/// The ingest load on `server`: the swarm's agents uploading back to back for the load's duration, with the live
-/// latency measured meanwhile. Returns the swarm's report and the live rows.
-fn ingest_load(server: &Server, settings: &Settings) -> (serde_json::Value, Vec<Row>) {
+/// The ingest load on `server`: the swarm's agents uploading back to back for the load's duration, asking for help
+/// `help_per_min` times a minute between them, with the live latency measured meanwhile. Returns the swarm's report and the live rows.
+fn ingest_load(server: &Server, settings: &Settings, help_per_min: usize) -> (serde_json::Value, Vec<Row>) {
     // Enrolled and connected before the load starts: under load, only the live path is measured.
     let agent = Agent::start(server);
-    let args = ["--duration", "0", "--snapshot-every", "0", "--help-per-min", "0"];
+    let help = help_per_min.to_string();
+    let args = ["--duration", "0", "--snapshot-every", "0", "--help-per-min", &help];
     let mut load = Proc::spawn("lifeline-swarm", swarm(server, settings.ingest_agents, &args));
     load.wait_for_line("ramp: ", Duration::from_secs(120));
     let rows = live_latency(server, &agent, " under ingest");
@@ -494,7 +515,7 @@ fn ingest_with_retention(settings: &Settings, without: f64, stored: &RawRow) -> 
             .unwrap()
     };
     let before = old_rows(&server);
-    let (report, _) = ingest_load(&server, settings);
+    let (report, _) = ingest_load(&server, settings, 0);
     let after = old_rows(&server);
     assert!(after < before, "retention deleted none of the {before} old snapshots during the load");
     Row {
